@@ -1,0 +1,203 @@
+//! The command line: `heal run`, `heal list`, `heal show`, `heal doctor`.
+//!
+//! This is the edge: errors become `anyhow` with what to do next, printed as `heal: ...`.
+//! Exit codes: the child's status for `run`, 2 for a configuration or usage error, 1 otherwise.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::inspect;
+use crate::pipeline::{self, RunOptions};
+use crate::record::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "heal",
+    version,
+    about = "A self-healing supervisor: catches a program's errors, records them, tells the team"
+)]
+struct Cli {
+    /// The project root (default: the git top-level of the current folder, else the folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a program under heal: pass its output through, catch its errors, restart it.
+    Run {
+        /// A tag for every incident, like client=avego (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+        /// When to restart the program: never, on-failure (default) or always.
+        #[arg(long, value_name = "POLICY")]
+        restart: Option<String>,
+        /// The program and its arguments, after `--`.
+        #[arg(required = true, last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// List incidents, newest first.
+    List {
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one incident.
+    Show {
+        id: String,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the effective configuration and where each value came from.
+    Doctor,
+    /// Run heal on a small crashing example in a temporary folder, with nothing configured.
+    Demo,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE (for example client=avego)")),
+    }
+}
+
+/// Runs the command line; returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging();
+    if let Command::Demo = cli.command {
+        return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run())));
+    }
+    let restart = match &cli.command {
+        Command::Run { restart, .. } => restart.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        root: cli.root.clone(),
+        restart,
+    };
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("heal: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    finish(dispatch(cli.command, config))
+}
+
+fn finish(result: anyhow::Result<i32>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("heal: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start heal's runtime")
+}
+
+fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
+    match command {
+        Command::Run { tags, command, .. } => {
+            let runtime = runtime()?;
+            let options = RunOptions {
+                command,
+                tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
+            };
+            let code = runtime.block_on(pipeline::run(config, options))?;
+            // Slack senders still retrying past the drain deadline must not keep heal alive.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            Ok(code)
+        }
+        Command::List { limit } => {
+            let store = open_store(&config)?;
+            print!("{}", inspect::list(&store.list(limit)?));
+            Ok(0)
+        }
+        Command::Show { id, json } => {
+            let store = open_store(&config)?;
+            let record = store.get(&id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&record)?);
+            } else {
+                print!("{}", inspect::show(&record));
+            }
+            Ok(0)
+        }
+        Command::Doctor => {
+            print!("{}", config.describe());
+            Ok(0)
+        }
+        Command::Demo => runtime()?.block_on(crate::demo::run()),
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if !config.storage_dir.join("heal.db").exists() {
+        anyhow::bail!(
+            "no records in {}: run a program with `heal run -- COMMAND` first, or pass --root",
+            config.storage_dir.display()
+        );
+    }
+    Ok(Store::open(&config.storage_dir)?)
+}
+
+/// heal's own messages go to stderr, after the child's, prefixed `heal:` so they can be told
+/// apart. HEAL_LOG sets the level (`info` by default; `debug`, `warn`, ...).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(HealFormat)
+        .try_init();
+}
+
+/// `heal: message`, `heal: warning: message`, `heal: error: message`.
+struct HealFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for HealFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = *event.metadata().level();
+        writer.write_str("heal: ")?;
+        if level == tracing::Level::ERROR {
+            writer.write_str("error: ")?;
+        } else if level == tracing::Level::WARN {
+            writer.write_str("warning: ")?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}

@@ -1,0 +1,748 @@
+//! Configuration: `heal.toml`, then `.env`, then the real environment, later overriding
+//! earlier, validated once into a [`Config`].
+//!
+//! Every setting is a row of [`KEYS`]: its heal.toml path, its environment name, whether it is a
+//! secret, and how its value is checked. Each value remembers where it came from, so errors and
+//! `heal doctor` can say so. This module reads files but never starts anything, and never
+//! prints a secret's value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::notify::{RetryPolicy, SlackTarget};
+
+/// Where one setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    DotEnv(PathBuf),
+    Env,
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::DotEnv(p) => write!(f, "{}", p.display()),
+            Source::Env => f.write_str("environment"),
+            Source::Flag => f.write_str("command line"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not valid TOML: {message}\nfix the file, or move it away to use the defaults"
+    )]
+    Toml { path: PathBuf, message: String },
+    #[error("{path}: unknown key `{key}`; known keys: {known}")]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        known: String,
+    },
+    #[error("{path}: line {line} is not KEY=VALUE: {message}")]
+    DotEnv {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{key} = {value:?} (from {source_}) is not valid: expected {expected}")]
+    Invalid {
+        key: String,
+        value: String,
+        source_: Source,
+        expected: String,
+    },
+}
+
+/// What kind of value a setting holds, and so how it is checked.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Bool,
+    U64 { min: u64 },
+    Text,
+    Url,
+    OneOf(&'static [&'static str]),
+    Repo,
+}
+
+impl Kind {
+    fn expected(self) -> String {
+        match self {
+            Kind::Bool => "true or false (also 1/0, yes/no, on/off)".to_string(),
+            Kind::U64 { min } => format!("a whole number >= {min}"),
+            Kind::Text => "text".to_string(),
+            Kind::Url => "an http:// or https:// URL".to_string(),
+            Kind::OneOf(names) => format!("one of {}", names.join(", ")),
+            Kind::Repo => "owner/name, like acme/ads-agent".to_string(),
+        }
+    }
+
+    fn check(self, value: &str) -> bool {
+        match self {
+            Kind::Bool => parse_bool(value).is_some(),
+            Kind::U64 { min } => value.parse::<u64>().is_ok_and(|n| n >= min),
+            Kind::Text => true,
+            Kind::Url => value.starts_with("http://") || value.starts_with("https://"),
+            Kind::OneOf(names) => names.contains(&value),
+            Kind::Repo => {
+                let mut parts = value.split('/');
+                let ok = |p: Option<&str>| {
+                    p.is_some_and(|p| {
+                        !p.is_empty()
+                            && p.chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    })
+                };
+                ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+            }
+        }
+    }
+}
+
+/// One setting: where it lives in heal.toml and in the environment.
+#[derive(Debug)]
+pub struct Key {
+    /// Dotted path in heal.toml (`slack.webhook_url`).
+    pub toml: &'static str,
+    /// Name in `.env` and the environment (`SLACK_WEBHOOK_URL`).
+    pub env: &'static str,
+    kind: Kind,
+    default: Option<&'static str>,
+    /// Shown only as set/unset, never logged.
+    pub secret: bool,
+    pub help: &'static str,
+}
+
+const CONFIDENCE: &[&str] = &["low", "medium", "high"];
+const RESTART: &[&str] = &["never", "on-failure", "always"];
+
+/// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
+/// otherwise silently do nothing).
+pub static KEYS: &[Key] = &[
+    Key {
+        toml: "storage_dir",
+        env: "HEAL_STORAGE_DIR",
+        kind: Kind::Text,
+        default: Some("storage"),
+        secret: false,
+        help: "where records live, relative to the project root",
+    },
+    Key {
+        toml: "enable_auto_healing",
+        env: "ENABLE_AUTO_HEALING",
+        kind: Kind::Bool,
+        default: Some("true"),
+        secret: false,
+        help: "false: detect, record and notify, never fix",
+    },
+    Key {
+        toml: "auto_fix_min_confidence",
+        env: "AUTO_FIX_MIN_CONFIDENCE",
+        kind: Kind::OneOf(CONFIDENCE),
+        default: Some("medium"),
+        secret: false,
+        help: "lowest model confidence a fix may have",
+    },
+    Key {
+        toml: "max_claude_calls_per_hour",
+        env: "MAX_CLAUDE_CALLS_PER_HOUR",
+        kind: Kind::U64 { min: 0 },
+        default: Some("10"),
+        secret: false,
+        help: "LLM calls allowed per hour",
+    },
+    Key {
+        toml: "anthropic_api_key",
+        env: "ANTHROPIC_API_KEY",
+        kind: Kind::Text,
+        default: None,
+        secret: true,
+        help: "Anthropic API key",
+    },
+    Key {
+        toml: "github_token",
+        env: "GITHUB_TOKEN",
+        kind: Kind::Text,
+        default: None,
+        secret: true,
+        help: "token for pushes and pull requests",
+    },
+    Key {
+        toml: "github_repo",
+        env: "GITHUB_REPO",
+        kind: Kind::Repo,
+        default: None,
+        secret: false,
+        help: "owner/name of the GitHub repository",
+    },
+    Key {
+        toml: "slack.webhook_url",
+        env: "SLACK_WEBHOOK_URL",
+        kind: Kind::Url,
+        default: None,
+        secret: true,
+        help: "Slack incoming webhook",
+    },
+    Key {
+        toml: "slack.bot_token",
+        env: "SLACK_BOT_TOKEN",
+        kind: Kind::Text,
+        default: None,
+        secret: true,
+        help: "Slack bot token (Web API: threads and updates)",
+    },
+    Key {
+        toml: "slack.channel",
+        env: "SLACK_CHANNEL",
+        kind: Kind::Text,
+        default: None,
+        secret: false,
+        help: "Slack channel for the Web API",
+    },
+    Key {
+        toml: "slack.api_url",
+        env: "SLACK_API_URL",
+        kind: Kind::Url,
+        default: Some("https://slack.com/api"),
+        secret: false,
+        help: "Slack Web API base URL",
+    },
+    Key {
+        toml: "slack.max_attempts",
+        env: "HEAL_SLACK_MAX_ATTEMPTS",
+        kind: Kind::U64 { min: 1 },
+        default: Some("5"),
+        secret: false,
+        help: "attempts per Slack message",
+    },
+    Key {
+        toml: "slack.retry_initial_ms",
+        env: "HEAL_SLACK_RETRY_INITIAL_MS",
+        kind: Kind::U64 { min: 0 },
+        default: Some("1000"),
+        secret: false,
+        help: "first wait between Slack attempts, doubling",
+    },
+    Key {
+        toml: "slack.timeout_ms",
+        env: "HEAL_SLACK_TIMEOUT_MS",
+        kind: Kind::U64 { min: 1 },
+        default: Some("10000"),
+        secret: false,
+        help: "timeout of one Slack request",
+    },
+    Key {
+        toml: "restart.policy",
+        env: "HEAL_RESTART",
+        kind: Kind::OneOf(RESTART),
+        default: Some("on-failure"),
+        secret: false,
+        help: "when to restart the program (like systemd's Restart=)",
+    },
+    Key {
+        toml: "restart.backoff_initial_ms",
+        env: "HEAL_RESTART_BACKOFF_INITIAL_MS",
+        kind: Kind::U64 { min: 0 },
+        default: Some("1000"),
+        secret: false,
+        help: "first wait before a restart, doubling",
+    },
+    Key {
+        toml: "restart.backoff_max_ms",
+        env: "HEAL_RESTART_BACKOFF_MAX_MS",
+        kind: Kind::U64 { min: 0 },
+        default: Some("60000"),
+        secret: false,
+        help: "longest wait before a restart",
+    },
+    Key {
+        toml: "restart.start_limit_burst",
+        env: "HEAL_START_LIMIT_BURST",
+        kind: Kind::U64 { min: 1 },
+        default: Some("5"),
+        secret: false,
+        help: "failed starts allowed within the interval",
+    },
+    Key {
+        toml: "restart.start_limit_interval_s",
+        env: "HEAL_START_LIMIT_INTERVAL_S",
+        kind: Kind::U64 { min: 1 },
+        default: Some("60"),
+        secret: false,
+        help: "window of the start limit, seconds",
+    },
+    Key {
+        toml: "restart.stop_grace_s",
+        env: "HEAL_STOP_GRACE_S",
+        kind: Kind::U64 { min: 0 },
+        default: Some("10"),
+        secret: false,
+        help: "seconds between SIGTERM and SIGKILL when stopping",
+    },
+    Key {
+        toml: "detect.quiet_ms",
+        env: "HEAL_DETECT_QUIET_MS",
+        kind: Kind::U64 { min: 1 },
+        default: Some("200"),
+        secret: false,
+        help: "stderr silence that ends a logged traceback",
+    },
+];
+
+/// A setting's value and where it came from.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub key: &'static Key,
+    pub value: Option<String>,
+    pub source: Source,
+}
+
+/// When to start the program again after it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    Never,
+    OnFailure,
+    Always,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Option<RestartPolicy> {
+        match s {
+            "never" => Some(RestartPolicy::Never),
+            "on-failure" => Some(RestartPolicy::OnFailure),
+            "always" => Some(RestartPolicy::Always),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RestartConfig {
+    pub policy: RestartPolicy,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub start_limit_burst: u32,
+    pub start_limit_interval: Duration,
+    pub stop_grace: Duration,
+}
+
+/// The validated configuration of one `heal` invocation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The project root: the child's working directory, and what paths are relative to.
+    pub root: PathBuf,
+    /// Absolute storage folder (`<root>/storage` by default).
+    pub storage_dir: PathBuf,
+    pub auto_healing: bool,
+    pub slack: Option<SlackTarget>,
+    pub slack_retry: RetryPolicy,
+    pub restart: RestartConfig,
+    pub quiet: Duration,
+    /// Every setting with its source, for `heal doctor`.
+    pub settings: Vec<Setting>,
+}
+
+/// What the command line adds on top of files and environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub root: Option<PathBuf>,
+    pub restart: Option<String>,
+}
+
+impl Config {
+    /// Loads heal.toml and .env from the project root, then the process environment.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let root = match &overrides.root {
+            Some(root) => root.clone(),
+            None => project_root(
+                &std::env::current_dir().map_err(|source| ConfigError::Read {
+                    path: PathBuf::from("."),
+                    source,
+                })?,
+            ),
+        };
+        let root = std::path::absolute(&root).map_err(|source| ConfigError::Read {
+            path: root.clone(),
+            source,
+        })?;
+        Config::from_sources(&root, &env, overrides)
+    }
+
+    /// Builds the configuration from the files under `root` and the given environment.
+    pub fn from_sources(
+        root: &Path,
+        env: &BTreeMap<String, String>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut layers: Vec<(Source, BTreeMap<String, String>)> = Vec::new();
+        let toml_path = root.join("heal.toml");
+        if let Some(text) = read_optional(&toml_path)? {
+            layers.push((
+                Source::File(toml_path.clone()),
+                parse_toml(&toml_path, &text)?,
+            ));
+        }
+        let env_path = root.join(".env");
+        if let Some(text) = read_optional(&env_path)? {
+            layers.push((
+                Source::DotEnv(env_path.clone()),
+                parse_dotenv(&env_path, &text)?,
+            ));
+        }
+        let real_env: BTreeMap<String, String> = KEYS
+            .iter()
+            .filter_map(|k| env.get(k.env).map(|v| (k.toml.to_string(), v.clone())))
+            .collect();
+        layers.push((Source::Env, real_env));
+        let mut flags = BTreeMap::new();
+        if let Some(policy) = &overrides.restart {
+            flags.insert("restart.policy".to_string(), policy.clone());
+        }
+        layers.push((Source::Flag, flags));
+
+        let mut settings = Vec::with_capacity(KEYS.len());
+        for key in KEYS {
+            let mut setting = Setting {
+                key,
+                value: key.default.map(str::to_string),
+                source: Source::Default,
+            };
+            for (source, values) in &layers {
+                if let Some(v) = values.get(key.toml) {
+                    setting.value = Some(v.clone());
+                    setting.source = source.clone();
+                }
+            }
+            if let Some(value) = &setting.value {
+                // An empty value means "unset", as in most .env conventions.
+                if value.is_empty() && key.default.is_none() {
+                    setting.value = None;
+                } else if !key.kind.check(value) {
+                    return Err(ConfigError::Invalid {
+                        key: key.env.to_string(),
+                        value: if key.secret {
+                            "<secret>".to_string()
+                        } else {
+                            value.clone()
+                        },
+                        source_: setting.source.clone(),
+                        expected: key.kind.expected(),
+                    });
+                }
+            }
+            settings.push(setting);
+        }
+        Config::from_settings(root, settings)
+    }
+
+    fn from_settings(root: &Path, settings: Vec<Setting>) -> Result<Config, ConfigError> {
+        let get = |name: &str| -> Option<&str> {
+            settings
+                .iter()
+                .find(|s| s.key.toml == name)
+                .and_then(|s| s.value.as_deref())
+        };
+        // Values were checked against their kind above, so these parses only fall back to the
+        // defaults when a key has none.
+        let num = |name: &str| get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let storage = PathBuf::from(get("storage_dir").unwrap_or("storage"));
+        let storage_dir = if storage.is_absolute() {
+            storage
+        } else {
+            root.join(storage)
+        };
+        let slack = match (
+            get("slack.bot_token"),
+            get("slack.channel"),
+            get("slack.webhook_url"),
+        ) {
+            (Some(token), Some(channel), _) => Some(SlackTarget::WebApi {
+                token: token.to_string(),
+                channel: channel.to_string(),
+                api_url: get("slack.api_url")
+                    .unwrap_or("https://slack.com/api")
+                    .trim_end_matches('/')
+                    .to_string(),
+            }),
+            (Some(_), None, _) => {
+                return Err(ConfigError::Invalid {
+                    key: "SLACK_CHANNEL".to_string(),
+                    value: String::new(),
+                    source_: Source::Default,
+                    expected: "a channel id or name when SLACK_BOT_TOKEN is set".to_string(),
+                });
+            }
+            (None, _, Some(url)) => Some(SlackTarget::Webhook {
+                url: url.to_string(),
+            }),
+            (None, _, None) => None,
+        };
+        let backoff_initial = Duration::from_millis(num("restart.backoff_initial_ms"));
+        Ok(Config {
+            root: root.to_path_buf(),
+            storage_dir,
+            auto_healing: get("enable_auto_healing")
+                .and_then(parse_bool)
+                .unwrap_or(true),
+            slack,
+            slack_retry: RetryPolicy {
+                max_attempts: u32::try_from(num("slack.max_attempts")).unwrap_or(u32::MAX),
+                initial_backoff: Duration::from_millis(num("slack.retry_initial_ms")),
+                max_backoff: Duration::from_secs(30),
+                request_timeout: Duration::from_millis(num("slack.timeout_ms")),
+            },
+            restart: RestartConfig {
+                policy: get("restart.policy")
+                    .and_then(RestartPolicy::parse)
+                    .unwrap_or(RestartPolicy::OnFailure),
+                backoff_initial,
+                backoff_max: Duration::from_millis(num("restart.backoff_max_ms"))
+                    .max(backoff_initial),
+                start_limit_burst: u32::try_from(num("restart.start_limit_burst"))
+                    .unwrap_or(u32::MAX),
+                start_limit_interval: Duration::from_secs(num("restart.start_limit_interval_s")),
+                stop_grace: Duration::from_secs(num("restart.stop_grace_s")),
+            },
+            quiet: Duration::from_millis(num("detect.quiet_ms")),
+            settings,
+        })
+    }
+
+    /// The effective configuration as `heal doctor` prints it: one line per setting, secrets
+    /// shown only as set or unset.
+    pub fn describe(&self) -> String {
+        let mut out = format!("project root: {}\n", self.root.display());
+        out.push_str(&format!("storage: {}\n", self.storage_dir.display()));
+        let width = KEYS.iter().map(|k| k.env.len()).max().unwrap_or(0);
+        for s in &self.settings {
+            let shown = match (&s.value, s.key.secret) {
+                (None, _) => "(unset)".to_string(),
+                (Some(_), true) => "(set)".to_string(),
+                (Some(v), false) => v.clone(),
+            };
+            out.push_str(&format!(
+                "{:width$}  {}  [{}]\n",
+                s.key.env, shown, s.source
+            ));
+        }
+        out
+    }
+}
+
+/// The git top-level of `dir`, else `dir` itself.
+pub fn project_root(dir: &Path) -> PathBuf {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => {
+            let top = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if top.is_empty() {
+                dir.to_path_buf()
+            } else {
+                PathBuf::from(top)
+            }
+        }
+        _ => dir.to_path_buf(),
+    }
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Flattens heal.toml into dotted keys with string values, rejecting unknown keys.
+fn parse_toml(path: &Path, text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Toml {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().to_string(),
+    })?;
+    let mut out = BTreeMap::new();
+    flatten(path, "", &table, &mut out)?;
+    Ok(out)
+}
+
+fn flatten(
+    path: &Path,
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (name, value) in table {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        let text = match value {
+            toml::Value::Table(inner) => {
+                flatten(path, &key, inner, out)?;
+                continue;
+            }
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => other.to_string(),
+        };
+        if !KEYS.iter().any(|k| k.toml == key) {
+            return Err(ConfigError::UnknownKey {
+                path: path.to_path_buf(),
+                key,
+                known: KEYS.iter().map(|k| k.toml).collect::<Vec<_>>().join(", "),
+            });
+        }
+        out.insert(key, text);
+    }
+    Ok(())
+}
+
+/// Reads `.env` with dotenvy's syntax. Names heal does not know are ignored: the file is the
+/// application's too.
+fn parse_dotenv(path: &Path, text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (name, value) = item.map_err(|e| ConfigError::DotEnv {
+            path: path.to_path_buf(),
+            line: match &e {
+                dotenvy::Error::LineParse(_, idx) => *idx,
+                _ => 0,
+            },
+            message: e.to_string(),
+        })?;
+        if let Some(key) = KEYS.iter().find(|k| k.env == name) {
+            out.insert(key.toml.to_string(), value);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(
+        toml: Option<&str>,
+        dotenv: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(t) = toml {
+            std::fs::write(dir.path().join("heal.toml"), t).unwrap();
+        }
+        if let Some(t) = dotenv {
+            std::fs::write(dir.path().join(".env"), t).unwrap();
+        }
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_sources(dir.path(), &env, &Overrides::default())
+    }
+
+    #[test]
+    fn later_layers_override_earlier() {
+        let c = load(
+            Some("enable_auto_healing = true\nmax_claude_calls_per_hour = 3"),
+            Some("ENABLE_AUTO_HEALING=false\n"),
+            &[("MAX_CLAUDE_CALLS_PER_HOUR", "7")],
+        )
+        .unwrap();
+        assert!(!c.auto_healing);
+        let s = c
+            .settings
+            .iter()
+            .find(|s| s.key.env == "MAX_CLAUDE_CALLS_PER_HOUR")
+            .unwrap();
+        assert_eq!(s.value.as_deref(), Some("7"));
+        assert_eq!(s.source, Source::Env);
+    }
+
+    #[test]
+    fn bad_values_name_key_value_source_and_forms() {
+        let err = load(None, None, &[("ENABLE_AUTO_HEALING", "perhaps")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ENABLE_AUTO_HEALING")
+                && err.contains("perhaps")
+                && err.contains("environment")
+                && err.contains("true or false"),
+            "{err}"
+        );
+        let err = load(Some("auto_fix_min_confidence = \"sure\""), None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("AUTO_FIX_MIN_CONFIDENCE")
+                && err.contains("heal.toml")
+                && err.contains("low, medium, high"),
+            "{err}"
+        );
+        let err = load(Some("enable_auto_healing = "), None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid TOML"), "{err}");
+        let err = load(Some("[slack]\nwebhok_url = \"x\""), None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key `slack.webhok_url`"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_echoed_in_errors_or_doctor() {
+        let err = load(
+            None,
+            None,
+            &[("SLACK_WEBHOOK_URL", "ftp://hooks/T000/secret")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("T000"), "{err}");
+        let c = load(
+            None,
+            None,
+            &[("SLACK_WEBHOOK_URL", "https://hooks.example/T000/secret")],
+        )
+        .unwrap();
+        let d = c.describe();
+        assert!(
+            d.contains("SLACK_WEBHOOK_URL") && d.contains("(set)") && !d.contains("T000"),
+            "{d}"
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! The pipeline of `heal run`: supervise → detect → record → notify, and restart.
+//!
+//! Three tasks cooperate:
+//! - the supervision loop (this module's [`run`]) starts the child, forwards signals and decides
+//!   restarts;
+//! - the incident task turns what detection found into records and alerts, in the order it was
+//!   found, batching repeats so that an error storm costs one write per batch, not per line;
+//! - the delivery task writes each Slack attempt's outcome into its incident's record.
+//!
+//! The supervised program never waits on the store or on Slack: a store that cannot be opened
+//! turns heal into a plain pass-through supervisor that says so.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::detect::locate::locate_traceback;
+use crate::notify::{Delivery, Notifier};
+use crate::record::Store;
+use crate::record::build::{Finding, RunContext};
+use crate::record::model::ExitInfo;
+use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
+
+/// How long to wait for a child's output to end after the child itself has exited (a
+/// grandchild may hold the pipe open).
+const OUTPUT_LINGER: Duration = Duration::from_secs(2);
+/// A traceback printed this long before a crash is taken as the crash's cause.
+const CRASH_CAUSE_WINDOW: Duration = Duration::from_secs(10);
+/// Events handled per batch: bounds the work between two store writes.
+const BATCH: usize = 1024;
+/// How long heal waits, when it stops, for Slack messages still being sent.
+const NOTIFY_DRAIN: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Supervise(#[from] supervise::SuperviseError),
+}
+
+/// What `heal run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub command: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Supervises `options.command` until the restart policy says stop; returns the exit status
+/// for heal (the child's last, 128 + signal when it was killed).
+pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineError> {
+    let store = match Store::open(&config.storage_dir) {
+        Ok(store) => Some(Arc::new(store)),
+        Err(e) => {
+            tracing::error!(
+                "{e}; heal goes on supervising without records: fix the storage folder, or set HEAL_STORAGE_DIR"
+            );
+            None
+        }
+    };
+    let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
+    let notifier = config
+        .slack
+        .clone()
+        .map(|target| Notifier::start(target, config.slack_retry.clone(), deliveries_tx));
+    if store.is_none()
+        && let Some(n) = &notifier
+    {
+        n.notice(&format!(
+            "⚠️ heal cannot write its records in {}: supervising `{}` without them",
+            config.storage_dir.display(),
+            options.command.join(" ")
+        ));
+    }
+    let deliveries = tokio::spawn(record_deliveries(store.clone(), deliveries_rx));
+
+    let run_ctx = RunContext {
+        command: options.command.clone(),
+        tags: options.tags.clone(),
+        skip_reason: (!config.auto_healing).then(|| {
+            "auto-healing is disabled (ENABLE_AUTO_HEALING=false): detected, recorded and reported only"
+                .to_string()
+        }),
+    };
+    let (detected_tx, detected_rx) = mpsc::channel::<Detected>(BATCH);
+    let (exits_tx, exits_rx) = mpsc::channel::<ExitEvent>(1);
+    let incidents = Incidents {
+        store: store.clone(),
+        notifier: notifier.clone(),
+        run: run_ctx,
+        roots: roots(&config.root),
+        last_incident: None,
+        ended_run: None,
+    };
+    let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
+
+    let result = supervise_loop(&config, &options, notifier.as_ref(), detected_tx, exits_tx).await;
+
+    let _ = incident_task.await;
+    if let Some(n) = &notifier {
+        n.drain(NOTIFY_DRAIN).await;
+    }
+    drop(notifier);
+    let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
+    result
+}
+
+/// The project root as the child sees it, and its canonical form when that differs, so frames
+/// printed either way are recognised as the project's.
+fn roots(root: &std::path::Path) -> Vec<String> {
+    let mut out = vec![root.to_string_lossy().into_owned()];
+    if let Ok(canonical) = std::fs::canonicalize(root) {
+        let c = canonical.to_string_lossy().into_owned();
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+struct ExitEvent {
+    exit: Exit,
+    ack: oneshot::Sender<Option<String>>,
+}
+
+async fn supervise_loop(
+    config: &Config,
+    options: &RunOptions,
+    notifier: Option<&Notifier>,
+    detected: mpsc::Sender<Detected>,
+    exits: mpsc::Sender<ExitEvent>,
+) -> Result<i32, PipelineError> {
+    let spec = ChildSpec {
+        command: options.command.clone(),
+        cwd: config.root.clone(),
+    };
+    let mut sigint = signal(SignalKind::interrupt()).map_err(supervise::SuperviseError::Signal)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(supervise::SuperviseError::Signal)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(supervise::SuperviseError::Signal)?;
+    let mut restarts = Restarts::new(config.restart.clone());
+    loop {
+        let running = supervise::start(&spec, config.quiet, detected.clone())?;
+        let pid = running.pid;
+        tracing::info!("started `{}` (pid {pid})", options.command.join(" "));
+        let wait = running.wait(OUTPUT_LINGER);
+        tokio::pin!(wait);
+        let mut stopping: Option<tokio::time::Instant> = None;
+        let mut killed = false;
+        let (exit, ran_for) = loop {
+            let kill_at = stopping.unwrap_or_else(tokio::time::Instant::now);
+            tokio::select! {
+                r = &mut wait => break r?,
+                _ = sigint.recv() => stopping = Some(stop(pid, libc::SIGINT, stopping, config)),
+                _ = sigterm.recv() => stopping = Some(stop(pid, libc::SIGTERM, stopping, config)),
+                _ = sighup.recv() => stopping = Some(stop(pid, libc::SIGHUP, stopping, config)),
+                _ = tokio::time::sleep_until(kill_at), if stopping.is_some() && !killed => {
+                    tracing::warn!("the program did not stop within {:?}: sending SIGKILL", config.restart.stop_grace);
+                    supervise::send_signal(pid, libc::SIGKILL);
+                    killed = true;
+                }
+            }
+        };
+        tracing::info!("`{}` {}", options.command.join(" "), exit.describe());
+        let (ack, acked) = oneshot::channel();
+        let last_incident = if exits.send(ExitEvent { exit, ack }).await.is_ok() {
+            acked.await.ok().flatten()
+        } else {
+            None
+        };
+        if stopping.is_some() {
+            return Ok(exit.shell_status());
+        }
+        match restarts.after_exit(exit, ran_for, Instant::now()) {
+            Decision::Stop => return Ok(exit.shell_status()),
+            Decision::StartLimitHit => {
+                let text = format!(
+                    "🛑 heal stopped restarting `{}`: {} failed starts within {} s. Last: {}{}.",
+                    options.command.join(" "),
+                    config.restart.start_limit_burst,
+                    config.restart.start_limit_interval.as_secs(),
+                    exit.describe(),
+                    last_incident
+                        .map(|id| format!(" (incident {id})"))
+                        .unwrap_or_default()
+                );
+                tracing::error!("{text}");
+                if let Some(n) = notifier {
+                    n.notice(&text);
+                }
+                return Ok(exit.shell_status());
+            }
+            Decision::Restart(delay) => {
+                tracing::info!("restarting in {delay:?}");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = sigint.recv() => return Ok(exit.shell_status()),
+                    _ = sigterm.recv() => return Ok(exit.shell_status()),
+                    _ = sighup.recv() => return Ok(exit.shell_status()),
+                }
+            }
+        }
+    }
+}
+
+/// Passes a stop signal to the child; returns when it gets SIGKILL if it has not exited.
+fn stop(
+    pid: u32,
+    sig: i32,
+    already: Option<tokio::time::Instant>,
+    config: &Config,
+) -> tokio::time::Instant {
+    tracing::info!(
+        "received {}: passing it to the program",
+        supervise::signal_name(sig)
+    );
+    supervise::send_signal(pid, sig);
+    already.unwrap_or_else(|| tokio::time::Instant::now() + config.restart.stop_grace)
+}
+
+/// Turns detections into incidents: records them, alerts on new ones.
+struct Incidents {
+    store: Option<Arc<Store>>,
+    notifier: Option<Notifier>,
+    run: RunContext,
+    roots: Vec<String>,
+    /// The incident of the latest traceback of the current run, and when it was seen.
+    last_incident: Option<(String, Instant)>,
+    /// What the run whose output just ended left: its latest incident and stderr's tail.
+    ended_run: Option<(Option<(String, Instant)>, String)>,
+}
+
+impl Incidents {
+    async fn run(
+        mut self,
+        mut detected: mpsc::Receiver<Detected>,
+        mut exits: mpsc::Receiver<ExitEvent>,
+    ) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                // Detections first: the output of a run that ended is already queued when its
+                // exit arrives, and must be recorded before the exit is judged.
+                biased;
+                n = detected.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        break;
+                    }
+                    self.handle_detections(std::mem::take(&mut batch)).await;
+                }
+                Some(event) = exits.recv() => {
+                    let id = self.handle_exit(event.exit).await;
+                    let _ = event.ack.send(id);
+                }
+            }
+        }
+        while let Some(event) = exits.recv().await {
+            let id = self.handle_exit(event.exit).await;
+            let _ = event.ack.send(id);
+        }
+    }
+
+    async fn handle_detections(&mut self, batch: Vec<Detected>) {
+        // Repeats within a batch are counted, then stored once per fingerprint.
+        let mut pending: Vec<(Finding, u64)> = Vec::new();
+        for event in batch {
+            match event {
+                Detected::Traceback(tb) => {
+                    let roots: Vec<&str> = self.roots.iter().map(String::as_str).collect();
+                    let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
+                    let location = locate_traceback(&tb, root, extra);
+                    let finding = Finding::from_traceback(&tb, location);
+                    match pending
+                        .iter_mut()
+                        .find(|(f, _)| f.fingerprint == finding.fingerprint)
+                    {
+                        Some((_, count)) => *count += 1,
+                        None => pending.push((finding, 1)),
+                    }
+                }
+                Detected::End {
+                    tail,
+                    skipped_bytes,
+                } => {
+                    self.flush(std::mem::take(&mut pending)).await;
+                    if skipped_bytes > 0 {
+                        tracing::warn!(
+                            "{skipped_bytes} bytes of stderr were passed through without being examined: the program wrote faster than heal could read"
+                        );
+                    }
+                    self.ended_run = Some((self.last_incident.take(), tail));
+                }
+            }
+        }
+        self.flush(pending).await;
+    }
+
+    async fn flush(&mut self, pending: Vec<(Finding, u64)>) {
+        for (finding, count) in pending {
+            if let Some(id) = self.record(finding, count, None).await {
+                self.last_incident = Some((id, Instant::now()));
+            }
+        }
+    }
+
+    /// Stores `count` occurrences of `finding`; alerts when the incident is new. Returns the
+    /// incident's id.
+    async fn record(&self, finding: Finding, count: u64, exit: Option<ExitInfo>) -> Option<String> {
+        let store = self.store.clone()?;
+        let run = self.run.clone();
+        let fingerprint = finding.fingerprint.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let now = time::OffsetDateTime::now_utc();
+            let now_text = crate::record::rfc3339(now);
+            store.upsert(&fingerprint, count, now, |id| {
+                let mut record = finding.into_record(id, &now_text, &run);
+                record.context.exit = exit;
+                record
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok((record, is_new))) => {
+                if is_new {
+                    tracing::info!(
+                        "incident {}: {} at {}",
+                        record.id,
+                        record.error.exc_type,
+                        record
+                            .context
+                            .file
+                            .as_ref()
+                            .map(|f| format!("{f}:{}", record.context.line.unwrap_or(0)))
+                            .unwrap_or_else(|| "an unknown place".to_string())
+                    );
+                    if let Some(n) = &self.notifier {
+                        n.alert(&record);
+                    }
+                }
+                Some(record.id)
+            }
+            Ok(Err(e)) => {
+                tracing::error!("cannot record the incident: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::error!("cannot record the incident: {e}");
+                None
+            }
+        }
+    }
+
+    /// Judges an exit: a crash is an incident, with the traceback that preceded it when there
+    /// is one. Returns the incident's id.
+    async fn handle_exit(&mut self, exit: Exit) -> Option<String> {
+        let (last, tail) = self
+            .ended_run
+            .take()
+            .unwrap_or_else(|| (self.last_incident.take(), String::new()));
+        if exit.success() {
+            return None;
+        }
+        let exit_info = ExitInfo {
+            code: exit.code,
+            signal: exit.signal,
+        };
+        if let Some((id, seen)) = last
+            && seen.elapsed() <= CRASH_CAUSE_WINDOW
+        {
+            let store = self.store.clone()?;
+            let update_id = id.clone();
+            let updated = tokio::task::spawn_blocking(move || {
+                store.update(&update_id, |r| r.context.exit = Some(exit_info))
+            })
+            .await;
+            match updated {
+                Ok(Ok(record)) => {
+                    if let Some(n) = &self.notifier {
+                        n.update(&record);
+                    }
+                }
+                Ok(Err(e)) => tracing::error!("cannot record the crash: {e}"),
+                Err(e) => tracing::error!("cannot record the crash: {e}"),
+            }
+            return Some(id);
+        }
+        let finding = Finding::from_crash(&exit.describe(), &self.run.command, &tail);
+        self.record(finding, 1, Some(exit_info)).await
+    }
+}
+
+/// Writes each Slack attempt into its incident's record.
+async fn record_deliveries(
+    store: Option<Arc<Store>>,
+    mut deliveries: mpsc::UnboundedReceiver<Delivery>,
+) {
+    while let Some(delivery) = deliveries.recv().await {
+        let attempt = &delivery.attempt;
+        if !attempt.ok {
+            tracing::warn!(
+                "slack {} (attempt {}) failed: {}",
+                attempt.message,
+                attempt.attempt,
+                attempt.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+        let (Some(store), Some(id)) = (store.clone(), delivery.incident_id.clone()) else {
+            continue;
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            store.update(&id, |r| {
+                r.notifications.push(delivery.attempt);
+                if let Some(thread) = delivery.thread {
+                    r.slack = Some(thread);
+                }
+            })
+        })
+        .await;
+        if let Ok(Err(e)) = result {
+            tracing::error!("cannot record a Slack delivery: {e}");
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The record: every incident, kept in SQLite (`<storage>/heal.db`, WAL) and exported as
+//! `<storage>/errors/{id}.json`, rewritten atomically at every change.
+//!
+//! The database is the source of truth; the JSON files are its export for people and scripts
+//! (the seed promises them). Every change goes through one transaction that takes SQLite's write
+//! lock first, so two heal processes on one project never hand out one id twice or open two
+//! incidents for one fingerprint. Never leaves a half-written JSON file: each is written to a
+//! temporary file in the same folder, synced, then renamed over the old one.
+
+pub mod build;
+pub mod model;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use model::Record;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot create the storage folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the store {path} cannot be used: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Export {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("record {id} in the store is not readable: {source}")]
+    Corrupt {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no incident {0}: `heal list` shows the ids")]
+    NotFound(String),
+    #[error("the store lock was poisoned by a panic")]
+    Poisoned,
+}
+
+/// The store of one project. Cheap to share behind an `Arc`; calls block (SQLite), so async
+/// callers use `spawn_blocking`.
+pub struct Store {
+    conn: Mutex<Connection>,
+    db_path: PathBuf,
+    errors_dir: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS incidents (
+    id           TEXT PRIMARY KEY,
+    fingerprint  TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    occurrences  INTEGER NOT NULL,
+    doc          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint);
+CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at);
+";
+
+impl Store {
+    /// Opens (creating if needed) `<storage>/heal.db` and `<storage>/errors/`.
+    pub fn open(storage_dir: &Path) -> Result<Store, RecordError> {
+        let errors_dir = storage_dir.join("errors");
+        std::fs::create_dir_all(&errors_dir).map_err(|source| RecordError::CreateDir {
+            path: errors_dir.clone(),
+            source,
+        })?;
+        let db_path = storage_dir.join("heal.db");
+        let sql = |source| RecordError::Sqlite {
+            path: db_path.clone(),
+            source,
+        };
+        let conn = Connection::open(&db_path).map_err(sql)?;
+        // Another heal process may hold the write lock for a moment; wait rather than fail.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        // NORMAL is durable across application crashes in WAL mode and avoids an fsync per
+        // commit, which matters during an error storm.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            db_path,
+            errors_dir,
+        })
+    }
+
+    pub fn errors_dir(&self) -> &Path {
+        &self.errors_dir
+    }
+
+    /// The path of an incident's JSON export.
+    pub fn json_path(&self, id: &str) -> PathBuf {
+        self.errors_dir.join(format!("{id}.json"))
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> RecordError {
+        RecordError::Sqlite {
+            path: self.db_path.clone(),
+            source,
+        }
+    }
+
+    /// Records `count` occurrences of `fingerprint` seen at `now`: adds them to the open
+    /// incident with that fingerprint, or creates one from `make` (given the new id). Returns
+    /// the record as stored and whether it is new.
+    pub fn upsert(
+        &self,
+        fingerprint: &str,
+        count: u64,
+        now: time::OffsetDateTime,
+        make: impl FnOnce(String) -> Record,
+    ) -> Result<(Record, bool), RecordError> {
+        let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let open: Vec<(String, String)> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id, doc FROM incidents WHERE fingerprint = ?1 \
+                     ORDER BY created_at DESC, id DESC",
+                )
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map(params![fingerprint], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.sql(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))?
+        };
+        let mut existing = None;
+        for (id, doc) in open {
+            let record: Record =
+                serde_json::from_str(&doc).map_err(|source| RecordError::Corrupt { id, source })?;
+            if record.status.is_open() {
+                existing = Some(record);
+                break;
+            }
+        }
+        let (record, is_new) = match existing {
+            Some(mut record) => {
+                record.occurrences = record.occurrences.saturating_add(count);
+                record.last_seen_at = rfc3339(now);
+                (record, false)
+            }
+            None => {
+                let id = next_id(&tx, now).map_err(|e| self.sql(e))?;
+                let mut record = make(id);
+                record.occurrences = count.max(1);
+                (record, true)
+            }
+        };
+        write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))?;
+        drop(conn);
+        self.export(&record)?;
+        Ok((record, is_new))
+    }
+
+    /// Applies `change` to the stored record `id` and saves it, in one transaction.
+    pub fn update(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Record),
+    ) -> Result<Record, RecordError> {
+        let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        let doc: Option<String> = tx
+            .query_row(
+                "SELECT doc FROM incidents WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let doc = doc.ok_or_else(|| RecordError::NotFound(id.to_string()))?;
+        let mut record: Record =
+            serde_json::from_str(&doc).map_err(|source| RecordError::Corrupt {
+                id: id.to_string(),
+                source,
+            })?;
+        change(&mut record);
+        write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))?;
+        drop(conn);
+        self.export(&record)?;
+        Ok(record)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Record, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let doc: Option<String> = conn
+            .query_row(
+                "SELECT doc FROM incidents WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let doc = doc.ok_or_else(|| RecordError::NotFound(id.to_string()))?;
+        serde_json::from_str(&doc).map_err(|source| RecordError::Corrupt {
+            id: id.to_string(),
+            source,
+        })
+    }
+
+    /// The newest `limit` incidents, newest first.
+    pub fn list(&self, limit: usize) -> Result<Vec<Record>, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let mut stmt = conn
+            .prepare("SELECT id, doc FROM incidents ORDER BY created_at DESC, id DESC LIMIT ?1")
+            .map_err(|e| self.sql(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, doc) = row.map_err(|e| self.sql(e))?;
+            out.push(
+                serde_json::from_str(&doc).map_err(|source| RecordError::Corrupt { id, source })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Rewrites the JSON export of `record` atomically.
+    pub fn export(&self, record: &Record) -> Result<(), RecordError> {
+        let path = self.json_path(&record.id);
+        let err = |source| RecordError::Export {
+            path: path.clone(),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(record).map_err(|e| err(std::io::Error::other(e)))?;
+        write_atomic(&path, &json).map_err(err)
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".heal-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
+    let doc = serde_json::to_string(record)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.execute(
+        "INSERT INTO incidents (id, fingerprint, status, created_at, last_seen_at, occurrences, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET fingerprint = ?2, status = ?3, created_at = ?4,
+             last_seen_at = ?5, occurrences = ?6, doc = ?7",
+        params![
+            record.id,
+            record.fingerprint,
+            record.status.as_str(),
+            record.created_at,
+            record.last_seen_at,
+            i64::try_from(record.occurrences).unwrap_or(i64::MAX),
+            doc
+        ],
+    )?;
+    Ok(())
+}
+
+/// The seed's id form, `err_YYYYMMDD_HHMMSS` in UTC, with `_2`, `_3`, ... when incidents share
+/// a second.
+fn next_id(tx: &rusqlite::Transaction<'_>, now: time::OffsetDateTime) -> rusqlite::Result<String> {
+    let base = base_id(now);
+    let mut n = 1u32;
+    loop {
+        let id = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}_{n}")
+        };
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = ?1)",
+            params![id],
+            |r| r.get(0),
+        )?;
+        if !taken {
+            return Ok(id);
+        }
+        n += 1;
+    }
+}
+
+pub fn base_id(now: time::OffsetDateTime) -> String {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    format!(
+        "err_{:04}{:02}{:02}_{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// RFC 3339 in UTC with second precision, as records store times.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

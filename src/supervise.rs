@@ -1,0 +1,531 @@
+//! Supervision: runs the program as a child, passes its output through, feeds its stderr to
+//! detection, forwards signals, and decides restarts like systemd's `Restart=`.
+//!
+//! Output is passed through first and examined second: a slow or stuck detector can lose
+//! detection of a burst (counted and reported) but never holds up the program's output. Memory
+//! stays bounded however much the child writes.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use crate::config::{RestartConfig, RestartPolicy};
+use crate::detect::Traceback;
+use crate::detect::lines::LineSplitter;
+use crate::detect::python;
+use crate::detect::scanner::{Limits, Scanner};
+
+/// Longest stderr line the detector looks at; the rest of a longer line is passed through but
+/// not examined.
+const MAX_LINE_BYTES: usize = 8 * 1024;
+/// Bytes of stderr waiting for the detector. Past this, output skips detection (never the
+/// terminal) until the detector catches up.
+const DETECT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// stderr lines kept for a crash that printed no traceback.
+const TAIL_LINES: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    #[error("cannot start `{program}`: {source}; check that it is installed and on PATH")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot wait for the program: {0}")]
+    Wait(#[source] std::io::Error),
+    #[error("cannot install a signal handler: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// What to run and where.
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    pub command: Vec<String>,
+    pub cwd: PathBuf,
+}
+
+/// How a run of the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The shell's convention: the code, or 128 + the signal number.
+    pub fn shell_status(self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(code), _) => code,
+            (None, Some(sig)) => 128 + sig,
+            (None, None) => 1,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exited with status {code}"),
+            (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+            (None, None) => "ended for an unknown reason".to_string(),
+        }
+    }
+
+    fn from_status(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        Exit {
+            code: status.code(),
+            signal: status.signal(),
+        }
+    }
+}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        _ => "signal",
+    }
+}
+
+/// What detection tells the pipeline, in the order it happened.
+#[derive(Debug)]
+pub enum Detected {
+    /// A traceback, complete (or cut by the end of output).
+    Traceback(Box<Traceback>),
+    /// stderr reached its end: the run's output is over. Carries the last stderr lines, for a
+    /// crash that printed no traceback, and how many bytes skipped detection under load.
+    End { tail: String, skipped_bytes: u64 },
+}
+
+/// A started child whose output is being passed through and examined.
+pub struct Running {
+    child: Child,
+    pub pid: u32,
+    pub started: Instant,
+    detector: tokio::task::JoinHandle<()>,
+    stdout_pump: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the child. Its stdout and stderr pass through to heal's; stderr is also examined and
+/// what is found goes to `detected`, ending with [`Detected::End`].
+pub fn start(
+    spec: &ChildSpec,
+    quiet: Duration,
+    detected: mpsc::Sender<Detected>,
+) -> Result<Running, SuperviseError> {
+    let (program, args) = match spec.command.split_first() {
+        Some(split) => split,
+        None => {
+            return Err(SuperviseError::Spawn {
+                program: String::new(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
+            });
+        }
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // A group of its own, so that heal alone receives the terminal's Ctrl-C and decides
+        // what the child gets, and so that signals reach the child's own children too.
+        .process_group(0)
+        .kill_on_drop(false);
+    // A child in a background process group that reads the terminal would be stopped by
+    // SIGTTIN; supervised programs do not read a terminal, so give them none. Piped input is
+    // passed on as it is.
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        cmd.stdin(Stdio::null());
+    } else {
+        cmd.stdin(Stdio::inherit());
+    }
+    let mut child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let pid = child.id().unwrap_or(0);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+
+    let stdout_pump = tokio::spawn(async move {
+        if let Some(out) = stdout {
+            pump(out, tokio::io::stdout(), None).await;
+        }
+    });
+    let (chunks_tx, chunks_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let queue = Arc::new(DetectQueue::default());
+    let stderr_pump = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            if let Some(err) = stderr {
+                pump(err, tokio::io::stderr(), Some((chunks_tx, queue))).await;
+            }
+        })
+    };
+    let detector = tokio::spawn(async move {
+        let tail = detect_loop(chunks_rx, &queue, quiet, &detected).await;
+        // The pump has finished when the chunk channel closed; join it so the End event
+        // comes after every byte has been passed through.
+        let _ = stderr_pump.await;
+        let skipped_bytes = queue.skipped.load(Ordering::Relaxed);
+        let _ = detected
+            .send(Detected::End {
+                tail,
+                skipped_bytes,
+            })
+            .await;
+    });
+    Ok(Running {
+        child,
+        pid,
+        started: Instant::now(),
+        detector,
+        stdout_pump,
+    })
+}
+
+impl Running {
+    /// Waits for the child to exit, then for its output to be passed through and examined.
+    /// A grandchild that keeps the pipes open does not hold this up for more than `linger`.
+    pub async fn wait(mut self, linger: Duration) -> Result<(Exit, Duration), SuperviseError> {
+        let status = self.child.wait().await.map_err(SuperviseError::Wait)?;
+        let ran_for = self.started.elapsed();
+        let _ = tokio::time::timeout(linger, &mut self.detector).await;
+        let _ = tokio::time::timeout(linger, &mut self.stdout_pump).await;
+        Ok((Exit::from_status(status), ran_for))
+    }
+
+    /// Sends `sig` to the child's process group.
+    pub fn signal(&self, sig: i32) {
+        send_signal(self.pid, sig);
+    }
+}
+
+/// Sends `sig` to the process group led by `pid` (the child's, see [`start`]).
+pub fn send_signal(pid: u32, sig: i32) {
+    let Ok(pid) = i32::try_from(pid) else { return };
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale pid only fails with ESRCH.
+    unsafe {
+        libc::kill(-pid, sig);
+    }
+}
+
+/// The detector's backlog, in bytes, shared by the pump (adds) and the detector (removes).
+#[derive(Default)]
+struct DetectQueue {
+    queued: AtomicUsize,
+    skipped: AtomicU64,
+    /// Set when bytes were skipped: the detector must not join text across the gap.
+    gap: AtomicBool,
+}
+
+/// Copies `from` to `to` as it comes, and offers each chunk to the detector without waiting.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    detect: Option<(mpsc::UnboundedSender<Vec<u8>>, Arc<DetectQueue>)>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out_ok = true;
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // A closed terminal must not stop heal from draining the child, or the child would
+        // block on a full pipe.
+        if out_ok && (to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err()) {
+            out_ok = false;
+        }
+        if let Some((tx, queue)) = &detect {
+            if queue.queued.load(Ordering::Acquire) + n > DETECT_QUEUE_BYTES {
+                queue.skipped.fetch_add(n as u64, Ordering::Relaxed);
+                queue.gap.store(true, Ordering::Release);
+            } else {
+                if queue.gap.swap(false, Ordering::AcqRel) {
+                    // An empty chunk marks the gap for the detector.
+                    let _ = tx.send(Vec::new());
+                }
+                queue.queued.fetch_add(n, Ordering::AcqRel);
+                let _ = tx.send(buf[..n].to_vec());
+            }
+        }
+    }
+}
+
+/// Splits stderr into lines, finds tracebacks, and sends each one parsed. Returns the last
+/// lines of stderr.
+async fn detect_loop(
+    mut chunks: mpsc::UnboundedReceiver<Vec<u8>>,
+    queue: &DetectQueue,
+    quiet: Duration,
+    detected: &mpsc::Sender<Detected>,
+) -> String {
+    let mut tail = Tail::default();
+    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
+    let mut scanner = Scanner::new(Limits::default());
+    let mut blocks = Vec::new();
+    loop {
+        let chunk = if scanner.in_block() {
+            match tokio::time::timeout(quiet, chunks.recv()).await {
+                Ok(chunk) => chunk,
+                Err(_) => {
+                    if let Some(block) = scanner.quiet() {
+                        send_block(block, detected).await;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            chunks.recv().await
+        };
+        let Some(chunk) = chunk else { break };
+        queue.queued.fetch_sub(chunk.len(), Ordering::AcqRel);
+        if chunk.is_empty() {
+            // Bytes were skipped here: whatever was in progress cannot be completed.
+            splitter = LineSplitter::new(MAX_LINE_BYTES);
+            if let Some(block) = scanner.finish() {
+                send_block(block, detected).await;
+            }
+            continue;
+        }
+        splitter.push(&chunk, &mut |line: String| {
+            if let Some(block) = scanner.push_line(&line) {
+                blocks.push(block);
+            }
+            tail.push(line);
+        });
+        for block in blocks.drain(..) {
+            send_block(block, detected).await;
+        }
+    }
+    if let Some(line) = splitter.finish() {
+        if let Some(block) = scanner.push_line(&line) {
+            send_block(block, detected).await;
+        }
+        tail.push(line);
+    }
+    if let Some(block) = scanner.finish() {
+        send_block(block, detected).await;
+    }
+    tail.text()
+}
+
+async fn send_block(block: crate::detect::scanner::Block, detected: &mpsc::Sender<Detected>) {
+    let parsed = python::parse(&block.text);
+    if let Some(mut tb) = parsed.traceback {
+        if tb.origin.is_none() {
+            tb.origin = block.origin;
+        }
+        let _ = detected.send(Detected::Traceback(Box::new(tb))).await;
+    }
+}
+
+/// Keeps the last lines of stderr for crashes that print no traceback.
+#[derive(Debug, Default)]
+struct Tail {
+    lines: VecDeque<String>,
+}
+
+impl Tail {
+    fn push(&mut self, line: String) {
+        if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    fn text(&self) -> String {
+        self.lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// What to do after the child exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Start it again after this delay.
+    Restart(Duration),
+    /// The policy says stop.
+    Stop,
+    /// Too many failed starts within the interval: stop and tell the team.
+    StartLimitHit,
+}
+
+/// The restart policy's state across runs: backoff and the start limit.
+#[derive(Debug)]
+pub struct Restarts {
+    config: RestartConfig,
+    next_delay: Duration,
+    failures: VecDeque<Instant>,
+}
+
+impl Restarts {
+    pub fn new(config: RestartConfig) -> Restarts {
+        Restarts {
+            next_delay: config.backoff_initial,
+            config,
+            failures: VecDeque::new(),
+        }
+    }
+
+    /// Decides after a run that lasted `ran_for` and ended with `exit`, at `now`.
+    pub fn after_exit(&mut self, exit: Exit, ran_for: Duration, now: Instant) -> Decision {
+        let failed = !exit.success();
+        let restart = match self.config.policy {
+            RestartPolicy::Never => false,
+            RestartPolicy::OnFailure => failed,
+            RestartPolicy::Always => true,
+        };
+        if !restart {
+            return Decision::Stop;
+        }
+        // A run that stayed up for a whole start-limit window was healthy: start the backoff
+        // over, as a fresh failure deserves a quick restart.
+        if ran_for >= self.config.start_limit_interval {
+            self.next_delay = self.config.backoff_initial;
+        }
+        if failed {
+            self.failures.push_back(now);
+            while let Some(first) = self.failures.front() {
+                if now.duration_since(*first) > self.config.start_limit_interval {
+                    self.failures.pop_front();
+                } else {
+                    break;
+                }
+            }
+            if self.failures.len() >= self.config.start_limit_burst as usize {
+                return Decision::StartLimitHit;
+            }
+        }
+        let delay = self.next_delay;
+        self.next_delay = (self.next_delay * 2).min(self.config.backoff_max);
+        Decision::Restart(delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(policy: RestartPolicy) -> RestartConfig {
+        RestartConfig {
+            policy,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            start_limit_burst: 5,
+            start_limit_interval: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(10),
+        }
+    }
+
+    const FAIL: Exit = Exit {
+        code: Some(1),
+        signal: None,
+    };
+    const OK: Exit = Exit {
+        code: Some(0),
+        signal: None,
+    };
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_start_limit_stops() {
+        let mut r = Restarts::new(RestartConfig {
+            start_limit_burst: 100,
+            ..config(RestartPolicy::OnFailure)
+        });
+        let t0 = Instant::now();
+        let delays: Vec<_> = (0..8)
+            .map(|i| {
+                r.after_exit(
+                    FAIL,
+                    Duration::from_millis(10),
+                    t0 + Duration::from_secs(i * 61),
+                )
+            })
+            .collect();
+        let secs: Vec<u64> = delays
+            .iter()
+            .map(|d| match d {
+                Decision::Restart(d) => d.as_secs(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
+
+        let mut r = Restarts::new(config(RestartPolicy::OnFailure));
+        for _ in 0..4 {
+            assert!(matches!(
+                r.after_exit(FAIL, Duration::ZERO, t0),
+                Decision::Restart(_)
+            ));
+        }
+        assert_eq!(
+            r.after_exit(FAIL, Duration::ZERO, t0),
+            Decision::StartLimitHit
+        );
+    }
+
+    #[test]
+    fn policies() {
+        let t0 = Instant::now();
+        assert_eq!(
+            Restarts::new(config(RestartPolicy::Never)).after_exit(FAIL, Duration::ZERO, t0),
+            Decision::Stop
+        );
+        assert_eq!(
+            Restarts::new(config(RestartPolicy::OnFailure)).after_exit(OK, Duration::ZERO, t0),
+            Decision::Stop
+        );
+        assert!(matches!(
+            Restarts::new(config(RestartPolicy::Always)).after_exit(OK, Duration::ZERO, t0),
+            Decision::Restart(_)
+        ));
+        // Failures older than the window do not count towards the limit.
+        let mut r = Restarts::new(config(RestartPolicy::OnFailure));
+        for i in 0..10 {
+            assert!(matches!(
+                r.after_exit(FAIL, Duration::ZERO, t0 + Duration::from_secs(i * 20)),
+                Decision::Restart(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn exit_status_like_a_shell() {
+        assert_eq!(
+            Exit {
+                code: None,
+                signal: Some(9)
+            }
+            .shell_status(),
+            137
+        );
+        assert_eq!(FAIL.shell_status(), 1);
+    }
+}

@@ -1,0 +1,12 @@
+//! The integration tests: one binary, so the crate is linked once.
+//! `support` holds the fake peers (Slack, Anthropic, ...) and the builder that drives the real
+//! `heal` binary.
+
+mod support;
+
+mod analyse;
+mod apply;
+mod detect;
+mod notify;
+mod prove;
+mod run;
