@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::io::{Read, Write};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{RestartConfig, RestartPolicy};
 use crate::detect::Traceback;
@@ -121,7 +121,7 @@ pub struct Running {
     pub pid: u32,
     pub started: Instant,
     detector: tokio::task::JoinHandle<()>,
-    stdout_pump: tokio::task::JoinHandle<()>,
+    stdout_pump: oneshot::Receiver<()>,
 }
 
 /// Starts the child. Its stdout and stderr pass through to heal's; stderr is also examined and
@@ -166,21 +166,20 @@ pub fn start(
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
-    let stdout_pump = tokio::spawn(async move {
-        if let Some(out) = stdout {
-            pump(out, tokio::io::stdout(), None).await;
-        }
-    });
+    // The pumps are plain threads doing blocking reads and writes: output reaches the
+    // terminal as soon as the child writes it, with no async buffering in between.
+    let stdout_pump = spawn_pump(
+        stdout.and_then(|o| o.into_owned_fd().ok()),
+        std::io::stdout,
+        None,
+    );
     let (chunks_tx, chunks_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let queue = Arc::new(DetectQueue::default());
-    let stderr_pump = {
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            if let Some(err) = stderr {
-                pump(err, tokio::io::stderr(), Some((chunks_tx, queue))).await;
-            }
-        })
-    };
+    let stderr_pump = spawn_pump(
+        stderr.and_then(|e| e.into_owned_fd().ok()),
+        std::io::stderr,
+        Some((chunks_tx, queue.clone())),
+    );
     let detector = tokio::spawn(async move {
         let tail = detect_loop(chunks_rx, &queue, quiet, &detected).await;
         // The pump has finished when the chunk channel closed; join it so the End event
@@ -241,23 +240,49 @@ struct DetectQueue {
     gap: AtomicBool,
 }
 
-/// Copies `from` to `to` as it comes, and offers each chunk to the detector without waiting.
-async fn pump(
-    mut from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin,
+/// Starts a thread that copies `from` to `out()` as it comes and offers each chunk to the
+/// detector without waiting. The receiver resolves when `from` reaches its end.
+fn spawn_pump<W: Write + 'static>(
+    from: Option<std::os::fd::OwnedFd>,
+    out: fn() -> W,
+    detect: Option<(mpsc::UnboundedSender<Vec<u8>>, Arc<DetectQueue>)>,
+) -> oneshot::Receiver<()> {
+    let (done, finished) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("heal-pump".to_string())
+        .spawn(move || {
+            if let Some(fd) = from {
+                pump(std::fs::File::from(fd), out, detect);
+            }
+            let _ = done.send(());
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start an output thread: {e}");
+    }
+    finished
+}
+
+fn pump<W: Write>(
+    mut from: std::fs::File,
+    out: fn() -> W,
     detect: Option<(mpsc::UnboundedSender<Vec<u8>>, Arc<DetectQueue>)>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut out_ok = true;
     loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         };
         // A closed terminal must not stop heal from draining the child, or the child would
         // block on a full pipe.
-        if out_ok && (to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err()) {
-            out_ok = false;
+        if out_ok {
+            let mut to = out();
+            if to.write_all(&buf[..n]).is_err() || to.flush().is_err() {
+                out_ok = false;
+            }
         }
         if let Some((tx, queue)) = &detect {
             if queue.queued.load(Ordering::Acquire) + n > DETECT_QUEUE_BYTES {

@@ -45,10 +45,13 @@ const MAX_PREFIX_BYTES: usize = 256;
 /// Origin header lines are kept to this size.
 const MAX_ORIGIN_BYTES: usize = 1024;
 
-/// How much of one block the scanner holds.
+/// How much of one block the scanner holds. A longer block keeps its first quarter and its
+/// last three quarters (the innermost frames and the exception line matter most).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Lines of one block's text, the elision marker included (at least 2).
     pub max_block_lines: usize,
+    /// Bytes of one block's text (at least 1024).
     pub max_block_bytes: usize,
 }
 
@@ -160,7 +163,7 @@ impl Scanner {
     pub fn push_line(&mut self, line: &str) -> Option<Block> {
         self.quiet_waits = 0;
         let raw = strip_ansi(line);
-        if self.mode == Mode::Idle {
+        if matches!(self.mode, Mode::Idle) {
             self.idle_line(&raw);
             return None;
         }
@@ -202,7 +205,7 @@ impl Scanner {
     /// End of the stream: hands out whatever block is open, even unfinished (a tentative block
     /// that was never confirmed is dropped).
     pub fn finish(&mut self) -> Option<Block> {
-        if self.mode == Mode::Idle {
+        if matches!(self.mode, Mode::Idle) {
             return None;
         }
         self.take_block()
@@ -210,7 +213,7 @@ impl Scanner {
 
     /// Whether a block is open (the caller then calls [`Scanner::quiet`] on silence).
     pub fn in_block(&self) -> bool {
-        self.mode != Mode::Idle
+        !matches!(self.mode, Mode::Idle)
     }
 
     /// Bytes of block text held right now; never more than `max_block_bytes`.

@@ -487,8 +487,10 @@ fn sigterm_is_passed_to_the_child_and_its_status_returned() {
     );
     let mut child = p.spawn(&["run", "--restart", "always", "--", "python3", "serve.py"]);
     let mut out = Stream::new(child.stdout.take().unwrap());
+    let mut err = Stream::new(child.stderr.take().unwrap());
     out.wait_for("ready", T);
     kill(child.id(), libc::SIGTERM);
+    err.wait_for("received SIGTERM", T);
     out.wait_for("got SIGTERM", T);
     let status = wait_with_timeout(&mut child, T);
     assert_eq!(status.code(), Some(0), "stopped on request, not restarted");
