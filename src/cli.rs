@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -14,6 +15,7 @@ use crate::config::{Config, Overrides};
 use crate::inspect;
 use crate::pipeline::{self, RunOptions};
 use crate::record::Store;
+use crate::record::model::Status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +58,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run an incident through healing again (resets its failure count).
+    Retry { id: String },
+    /// Undo an incident's fix: restore the files from its backups.
+    Revert { id: String },
     /// Print the effective configuration and where each value came from.
     Doctor,
     /// Run heal on a small crashing example in a temporary folder, with nothing configured.
@@ -144,6 +150,28 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             } else {
                 print!("{}", inspect::show(&record));
             }
+            Ok(0)
+        }
+        Command::Retry { id } => {
+            let store = Arc::new(open_store(&config)?);
+            let record =
+                runtime()?.block_on(crate::pipeline::retry(Arc::new(config), store, &id))?;
+            print!("{}", inspect::show(&record));
+            Ok(if record.status == Status::Applied {
+                0
+            } else {
+                1
+            })
+        }
+        Command::Revert { id } => {
+            let store = Arc::new(open_store(&config)?);
+            let record =
+                runtime()?.block_on(crate::pipeline::revert(Arc::new(config), store, &id))?;
+            println!(
+                "{}: {}",
+                record.id,
+                record.reason.as_deref().unwrap_or("reverted")
+            );
             Ok(0)
         }
         Command::Doctor => {

@@ -72,11 +72,16 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Bool,
-    U64 { min: u64 },
+    U64 {
+        min: u64,
+    },
     Text,
     Url,
     OneOf(&'static [&'static str]),
     Repo,
+    /// A list of strings: a TOML array, or in the environment a JSON array or a
+    /// comma-separated list.
+    List,
 }
 
 impl Kind {
@@ -88,6 +93,7 @@ impl Kind {
             Kind::Url => "an http:// or https:// URL".to_string(),
             Kind::OneOf(names) => format!("one of {}", names.join(", ")),
             Kind::Repo => "owner/name, like acme/ads-agent".to_string(),
+            Kind::List => "a list: a TOML array of strings, or a JSON array or comma-separated list in the environment".to_string(),
         }
     }
 
@@ -109,6 +115,7 @@ impl Kind {
                 };
                 ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
             }
+            Kind::List => parse_list(value).is_some(),
         }
     }
 }
@@ -129,178 +136,46 @@ pub struct Key {
 
 const CONFIDENCE: &[&str] = &["low", "medium", "high"];
 const RESTART: &[&str] = &["never", "on-failure", "always"];
+const PROVIDERS: &[&str] = &["anthropic", "none"];
 
 /// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
 /// otherwise silently do nothing).
+#[rustfmt::skip]
 pub static KEYS: &[Key] = &[
-    Key {
-        toml: "storage_dir",
-        env: "HEAL_STORAGE_DIR",
-        kind: Kind::Text,
-        default: Some("storage"),
-        secret: false,
-        help: "where records live, relative to the project root",
-    },
-    Key {
-        toml: "enable_auto_healing",
-        env: "ENABLE_AUTO_HEALING",
-        kind: Kind::Bool,
-        default: Some("true"),
-        secret: false,
-        help: "false: detect, record and notify, never fix",
-    },
-    Key {
-        toml: "auto_fix_min_confidence",
-        env: "AUTO_FIX_MIN_CONFIDENCE",
-        kind: Kind::OneOf(CONFIDENCE),
-        default: Some("medium"),
-        secret: false,
-        help: "lowest model confidence a fix may have",
-    },
-    Key {
-        toml: "max_claude_calls_per_hour",
-        env: "MAX_CLAUDE_CALLS_PER_HOUR",
-        kind: Kind::U64 { min: 0 },
-        default: Some("10"),
-        secret: false,
-        help: "LLM calls allowed per hour",
-    },
-    Key {
-        toml: "anthropic_api_key",
-        env: "ANTHROPIC_API_KEY",
-        kind: Kind::Text,
-        default: None,
-        secret: true,
-        help: "Anthropic API key",
-    },
-    Key {
-        toml: "github_token",
-        env: "GITHUB_TOKEN",
-        kind: Kind::Text,
-        default: None,
-        secret: true,
-        help: "token for pushes and pull requests",
-    },
-    Key {
-        toml: "github_repo",
-        env: "GITHUB_REPO",
-        kind: Kind::Repo,
-        default: None,
-        secret: false,
-        help: "owner/name of the GitHub repository",
-    },
-    Key {
-        toml: "slack.webhook_url",
-        env: "SLACK_WEBHOOK_URL",
-        kind: Kind::Url,
-        default: None,
-        secret: true,
-        help: "Slack incoming webhook",
-    },
-    Key {
-        toml: "slack.bot_token",
-        env: "SLACK_BOT_TOKEN",
-        kind: Kind::Text,
-        default: None,
-        secret: true,
-        help: "Slack bot token (Web API: threads and updates)",
-    },
-    Key {
-        toml: "slack.channel",
-        env: "SLACK_CHANNEL",
-        kind: Kind::Text,
-        default: None,
-        secret: false,
-        help: "Slack channel for the Web API",
-    },
-    Key {
-        toml: "slack.api_url",
-        env: "SLACK_API_URL",
-        kind: Kind::Url,
-        default: Some("https://slack.com/api"),
-        secret: false,
-        help: "Slack Web API base URL",
-    },
-    Key {
-        toml: "slack.max_attempts",
-        env: "HEAL_SLACK_MAX_ATTEMPTS",
-        kind: Kind::U64 { min: 1 },
-        default: Some("5"),
-        secret: false,
-        help: "attempts per Slack message",
-    },
-    Key {
-        toml: "slack.retry_initial_ms",
-        env: "HEAL_SLACK_RETRY_INITIAL_MS",
-        kind: Kind::U64 { min: 0 },
-        default: Some("1000"),
-        secret: false,
-        help: "first wait between Slack attempts, doubling",
-    },
-    Key {
-        toml: "slack.timeout_ms",
-        env: "HEAL_SLACK_TIMEOUT_MS",
-        kind: Kind::U64 { min: 1 },
-        default: Some("10000"),
-        secret: false,
-        help: "timeout of one Slack request",
-    },
-    Key {
-        toml: "restart.policy",
-        env: "HEAL_RESTART",
-        kind: Kind::OneOf(RESTART),
-        default: Some("on-failure"),
-        secret: false,
-        help: "when to restart the program (like systemd's Restart=)",
-    },
-    Key {
-        toml: "restart.backoff_initial_ms",
-        env: "HEAL_RESTART_BACKOFF_INITIAL_MS",
-        kind: Kind::U64 { min: 0 },
-        default: Some("1000"),
-        secret: false,
-        help: "first wait before a restart, doubling",
-    },
-    Key {
-        toml: "restart.backoff_max_ms",
-        env: "HEAL_RESTART_BACKOFF_MAX_MS",
-        kind: Kind::U64 { min: 0 },
-        default: Some("60000"),
-        secret: false,
-        help: "longest wait before a restart",
-    },
-    Key {
-        toml: "restart.start_limit_burst",
-        env: "HEAL_START_LIMIT_BURST",
-        kind: Kind::U64 { min: 1 },
-        default: Some("5"),
-        secret: false,
-        help: "failed starts allowed within the interval",
-    },
-    Key {
-        toml: "restart.start_limit_interval_s",
-        env: "HEAL_START_LIMIT_INTERVAL_S",
-        kind: Kind::U64 { min: 1 },
-        default: Some("60"),
-        secret: false,
-        help: "window of the start limit, seconds",
-    },
-    Key {
-        toml: "restart.stop_grace_s",
-        env: "HEAL_STOP_GRACE_S",
-        kind: Kind::U64 { min: 0 },
-        default: Some("10"),
-        secret: false,
-        help: "seconds between SIGTERM and SIGKILL when stopping",
-    },
-    Key {
-        toml: "detect.quiet_ms",
-        env: "HEAL_DETECT_QUIET_MS",
-        kind: Kind::U64 { min: 1 },
-        default: Some("200"),
-        secret: false,
-        help: "stderr silence that ends a logged traceback",
-    },
+    Key { toml: "storage_dir", env: "HEAL_STORAGE_DIR", kind: Kind::Text, default: Some("storage"), secret: false, help: "where records live, relative to the project root" },
+    Key { toml: "enable_auto_healing", env: "ENABLE_AUTO_HEALING", kind: Kind::Bool, default: Some("true"), secret: false, help: "false: detect, record and notify, never fix" },
+    Key { toml: "auto_fix_min_confidence", env: "AUTO_FIX_MIN_CONFIDENCE", kind: Kind::OneOf(CONFIDENCE), default: Some("medium"), secret: false, help: "lowest model confidence a fix may have" },
+    Key { toml: "max_claude_calls_per_hour", env: "MAX_CLAUDE_CALLS_PER_HOUR", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "LLM calls allowed per hour" },
+    Key { toml: "max_heal_failures", env: "HEAL_MAX_HEAL_FAILURES", kind: Kind::U64 { min: 1 }, default: Some("2"), secret: false, help: "failed healings of one error before heal stops trying (until heal retry)" },
+    Key { toml: "max_attempts", env: "HEAL_MAX_ATTEMPTS", kind: Kind::U64 { min: 1 }, default: Some("2"), secret: false, help: "fixes asked of the model per healing, retries after a failed edit or proof included" },
+    Key { toml: "watch_seconds", env: "HEAL_WATCH_SECONDS", kind: Kind::U64 { min: 0 }, default: Some("60"), secret: false, help: "after a fix, how long the same error coming back rolls the fix back" },
+    Key { toml: "blacklist", env: "HEAL_BLACKLIST", kind: Kind::List, default: Some("[]"), secret: false, help: "globs of files no fix may touch, on top of the built-in ones" },
+    Key { toml: "verify.commands", env: "HEAL_VERIFY_COMMANDS", kind: Kind::List, default: Some("[]"), secret: false, help: "checks a fix must pass in the isolated copy (sh -c, exit 0)" },
+    Key { toml: "verify.rerun", env: "HEAL_VERIFY_RERUN", kind: Kind::Bool, default: Some("true"), secret: false, help: "re-run the program in the isolated copy to prove a fix" },
+    Key { toml: "verify.rerun_seconds", env: "HEAL_VERIFY_RERUN_SECONDS", kind: Kind::U64 { min: 1 }, default: Some("10"), secret: false, help: "how long the re-run may last; still running then, without a traceback, is a pass" },
+    Key { toml: "provider", env: "HEAL_PROVIDER", kind: Kind::OneOf(PROVIDERS), default: Some("anthropic"), secret: false, help: "the model provider; none: no model" },
+    Key { toml: "model", env: "HEAL_MODEL", kind: Kind::Text, default: Some(crate::analyse::anthropic::DEFAULT_MODEL), secret: false, help: "the model asked for fixes" },
+    Key { toml: "anthropic_api_key", env: "ANTHROPIC_API_KEY", kind: Kind::Text, default: None, secret: true, help: "Anthropic API key" },
+    Key { toml: "anthropic_base_url", env: "ANTHROPIC_BASE_URL", kind: Kind::Url, default: Some(crate::analyse::anthropic::DEFAULT_BASE_URL), secret: false, help: "Anthropic API base URL" },
+    Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
+    Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
+    Key { toml: "llm.timeout_s", env: "HEAL_LLM_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "timeout of one model request" },
+    Key { toml: "github_token", env: "GITHUB_TOKEN", kind: Kind::Text, default: None, secret: true, help: "token for pushes and pull requests" },
+    Key { toml: "github_repo", env: "GITHUB_REPO", kind: Kind::Repo, default: None, secret: false, help: "owner/name of the GitHub repository" },
+    Key { toml: "slack.webhook_url", env: "SLACK_WEBHOOK_URL", kind: Kind::Url, default: None, secret: true, help: "Slack incoming webhook" },
+    Key { toml: "slack.bot_token", env: "SLACK_BOT_TOKEN", kind: Kind::Text, default: None, secret: true, help: "Slack bot token (Web API: threads and updates)" },
+    Key { toml: "slack.channel", env: "SLACK_CHANNEL", kind: Kind::Text, default: None, secret: false, help: "Slack channel for the Web API" },
+    Key { toml: "slack.api_url", env: "SLACK_API_URL", kind: Kind::Url, default: Some("https://slack.com/api"), secret: false, help: "Slack Web API base URL" },
+    Key { toml: "slack.max_attempts", env: "HEAL_SLACK_MAX_ATTEMPTS", kind: Kind::U64 { min: 1 }, default: Some("5"), secret: false, help: "attempts per Slack message" },
+    Key { toml: "slack.retry_initial_ms", env: "HEAL_SLACK_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("1000"), secret: false, help: "first wait between Slack attempts, doubling" },
+    Key { toml: "slack.timeout_ms", env: "HEAL_SLACK_TIMEOUT_MS", kind: Kind::U64 { min: 1 }, default: Some("10000"), secret: false, help: "timeout of one Slack request" },
+    Key { toml: "restart.policy", env: "HEAL_RESTART", kind: Kind::OneOf(RESTART), default: Some("on-failure"), secret: false, help: "when to restart the program (like systemd's Restart=)" },
+    Key { toml: "restart.backoff_initial_ms", env: "HEAL_RESTART_BACKOFF_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("1000"), secret: false, help: "first wait before a restart, doubling" },
+    Key { toml: "restart.backoff_max_ms", env: "HEAL_RESTART_BACKOFF_MAX_MS", kind: Kind::U64 { min: 0 }, default: Some("60000"), secret: false, help: "longest wait before a restart" },
+    Key { toml: "restart.start_limit_burst", env: "HEAL_START_LIMIT_BURST", kind: Kind::U64 { min: 1 }, default: Some("5"), secret: false, help: "failed starts allowed within the interval" },
+    Key { toml: "restart.start_limit_interval_s", env: "HEAL_START_LIMIT_INTERVAL_S", kind: Kind::U64 { min: 1 }, default: Some("60"), secret: false, help: "window of the start limit, seconds" },
+    Key { toml: "restart.stop_grace_s", env: "HEAL_STOP_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "seconds between SIGTERM and SIGKILL when stopping" },
+    Key { toml: "detect.quiet_ms", env: "HEAL_DETECT_QUIET_MS", kind: Kind::U64 { min: 1 }, default: Some("200"), secret: false, help: "stderr silence that ends a logged traceback" },
 ];
 
 /// A setting's value and where it came from.
@@ -340,6 +215,37 @@ pub struct RestartConfig {
     pub stop_grace: Duration,
 }
 
+/// Which model heal asks for fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderChoice {
+    Anthropic,
+    /// No model: healing stops after the record and the alert.
+    None,
+}
+
+/// Everything the healing stages (analyse, prove, apply) need.
+#[derive(Debug, Clone)]
+pub struct HealingConfig {
+    pub provider: ProviderChoice,
+    pub model: String,
+    /// `None` when unset: healing then skips with a reason saying how to set it.
+    pub anthropic_api_key: Option<String>,
+    pub anthropic_base_url: String,
+    pub llm_max_retries: u32,
+    pub llm_backoff_initial: Duration,
+    pub llm_timeout: Duration,
+    pub min_confidence: crate::analyse::Confidence,
+    pub max_calls_per_hour: u64,
+    pub max_heal_failures: u32,
+    pub max_attempts: u32,
+    pub watch: Duration,
+    /// The user's globs; the built-in ones are added by the scope check.
+    pub blacklist: Vec<String>,
+    pub verify_commands: Vec<String>,
+    pub rerun: bool,
+    pub rerun_timeout: Duration,
+}
+
 /// The validated configuration of one `heal` invocation.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -352,6 +258,10 @@ pub struct Config {
     pub slack_retry: RetryPolicy,
     pub restart: RestartConfig,
     pub quiet: Duration,
+    pub healing: HealingConfig,
+    /// Replaces secrets (from the environment, .env and known credential shapes) by
+    /// `[REDACTED]` in whatever leaves heal: model requests, Slack, records.
+    pub redactor: crate::redact::Redactor,
     /// Every setting with its source, for `heal doctor`.
     pub settings: Vec<Setting>,
 }
@@ -400,11 +310,18 @@ impl Config {
             ));
         }
         let env_path = root.join(".env");
+        let mut dotenv_all = BTreeMap::new();
         if let Some(text) = read_optional(&env_path)? {
-            layers.push((
-                Source::DotEnv(env_path.clone()),
-                parse_dotenv(&env_path, &text)?,
-            ));
+            dotenv_all = parse_dotenv(&env_path, &text)?;
+            let known = dotenv_all
+                .iter()
+                .filter_map(|(name, value)| {
+                    KEYS.iter()
+                        .find(|k| k.env == name)
+                        .map(|k| (k.toml.to_string(), value.clone()))
+                })
+                .collect();
+            layers.push((Source::DotEnv(env_path.clone()), known));
         }
         let real_env: BTreeMap<String, String> = KEYS
             .iter()
@@ -449,10 +366,26 @@ impl Config {
             }
             settings.push(setting);
         }
-        Config::from_settings(root, settings)
+        // Every secret heal can see, whatever its name's source, is redacted: the process
+        // environment, the application's .env, and secret settings from heal.toml.
+        let secret_settings = settings
+            .iter()
+            .filter(|s| s.key.secret)
+            .filter_map(|s| s.value.clone().map(|v| (s.key.env.to_string(), v)));
+        let redactor = crate::redact::Redactor::from_env(
+            env.iter()
+                .chain(dotenv_all.iter())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(secret_settings),
+        );
+        Config::from_settings(root, settings, redactor)
     }
 
-    fn from_settings(root: &Path, settings: Vec<Setting>) -> Result<Config, ConfigError> {
+    fn from_settings(
+        root: &Path,
+        settings: Vec<Setting>,
+        redactor: crate::redact::Redactor,
+    ) -> Result<Config, ConfigError> {
         let get = |name: &str| -> Option<&str> {
             settings
                 .iter()
@@ -495,6 +428,36 @@ impl Config {
             (None, _, None) => None,
         };
         let backoff_initial = Duration::from_millis(num("restart.backoff_initial_ms"));
+        let list = |name: &str| get(name).and_then(parse_list).unwrap_or_default();
+        let small = |name: &str| u32::try_from(num(name)).unwrap_or(u32::MAX);
+        let healing = HealingConfig {
+            provider: match get("provider") {
+                Some("none") => ProviderChoice::None,
+                _ => ProviderChoice::Anthropic,
+            },
+            model: get("model")
+                .unwrap_or(crate::analyse::anthropic::DEFAULT_MODEL)
+                .to_string(),
+            anthropic_api_key: get("anthropic_api_key").map(str::to_string),
+            anthropic_base_url: get("anthropic_base_url")
+                .unwrap_or(crate::analyse::anthropic::DEFAULT_BASE_URL)
+                .trim_end_matches('/')
+                .to_string(),
+            llm_max_retries: small("llm.max_retries"),
+            llm_backoff_initial: Duration::from_millis(num("llm.retry_initial_ms")),
+            llm_timeout: Duration::from_secs(num("llm.timeout_s")),
+            min_confidence: get("auto_fix_min_confidence")
+                .and_then(crate::analyse::Confidence::parse)
+                .unwrap_or(crate::analyse::Confidence::Medium),
+            max_calls_per_hour: num("max_claude_calls_per_hour"),
+            max_heal_failures: small("max_heal_failures"),
+            max_attempts: small("max_attempts"),
+            watch: Duration::from_secs(num("watch_seconds")),
+            blacklist: list("blacklist"),
+            verify_commands: list("verify.commands"),
+            rerun: get("verify.rerun").and_then(parse_bool).unwrap_or(true),
+            rerun_timeout: Duration::from_secs(num("verify.rerun_seconds")),
+        };
         Ok(Config {
             root: root.to_path_buf(),
             storage_dir,
@@ -521,6 +484,8 @@ impl Config {
                 stop_grace: Duration::from_secs(num("restart.stop_grace_s")),
             },
             quiet: Duration::from_millis(num("detect.quiet_ms")),
+            healing,
+            redactor,
             settings,
         })
     }
@@ -564,6 +529,22 @@ pub fn project_root(dir: &Path) -> PathBuf {
         }
         _ => dir.to_path_buf(),
     }
+}
+
+/// Reads a list value: a JSON array of strings (what heal.toml arrays become), or a
+/// comma-separated list.
+pub fn parse_list(s: &str) -> Option<Vec<String>> {
+    let t = s.trim();
+    if t.starts_with('[') {
+        return serde_json::from_str::<Vec<String>>(t).ok();
+    }
+    Some(
+        t.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 pub fn parse_bool(s: &str) -> Option<bool> {
@@ -617,6 +598,15 @@ fn flatten(
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Float(f) => f.to_string(),
+            toml::Value::Array(items) => {
+                let strings: Option<Vec<&str>> = items.iter().map(toml::Value::as_str).collect();
+                match strings {
+                    Some(list) => serde_json::to_string(&list).unwrap_or_default(),
+                    // Not a list of strings: keep the TOML text, which the kind check refuses
+                    // with a message naming the key.
+                    None => value.to_string(),
+                }
+            }
             other => other.to_string(),
         };
         if !KEYS.iter().any(|k| k.toml == key) {
@@ -631,8 +621,8 @@ fn flatten(
     Ok(())
 }
 
-/// Reads `.env` with dotenvy's syntax. Names heal does not know are ignored: the file is the
-/// application's too.
+/// Reads `.env` with dotenvy's syntax: every pair, as the file is the application's too (heal
+/// uses the names it knows, and redacts the secrets of all).
 fn parse_dotenv(path: &Path, text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut out = BTreeMap::new();
     for item in dotenvy::from_read_iter(text.as_bytes()) {
@@ -644,9 +634,7 @@ fn parse_dotenv(path: &Path, text: &str) -> Result<BTreeMap<String, String>, Con
             },
             message: e.to_string(),
         })?;
-        if let Some(key) = KEYS.iter().find(|k| k.env == name) {
-            out.insert(key.toml.to_string(), value);
-        }
+        out.insert(name, value);
     }
     Ok(out)
 }

@@ -21,4 +21,5 @@ pub mod notify;
 pub mod pipeline;
 pub mod prove;
 pub mod record;
+pub mod redact;
 pub mod supervise;

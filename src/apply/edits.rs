@@ -175,7 +175,11 @@ fn fuzzy_match(text: &str, search: &str) -> Fuzzy {
             let first_line = &text[window[0].start..window[0].content_end];
             found = Some(FuzzyMatch {
                 start: window[0].start,
-                end: if takes_eol { last.end } else { last.content_end },
+                end: if takes_eol {
+                    last.end
+                } else {
+                    last.content_end
+                },
                 shift,
                 tabs: window
                     .iter()
@@ -244,8 +248,7 @@ impl FuzzyMatch {
         }
         let (indent, _) = indent_and_body(line);
         let body = line.trim_start_matches([' ', '\t']);
-        let width =
-            usize::try_from(isize::try_from(indent).unwrap_or(0) + self.shift).unwrap_or(0);
+        let width = usize::try_from(isize::try_from(indent).unwrap_or(0) + self.shift).unwrap_or(0);
         let prefix = if self.tabs {
             format!(
                 "{}{}",
@@ -282,7 +285,11 @@ mod tests {
 
     #[test]
     fn exact_match_is_replaced() {
-        check("a = 1\nb = 2\n", &[edit("b = 2", "b = 3")], Ok("a = 1\nb = 3\n"));
+        check(
+            "a = 1\nb = 2\n",
+            &[edit("b = 2", "b = 3")],
+            Ok("a = 1\nb = 3\n"),
+        );
     }
 
     #[test]
@@ -306,7 +313,11 @@ mod tests {
             &[edit("a", "b")],
             Err((0, EditErrorKind::Ambiguous { count: 2 })),
         );
-        check("a\n", &[edit("  \n", "b")], Err((0, EditErrorKind::EmptySearch)));
+        check(
+            "a\n",
+            &[edit("  \n", "b")],
+            Err((0, EditErrorKind::EmptySearch)),
+        );
     }
 
     #[test]
@@ -336,7 +347,9 @@ mod tests {
                 "def f(self):\n    return x",
                 "def f(self):\n    if x:\n        return x\n    return 0",
             )],
-            Ok("class A:\n    def f(self):\n        if x:\n            return x\n        return 0\n"),
+            Ok(
+                "class A:\n    def f(self):\n        if x:\n            return x\n        return 0\n",
+            ),
         );
     }
 

@@ -83,7 +83,8 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// `blacklist` holds the user's globs; [`DEFAULT_BLACKLIST`] is always added.
+    /// `blacklist` holds the user's globs; [`DEFAULT_BLACKLIST`] is always added. A relative
+    /// `storage_dir` is taken relative to `root`.
     pub fn new(root: &Path, storage_dir: &Path, blacklist: &[String]) -> Result<Scope, ScopeError> {
         let root = root.canonicalize().map_err(|source| ScopeError::Root {
             path: root.to_path_buf(),
@@ -268,7 +269,13 @@ mod tests {
     fn default_blacklist_is_valid_and_matches_nested_env_files() {
         let dir = tempfile::tempdir().unwrap();
         let scope = Scope::new(dir.path(), &dir.path().join("storage"), &[]).unwrap();
-        for path in [".env", "app/.env.local", "secrets/db.txt", "certs/a.pem", "k.key"] {
+        for path in [
+            ".env",
+            "app/.env.local",
+            "secrets/db.txt",
+            "certs/a.pem",
+            "k.key",
+        ] {
             assert!(scope.blacklist.is_match(path), "{path}");
         }
         assert!(!scope.blacklist.is_match("app/main.py"));

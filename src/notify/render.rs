@@ -51,6 +51,90 @@ pub fn stage(record: &Record, text: &str) -> Message {
     simple(&line)
 }
 
+/// The final report of a healing, as the seed's "✅ AUTO-FIX APPLIQUÉ" message: the analysis
+/// (cause, category, confidence), the files changed, the explanation, a short diff, the actions
+/// taken and the timings; or, for a fix not applied, why. Plain text: [`stage`] escapes it.
+pub fn report_text(record: &Record) -> String {
+    let field = |v: &Option<serde_json::Value>, k: &str| -> Option<String> {
+        v.as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let reason = record.reason.clone().unwrap_or_default();
+    let mut out = match record.status {
+        Status::Applied => format!("✅ AUTO-FIX APPLIED - {}", record.id),
+        Status::Rejected => format!("🛑 FIX REJECTED - {}\n{reason}", record.id),
+        Status::Failed => format!("❌ HEALING FAILED - {}\n{reason}", record.id),
+        Status::Skipped => format!("⏸️ NOT FIXED - {}\n{reason}", record.id),
+        other => format!("{} - {}\n{reason}", other.as_str(), record.id),
+    };
+    if record.analysis.is_some() {
+        out.push_str("\n\nAnalysis:");
+        for (label, key) in [
+            ("Cause", "root_cause"),
+            ("Category", "error_category"),
+            ("Confidence", "confidence"),
+        ] {
+            if let Some(v) = field(&record.analysis, key) {
+                out.push_str(&format!("\n• {label}: {v}"));
+            }
+        }
+    }
+    if record.status == Status::Applied {
+        let files: Vec<String> = record
+            .fix
+            .as_ref()
+            .and_then(|f| f.get("backups"))
+            .and_then(|b| b.as_array())
+            .map(|b| {
+                b.iter()
+                    .filter_map(|x| x.get("file").and_then(|f| f.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push_str("\n\nFix applied:");
+        out.push_str(&format!("\n• Files changed: {}", files.join(", ")));
+        if let Some(e) = field(&record.fix, "explanation") {
+            out.push_str(&format!("\n• {e}"));
+        }
+    }
+    if let Some(diff) = field(&record.fix, "diff") {
+        let short: Vec<&str> = diff.lines().take(30).collect();
+        out.push_str(&format!("\n\nChanges:\n```\n{}\n```", short.join("\n")));
+    }
+    if let Some(steps) = record
+        .fix
+        .as_ref()
+        .and_then(|f| f.get("validation"))
+        .and_then(|v| v.as_array())
+        .filter(|s| !s.is_empty())
+    {
+        out.push_str("\n\nProof in an isolated copy:");
+        for s in steps {
+            let ok = s.get("passed").and_then(|p| p.as_bool()).unwrap_or(false);
+            out.push_str(&format!(
+                "\n{} {}: {}",
+                if ok { "✅" } else { "❌" },
+                s.get("step").and_then(|x| x.as_str()).unwrap_or("step"),
+                s.get("detail").and_then(|x| x.as_str()).unwrap_or("")
+            ));
+        }
+    }
+    if record.status == Status::Applied {
+        out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy\n✅ Backups written\n✅ Fix applied\n🔄 The program restarts with the fix.");
+    }
+    if !record.timings_ms.is_empty() {
+        let t: Vec<String> = record
+            .timings_ms
+            .iter()
+            .map(|(k, v)| format!("{k} {v} ms"))
+            .collect();
+        out.push_str(&format!("\n\nTimings: {}", t.join(", ")));
+    }
+    out
+}
+
 /// A message about heal itself.
 pub fn notice(text: &str) -> Message {
     simple(text)
@@ -389,12 +473,33 @@ fn signal_name(signal: i32) -> Option<&'static str> {
 
 /// The closing lines: what heal did about the incident, rendered.
 fn status_lines(record: &Record, view: View, m: Mode) -> Vec<String> {
+    let reason = record
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(capitalise);
+    let with = |icon: &str, fallback: &str| {
+        Some(format!(
+            "{icon} {}",
+            reason.clone().unwrap_or_else(|| fallback.to_string())
+        ))
+    };
     let why = match record.status {
         Status::Detected => None,
-        Status::Skipped => Some(match record.reason.as_deref().map(str::trim) {
-            Some(reason) if !reason.is_empty() => format!("⏸️ {}", capitalise(reason)),
-            _ => "⏸️ Auto-healing is off: recorded and reported, not fixed.".to_string(),
-        }),
+        Status::Skipped => with(
+            "⏸️",
+            "Auto-healing is off: recorded and reported, not fixed.",
+        ),
+        Status::Healing => with("🔧", "Healing: analysing and proving a fix."),
+        Status::Failed => with("❌", "Healing failed."),
+        Status::Rejected => with("🛑", "The proposed fix was rejected; nothing was written."),
+        Status::Applied => with("✅", "A proved fix was applied."),
+        Status::Regressed => with(
+            "↩️",
+            "The error came back after the fix; it was rolled back.",
+        ),
+        Status::Reverted => with("↩️", "The fix was reverted."),
     };
     match view {
         View::Alert => match why {
@@ -631,6 +736,8 @@ mod tests {
             fix: None,
             result: None,
             timings_ms: BTreeMap::new(),
+            llm: None,
+            heal_failures: 0,
         }
     }
 

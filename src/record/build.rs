@@ -112,6 +112,8 @@ impl Finding {
             fix: None,
             result: None,
             timings_ms: BTreeMap::new(),
+            llm: None,
+            heal_failures: 0,
         }
     }
 }

@@ -10,7 +10,6 @@
 pub mod build;
 pub mod model;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -71,6 +70,12 @@ CREATE TABLE IF NOT EXISTS incidents (
 );
 CREATE INDEX IF NOT EXISTS incidents_fingerprint ON incidents (fingerprint);
 CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at);
+CREATE TABLE IF NOT EXISTS llm_calls (
+    at       INTEGER NOT NULL,
+    incident TEXT NOT NULL,
+    model    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS llm_calls_at ON llm_calls (at);
 ";
 
 impl Store {
@@ -245,6 +250,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Model calls made since `since` (unix seconds), by any heal process of this project:
+    /// the hourly limit holds across restarts of heal.
+    pub fn llm_calls_since(&self, since: i64) -> Result<u64, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM llm_calls WHERE at >= ?1",
+                params![since],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Counts one model call against the hourly limit.
+    pub fn add_llm_call(&self, at: i64, incident: &str, model: &str) -> Result<(), RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        conn.execute(
+            "INSERT INTO llm_calls (at, incident, model) VALUES (?1, ?2, ?3)",
+            params![at, incident, model],
+        )
+        .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// Rewrites the JSON export of `record` atomically.
     pub fn export(&self, record: &Record) -> Result<(), RecordError> {
         let path = self.json_path(&record.id);
@@ -253,20 +283,8 @@ impl Store {
             source,
         };
         let json = serde_json::to_vec_pretty(record).map_err(|e| err(std::io::Error::other(e)))?;
-        write_atomic(&path, &json).map_err(err)
+        crate::apply::atomic::write(&path, &json, None).map_err(err)
     }
-}
-
-/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".heal-tmp-")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {

@@ -10,25 +10,50 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Caught and recorded; nothing else done yet (or healing found nothing to do).
+    /// Caught and recorded; healing has not acted (yet).
     Detected,
+    /// Healing is at work on it: analysis, proof or application.
+    Healing,
     /// Healing chose not to act; `reason` says why.
     Skipped,
+    /// Healing could not get a usable fix (the model failed or answered nothing usable).
+    Failed,
+    /// A fix was proposed and refused: out of scope, not applicable, or not proved.
+    Rejected,
+    /// A proved fix is in the live tree.
+    Applied,
+    /// The fix was applied, the error came back, and the fix was rolled back.
+    Regressed,
+    /// The fix was undone on request (`heal revert`).
+    Reverted,
 }
 
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Detected => "detected",
+            Status::Healing => "healing",
             Status::Skipped => "skipped",
+            Status::Failed => "failed",
+            Status::Rejected => "rejected",
+            Status::Applied => "applied",
+            Status::Regressed => "regressed",
+            Status::Reverted => "reverted",
         }
     }
 
-    /// An open incident absorbs repeats of its fingerprint as occurrences.
+    /// An open incident absorbs repeats of its fingerprint as occurrences. A fixed incident is
+    /// closed: the same error after it is a new incident (or a regression, see the pipeline).
     pub fn is_open(self) -> bool {
-        match self {
-            Status::Detected | Status::Skipped => true,
-        }
+        !matches!(self, Status::Applied | Status::Reverted)
+    }
+
+    /// Healing may be tried (again) on a repeat of an incident in this status.
+    pub fn may_heal(self) -> bool {
+        matches!(
+            self,
+            Status::Detected | Status::Skipped | Status::Failed | Status::Rejected
+        )
     }
 }
 
@@ -64,6 +89,34 @@ pub struct Record {
     /// Milliseconds spent per stage, by stage name.
     #[serde(default)]
     pub timings_ms: BTreeMap<String, u64>,
+    /// What the model calls of the latest healing cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmUsage>,
+    /// Healing attempts that ended without a fix in place (skipped by the model, failed,
+    /// rejected, regressed): past `max_heal_failures`, healing stops until `heal retry`.
+    #[serde(default)]
+    pub heal_failures: u32,
+}
+
+/// The cost of the model calls of one healing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
+    /// Each call, in order.
+    pub calls: Vec<LlmCall>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCall {
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
+    /// HTTP requests this call took, retries included.
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

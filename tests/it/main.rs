@@ -7,6 +7,7 @@ mod support;
 mod analyse;
 mod apply;
 mod detect;
+mod heal;
 mod notify;
 mod prove;
 mod run;

@@ -47,6 +47,8 @@ fn record(id: &str) -> Record {
         fix: None,
         result: None,
         timings_ms: BTreeMap::new(),
+        llm: None,
+        heal_failures: 0,
     }
 }
 

@@ -42,7 +42,14 @@ fn crash_in_nested_module_is_recorded_with_its_context_and_alerted() {
     let r = p.record();
     let id = r["id"].as_str().unwrap();
     assert!(is_seed_id(id), "{id}");
-    assert_eq!(r["status"], "detected");
+    // No model is configured here: healing says so and stops.
+    assert_eq!(r["status"], "skipped");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ANTHROPIC_API_KEY is not set")
+    );
     assert_eq!(r["occurrences"], 1);
     assert_eq!(r["error"]["type"], "NameError");
     assert!(
@@ -110,7 +117,7 @@ fn crash_in_nested_module_is_recorded_with_its_context_and_alerted() {
     for needle in [
         id,
         "NameError",
-        "detected",
+        "skipped",
         "engine/decision_engine.py:12",
         "1",
     ] {
@@ -248,9 +255,13 @@ print("storm over", flush=True)
     let r = p.record();
     assert_eq!(r["occurrences"], 10000);
     assert_eq!(r["error"]["type"], "KeyError");
-    let alerts = slack.wait_requests(1, T);
-    assert_eq!(alerts.len(), 1);
-    assert_eq!(slack.requests().len(), 1, "one message for the storm");
+    slack.wait_requests(1, T);
+    let alerts = slack
+        .requests()
+        .iter()
+        .filter(|r| r.body.to_string().contains("ERROR DETECTED"))
+        .count();
+    assert_eq!(alerts, 1, "one alert for the storm");
 }
 
 #[test]
@@ -264,14 +275,24 @@ fn slack_failing_never_loses_the_record_or_the_output() {
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stdout.contains("agent starting"));
     let r = p.record();
-    let attempts = r["notifications"].as_array().unwrap();
+    let attempts: Vec<&Value> = r["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["message"] == "alert")
+        .collect();
     assert_eq!(attempts.len(), 3, "bounded retries: {attempts:#?}");
     assert!(
         attempts
             .iter()
             .all(|a| a["ok"] == false && a["http_status"] == 500)
     );
-    assert_eq!(slack.requests().len(), 3);
+    let alerts = slack
+        .requests()
+        .iter()
+        .filter(|r| r.body.to_string().contains("ERROR DETECTED"))
+        .count();
+    assert_eq!(alerts, 3);
 
     // Slack not listening at all.
     let closed = crate::support::slack::closed_url();

@@ -1,6 +1,7 @@
 //! Test support: fake peers bound to 127.0.0.1:0 and helpers to drive the real binary.
 #![allow(dead_code)]
 
+pub mod anthropic;
 pub mod project;
 pub mod slack;
 

@@ -1,16 +1,21 @@
-//! The pipeline of `heal run`: supervise → detect → record → notify, and restart.
+//! The pipeline of `heal run`: supervise → detect → record → notify → heal (analyse → prove →
+//! apply → report), and restart.
 //!
 //! Three tasks cooperate:
 //! - the supervision loop (this module's [`run`]) starts the child, forwards signals and decides
 //!   restarts;
 //! - the incident task turns what detection found into records and alerts, in the order it was
 //!   found, batching repeats so that an error storm costs one write per batch, not per line;
+//! - the healer ([`healing`]) takes new incidents one at a time through the gates, the model,
+//!   the proof and the application of a fix;
 //! - the delivery task writes each Slack attempt's outcome into its incident's record.
 //!
 //! The supervised program never waits on the store or on Slack: a store that cannot be opened
 //! turns heal into a plain pass-through supervisor that says so.
 
-use std::collections::BTreeMap;
+pub mod healing;
+
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,8 +27,9 @@ use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
 use crate::record::Store;
 use crate::record::build::{Finding, RunContext};
-use crate::record::model::ExitInfo;
+use crate::record::model::{ExitInfo, Status};
 use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
+use healing::{Healer, Job, Watch};
 
 /// How long to wait for a child's output to end after the child itself has exited (a
 /// grandchild may hold the pipe open).
@@ -51,6 +57,7 @@ pub struct RunOptions {
 /// Supervises `options.command` until the restart policy says stop; returns the exit status
 /// for heal (the child's last, 128 + signal when it was killed).
 pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineError> {
+    let config = Arc::new(config);
     let store = match Store::open(&config.storage_dir) {
         Ok(store) => Some(Arc::new(store)),
         Err(e) => {
@@ -76,6 +83,25 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     }
     let deliveries = tokio::spawn(record_deliveries(store.clone(), deliveries_rx));
 
+    // Healing needs the store (its gates and its records live there).
+    let (restart_tx, restart_rx) = mpsc::unbounded_channel();
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let mut watch = Arc::new(Watch::default());
+    let healer_task = match &store {
+        Some(store) if config.auto_healing => {
+            let healer = Healer::new(
+                store.clone(),
+                notifier.clone(),
+                config.clone(),
+                options.command.clone(),
+                restart_tx,
+            );
+            watch = healer.watch.clone();
+            Some(tokio::spawn(healer.run(jobs_rx)))
+        }
+        _ => None,
+    };
+
     let run_ctx = RunContext {
         command: options.command.clone(),
         tags: options.tags.clone(),
@@ -89,16 +115,33 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let incidents = Incidents {
         store: store.clone(),
         notifier: notifier.clone(),
+        config: config.clone(),
         run: run_ctx,
         roots: roots(&config.root),
         last_incident: None,
         ended_run: None,
+        jobs: healer_task.is_some().then_some(jobs_tx),
+        queued: HashSet::new(),
+        watch,
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
 
-    let result = supervise_loop(&config, &options, notifier.as_ref(), detected_tx, exits_tx).await;
+    let result = supervise_loop(
+        &config,
+        &options,
+        notifier.as_ref(),
+        detected_tx,
+        exits_tx,
+        restart_rx,
+    )
+    .await;
 
+    // The incidents task owns the healer's queue: when it ends, the healer finishes what it
+    // has and ends too.
     let _ = incident_task.await;
+    if let Some(task) = healer_task {
+        let _ = task.await;
+    }
     if let Some(n) = &notifier {
         n.drain(NOTIFY_DRAIN).await;
     }
@@ -131,6 +174,7 @@ async fn supervise_loop(
     notifier: Option<&Notifier>,
     detected: mpsc::Sender<Detected>,
     exits: mpsc::Sender<ExitEvent>,
+    mut restarts_asked: mpsc::UnboundedReceiver<()>,
 ) -> Result<i32, PipelineError> {
     let spec = ChildSpec {
         command: options.command.clone(),
@@ -148,6 +192,9 @@ async fn supervise_loop(
         tokio::pin!(wait);
         let mut stopping: Option<tokio::time::Instant> = None;
         let mut killed = false;
+        // Set when a fix was applied while the program ran: it is stopped and started again
+        // at once, on the fixed code, and this does not count as a failure.
+        let mut restarting = false;
         let (exit, ran_for) = loop {
             let kill_at = stopping.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
@@ -155,6 +202,12 @@ async fn supervise_loop(
                 _ = sigint.recv() => stopping = Some(stop(pid, libc::SIGINT, stopping, config)),
                 _ = sigterm.recv() => stopping = Some(stop(pid, libc::SIGTERM, stopping, config)),
                 _ = sighup.recv() => stopping = Some(stop(pid, libc::SIGHUP, stopping, config)),
+                Some(()) = restarts_asked.recv(), if stopping.is_none() && !restarting => {
+                    tracing::info!("restarting the program on its fixed code");
+                    restarting = true;
+                    supervise::send_signal(pid, libc::SIGTERM);
+                    stopping = Some(tokio::time::Instant::now() + config.restart.stop_grace);
+                }
                 _ = tokio::time::sleep_until(kill_at), if stopping.is_some() && !killed => {
                     tracing::warn!("the program did not stop within {:?}: sending SIGKILL", config.restart.stop_grace);
                     supervise::send_signal(pid, libc::SIGKILL);
@@ -169,6 +222,11 @@ async fn supervise_loop(
         } else {
             None
         };
+        // A fix applied while waiting is already on disk: the next start uses it.
+        while restarts_asked.try_recv().is_ok() {}
+        if restarting {
+            continue;
+        }
         if stopping.is_some() {
             return Ok(exit.shell_status());
         }
@@ -223,6 +281,13 @@ fn stop(
 struct Incidents {
     store: Option<Arc<Store>>,
     notifier: Option<Notifier>,
+    config: Arc<Config>,
+    /// The healer's queue; `None` when healing is off.
+    jobs: Option<mpsc::UnboundedSender<Job>>,
+    /// Incidents sent to the healer since the last exit, so a crash does not heal twice.
+    queued: HashSet<String>,
+    /// Fixes recently applied, rolled back when their error comes back.
+    watch: Arc<Watch>,
     run: RunContext,
     roots: Vec<String>,
     /// The incident of the latest traceback of the current run, and when it was seen.
@@ -298,17 +363,86 @@ impl Incidents {
 
     async fn flush(&mut self, pending: Vec<(Finding, u64)>) {
         for (finding, count) in pending {
+            if let Some(watched) = self
+                .watch
+                .take(&finding.fingerprint, self.config.healing.watch)
+            {
+                self.roll_back(watched).await;
+            }
             if let Some(id) = self.record(finding, count, None).await {
                 self.last_incident = Some((id, Instant::now()));
             }
         }
     }
 
+    /// The error a fix was meant to remove came back soon after it was applied: the fix did not
+    /// work, so the live files go back to their backups.
+    async fn roll_back(&self, watched: healing::Watched) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let root = self.config.root.clone();
+        let window = self.config.healing.watch.as_secs();
+        let result = tokio::task::spawn_blocking(move || {
+            let restored = crate::apply::restore(&root, &watched.backups);
+            let reason = match &restored {
+                Ok(()) => format!(
+                    "the same error came back within {window} s of the fix: the fix was rolled back from its backups"
+                ),
+                Err(e) => format!(
+                    "the same error came back within {window} s of the fix, and rolling it back failed: {e}"
+                ),
+            };
+            store.update(&watched.incident, |r| {
+                r.status = Status::Regressed;
+                r.heal_failures = r.heal_failures.saturating_add(1);
+                let result = r.result.get_or_insert_with(|| serde_json::json!({}));
+                result["status"] = serde_json::json!("regressed");
+                result["reason"] = serde_json::json!(reason);
+                r.reason = Some(reason);
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(record)) => {
+                tracing::warn!(
+                    "incident {}: {}",
+                    record.id,
+                    record.reason.as_deref().unwrap_or("regressed")
+                );
+                if let Some(n) = &self.notifier {
+                    n.update(&record);
+                    n.stage(
+                        &record,
+                        &format!("↩️ {}", record.reason.as_deref().unwrap_or("regressed")),
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::error!("cannot record the rollback: {e}"),
+            Err(e) => tracing::error!("cannot record the rollback: {e}"),
+        }
+    }
+
+    /// Sends an incident to the healer, once per run of the program.
+    fn heal(&mut self, id: &str) {
+        if let Some(jobs) = &self.jobs
+            && self.queued.insert(id.to_string())
+        {
+            let _ = jobs.send(Job::Heal(id.to_string()));
+        }
+    }
+
     /// Stores `count` occurrences of `finding`; alerts when the incident is new. Returns the
     /// incident's id.
-    async fn record(&self, finding: Finding, count: u64, exit: Option<ExitInfo>) -> Option<String> {
+    async fn record(
+        &mut self,
+        finding: Finding,
+        count: u64,
+        exit: Option<ExitInfo>,
+    ) -> Option<String> {
         let store = self.store.clone()?;
         let run = self.run.clone();
+        let redactor = self.config.redactor.clone();
         let fingerprint = finding.fingerprint.clone();
         let result = tokio::task::spawn_blocking(move || {
             let now = time::OffsetDateTime::now_utc();
@@ -316,6 +450,8 @@ impl Incidents {
             store.upsert(&fingerprint, count, now, |id| {
                 let mut record = finding.into_record(id, &now_text, &run);
                 record.context.exit = exit;
+                // Tracebacks carry what the program printed, secrets included.
+                healing::redact_record(&redactor, &mut record);
                 record
             })
         })
@@ -337,6 +473,9 @@ impl Incidents {
                     if let Some(n) = &self.notifier {
                         n.alert(&record);
                     }
+                    if record.status == Status::Detected {
+                        self.heal(&record.id);
+                    }
                 }
                 Some(record.id)
             }
@@ -354,6 +493,23 @@ impl Incidents {
     /// Judges an exit: a crash is an incident, with the traceback that preceded it when there
     /// is one. Returns the incident's id.
     async fn handle_exit(&mut self, exit: Exit) -> Option<String> {
+        let id = self.judge_exit(exit).await;
+        if let Some(id) = &id {
+            self.heal(id);
+        }
+        // The program restarts only once healing is done with what it had, so the restart
+        // runs the fixed code.
+        if let Some(jobs) = &self.jobs {
+            let (done, finished) = oneshot::channel();
+            if jobs.send(Job::Barrier(done)).is_ok() {
+                let _ = finished.await;
+            }
+        }
+        self.queued.clear();
+        id
+    }
+
+    async fn judge_exit(&mut self, exit: Exit) -> Option<String> {
         let (last, tail) = self
             .ended_run
             .take()
@@ -421,4 +577,111 @@ async fn record_deliveries(
             tracing::error!("cannot record a Slack delivery: {e}");
         }
     }
+}
+
+/// `heal retry ID`: heals the incident again, as if new: its failure count starts over.
+pub async fn retry(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    id: &str,
+) -> Result<crate::record::model::Record, crate::record::RecordError> {
+    let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
+    let notifier = config
+        .slack
+        .clone()
+        .map(|target| Notifier::start(target, config.slack_retry.clone(), deliveries_tx));
+    let deliveries = tokio::spawn(record_deliveries(Some(store.clone()), deliveries_rx));
+    let reset_id = id.to_string();
+    let reset_store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        reset_store.update(&reset_id, |r| {
+            r.status = Status::Detected;
+            r.heal_failures = 0;
+            r.reason = Some("healing retried on request (heal retry)".to_string());
+        })
+    })
+    .await
+    .map_err(|_| crate::record::RecordError::Poisoned)??;
+    let (restart_tx, _restart_rx) = mpsc::unbounded_channel();
+    let command = store.get(id)?.context.command;
+    let healer = Healer::new(store.clone(), notifier.clone(), config, command, restart_tx);
+    healer.heal(id).await;
+    if let Some(n) = &notifier {
+        n.drain(NOTIFY_DRAIN).await;
+    }
+    drop(notifier);
+    drop(healer);
+    let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
+    store.get(id)
+}
+
+/// `heal revert ID`: puts the files an incident's fix changed back as they were, from its
+/// backups.
+pub async fn revert(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    id: &str,
+) -> Result<crate::record::model::Record, RevertError> {
+    let record = store.get(id)?;
+    let backups: Vec<crate::apply::Backup> = record
+        .fix
+        .as_ref()
+        .and_then(|f| f.get("backups"))
+        .and_then(|b| b.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|b| {
+                    Some(crate::apply::Backup {
+                        file: b.get("file")?.as_str()?.to_string(),
+                        backup: b.get("backup")?.as_str()?.into(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if record.status != Status::Applied || backups.is_empty() {
+        return Err(RevertError::NothingToRevert {
+            id: id.to_string(),
+            status: record.status.as_str().to_string(),
+        });
+    }
+    crate::apply::restore(&config.root, &backups)?;
+    let files: Vec<&str> = backups.iter().map(|b| b.file.as_str()).collect();
+    let reason = format!(
+        "reverted on request: {} restored from backups",
+        files.join(", ")
+    );
+    let record = store.update(id, |r| {
+        r.status = Status::Reverted;
+        let result = r.result.get_or_insert_with(|| serde_json::json!({}));
+        result["status"] = serde_json::json!("reverted");
+        result["reason"] = serde_json::json!(reason);
+        r.reason = Some(reason);
+    })?;
+    if let Some(target) = config.slack.clone() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let n = Notifier::start(target, config.slack_retry.clone(), tx);
+        n.update(&record);
+        n.stage(
+            &record,
+            &format!("↩️ {}", record.reason.as_deref().unwrap_or("reverted")),
+        );
+        n.drain(NOTIFY_DRAIN).await;
+        drop(n);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(d)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            let _ = store.update(id, |r| r.notifications.push(d.attempt));
+        }
+    }
+    Ok(record)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevertError {
+    #[error("{id} has no applied fix to revert (its status is {status})")]
+    NothingToRevert { id: String, status: String },
+    #[error(transparent)]
+    Record(#[from] crate::record::RecordError),
+    #[error(transparent)]
+    Apply(#[from] crate::apply::ApplyError),
 }

@@ -1,0 +1,379 @@
+//! The isolated copy a fix is proved in: a detached git worktree when the project is the top of
+//! a git work tree, otherwise a plain copy of the project, always in a temporary folder outside
+//! the project.
+//!
+//! The live tree is only ever read. The copy is always removed when the [`Sandbox`] is dropped,
+//! on success, on failure and on panic: the worktree is unregistered from git and the folder
+//! deleted, so `git worktree list` shows nothing of heal's afterwards.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Folders a plain copy leaves out: git's own data, caches and installed dependencies, which
+/// are large, rebuilt by tools, and not what a fix changes.
+pub const SKIPPED_DIRS: &[&str] = &[".git", "__pycache__", "node_modules", ".venv", "venv"];
+
+/// How the copy was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// `git worktree add --detach` at HEAD, plus the live tree's uncommitted files.
+    GitWorktree,
+    /// A copy of the live tree, without [`SKIPPED_DIRS`] and heal's storage folder.
+    Copy,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::GitWorktree => "git worktree",
+            Isolation::Copy => "copy",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot create a temporary folder for the copy: {0}")]
+    TempDir(#[source] std::io::Error),
+    #[error("the temporary folder {0} is inside the project; set TMPDIR to a folder outside it")]
+    TempInsideProject(PathBuf),
+    #[error(
+        "the project holds more than {} of files to copy, more than heal copies to prove a \
+         fix; in a git repository heal uses a worktree instead, which has no such limit",
+        human_size(*.limit)
+    )]
+    TooBig { limit: u64 },
+    #[error("cannot copy {path} into the isolated copy: {source}")]
+    Copy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot resolve the project root {path}: {source}")]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An isolated copy of the project; removed on drop.
+pub struct Sandbox {
+    /// The copy's root: the project's files are at the same relative paths under it.
+    tree: PathBuf,
+    isolation: Isolation,
+    /// The live repository, to unregister the worktree from.
+    repo: PathBuf,
+    /// Owns the temporary folder; `None` once removed.
+    temp: Option<tempfile::TempDir>,
+}
+
+impl Sandbox {
+    /// Makes the copy in a new folder under `temp_dir`. Prefers a git worktree when `root` is
+    /// the top of a work tree; falls back to a plain copy (capped at `max_bytes`) when it is
+    /// not, when git is missing, or when the worktree cannot be made (a repository without any
+    /// commit, for one).
+    pub fn create(
+        root: &Path,
+        storage_dir: &Path,
+        temp_dir: &Path,
+        max_bytes: u64,
+    ) -> Result<Sandbox, SandboxError> {
+        let root = root.canonicalize().map_err(|source| SandboxError::Root {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let storage = storage_dir
+            .canonicalize()
+            .unwrap_or_else(|_| root.join(storage_dir));
+        let temp = tempfile::Builder::new()
+            .prefix("heal-prove-")
+            .tempdir_in(temp_dir)
+            .map_err(SandboxError::TempDir)?;
+        let temp_real = temp.path().canonicalize().map_err(SandboxError::TempDir)?;
+        // A copy inside the project would copy itself, and be seen by the program's tools.
+        if temp_real.starts_with(&root) {
+            return Err(SandboxError::TempInsideProject(temp_real));
+        }
+        let tree = temp_real.join("tree");
+        let mut sandbox = Sandbox {
+            tree,
+            isolation: Isolation::Copy,
+            repo: root.clone(),
+            temp: Some(temp),
+        };
+        let mut budget = Budget::new(max_bytes);
+        if is_git_toplevel(&root) {
+            match add_worktree(&root, &sandbox.tree) {
+                Ok(()) => {
+                    sandbox.isolation = Isolation::GitWorktree;
+                    copy_uncommitted(&root, &sandbox.tree, &storage, &mut budget)?;
+                    return Ok(sandbox);
+                }
+                Err(reason) => {
+                    tracing::warn!("cannot make a git worktree ({reason}); proving in a copy");
+                    // Git may have created part of it; start the copy from an empty folder.
+                    let _ = std::fs::remove_dir_all(&sandbox.tree);
+                    prune_worktrees(&root);
+                }
+            }
+        }
+        std::fs::create_dir_all(&sandbox.tree).map_err(|source| SandboxError::Copy {
+            path: sandbox.tree.clone(),
+            source,
+        })?;
+        copy_tree(&root, &sandbox.tree, &storage, &mut budget)?;
+        Ok(sandbox)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.tree
+    }
+
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if self.isolation == Isolation::GitWorktree {
+            let removed = git(&self.repo)
+                .args(["worktree", "remove", "--force"])
+                .arg(&self.tree)
+                .status();
+            if !removed.is_ok_and(|s| s.success()) {
+                tracing::warn!(
+                    "git worktree remove failed for {}; deleting it and pruning",
+                    self.tree.display()
+                );
+            }
+        }
+        if let Some(temp) = self.temp.take() {
+            let path = temp.path().to_path_buf();
+            if let Err(e) = temp.close() {
+                tracing::warn!("cannot delete the copy {}: {e}", path.display());
+            }
+        }
+        if self.isolation == Isolation::GitWorktree {
+            // Whatever `remove` left registered now points at a deleted folder: prune drops it.
+            prune_worktrees(&self.repo);
+        }
+    }
+}
+
+/// `git -C dir` with heal's environment minus the variables that would point git at another
+/// repository than `dir`'s.
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Whether `root` (canonical) is the top of a git work tree. False when git is missing.
+fn is_git_toplevel(root: &Path) -> bool {
+    let Ok(out) = git(root)
+        .args(["rev-parse", "--show-toplevel"])
+        .stdout(Stdio::piped())
+        .output()
+    else {
+        return false;
+    };
+    if !out.status.success() {
+        return false;
+    }
+    let top = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+    Path::new(&top).canonicalize().is_ok_and(|top| top == root)
+}
+
+fn add_worktree(root: &Path, tree: &Path) -> Result<(), String> {
+    // The repository's hooks (post-checkout) are the user's and have no business running in a
+    // throwaway copy.
+    let out = git(root)
+        .args([
+            "-c",
+            "core.hooksPath=/dev/null",
+            "worktree",
+            "add",
+            "--detach",
+            "--quiet",
+        ])
+        .arg(tree)
+        .arg("HEAD")
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn prune_worktrees(repo: &Path) {
+    let _ = git(repo).args(["worktree", "prune"]).status();
+}
+
+/// Bytes left to copy.
+struct Budget {
+    limit: u64,
+    used: u64,
+}
+
+impl Budget {
+    fn new(limit: u64) -> Budget {
+        Budget { limit, used: 0 }
+    }
+
+    fn spend(&mut self, bytes: u64) -> Result<(), SandboxError> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.limit {
+            return Err(SandboxError::TooBig { limit: self.limit });
+        }
+        Ok(())
+    }
+}
+
+/// Brings the worktree (at HEAD) level with the live tree: files git reports as modified,
+/// added or untracked (not ignored) are copied over, deleted ones removed. The fix was planned
+/// against the live files, so it must be proved against them too.
+fn copy_uncommitted(
+    root: &Path,
+    tree: &Path,
+    storage: &Path,
+    budget: &mut Budget,
+) -> Result<(), SandboxError> {
+    let out = git(root)
+        .args([
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--ignore-submodules=all",
+        ])
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|source| SandboxError::Copy {
+            path: root.to_path_buf(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(SandboxError::Copy {
+            path: root.to_path_buf(),
+            source: std::io::Error::other("git status failed"),
+        });
+    }
+    for entry in out.stdout.split(|&b| b == 0) {
+        // Each entry is `XY path`; paths are raw bytes relative to the top of the tree.
+        let Some(raw) = entry.get(3..) else { continue };
+        if raw.is_empty() {
+            continue;
+        }
+        let rel = Path::new(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(raw));
+        let live = root.join(rel);
+        if live.starts_with(storage) || rel.components().any(|c| is_skipped(c.as_os_str())) {
+            continue;
+        }
+        let target = tree.join(rel);
+        match std::fs::symlink_metadata(&live) {
+            Ok(meta) if meta.is_file() || meta.file_type().is_symlink() => {
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(|source| SandboxError::Copy {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                let _ = std::fs::remove_file(&target);
+                copy_entry(root, tree, &live, &target, &meta, budget)?;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let _ = std::fs::remove_file(&target);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{} MB", bytes / 1_000_000)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+fn is_skipped(name: &OsStr) -> bool {
+    SKIPPED_DIRS.iter().any(|d| name == OsStr::new(d))
+}
+
+/// Copies the live tree into `tree`, without [`SKIPPED_DIRS`] and the storage folder.
+fn copy_tree(
+    root: &Path,
+    tree: &Path,
+    storage: &Path,
+    budget: &mut Budget,
+) -> Result<(), SandboxError> {
+    let copy_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SandboxError::Copy { path, source }
+    };
+    // An explicit stack rather than recursion: a deep tree cannot overflow it.
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let target_dir = tree.join(dir.strip_prefix(root).unwrap_or(Path::new("")));
+        std::fs::create_dir_all(&target_dir).map_err(copy_err(&target_dir))?;
+        for entry in std::fs::read_dir(&dir).map_err(copy_err(&dir))? {
+            let entry = entry.map_err(copy_err(&dir))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let meta = std::fs::symlink_metadata(&path).map_err(copy_err(&path))?;
+            let target = target_dir.join(&name);
+            if meta.is_dir() {
+                if !is_skipped(&name) && !path.starts_with(storage) {
+                    stack.push(path);
+                }
+            } else if meta.is_file() || meta.file_type().is_symlink() {
+                copy_entry(root, tree, &path, &target, &meta, budget)?;
+            }
+            // Sockets, fifos and devices are not project files; a fifo would block the copy.
+        }
+    }
+    Ok(())
+}
+
+/// Copies one file (mode kept) or recreates one symlink. A symlink's absolute target inside
+/// the project is pointed at the copy instead, so the copy never writes into the live tree.
+fn copy_entry(
+    root: &Path,
+    tree: &Path,
+    live: &Path,
+    target: &Path,
+    meta: &std::fs::Metadata,
+    budget: &mut Budget,
+) -> Result<(), SandboxError> {
+    let err = |source| SandboxError::Copy {
+        path: live.to_path_buf(),
+        source,
+    };
+    if meta.file_type().is_symlink() {
+        let link = std::fs::read_link(live).map_err(err)?;
+        let link = match link.strip_prefix(root) {
+            Ok(inside) if link.is_absolute() => tree.join(inside),
+            _ => link,
+        };
+        return std::os::unix::fs::symlink(&link, target).map_err(err);
+    }
+    budget.spend(meta.len())?;
+    std::fs::copy(live, target).map_err(err)?;
+    Ok(())
+}

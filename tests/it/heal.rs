@@ -1,0 +1,382 @@
+//! Healing end to end: the real binary, a real python3 crash, a fake Anthropic answering with
+//! `report_fix` tool calls and a fake Slack. Every refusal must leave the live tree untouched.
+
+use serde_json::{Value, json};
+
+use crate::support::Project;
+use crate::support::anthropic::{FakeAnthropic, Reply};
+use crate::support::slack::FakeSlack;
+
+const APP: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return mesage\n\n\nprint(greet('team'), flush=True)\n";
+const FIXED: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return message\n\n\nprint(greet('team'), flush=True)\n";
+
+/// A report_fix answer; `edits` as [(file, search, replace)].
+fn answer(edits: &[(&str, &str, &str)]) -> Value {
+    json!({
+        "fixable": true,
+        "reason": "a typo in a variable name",
+        "error_category": "name",
+        "root_cause": "`mesage` is a misspelling of `message`",
+        "affected_file": "app.py",
+        "confidence": "high",
+        "explanation": "Return the variable that exists.",
+        "changes_summary": "mesage -> message in greet()",
+        "edits": edits.iter().map(|(f, s, r)| json!({"file": f, "search": s, "replace": r})).collect::<Vec<_>>(),
+    })
+}
+
+fn good() -> Value {
+    answer(&[("app.py", "    return mesage\n", "    return message\n")])
+}
+
+struct Setup {
+    p: Project,
+    model: FakeAnthropic,
+    slack: FakeSlack,
+}
+
+fn setup() -> Setup {
+    let model = FakeAnthropic::start();
+    let slack = FakeSlack::start();
+    let mut p = Project::new();
+    p.file("app.py", APP);
+    p.env("ANTHROPIC_API_KEY", "sk-ant-api03-test-key-0123456789");
+    p.env("ANTHROPIC_BASE_URL", &model.base_url());
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    p.env("HEAL_LLM_RETRY_INITIAL_MS", "10");
+    p.env("HEAL_LLM_MAX_RETRIES", "2");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    Setup { p, model, slack }
+}
+
+impl Setup {
+    fn heal_run(&self) -> crate::support::project::Run {
+        self.p.run(&["run", "--", "python3", "app.py"])
+    }
+
+    fn live(&self) -> String {
+        std::fs::read_to_string(self.p.path().join("app.py")).unwrap()
+    }
+
+    /// Asserts the live file is untouched and the incident ended with `status`, its reason
+    /// containing `why`; returns the record.
+    fn refused(&self, status: &str, why: &str) -> Value {
+        assert_eq!(self.live(), APP, "the live tree was written");
+        let r = self.p.record();
+        assert_eq!(r["status"], status, "{r:#}");
+        let reason = r["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(why), "reason `{reason}` lacks `{why}`");
+        let backups: Vec<_> = std::fs::read_dir(self.p.storage().join("errors"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("_backup_"))
+            .collect();
+        assert!(backups.is_empty(), "backups written: {backups:?}");
+        r
+    }
+}
+
+#[test]
+fn a_name_error_is_fixed_proved_applied_restarted_and_reported() {
+    let mut s = setup();
+    s.p.env("HEAL_RESTART", "on-failure");
+    s.model.script([Reply::tool_use(good())]);
+    let run = s.heal_run();
+    // Restarted on the fixed code, which runs clean: heal exits with its status.
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stdout.contains("hello team"), "{run:?}");
+    assert_eq!(s.live(), FIXED);
+
+    let r = s.p.record();
+    let id = r["id"].as_str().unwrap().to_string();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    assert_eq!(r["analysis"]["error_category"], "name");
+    assert_eq!(r["analysis"]["confidence"], "high");
+    assert_eq!(r["fix"]["source"], "llm:claude-sonnet-4-5");
+    assert_eq!(r["fix"]["attempts"], 1);
+    let steps: Vec<&str> = r["fix"]["validation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["syntax", "rerun"]);
+    assert!(
+        r["fix"]["validation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["passed"] == true)
+    );
+    // The seed's backup name, holding the file as it was.
+    let backup =
+        s.p.storage()
+            .join("errors")
+            .join(format!("{id}_backup_app.py"));
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), APP);
+    assert_eq!(r["fix"]["backups"][0]["file"], "app.py");
+    assert!(
+        r["fix"]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+    return message")
+    );
+    assert_eq!(r["llm"]["input_tokens"], 1234);
+    assert_eq!(r["llm"]["output_tokens"], 321);
+    for stage in ["analyse", "prove", "apply", "healing"] {
+        assert!(
+            r["timings_ms"][stage].is_u64(),
+            "timing {stage} missing: {r:#}"
+        );
+    }
+
+    // The request: one call carrying analysis and fix, through the forced tool.
+    let reqs = s.model.requests();
+    assert_eq!(reqs.len(), 1);
+    let req = &reqs[0];
+    assert_eq!(req.headers["x-api-key"], "sk-ant-api03-test-key-0123456789");
+    assert_eq!(req.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(req.body["tool_choice"]["type"], "tool");
+    assert_eq!(req.body["tool_choice"]["name"], "report_fix");
+    assert_eq!(req.body["tools"][0]["name"], "report_fix");
+    let prompt = req.prompt();
+    assert!(
+        prompt.contains("NameError") && prompt.contains("return mesage"),
+        "{prompt}"
+    );
+
+    // Slack: the alert, the stages, and the final report.
+    let bodies: Vec<String> = s
+        .slack
+        .wait_requests(4, std::time::Duration::from_secs(30))
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    let all = bodies.join("\n");
+    for needle in [
+        "ERROR DETECTED",
+        "Analysing",
+        "Proving",
+        "Applying",
+        "AUTO-FIX APPLIED",
+        "+    return message",
+    ] {
+        assert!(all.contains(needle), "Slack never got `{needle}`: {all}");
+    }
+
+    // heal revert puts the file back and says so.
+    let revert = s.p.run(&["revert", &id]);
+    assert_eq!(revert.code, Some(0), "{revert:?}");
+    assert_eq!(s.live(), APP);
+    assert_eq!(s.p.record()["status"], "reverted");
+}
+
+#[test]
+fn healing_disabled_asks_no_model() {
+    let mut s = setup();
+    s.p.env("ENABLE_AUTO_HEALING", "false");
+    s.heal_run();
+    s.refused("skipped", "ENABLE_AUTO_HEALING");
+    assert!(s.model.requests().is_empty());
+}
+
+#[test]
+fn the_hourly_call_limit_holds_and_asks_no_model() {
+    let mut s = setup();
+    s.p.env("MAX_CLAUDE_CALLS_PER_HOUR", "0");
+    s.heal_run();
+    s.refused("skipped", "MAX_CLAUDE_CALLS_PER_HOUR");
+    assert!(s.model.requests().is_empty());
+}
+
+#[test]
+fn the_hourly_limit_is_counted_in_the_store_across_runs() {
+    let mut s = setup();
+    s.p.env("MAX_CLAUDE_CALLS_PER_HOUR", "1");
+    // Not fixable: the incident stays open, and the next run may heal again.
+    let mut unfixable = good();
+    unfixable["fixable"] = json!(false);
+    s.model.respond_always(Reply::tool_use(unfixable));
+    s.heal_run();
+    assert_eq!(s.model.requests().len(), 1);
+    s.heal_run();
+    assert_eq!(
+        s.model.requests().len(),
+        1,
+        "a second heal process must see the first's call"
+    );
+    s.refused("skipped", "MAX_CLAUDE_CALLS_PER_HOUR");
+}
+
+#[test]
+fn not_fixable_is_skipped_with_the_analysis_kept() {
+    let s = setup();
+    let mut a = good();
+    a["fixable"] = json!(false);
+    a["reason"] = json!("the config server is down");
+    s.model.script([Reply::tool_use(a)]);
+    s.heal_run();
+    let r = s.refused("skipped", "cannot be fixed automatically");
+    assert_eq!(r["analysis"]["reason"], "the config server is down");
+}
+
+#[test]
+fn low_confidence_is_skipped() {
+    let s = setup();
+    let mut a = good();
+    a["confidence"] = json!("low");
+    s.model.script([Reply::tool_use(a)]);
+    s.heal_run();
+    s.refused("skipped", "AUTO_FIX_MIN_CONFIDENCE");
+}
+
+#[test]
+fn fixes_out_of_scope_are_rejected_whole() {
+    let cases: &[(&str, &str)] = &[
+        ("../outside.py", "outside"),
+        ("link/evil.py", "symlink"),
+        (".git/config", ".git"),
+        (".env", "blacklist"),
+    ];
+    for (file, why) in cases {
+        let s = setup();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("evil.py"), "x = 1\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), s.p.path().join("link")).unwrap();
+        s.p.file(".git/config", "[core]\n");
+        s.p.file(".env", "X=1\n");
+        // One good edit and one out of scope: the whole fix goes.
+        s.model.script([Reply::tool_use(answer(&[
+            ("app.py", "    return mesage\n", "    return message\n"),
+            (file, "x", "y"),
+        ]))]);
+        s.heal_run();
+        s.refused("rejected", why);
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("evil.py")).unwrap(),
+            "x = 1\n"
+        );
+    }
+}
+
+#[test]
+fn a_search_that_is_missing_or_ambiguous_is_retried_once_then_rejected() {
+    for (search, why) in [
+        ("    return nothing\n", "does not occur"),
+        ("name", "times"),
+    ] {
+        let s = setup();
+        let bad = answer(&[("app.py", search, "    pass\n")]);
+        s.model
+            .script([Reply::tool_use(bad.clone()), Reply::tool_use(bad)]);
+        s.heal_run();
+        s.refused("rejected", why);
+        let reqs = s.model.requests();
+        assert_eq!(reqs.len(), 2, "one retry");
+        // The follow-up says which edit failed and why.
+        assert!(
+            reqs[1].raw.contains("edit 1") || reqs[1].raw.contains("Edit 1"),
+            "{}",
+            reqs[1].raw
+        );
+    }
+}
+
+#[test]
+fn a_fix_that_breaks_the_syntax_is_rejected() {
+    let s = setup();
+    let bad = answer(&[("app.py", "    return mesage\n", "    return message(\n")]);
+    s.model
+        .script([Reply::tool_use(bad.clone()), Reply::tool_use(bad)]);
+    s.heal_run();
+    let r = s.refused("rejected", "syntax");
+    assert_eq!(r["fix"]["attempts"], 2);
+    assert_eq!(r["fix"]["validation"][0]["step"], "syntax");
+    assert_eq!(r["fix"]["validation"][0]["passed"], false);
+}
+
+#[test]
+fn a_fix_that_does_not_stop_the_error_is_rejected() {
+    let s = setup();
+    let useless = answer(&[(
+        "app.py",
+        "    return mesage\n",
+        "    return mesage  # fixed\n",
+    )]);
+    s.model
+        .script([Reply::tool_use(useless.clone()), Reply::tool_use(useless)]);
+    s.heal_run();
+    let r = s.refused("rejected", "rerun");
+    let last = r["fix"]["validation"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["step"], "rerun");
+    assert_eq!(last["passed"], false);
+}
+
+#[test]
+fn the_model_answering_429_then_200_is_retried() {
+    let s = setup();
+    s.model.script([
+        Reply::error(429, "rate_limit_error", "slow down").header("retry-after", "0"),
+        Reply::tool_use(good()),
+    ]);
+    let run = s.heal_run();
+    assert_eq!(s.model.requests().len(), 2, "{run:?}");
+    assert_eq!(s.live(), FIXED);
+    assert_eq!(s.p.record()["status"], "applied");
+}
+
+#[test]
+fn the_model_failing_ends_the_incident_failed_with_nothing_written() {
+    // 500 forever: bounded retries.
+    let s = setup();
+    s.model
+        .respond_always(Reply::error(500, "api_error", "internal"));
+    s.heal_run();
+    s.refused("failed", "unavailable");
+    assert_eq!(s.model.requests().len(), 3, "1 try + 2 retries");
+
+    // Malformed answers: asked once more, then failed.
+    let s = setup();
+    s.model
+        .respond_always(Reply::text("I think you should rename the variable."));
+    s.heal_run();
+    s.refused("failed", "no usable answer");
+    assert_eq!(s.model.requests().len(), 2);
+}
+
+#[test]
+fn secrets_never_reach_the_model_or_slack_or_the_records() {
+    let mut s = setup();
+    s.p.env("PAYMENTS_API_TOKEN", "tok-live-9f8e7d6c5b4a3210");
+    s.p.file(
+        "app.py",
+        "import os\n\n\ndef charge():\n    token = os.environ['PAYMENTS_API_TOKEN']\n    raise RuntimeError('charge failed with ' + token + ' and ghp_abcdefghijklmnopqrstuvwxyz0123456789')\n\n\ncharge()\n",
+    );
+    let mut a = good();
+    a["fixable"] = json!(false);
+    s.model.script([Reply::tool_use(a)]);
+    s.heal_run();
+    let reqs = s.model.wait_requests(1, std::time::Duration::from_secs(30));
+    let slack: Vec<String> = s.slack.requests().iter().map(|r| r.raw.clone()).collect();
+    let record = s.p.record().to_string();
+    for secret in [
+        "tok-live-9f8e7d6c5b4a3210",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    ] {
+        assert!(
+            !reqs.iter().any(|r| r.raw.contains(secret)),
+            "{secret} reached the model"
+        );
+        assert!(
+            !slack.iter().any(|r| r.contains(secret)),
+            "{secret} reached Slack"
+        );
+        assert!(!record.contains(secret), "{secret} is in the record");
+    }
+    assert!(reqs[0].raw.contains("[REDACTED]"));
+}

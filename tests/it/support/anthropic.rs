@@ -1,0 +1,474 @@
+//! A fake Anthropic Messages API: an axum server on `127.0.0.1:0` that records every request
+//! and answers from a script (a queue of replies, then a default).
+//!
+//! It runs on its own thread with its own runtime, so the same fake serves async tests that
+//! drive `heal::analyse` in-process and sync tests that drive a separate `heal` process. Tests
+//! wait on its signals (`wait_requests`, `wait_requests_async`), never on sleeps. It checks what
+//! the real API would refuse (path, headers, JSON, roles alternating, a `tool_result` for each
+//! `tool_use`): such a request is answered 400 as Anthropic would and fails the test when the
+//! fake is dropped, as does a request nobody scripted an answer for.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+
+pub const MESSAGES_PATH: &str = "/v1/messages";
+/// The usage every scripted answer reports.
+pub const INPUT_TOKENS: u64 = 1234;
+pub const OUTPUT_TOKENS: u64 = 321;
+/// The model scripted answers say answered.
+pub const MODEL: &str = "claude-sonnet-4-5-20250929";
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Header names in lowercase.
+    pub headers: BTreeMap<String, String>,
+    /// The parsed JSON body (`Null` when it was not JSON, which also fails the test).
+    pub body: Value,
+    /// The body as sent, to assert that something never left heal.
+    pub raw: String,
+    pub at: Instant,
+}
+
+impl Request {
+    /// The `messages` of the body.
+    pub fn messages(&self) -> &[Value] {
+        self.body["messages"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    /// The text of the first user message: the prompt.
+    pub fn prompt(&self) -> String {
+        self.messages()
+            .first()
+            .and_then(|m| m["content"].as_array())
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+    /// Wait this long before answering, to play a slow or hung API.
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body,
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// A successful answer calling `report_fix` with `input`.
+    pub fn tool_use(input: Value) -> Reply {
+        Reply::json(200, tool_use_response(input))
+    }
+
+    /// A successful answer with text only.
+    pub fn text(text: &str) -> Reply {
+        Reply::json(200, text_response(text))
+    }
+
+    /// An error as the API gives it (`overloaded_error`, `rate_limit_error`, ...).
+    pub fn error(status: u16, kind: &str, message: &str) -> Reply {
+        Reply::json(status, error_body(kind, message))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A realistic Messages API answer that calls `report_fix` with `input`.
+pub fn tool_use_response(input: Value) -> Value {
+    tool_use_response_named("report_fix", input)
+}
+
+/// The same, calling a tool of another name.
+pub fn tool_use_response_named(name: &str, input: Value) -> Value {
+    let n = next_id();
+    json!({
+        "id": format!("msg_01Fake{n:016}"),
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [{
+            "type": "tool_use",
+            "id": format!("toolu_01Fake{n:016}"),
+            "name": name,
+            "input": input
+        }],
+        "stop_reason": "tool_use",
+        "stop_sequence": null,
+        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}
+    })
+}
+
+/// A realistic answer with text only (`end_turn`).
+pub fn text_response(text: &str) -> Value {
+    let n = next_id();
+    json!({
+        "id": format!("msg_01Fake{n:016}"),
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": null,
+        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}
+    })
+}
+
+/// The API's error body.
+pub fn error_body(kind: &str, message: &str) -> Value {
+    json!({"type": "error", "error": {"type": kind, "message": message}})
+}
+
+/// The `id` of the `tool_use` block of a response built here.
+pub fn tool_use_id(response: &Value) -> String {
+    response["content"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Request>,
+    script: VecDeque<Reply>,
+    /// The answer once the script is used up; `None` makes unscripted requests a failure.
+    always: Option<Reply>,
+    problems: Vec<String>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    arrived: Condvar,
+    count: watch::Sender<usize>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicking test thread must not hide the requests from the others.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct FakeAnthropic {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeAnthropic {
+    /// Starts the fake on a free port; it is listening when this returns.
+    pub fn start() -> FakeAnthropic {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner::default()),
+            arrived: Condvar::new(),
+            count: watch::Sender::new(0),
+        });
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("fake-anthropic".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    // Not a graceful shutdown: pooled keep-alive connections and delayed
+                    // replies would hold it open. Dropping the runtime ends them.
+                    tokio::select! {
+                        served = axum::serve(listener, app) => served.unwrap(),
+                        _ = stop => {}
+                    }
+                });
+            })
+            .unwrap();
+        FakeAnthropic {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// The base URL, as `AnthropicConfig::base_url` (and ANTHROPIC_BASE_URL) takes it.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answers the next requests with `replies`, in order, then the default.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared.lock().script.extend(replies);
+    }
+
+    /// Answers every request with `reply` once the script is used up.
+    pub fn respond_always(&self, reply: Reply) {
+        self.shared.lock().always = Some(reply);
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Waits until at least `n` requests have arrived and returns all of them; panics after
+    /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
+    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.shared.lock();
+        while inner.requests.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "fake anthropic: {n} request(s) expected within {timeout:?}, got {}: {:#?}",
+                inner.requests.len(),
+                inner.requests
+            );
+            inner = self
+                .shared
+                .arrived
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        inner.requests.clone()
+    }
+
+    /// `wait_requests` for async tests: waits without blocking the test's runtime.
+    pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        let mut count = self.shared.count.subscribe();
+        let arrived = tokio::time::timeout(timeout, count.wait_for(|c| *c >= n)).await;
+        let requests = self.requests();
+        assert!(
+            arrived.is_ok(),
+            "fake anthropic: {n} request(s) expected within {timeout:?}, got {}: {requests:#?}",
+            requests.len()
+        );
+        requests
+    }
+
+    /// What the fake found wrong so far (also checked when it is dropped).
+    pub fn problems(&self) -> Vec<String> {
+        self.shared.lock().problems.clone()
+    }
+}
+
+impl Drop for FakeAnthropic {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let problems = std::mem::take(&mut self.shared.lock().problems);
+        if !problems.is_empty() && !std::thread::panicking() {
+            panic!("fake anthropic received bad requests: {problems:#?}");
+        }
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let path = uri.path().to_string();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (reply, problem) = {
+        let mut inner = shared.lock();
+        let parsed = serde_json::from_str::<Value>(&raw).unwrap_or(Value::Null);
+        let mut problem = None;
+        if method != Method::POST || path != MESSAGES_PATH {
+            problem = Some((404, "not_found_error", format!("{method} {path}")));
+        } else if header("x-api-key").is_none_or(|k| k.is_empty()) {
+            problem = Some((
+                401,
+                "authentication_error",
+                "x-api-key header is required".into(),
+            ));
+        } else if header("anthropic-version").as_deref() != Some("2023-06-01") {
+            problem = Some((
+                400,
+                "invalid_request_error",
+                "anthropic-version is wrong".into(),
+            ));
+        } else if !header("content-type").is_some_and(|v| v.starts_with("application/json")) {
+            problem = Some((
+                400,
+                "invalid_request_error",
+                "content-type is not JSON".into(),
+            ));
+        } else if let Err(e) = check_body(&parsed) {
+            problem = Some((400, "invalid_request_error", e));
+        }
+        let reply = match &problem {
+            Some((status, kind, message)) => {
+                inner.problems.push(format!("{method} {path}: {message}"));
+                Reply::error(*status, kind, message)
+            }
+            None => match inner.script.pop_front().or_else(|| inner.always.clone()) {
+                Some(reply) => reply,
+                None => {
+                    inner
+                        .problems
+                        .push("a request arrived with no scripted reply".to_string());
+                    Reply::error(500, "api_error", "fake anthropic: nothing scripted")
+                }
+            },
+        };
+        inner.requests.push(Request {
+            method: method.to_string(),
+            path,
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: parsed,
+            raw,
+            at: Instant::now(),
+        });
+        let n = inner.requests.len();
+        drop(inner);
+        shared.arrived.notify_all();
+        shared.count.send_replace(n);
+        (reply, problem.is_some())
+    };
+    if !problem && !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        HeaderName::from_static("content-type"),
+        HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in &reply.headers {
+        response_headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    (
+        StatusCode::from_u16(reply.status).unwrap(),
+        response_headers,
+        reply.body.to_string(),
+    )
+        .into_response()
+}
+
+/// What the real API checks of a body and heal could get wrong.
+fn check_body(body: &Value) -> Result<(), String> {
+    let obj = body.as_object().ok_or("the body is not a JSON object")?;
+    for field in ["model", "max_tokens", "messages"] {
+        if !obj.contains_key(field) {
+            return Err(format!("{field}: Field required"));
+        }
+    }
+    let messages = body["messages"]
+        .as_array()
+        .ok_or("messages: not an array")?;
+    if messages.is_empty() {
+        return Err("messages: at least one message is required".into());
+    }
+    let mut pending_tool_uses: Vec<String> = Vec::new();
+    for (i, message) in messages.iter().enumerate() {
+        let role = message["role"].as_str().unwrap_or("");
+        let expected = if i % 2 == 0 { "user" } else { "assistant" };
+        if role != expected {
+            return Err(format!("messages.{i}: roles must alternate, got {role}"));
+        }
+        let blocks = message["content"]
+            .as_array()
+            .ok_or(format!("messages.{i}.content: not an array"))?;
+        if blocks.is_empty() {
+            return Err(format!("messages.{i}.content: empty"));
+        }
+        let results: Vec<String> = blocks
+            .iter()
+            .filter(|b| b["type"] == "tool_result")
+            .filter_map(|b| b["tool_use_id"].as_str().map(str::to_string))
+            .collect();
+        for id in &pending_tool_uses {
+            if !results.contains(id) {
+                return Err(format!(
+                    "messages.{i}: `tool_use` ids were found without `tool_result` blocks \
+                     immediately after: {id}"
+                ));
+            }
+        }
+        pending_tool_uses = blocks
+            .iter()
+            .filter(|b| b["type"] == "tool_use")
+            .filter_map(|b| b["id"].as_str().map(str::to_string))
+            .collect();
+        for block in blocks {
+            if block["type"] == "text" && block["text"].as_str().is_none_or(str::is_empty) {
+                return Err(format!(
+                    "messages.{i}: text content blocks must be non-empty"
+                ));
+            }
+        }
+    }
+    if messages.len() % 2 == 0 {
+        return Err("the last message must be the user's".into());
+    }
+    Ok(())
+}
