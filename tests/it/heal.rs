@@ -380,3 +380,51 @@ fn secrets_never_reach_the_model_or_slack_or_the_records() {
     }
     assert!(reqs[0].raw.contains("[REDACTED]"));
 }
+
+#[test]
+fn a_fix_whose_error_comes_back_after_the_restart_is_rolled_back() {
+    let mut s = setup();
+    // The live tree has heal's storage folder and the isolated copy does not: the fix passes
+    // its proof, yet the same error (same type, file and function) comes back live.
+    let app = "import os\n\n\ndef greet(name):\n    message = 'hello ' + name\n    if os.path.isdir('storage'):\n        return undefined_name\n    return mesage\n\n\nprint(greet('team'), flush=True)\n";
+    s.p.file("app.py", app);
+    s.p.env("HEAL_RESTART", "on-failure");
+    s.p.env("HEAL_START_LIMIT_BURST", "3");
+    s.model.script([Reply::tool_use(answer(&[(
+        "app.py",
+        "    return mesage\n",
+        "    return message\n",
+    )]))]);
+    let run = s.heal_run();
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(s.live(), app, "the fix was not rolled back");
+    let r = s.p.record();
+    assert_eq!(r["status"], "regressed", "{r:#}");
+    assert!(r["reason"].as_str().unwrap().contains("rolled back"));
+    assert!(r["occurrences"].as_u64().unwrap() >= 2);
+    // One model call: a regressed incident is not healed again by itself.
+    assert_eq!(s.model.requests().len(), 1);
+    let all: String = s.slack.requests().iter().map(|r| r.raw.clone()).collect();
+    assert!(all.contains("came back"), "Slack was not told: {all}");
+}
+
+#[test]
+fn a_fix_for_an_error_logged_while_running_restarts_the_program_on_the_fixed_code() {
+    let mut s = setup();
+    s.p.env("HEAL_RESTART", "on-failure");
+    s.p.env("HEAL_VERIFY_RERUN_SECONDS", "2");
+    let app = "import logging, os, time\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return mesage\n\n\ntry:\n    print(greet('team'), flush=True)\nexcept Exception:\n    logging.exception('greeting failed')\nprint('serving', flush=True)\nwhile not os.path.exists('release'):\n    time.sleep(0.02)\n";
+    s.p.file("app.py", app);
+    s.model.script([Reply::tool_use(good())]);
+    let mut child = s.p.spawn(&["run", "--", "python3", "app.py"]);
+    let mut out = crate::support::Stream::new(child.stdout.take().unwrap());
+    let _err = crate::support::Stream::new(child.stderr.take().unwrap());
+    // The first run logs the error and keeps serving; the fixed run greets.
+    out.wait_for("serving", std::time::Duration::from_secs(30));
+    out.wait_for("hello team", std::time::Duration::from_secs(60));
+    std::fs::write(s.p.path().join("release"), "").unwrap();
+    let status = crate::support::wait_with_timeout(&mut child, std::time::Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(s.p.record()["status"], "applied");
+    assert!(s.live().contains("    return message\n"));
+}
