@@ -428,3 +428,37 @@ fn a_fix_for_an_error_logged_while_running_restarts_the_program_on_the_fixed_cod
     assert_eq!(s.p.record()["status"], "applied");
     assert!(s.live().contains("    return message\n"));
 }
+
+#[test]
+fn a_tool_call_with_malformed_input_is_asked_again_then_failed() {
+    let s = setup();
+    let mut broken = good();
+    broken["confidence"] = json!(0.9);
+    broken["edits"] = json!("not a list");
+    s.model.respond_always(Reply::tool_use(broken));
+    s.heal_run();
+    s.refused("failed", "confidence");
+    let reqs = s.model.requests();
+    assert_eq!(reqs.len(), 2);
+    // The follow-up answers the tool call with the parse error.
+    assert!(reqs[1].raw.contains("tool_result") && reqs[1].raw.contains("confidence"));
+}
+
+#[test]
+fn heal_retry_runs_an_incident_through_healing_again() {
+    let s = setup();
+    let mut unfixable = good();
+    unfixable["fixable"] = json!(false);
+    s.model
+        .script([Reply::tool_use(unfixable), Reply::tool_use(good())]);
+    s.heal_run();
+    let r = s.refused("skipped", "cannot be fixed automatically");
+    assert_eq!(r["heal_failures"], 1);
+    let id = r["id"].as_str().unwrap();
+    let retry = s.p.run(&["retry", id]);
+    assert_eq!(retry.code, Some(0), "{retry:?}");
+    assert_eq!(s.live(), FIXED);
+    let r = s.p.record();
+    assert_eq!(r["status"], "applied");
+    assert_eq!(s.model.requests().len(), 2);
+}
