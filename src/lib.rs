@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod detect;
+pub mod http;
 pub mod inspect;
 pub mod notify;
 pub mod pipeline;

@@ -76,7 +76,10 @@ impl Exit {
     pub fn describe(self) -> String {
         match (self.code, self.signal) {
             (Some(code), _) => format!("exited with status {code}"),
-            (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+            (None, Some(sig)) => format!(
+                "killed by signal {sig} ({})",
+                signal_name(sig).unwrap_or("signal")
+            ),
             (None, None) => "ended for an unknown reason".to_string(),
         }
     }
@@ -90,19 +93,22 @@ impl Exit {
     }
 }
 
-pub fn signal_name(sig: i32) -> &'static str {
-    match sig {
+/// The usual name of a signal (`SIGKILL`), for messages; `None` for the rare ones.
+pub fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
         libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
         libc::SIGABRT => "SIGABRT",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGTERM => "SIGTERM",
         libc::SIGBUS => "SIGBUS",
         libc::SIGFPE => "SIGFPE",
-        _ => "signal",
-    }
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => return None,
+    })
 }
 
 /// What detection tells the pipeline, in the order it happened.

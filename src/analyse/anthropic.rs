@@ -129,7 +129,12 @@ impl Anthropic {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("heal/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| setup(format!("cannot set up https: {}", deepest_cause(&e))))?;
+            .map_err(|e| {
+                setup(format!(
+                    "cannot set up https: {}",
+                    crate::http::deepest_cause(&e)
+                ))
+            })?;
         Ok(Anthropic {
             config,
             client,
@@ -207,7 +212,9 @@ impl Anthropic {
             .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
-        let text = read_capped(response).await.map_err(|e| self.transport(e))?;
+        let text = crate::http::read_capped(response, ANSWER_MAX)
+            .await
+            .map_err(|e| self.transport(e))?;
         if (200..300).contains(&status) {
             return serde_json::from_str::<Response>(&text).map_err(|e| {
                 Failure::Fatal(AnalyseError::BadResponse {
@@ -254,18 +261,18 @@ impl Anthropic {
         } else if e.is_builder() {
             return Failure::Fatal(AnalyseError::Setup {
                 provider: PROVIDER,
-                detail: self.scrub(&deepest_cause(&e.without_url())),
+                detail: self.scrub(&crate::http::deepest_cause(&e.without_url())),
             });
         } else if e.is_connect() {
             format!(
                 "cannot connect: {}",
-                self.scrub(&deepest_cause(&e.without_url()))
+                self.scrub(&crate::http::deepest_cause(&e.without_url()))
             )
         } else {
             // Our words and the root cause, never reqwest's Display, which names the URL.
             format!(
                 "the request failed: {}",
-                self.scrub(&deepest_cause(&e.without_url()))
+                self.scrub(&crate::http::deepest_cause(&e.without_url()))
             )
         };
         Failure::Transient {
@@ -388,26 +395,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     }
     let secs = read(RETRY_AFTER.as_str())?;
     Some(Duration::from_secs_f64(secs.min(MAX_BACKOFF.as_secs_f64())))
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = ANSWER_MAX - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= ANSWER_MAX {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
-}
-
-fn deepest_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// The conversation as Anthropic's messages. A user turn that replies to tool calls carries a

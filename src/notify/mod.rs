@@ -378,7 +378,7 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("heal/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot set up https: {}", deepest_cause(&e)));
+            .map_err(|e| format!("cannot set up https: {}", crate::http::deepest_cause(&e)));
         Sender {
             client,
             secrets: Secrets::of(&target),
@@ -505,7 +505,7 @@ impl Sender {
         let status = response.status();
         let code = Some(status.as_u16());
         let retry_after = retry_after(response.headers());
-        let body = match read_capped(response).await {
+        let body = match crate::http::read_capped(response, ANSWER_MAX).await {
             Ok(body) => body,
             Err(e) => return (code, Err(self.transport_error(e))),
         };
@@ -551,7 +551,9 @@ impl Sender {
         let (connect, builder) = (e.is_connect(), e.is_builder());
         // Our own words and the root cause (`Connection refused (os error 111)`), never
         // reqwest's Display, which names the URL.
-        let reason = self.secrets.scrub(&deepest_cause(&e.without_url()));
+        let reason = self
+            .secrets
+            .scrub(&crate::http::deepest_cause(&e.without_url()));
         if connect {
             SendError::Connect(reason)
         } else if builder {
@@ -611,20 +613,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Reads at most [`ANSWER_MAX`] bytes of the answer: Slack's are tiny, and a misbehaving
-/// peer must not make heal buffer megabytes.
-async fn read_capped(mut response: reqwest::Response) -> Result<String, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = ANSWER_MAX - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= ANSWER_MAX {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
-}
-
 /// The start of an answer, on one line, for an error message.
 fn excerpt(body: &str) -> String {
     let line = body.trim().replace(['\n', '\r'], " ");
@@ -634,14 +622,6 @@ fn excerpt(body: &str) -> String {
         let cut: String = line.chars().take(ERROR_BODY_MAX).collect();
         format!("{cut}…")
     }
-}
-
-fn deepest_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 fn encode<T: serde::Serialize>(body: &T) -> Vec<u8> {

@@ -445,30 +445,13 @@ fn related_lines(record: &Record, m: Mode) -> Vec<String> {
 
 fn crash_line(exit: &ExitInfo) -> String {
     match (exit.signal, exit.code) {
-        (Some(signal), _) => match signal_name(signal) {
+        (Some(signal), _) => match crate::supervise::signal_name(signal) {
             Some(name) => format!("💥 The program crashed: killed by signal {signal} ({name})."),
             None => format!("💥 The program crashed: killed by signal {signal}."),
         },
         (None, Some(code)) => format!("💥 The program crashed with exit code {code}."),
         (None, None) => "💥 The program crashed.".to_string(),
     }
-}
-
-fn signal_name(signal: i32) -> Option<&'static str> {
-    Some(match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => return None,
-    })
 }
 
 /// The closing lines: what heal did about the incident, rendered.

@@ -271,7 +271,7 @@ fn stop(
 ) -> tokio::time::Instant {
     tracing::info!(
         "received {}: passing it to the program",
-        supervise::signal_name(sig)
+        supervise::signal_name(sig).unwrap_or("a signal")
     );
     supervise::send_signal(pid, sig);
     already.unwrap_or_else(|| tokio::time::Instant::now() + config.restart.stop_grace)
