@@ -639,3 +639,36 @@ while not os.path.exists("release"):
     // Far below the 64 MiB written: output is streamed, not kept.
     assert!(peak < 48 * 1024, "heal's peak RSS was {peak} KiB");
 }
+
+#[test]
+fn the_demo_catches_the_example_crash_without_touching_the_checkout() {
+    let mut p = Project::new();
+    // The demo keeps its folder for the user to look at: here, in a folder the test removes.
+    let tmp = tempfile::tempdir().unwrap();
+    p.env("TMPDIR", tmp.path().to_str().unwrap());
+    let before = std::fs::read_dir(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .count();
+    let run = p.run(&["demo"]);
+    // heal exits with the example's status, after showing what it caught.
+    assert_eq!(run.code, Some(1), "{run:?}");
+    for needle in [
+        "ERROR DETECTED",
+        "NameError: name 'update' is not defined",
+        "run_publish_cycle",
+        "engine.decision_engine",
+        "Client: avego",
+        "storage/errors/err_",
+    ] {
+        assert!(run.stdout.contains(needle), "`{needle}` missing: {run:?}");
+    }
+    let after = std::fs::read_dir(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .count();
+    assert_eq!(before, after, "the demo wrote into the checkout");
+    assert!(
+        !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/ads_agent/storage")
+            .exists()
+    );
+}
