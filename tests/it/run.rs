@@ -504,7 +504,9 @@ fn sigterm_is_passed_to_the_child_and_its_status_returned() {
     let p = Project::new();
     p.file(
         "serve.py",
-        "import signal, sys, time\ndef bye(*_):\n    print('got SIGTERM', flush=True)\n    sys.exit(0)\nsignal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.05)\n",
+        // The handler writes with os.write: a print() there could land inside the main
+        // code's print('ready') and fail as a reentrant call on the buffered stdout.
+        "import os, signal, time\ndef bye(*_):\n    os.write(1, b'got SIGTERM\\n')\n    os._exit(0)\nsignal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.05)\n",
     );
     let mut child = p.spawn(&["run", "--restart", "always", "--", "python3", "serve.py"]);
     let mut out = Stream::new(child.stdout.take().unwrap());
