@@ -674,3 +674,24 @@ fn the_demo_catches_the_example_crash_without_touching_the_checkout() {
             .exists()
     );
 }
+
+#[test]
+fn a_store_that_cannot_be_opened_degrades_to_pass_through_with_an_alert() {
+    let slack = FakeSlack::start();
+    let mut p = nested_project();
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    // A regular file where the storage folder should be: it cannot be created.
+    p.file("not-a-folder", "x");
+    p.env("HEAL_STORAGE_DIR", "not-a-folder/storage");
+    let run = p.run(&["run", "--", "python3", "main.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("agent starting"));
+    assert!(run.stderr.contains("NameError"));
+    assert!(run.stderr.contains("without records"), "{run:?}");
+    let reqs = slack.wait_requests(1, T);
+    assert!(
+        reqs.iter()
+            .any(|r| r.body.to_string().contains("cannot write its records")),
+        "{reqs:#?}"
+    );
+}
