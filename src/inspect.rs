@@ -101,6 +101,54 @@ pub fn show(r: &Record) -> String {
     for rel in &r.error.related {
         let _ = writeln!(out, "related:     {rel}");
     }
+    let text = |v: &Option<serde_json::Value>, k: &str| {
+        v.as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    if let Some(cause) = text(&r.analysis, "root_cause") {
+        let _ = writeln!(out, "cause:       {cause}");
+        let _ = writeln!(
+            out,
+            "analysis:    {} confidence, category {}",
+            text(&r.analysis, "confidence").unwrap_or_default(),
+            text(&r.analysis, "error_category").unwrap_or_default()
+        );
+    }
+    if let Some(fix) = &r.fix {
+        if let Some(source) = text(&r.fix, "source") {
+            let _ = writeln!(out, "fix:         {source}, {} attempt(s)", fix["attempts"]);
+        }
+        for step in fix["validation"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "proof:       {} {}: {}",
+                if step["passed"] == true {
+                    "ok  "
+                } else {
+                    "FAIL"
+                },
+                step["step"].as_str().unwrap_or(""),
+                step["detail"].as_str().unwrap_or("")
+            );
+        }
+        for b in fix["backups"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "backup:      {} -> {}",
+                b["file"].as_str().unwrap_or(""),
+                b["backup"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if let Some(llm) = &r.llm {
+        let _ = writeln!(
+            out,
+            "model:       {}, {} in / {} out tokens, {} ms",
+            llm.model, llm.input_tokens, llm.output_tokens, llm.latency_ms
+        );
+    }
     let sent = r.notifications.iter().filter(|n| n.ok).count();
     if !r.notifications.is_empty() {
         let _ = writeln!(
@@ -111,6 +159,9 @@ pub fn show(r: &Record) -> String {
         );
     }
     let _ = writeln!(out, "\n{}", r.error.traceback.trim_end());
+    if let Some(diff) = text(&r.fix, "diff") {
+        let _ = writeln!(out, "\n{}", diff.trim_end());
+    }
     out
 }
 

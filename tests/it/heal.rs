@@ -164,6 +164,19 @@ fn a_name_error_is_fixed_proved_applied_restarted_and_reported() {
         assert!(all.contains(needle), "Slack never got `{needle}`: {all}");
     }
 
+    // heal show tells the story: cause, proof, backup, diff.
+    let show = s.p.run(&["show", &id]);
+    for needle in [
+        "applied",
+        "cause:",
+        "proof:",
+        "rerun",
+        "backup:",
+        "+    return message",
+    ] {
+        assert!(show.stdout.contains(needle), "`{needle}` missing: {show:?}");
+    }
+
     // heal revert puts the file back and says so.
     let revert = s.p.run(&["revert", &id]);
     assert_eq!(revert.code, Some(0), "{revert:?}");
