@@ -8,19 +8,20 @@
 //! `tool_use`): such a request is answered 400 as Anthropic would and fails the test when the
 //! fake is dropped, as does a request nobody scripted an answer for.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::{oneshot, watch};
+
+pub use super::peer::Request;
+use super::peer::{Recorder, Server, respond};
 
 pub const MESSAGES_PATH: &str = "/v1/messages";
 /// The usage every scripted answer reports.
@@ -28,42 +29,6 @@ pub const INPUT_TOKENS: u64 = 1234;
 pub const OUTPUT_TOKENS: u64 = 321;
 /// The model scripted answers say answered.
 pub const MODEL: &str = "claude-sonnet-4-5-20250929";
-
-/// One request as the fake saw it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    /// Header names in lowercase.
-    pub headers: BTreeMap<String, String>,
-    /// The parsed JSON body (`Null` when it was not JSON, which also fails the test).
-    pub body: Value,
-    /// The body as sent, to assert that something never left heal.
-    pub raw: String,
-    pub at: Instant,
-}
-
-impl Request {
-    /// The `messages` of the body.
-    pub fn messages(&self) -> &[Value] {
-        self.body["messages"].as_array().map_or(&[], Vec::as_slice)
-    }
-
-    /// The text of the first user message: the prompt.
-    pub fn prompt(&self) -> String {
-        self.messages()
-            .first()
-            .and_then(|m| m["content"].as_array())
-            .map(|blocks| {
-                blocks
-                    .iter()
-                    .filter_map(|b| b["text"].as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
-    }
-}
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -167,149 +132,79 @@ pub fn tool_use_id(response: &Value) -> String {
     response["content"][0]["id"].as_str().unwrap().to_string()
 }
 
+/// How the fake answers.
 #[derive(Default)]
-struct Inner {
-    requests: Vec<Request>,
-    script: VecDeque<Reply>,
-    /// The answer once the script is used up; `None` makes unscripted requests a failure.
+struct Script {
+    queue: VecDeque<Reply>,
+    /// The answer once the queue is used up; `None` makes unscripted requests a failure.
     always: Option<Reply>,
-    problems: Vec<String>,
 }
 
 struct Shared {
-    inner: Mutex<Inner>,
-    arrived: Condvar,
-    count: watch::Sender<usize>,
+    script: Mutex<Script>,
+    recorder: Arc<Recorder>,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panicking test thread must not hide the requests from the others.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn script(&self) -> MutexGuard<'_, Script> {
+        self.script.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 pub struct FakeAnthropic {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: Server,
 }
 
 impl FakeAnthropic {
     /// Starts the fake on a free port; it is listening when this returns.
     pub fn start() -> FakeAnthropic {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let recorder = Recorder::new("anthropic");
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner::default()),
-            arrived: Condvar::new(),
-            count: watch::Sender::new(0),
+            script: Mutex::new(Script::default()),
+            recorder: recorder.clone(),
         });
-        let (shutdown, stop) = oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("fake-anthropic".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    // Not a graceful shutdown: pooled keep-alive connections and delayed
-                    // replies would hold it open. Dropping the runtime ends them.
-                    tokio::select! {
-                        served = axum::serve(listener, app) => served.unwrap(),
-                        _ = stop => {}
-                    }
-                });
-            })
-            .unwrap();
         FakeAnthropic {
-            addr,
+            server: Server::start(recorder, app),
             shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
         }
     }
 
     /// The base URL, as `AnthropicConfig::base_url` (and ANTHROPIC_BASE_URL) takes it.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// Answers the next requests with `replies`, in order, then the default.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.shared.lock().script.extend(replies);
+        self.shared.script().queue.extend(replies);
     }
 
     /// Answers every request with `reply` once the script is used up.
     pub fn respond_always(&self, reply: Reply) {
-        self.shared.lock().always = Some(reply);
+        self.shared.script().always = Some(reply);
     }
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<Request> {
-        self.shared.lock().requests.clone()
+        self.shared.recorder.requests()
     }
 
     /// Waits until at least `n` requests have arrived and returns all of them; panics after
     /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
     pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        let deadline = Instant::now() + timeout;
-        let mut inner = self.shared.lock();
-        while inner.requests.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "fake anthropic: {n} request(s) expected within {timeout:?}, got {}: {:#?}",
-                inner.requests.len(),
-                inner.requests
-            );
-            inner = self
-                .shared
-                .arrived
-                .wait_timeout(inner, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        inner.requests.clone()
+        self.shared.recorder.wait(n, timeout)
     }
 
     /// `wait_requests` for async tests: waits without blocking the test's runtime.
     pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        let mut count = self.shared.count.subscribe();
-        let arrived = tokio::time::timeout(timeout, count.wait_for(|c| *c >= n)).await;
-        let requests = self.requests();
-        assert!(
-            arrived.is_ok(),
-            "fake anthropic: {n} request(s) expected within {timeout:?}, got {}: {requests:#?}",
-            requests.len()
-        );
-        requests
+        self.shared.recorder.wait_async(n, timeout).await
     }
 
     /// What the fake found wrong so far (also checked when it is dropped).
     pub fn problems(&self) -> Vec<String> {
-        self.shared.lock().problems.clone()
-    }
-}
-
-impl Drop for FakeAnthropic {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        let problems = std::mem::take(&mut self.shared.lock().problems);
-        if !problems.is_empty() && !std::thread::panicking() {
-            panic!("fake anthropic received bad requests: {problems:#?}");
-        }
+        self.shared.recorder.problems()
     }
 }
 
@@ -320,98 +215,60 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let raw = String::from_utf8_lossy(&body).into_owned();
-    let path = uri.path().to_string();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (reply, problem) = {
-        let mut inner = shared.lock();
-        let parsed = serde_json::from_str::<Value>(&raw).unwrap_or(Value::Null);
-        let mut problem = None;
-        if method != Method::POST || path != MESSAGES_PATH {
-            problem = Some((404, "not_found_error", format!("{method} {path}")));
-        } else if header("x-api-key").is_none_or(|k| k.is_empty()) {
-            problem = Some((
-                401,
-                "authentication_error",
-                "x-api-key header is required".into(),
-            ));
-        } else if header("anthropic-version").as_deref() != Some("2023-06-01") {
-            problem = Some((
-                400,
-                "invalid_request_error",
-                "anthropic-version is wrong".into(),
-            ));
-        } else if !header("content-type").is_some_and(|v| v.starts_with("application/json")) {
-            problem = Some((
-                400,
-                "invalid_request_error",
-                "content-type is not JSON".into(),
-            ));
-        } else if let Err(e) = check_body(&parsed) {
-            problem = Some((400, "invalid_request_error", e));
+    let request = Request::new(&method, &uri, &headers, &body);
+    let path = request.path.clone();
+    let header = |name: &str| request.header(name).map(str::to_string);
+    let mut problem = None;
+    if method != Method::POST || path != MESSAGES_PATH {
+        problem = Some((404, "not_found_error", format!("{method} {path}")));
+    } else if header("x-api-key").is_none_or(|k| k.is_empty()) {
+        problem = Some((
+            401,
+            "authentication_error",
+            "x-api-key header is required".into(),
+        ));
+    } else if header("anthropic-version").as_deref() != Some("2023-06-01") {
+        problem = Some((
+            400,
+            "invalid_request_error",
+            "anthropic-version is wrong".into(),
+        ));
+    } else if !header("content-type").is_some_and(|v| v.starts_with("application/json")) {
+        problem = Some((
+            400,
+            "invalid_request_error",
+            "content-type is not JSON".into(),
+        ));
+    } else if let Err(e) = check_body(&request.body) {
+        problem = Some((400, "invalid_request_error", e));
+    }
+    let reply = match &problem {
+        Some((status, kind, message)) => {
+            shared
+                .recorder
+                .problem(format!("{method} {path}: {message}"));
+            Reply::error(*status, kind, message)
         }
-        let reply = match &problem {
-            Some((status, kind, message)) => {
-                inner.problems.push(format!("{method} {path}: {message}"));
-                Reply::error(*status, kind, message)
-            }
-            None => match inner.script.pop_front().or_else(|| inner.always.clone()) {
+        None => {
+            let mut script = shared.script();
+            match script.queue.pop_front().or_else(|| script.always.clone()) {
                 Some(reply) => reply,
                 None => {
-                    inner
-                        .problems
-                        .push("a request arrived with no scripted reply".to_string());
+                    shared
+                        .recorder
+                        .problem("a request arrived with no scripted reply".to_string());
                     Reply::error(500, "api_error", "fake anthropic: nothing scripted")
                 }
-            },
-        };
-        inner.requests.push(Request {
-            method: method.to_string(),
-            path,
-            headers: headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: parsed,
-            raw,
-            at: Instant::now(),
-        });
-        let n = inner.requests.len();
-        drop(inner);
-        shared.arrived.notify_all();
-        shared.count.send_replace(n);
-        (reply, problem.is_some())
+            }
+        }
     };
-    if !problem && !reply.delay.is_zero() {
+    shared.recorder.record(request);
+    if problem.is_none() && !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
-    let mut response_headers = HeaderMap::new();
-    response_headers.insert(
-        HeaderName::from_static("content-type"),
-        HeaderValue::from_static("application/json"),
-    );
-    for (name, value) in &reply.headers {
-        response_headers.insert(
-            HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            HeaderValue::from_str(value).unwrap(),
-        );
-    }
-    (
-        StatusCode::from_u16(reply.status).unwrap(),
-        response_headers,
-        reply.body.to_string(),
-    )
-        .into_response()
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    headers.extend(reply.headers.iter().cloned());
+    respond(reply.status, &headers, reply.body.to_string())
 }
 
 /// What the real API checks of a body and heal could get wrong.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod anthropic;
+pub mod peer;
 pub mod project;
 pub mod slack;
 
