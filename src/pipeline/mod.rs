@@ -123,6 +123,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         jobs: healer_task.is_some().then_some(jobs_tx),
         queued: HashSet::new(),
         watch,
+        alerted_unstored: HashSet::new(),
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
 
@@ -288,6 +289,9 @@ struct Incidents {
     queued: HashSet<String>,
     /// Fixes recently applied, rolled back when their error comes back.
     watch: Arc<Watch>,
+    /// Without a store: the fingerprints already alerted, so the team still hears of each
+    /// error once.
+    alerted_unstored: HashSet<String>,
     run: RunContext,
     roots: Vec<String>,
     /// The incident of the latest traceback of the current run, and when it was seen.
@@ -423,6 +427,25 @@ impl Incidents {
         }
     }
 
+    /// The store cannot be used: heal still tells the team of each new error, once, with an
+    /// id that names no record.
+    fn alert_unstored(&mut self, finding: Finding, exit: Option<ExitInfo>) {
+        let Some(n) = &self.notifier else { return };
+        if !self.alerted_unstored.insert(finding.fingerprint.clone()) {
+            return;
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let id = crate::record::base_id(now);
+        let mut record = finding.into_record(id, &crate::record::rfc3339(now), &self.run);
+        record.context.exit = exit;
+        record.status = Status::Skipped;
+        record.reason = Some(
+            "not recorded and not healed: heal cannot write its store (see heal's log)".to_string(),
+        );
+        healing::redact_record(&self.config.redactor, &mut record);
+        n.alert(&record);
+    }
+
     /// Sends an incident to the healer, once per run of the program.
     fn heal(&mut self, id: &str) {
         if let Some(jobs) = &self.jobs
@@ -440,7 +463,10 @@ impl Incidents {
         count: u64,
         exit: Option<ExitInfo>,
     ) -> Option<String> {
-        let store = self.store.clone()?;
+        let Some(store) = self.store.clone() else {
+            self.alert_unstored(finding, exit);
+            return None;
+        };
         let run = self.run.clone();
         let redactor = self.config.redactor.clone();
         let fingerprint = finding.fingerprint.clone();
