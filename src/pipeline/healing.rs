@@ -16,8 +16,8 @@ use crate::apply::{self, Backup, Plan, PlanError, Scope};
 use crate::config::{Config, ProviderChoice};
 use crate::notify::Notifier;
 use crate::prove::{self, ErrorLocation, ErrorSignature, ProveConfig, Validation};
-use crate::record::Store;
 use crate::record::model::{LlmCall, LlmUsage, Record, Status};
+use crate::record::{Store, off_thread};
 
 /// What the healer is asked to do, in order.
 pub enum Job {
@@ -471,17 +471,7 @@ impl Healer {
     async fn load(&self, id: &str) -> Option<Record> {
         let store = self.store.clone();
         let id = id.to_string();
-        match tokio::task::spawn_blocking(move || store.get(&id)).await {
-            Ok(Ok(record)) => Some(record),
-            Ok(Err(e)) => {
-                tracing::error!("cannot read the incident to heal: {e}");
-                None
-            }
-            Err(e) => {
-                tracing::error!("cannot read the incident to heal: {e}");
-                None
-            }
-        }
+        off_thread("read the incident to heal", move || store.get(&id)).await
     }
 
     /// Applies `change` to the stored record; the record as saved, or `None` (logged) when
@@ -494,24 +484,13 @@ impl Healer {
         let store = self.store.clone();
         let redactor = self.config.redactor.clone();
         let id = id.to_string();
-        let result = tokio::task::spawn_blocking(move || {
+        off_thread("record the healing", move || {
             store.update(&id, |r| {
                 change(r);
                 redact_record(&redactor, r);
             })
         })
-        .await;
-        match result {
-            Ok(Ok(record)) => Some(record),
-            Ok(Err(e)) => {
-                tracing::error!("cannot record the healing: {e}");
-                None
-            }
-            Err(e) => {
-                tracing::error!("cannot record the healing: {e}");
-                None
-            }
-        }
+        .await
     }
 }
 

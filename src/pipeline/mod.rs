@@ -25,9 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::Config;
 use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
-use crate::record::Store;
 use crate::record::build::{Finding, RunContext};
 use crate::record::model::{ExitInfo, Status};
+use crate::record::{Store, off_thread};
 use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
 use healing::{Healer, Job, Watch};
 
@@ -387,7 +387,7 @@ impl Incidents {
         };
         let root = self.config.root.clone();
         let window = self.config.healing.watch.as_secs();
-        let result = tokio::task::spawn_blocking(move || {
+        let rolled_back = off_thread("record the rollback", move || {
             let restored = crate::apply::restore(&root, &watched.backups);
             let reason = match &restored {
                 Ok(()) => format!(
@@ -407,23 +407,19 @@ impl Incidents {
             })
         })
         .await;
-        match result {
-            Ok(Ok(record)) => {
-                tracing::warn!(
-                    "incident {}: {}",
-                    record.id,
-                    record.reason.as_deref().unwrap_or("regressed")
+        if let Some(record) = rolled_back {
+            tracing::warn!(
+                "incident {}: {}",
+                record.id,
+                record.reason.as_deref().unwrap_or("regressed")
+            );
+            if let Some(n) = &self.notifier {
+                n.update(&record);
+                n.stage(
+                    &record,
+                    &format!("↩️ {}", record.reason.as_deref().unwrap_or("regressed")),
                 );
-                if let Some(n) = &self.notifier {
-                    n.update(&record);
-                    n.stage(
-                        &record,
-                        &format!("↩️ {}", record.reason.as_deref().unwrap_or("regressed")),
-                    );
-                }
             }
-            Ok(Err(e)) => tracing::error!("cannot record the rollback: {e}"),
-            Err(e) => tracing::error!("cannot record the rollback: {e}"),
         }
     }
 
@@ -470,7 +466,7 @@ impl Incidents {
         let run = self.run.clone();
         let redactor = self.config.redactor.clone();
         let fingerprint = finding.fingerprint.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        let stored = off_thread("record the incident", move || {
             let now = time::OffsetDateTime::now_utc();
             let now_text = crate::record::rfc3339(now);
             store.upsert(&fingerprint, count, now, |id| {
@@ -482,38 +478,27 @@ impl Incidents {
             })
         })
         .await;
-        match result {
-            Ok(Ok((record, is_new))) => {
-                if is_new {
-                    tracing::info!(
-                        "incident {}: {} at {}",
-                        record.id,
-                        record.error.exc_type,
-                        record
-                            .context
-                            .file
-                            .as_ref()
-                            .map(|f| format!("{f}:{}", record.context.line.unwrap_or(0)))
-                            .unwrap_or_else(|| "an unknown place".to_string())
-                    );
-                    if let Some(n) = &self.notifier {
-                        n.alert(&record);
-                    }
-                    if record.status == Status::Detected {
-                        self.heal(&record.id);
-                    }
-                }
-                Some(record.id)
+        let (record, is_new) = stored?;
+        if is_new {
+            tracing::info!(
+                "incident {}: {} at {}",
+                record.id,
+                record.error.exc_type,
+                record
+                    .context
+                    .file
+                    .as_ref()
+                    .map(|f| format!("{f}:{}", record.context.line.unwrap_or(0)))
+                    .unwrap_or_else(|| "an unknown place".to_string())
+            );
+            if let Some(n) = &self.notifier {
+                n.alert(&record);
             }
-            Ok(Err(e)) => {
-                tracing::error!("cannot record the incident: {e}");
-                None
-            }
-            Err(e) => {
-                tracing::error!("cannot record the incident: {e}");
-                None
+            if record.status == Status::Detected {
+                self.heal(&record.id);
             }
         }
+        Some(record.id)
     }
 
     /// Judges an exit: a crash is an incident, with the traceback that preceded it when there
@@ -552,18 +537,12 @@ impl Incidents {
         {
             let store = self.store.clone()?;
             let update_id = id.clone();
-            let updated = tokio::task::spawn_blocking(move || {
+            let updated = off_thread("record the crash", move || {
                 store.update(&update_id, |r| r.context.exit = Some(exit_info))
             })
             .await;
-            match updated {
-                Ok(Ok(record)) => {
-                    if let Some(n) = &self.notifier {
-                        n.update(&record);
-                    }
-                }
-                Ok(Err(e)) => tracing::error!("cannot record the crash: {e}"),
-                Err(e) => tracing::error!("cannot record the crash: {e}"),
+            if let (Some(record), Some(n)) = (updated, &self.notifier) {
+                n.update(&record);
             }
             return Some(id);
         }
@@ -590,7 +569,7 @@ async fn record_deliveries(
         let (Some(store), Some(id)) = (store.clone(), delivery.incident_id.clone()) else {
             continue;
         };
-        let result = tokio::task::spawn_blocking(move || {
+        off_thread("record a Slack delivery", move || {
             store.update(&id, |r| {
                 r.notifications.push(delivery.attempt);
                 if let Some(thread) = delivery.thread {
@@ -599,9 +578,6 @@ async fn record_deliveries(
             })
         })
         .await;
-        if let Ok(Err(e)) = result {
-            tracing::error!("cannot record a Slack delivery: {e}");
-        }
     }
 }
 

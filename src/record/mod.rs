@@ -308,6 +308,25 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
     Ok(())
 }
 
+/// Runs a store call off the async threads (SQLite blocks). A failure is logged as
+/// "cannot {what}: ..." and gives `None`: supervision goes on whatever the store does.
+pub async fn off_thread<T: Send + 'static>(
+    what: &str,
+    call: impl FnOnce() -> Result<T, RecordError> + Send + 'static,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            tracing::error!("cannot {what}: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::error!("cannot {what}: {e}");
+            None
+        }
+    }
+}
+
 /// The seed's id form, `err_YYYYMMDD_HHMMSS` in UTC, with `_2`, `_3`, ... when incidents share
 /// a second.
 fn next_id(tx: &rusqlite::Transaction<'_>, now: time::OffsetDateTime) -> rusqlite::Result<String> {
