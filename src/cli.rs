@@ -15,7 +15,6 @@ use crate::config::{Config, Overrides};
 use crate::inspect;
 use crate::pipeline::{self, RunOptions};
 use crate::record::Store;
-use crate::record::model::Status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,8 +59,15 @@ enum Command {
     },
     /// Run an incident through healing again (resets its failure count).
     Retry { id: String },
-    /// Undo an incident's fix: restore the files from its backups.
+    /// Undo an incident's fix: `git revert` its commit (pushed like the fix), or restore the
+    /// files from its backups when it was never committed.
     Revert { id: String },
+    /// List the auto-fix commits: hash, date, incident, error type, files.
+    Log {
+        /// Only commits more recent than this, as git reads it ("1 day ago", "2026-01-28").
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
     /// Print the effective configuration and where each value came from.
     Doctor,
     /// Run heal on a small crashing example in a temporary folder, with nothing configured.
@@ -157,11 +163,7 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             let record =
                 runtime()?.block_on(crate::pipeline::retry(Arc::new(config), store, &id))?;
             print!("{}", inspect::show(&record));
-            Ok(if record.status == Status::Applied {
-                0
-            } else {
-                1
-            })
+            Ok(if record.status.is_fixed() { 0 } else { 1 })
         }
         Command::Revert { id } => {
             let store = Arc::new(open_store(&config)?);
@@ -172,6 +174,14 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
                 record.id,
                 record.reason.as_deref().unwrap_or("reverted")
             );
+            Ok(0)
+        }
+        Command::Log { since } => {
+            let entries = runtime()?.block_on(crate::commit::history::fix_commits(
+                &config.root,
+                since.as_deref(),
+            ))?;
+            print!("{}", crate::commit::history::render(&entries));
             Ok(0)
         }
         Command::Doctor => {

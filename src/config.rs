@@ -82,6 +82,8 @@ enum Kind {
     /// A list of strings: a TOML array, or in the environment a JSON array or a
     /// comma-separated list.
     List,
+    /// `Name <email>`, as git writes authors.
+    Author,
 }
 
 impl Kind {
@@ -94,6 +96,7 @@ impl Kind {
             Kind::OneOf(names) => format!("one of {}", names.join(", ")),
             Kind::Repo => "owner/name, like acme/ads-agent".to_string(),
             Kind::List => "a list: a TOML array of strings, or a JSON array or comma-separated list in the environment".to_string(),
+            Kind::Author => "Name <email>, like heal <heal@example.com>".to_string(),
         }
     }
 
@@ -116,6 +119,7 @@ impl Kind {
                 ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
             }
             Kind::List => parse_list(value).is_some(),
+            Kind::Author => parse_author(value).is_some(),
         }
     }
 }
@@ -137,6 +141,7 @@ pub struct Key {
 const CONFIDENCE: &[&str] = &["low", "medium", "high"];
 const RESTART: &[&str] = &["never", "on-failure", "always"];
 const PROVIDERS: &[&str] = &["anthropic", "none"];
+const GIT_MODES: &[&str] = &["push", "branch", "pr", "commit", "off"];
 
 /// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
 /// otherwise silently do nothing).
@@ -162,6 +167,15 @@ pub static KEYS: &[Key] = &[
     Key { toml: "llm.timeout_s", env: "HEAL_LLM_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "timeout of one model request" },
     Key { toml: "github_token", env: "GITHUB_TOKEN", kind: Kind::Text, default: None, secret: true, help: "token for pushes and pull requests" },
     Key { toml: "github_repo", env: "GITHUB_REPO", kind: Kind::Repo, default: None, secret: false, help: "owner/name of the GitHub repository" },
+    Key { toml: "github_api_url", env: "GITHUB_API_URL", kind: Kind::Url, default: Some("https://api.github.com"), secret: false, help: "GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)" },
+    Key { toml: "git.mode", env: "HEAL_GIT_MODE", kind: Kind::OneOf(GIT_MODES), default: Some("push"), secret: false, help: "what happens to an applied fix: push, branch, pr, commit (local only) or off" },
+    Key { toml: "git.remote", env: "HEAL_GIT_REMOTE", kind: Kind::Text, default: None, secret: false, help: "remote to push to (default: the branch's upstream, else origin)" },
+    Key { toml: "git.author", env: "HEAL_GIT_AUTHOR", kind: Kind::Author, default: Some("heal <heal@localhost>"), secret: false, help: "author and committer of fix commits" },
+    Key { toml: "git.no_verify", env: "HEAL_GIT_NO_VERIFY", kind: Kind::Bool, default: Some("false"), secret: false, help: "true: skip the repository's pre-commit and commit-msg hooks" },
+    Key { toml: "git.draft", env: "HEAL_GIT_DRAFT", kind: Kind::Bool, default: Some("false"), secret: false, help: "pr mode: open pull requests as drafts" },
+    Key { toml: "git.push_timeout_s", env: "HEAL_GIT_PUSH_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("60"), secret: false, help: "timeout of one push or fetch" },
+    Key { toml: "git.push_retries", env: "HEAL_GIT_PUSH_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("2"), secret: false, help: "retries of a push after a network, timeout or server failure" },
+    Key { toml: "git.retry_initial_ms", env: "HEAL_GIT_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between push retries, doubling" },
     Key { toml: "slack.webhook_url", env: "SLACK_WEBHOOK_URL", kind: Kind::Url, default: None, secret: true, help: "Slack incoming webhook" },
     Key { toml: "slack.bot_token", env: "SLACK_BOT_TOKEN", kind: Kind::Text, default: None, secret: true, help: "Slack bot token (Web API: threads and updates)" },
     Key { toml: "slack.channel", env: "SLACK_CHANNEL", kind: Kind::Text, default: None, secret: false, help: "Slack channel for the Web API" },
@@ -246,6 +260,63 @@ pub struct HealingConfig {
     pub rerun_timeout: Duration,
 }
 
+/// What happens to an applied fix in git.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitMode {
+    /// Commit on the current branch and push it (the seed's behaviour).
+    Push,
+    /// Commit on a new branch `heal/{id}` and push that branch; the checkout is not switched.
+    Branch,
+    /// As `Branch`, then open a pull request.
+    Pr,
+    /// Commit on the current branch, never push.
+    Commit,
+    /// No git at all.
+    Off,
+}
+
+impl GitMode {
+    pub fn parse(s: &str) -> Option<GitMode> {
+        match s {
+            "push" => Some(GitMode::Push),
+            "branch" => Some(GitMode::Branch),
+            "pr" => Some(GitMode::Pr),
+            "commit" => Some(GitMode::Commit),
+            "off" => Some(GitMode::Off),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GitMode::Push => "push",
+            GitMode::Branch => "branch",
+            GitMode::Pr => "pr",
+            GitMode::Commit => "commit",
+            GitMode::Off => "off",
+        }
+    }
+}
+
+/// Everything the commit stage needs.
+#[derive(Debug, Clone)]
+pub struct GitConfig {
+    pub mode: GitMode,
+    /// `None`: the branch's upstream remote, else `origin`.
+    pub remote: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    pub no_verify: bool,
+    pub draft: bool,
+    pub push_timeout: Duration,
+    pub push_retries: u32,
+    pub retry_initial: Duration,
+    pub github_token: Option<String>,
+    /// `owner/name`.
+    pub github_repo: Option<String>,
+    pub github_api_url: String,
+}
+
 /// The validated configuration of one `heal` invocation.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -259,6 +330,7 @@ pub struct Config {
     pub restart: RestartConfig,
     pub quiet: Duration,
     pub healing: HealingConfig,
+    pub git: GitConfig,
     /// Replaces secrets (from the environment, .env and known credential shapes) by
     /// `[REDACTED]` in whatever leaves heal: model requests, Slack, records.
     pub redactor: crate::redact::Redactor,
@@ -458,6 +530,45 @@ impl Config {
             rerun: get("verify.rerun").and_then(parse_bool).unwrap_or(true),
             rerun_timeout: Duration::from_secs(num("verify.rerun_seconds")),
         };
+        let git_mode = get("git.mode")
+            .and_then(GitMode::parse)
+            .unwrap_or(GitMode::Push);
+        let (author_name, author_email) = get("git.author")
+            .and_then(parse_author)
+            .unwrap_or_else(|| ("heal".to_string(), "heal@localhost".to_string()));
+        let git = GitConfig {
+            mode: git_mode,
+            remote: get("git.remote").map(str::to_string),
+            author_name,
+            author_email,
+            no_verify: get("git.no_verify").and_then(parse_bool).unwrap_or(false),
+            draft: get("git.draft").and_then(parse_bool).unwrap_or(false),
+            push_timeout: Duration::from_secs(num("git.push_timeout_s")),
+            push_retries: small("git.push_retries"),
+            retry_initial: Duration::from_millis(num("git.retry_initial_ms")),
+            github_token: get("github_token").map(str::to_string),
+            github_repo: get("github_repo").map(str::to_string),
+            github_api_url: get("github_api_url")
+                .unwrap_or("https://api.github.com")
+                .trim_end_matches('/')
+                .to_string(),
+        };
+        // pr mode cannot do its job without these: say so at start, not at the first fix.
+        if git_mode == GitMode::Pr {
+            for (key, value) in [
+                ("GITHUB_REPO", &git.github_repo),
+                ("GITHUB_TOKEN", &git.github_token),
+            ] {
+                if value.is_none() {
+                    return Err(ConfigError::Invalid {
+                        key: key.to_string(),
+                        value: String::new(),
+                        source_: Source::Default,
+                        expected: "a value when HEAL_GIT_MODE=pr (pull requests are opened on GITHUB_REPO with GITHUB_TOKEN); or choose HEAL_GIT_MODE=branch".to_string(),
+                    });
+                }
+            }
+        }
         Ok(Config {
             root: root.to_path_buf(),
             storage_dir,
@@ -485,6 +596,7 @@ impl Config {
             },
             quiet: Duration::from_millis(num("detect.quiet_ms")),
             healing,
+            git,
             redactor,
             settings,
         })
@@ -509,6 +621,17 @@ impl Config {
         }
         out
     }
+}
+
+/// `Name <email>` → (name, email).
+fn parse_author(value: &str) -> Option<(String, String)> {
+    let (name, rest) = value.split_once('<')?;
+    let email = rest.strip_suffix('>')?;
+    let name = name.trim();
+    if name.is_empty() || email.is_empty() || email.contains(['<', '>']) {
+        return None;
+    }
+    Some((name.to_string(), email.trim().to_string()))
 }
 
 /// The git top-level of `dir`, else `dir` itself.

@@ -6,13 +6,18 @@
 //! 2. [`detect`]: find and parse the tracebacks in its stderr (pure parsers).
 //! 3. [`record`]: keep each incident in SQLite and as `storage/errors/{id}.json`.
 //! 4. [`notify`]: tell the team on Slack, without ever holding up supervision.
+//! 5. [`analyse`]: ask a model for a fix, as a typed answer.
+//! 6. [`prove`]: try the fix in an isolated copy (syntax, the project's checks, a re-run).
+//! 7. [`apply`]: write the proved fix to the live tree, with backups.
+//! 8. [`commit`]: commit it, push it or propose it as a pull request.
 //!
-//! [`pipeline`] ties the stages together; [`config`] reads heal.toml, .env and the environment
-//! once; [`cli`] is the edge. Analysis, proof, fix and commit come in later stages.
+//! [`pipeline`] ties the stages together and restarts the program; [`config`] reads heal.toml,
+//! .env and the environment once; [`cli`] is the edge.
 
 pub mod analyse;
 pub mod apply;
 pub mod cli;
+pub mod commit;
 pub mod config;
 pub mod demo;
 pub mod detect;

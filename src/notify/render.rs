@@ -63,7 +63,9 @@ pub fn report_text(record: &Record) -> String {
     };
     let reason = record.reason.clone().unwrap_or_default();
     let mut out = match record.status {
-        Status::Applied => format!("✅ AUTO-FIX APPLIED - {}", record.id),
+        Status::Applied | Status::Committed | Status::Pushed => {
+            format!("✅ AUTO-FIX APPLIED - {}", record.id)
+        }
         Status::Rejected => format!("🛑 FIX REJECTED - {}\n{reason}", record.id),
         Status::Failed => format!("❌ HEALING FAILED - {}\n{reason}", record.id),
         Status::Skipped => format!("⏸️ NOT FIXED - {}\n{reason}", record.id),
@@ -81,7 +83,7 @@ pub fn report_text(record: &Record) -> String {
             }
         }
     }
-    if record.status == Status::Applied {
+    if record.status.is_fixed() {
         let files: Vec<String> = record
             .fix
             .as_ref()
@@ -121,8 +123,10 @@ pub fn report_text(record: &Record) -> String {
             ));
         }
     }
-    if record.status == Status::Applied {
-        out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy\n✅ Backups written\n✅ Fix applied\n🔄 The program restarts with the fix.");
+    if record.status.is_fixed() {
+        out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy\n✅ Backups written\n✅ Fix applied");
+        out.push_str(&git_lines(record));
+        out.push_str("\n🔄 The program restarts with the fix.");
     }
     if !record.timings_ms.is_empty() {
         let t: Vec<String> = record
@@ -131,6 +135,50 @@ pub fn report_text(record: &Record) -> String {
             .map(|(k, v)| format!("{k} {v} ms"))
             .collect();
         out.push_str(&format!("\n\nTimings: {}", t.join(", ")));
+    }
+    out
+}
+
+/// What the commit stage did, for the report: the short hash and its link, the pull request,
+/// or why no commit was made.
+fn git_lines(record: &Record) -> String {
+    let result = record.result.as_ref();
+    let text = |k: &str| {
+        result
+            .and_then(|r| r.get(k))
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let mut out = String::new();
+    let Some(commit) = text("commit") else {
+        if let Some(why) = text("git") {
+            out.push_str(&format!("\n⚠️ Git: {why}"));
+        }
+        return out;
+    };
+    let short = commit.get(..8).unwrap_or(&commit);
+    let link = text("commit_url")
+        .map(|u| format!(" {short} ({u})"))
+        .unwrap_or_else(|| format!(" {short}"));
+    let pushed = result
+        .and_then(|r| r.get("pushed"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    out.push_str(&format!(
+        "\n✅ Committed{link} on {}",
+        text("branch").unwrap_or_default()
+    ));
+    if pushed {
+        out.push_str(&format!(
+            "\n✅ Pushed to {}",
+            text("remote").unwrap_or_else(|| "the remote".into())
+        ));
+    } else if let Some(why) = text("git") {
+        out.push_str(&format!("\n⚠️ {why}"));
+    }
+    if let Some(pr) = text("pr_url") {
+        out.push_str(&format!("\n🔀 Pull request: {pr}"));
     }
     out
 }
@@ -478,6 +526,8 @@ fn status_lines(record: &Record, view: View, m: Mode) -> Vec<String> {
         Status::Failed => with("❌", "Healing failed."),
         Status::Rejected => with("🛑", "The proposed fix was rejected; nothing was written."),
         Status::Applied => with("✅", "A proved fix was applied."),
+        Status::Committed => with("✅", "A proved fix was applied and committed."),
+        Status::Pushed => with("✅", "A proved fix was applied, committed and pushed."),
         Status::Regressed => with(
             "↩️",
             "The error came back after the fix; it was rolled back.",

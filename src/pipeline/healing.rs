@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::publish::GitJob;
 use crate::analyse::{self, AnthropicConfig, Conversation, Model, Provider, ReportFix};
 use crate::apply::{self, Backup, Plan, PlanError, Scope};
 use crate::config::{Config, ProviderChoice};
@@ -89,6 +90,9 @@ pub struct Healer {
     /// Asks the supervision loop to restart the program (after a fix for an error it logged
     /// while running).
     restart: mpsc::UnboundedSender<()>,
+    /// The git lane, which commits applied fixes and sends their final report; `None` when
+    /// git is off.
+    git: Option<mpsc::UnboundedSender<GitJob>>,
 }
 
 impl Healer {
@@ -98,6 +102,7 @@ impl Healer {
         config: Arc<Config>,
         command: Vec<String>,
         restart: mpsc::UnboundedSender<()>,
+        git: Option<mpsc::UnboundedSender<GitJob>>,
     ) -> Healer {
         let provider = provider(&config);
         let scope = Scope::new(&config.root, &config.storage_dir, &config.healing.blacklist)
@@ -111,6 +116,7 @@ impl Healer {
             scope,
             watch: Arc::new(Watch::default()),
             restart,
+            git,
         }
     }
 
@@ -164,7 +170,11 @@ impl Healer {
                 record.status.as_str(),
                 record.reason.as_deref().unwrap_or("")
             );
-            if let Some(n) = &self.notifier {
+            // An applied fix is reported by the git lane once it is committed.
+            let reported_later = status == Status::Applied && self.git.is_some();
+            if let Some(n) = &self.notifier
+                && !reported_later
+            {
                 n.update(&record);
                 n.stage(&record, &crate::notify::render::report_text(&record));
             }
@@ -339,6 +349,12 @@ impl Healer {
                         }
                     })
                     .await;
+                    if let Some(git) = &self.git {
+                        let _ = git.send(GitJob::Publish {
+                            id: id.clone(),
+                            changes: super::publish::changes(&plan),
+                        });
+                    }
                     self.watch.add(Watched {
                         fingerprint: record.fingerprint.clone(),
                         incident: id.clone(),

@@ -14,6 +14,10 @@
 //! turns heal into a plain pass-through supervisor that says so.
 
 pub mod healing;
+mod manual;
+pub mod publish;
+
+pub use manual::{RevertError, retry, revert};
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -22,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::Config;
+use crate::config::{Config, GitMode};
 use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
 use crate::record::build::{Finding, RunContext};
@@ -30,6 +34,7 @@ use crate::record::model::{ExitInfo, Status};
 use crate::record::{Store, off_thread};
 use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
 use healing::{Healer, Job, Watch};
+use publish::{GitJob, Publisher};
 
 /// How long to wait for a child's output to end after the child itself has exited (a
 /// grandchild may hold the pipe open).
@@ -87,6 +92,19 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let (restart_tx, restart_rx) = mpsc::unbounded_channel();
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let mut watch = Arc::new(Watch::default());
+    // The git lane commits what the healer applied, and reverts what regressed.
+    let (git_tx, publisher_task) = match &store {
+        Some(store) if config.auto_healing && config.git.mode != GitMode::Off => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let publisher = Publisher {
+                store: store.clone(),
+                notifier: notifier.clone(),
+                config: config.clone(),
+            };
+            (Some(tx), Some(tokio::spawn(publisher.run(rx))))
+        }
+        _ => (None, None),
+    };
     let healer_task = match &store {
         Some(store) if config.auto_healing => {
             let healer = Healer::new(
@@ -95,6 +113,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
                 config.clone(),
                 options.command.clone(),
                 restart_tx,
+                git_tx.clone(),
             );
             watch = healer.watch.clone();
             Some(tokio::spawn(healer.run(jobs_rx)))
@@ -124,6 +143,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         queued: HashSet::new(),
         watch,
         alerted_unstored: HashSet::new(),
+        git: git_tx,
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
 
@@ -141,6 +161,10 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     // has and ends too.
     let _ = incident_task.await;
     if let Some(task) = healer_task {
+        let _ = task.await;
+    }
+    // Last, the commits and pushes of what was applied (bounded by the push timeouts).
+    if let Some(task) = publisher_task {
         let _ = task.await;
     }
     if let Some(n) = &notifier {
@@ -292,6 +316,8 @@ struct Incidents {
     /// Without a store: the fingerprints already alerted, so the team still hears of each
     /// error once.
     alerted_unstored: HashSet<String>,
+    /// The git lane, to revert the commit of a fix that regressed.
+    git: Option<mpsc::UnboundedSender<GitJob>>,
     run: RunContext,
     roots: Vec<String>,
     /// The incident of the latest traceback of the current run, and when it was seen.
@@ -387,6 +413,7 @@ impl Incidents {
         };
         let root = self.config.root.clone();
         let window = self.config.healing.watch.as_secs();
+        let incident = watched.incident.clone();
         let rolled_back = off_thread("record the rollback", move || {
             let restored = crate::apply::restore(&root, &watched.backups);
             let reason = match &restored {
@@ -407,6 +434,12 @@ impl Incidents {
             })
         })
         .await;
+        if let Some(git) = &self.git {
+            // Queued after the fix's own commit job, so it sees whatever that committed.
+            let _ = git.send(GitJob::Revert {
+                id: incident.clone(),
+            });
+        }
         if let Some(record) = rolled_back {
             tracing::warn!(
                 "incident {}: {}",
@@ -579,111 +612,4 @@ async fn record_deliveries(
         })
         .await;
     }
-}
-
-/// `heal retry ID`: heals the incident again, as if new: its failure count starts over.
-pub async fn retry(
-    config: Arc<Config>,
-    store: Arc<Store>,
-    id: &str,
-) -> Result<crate::record::model::Record, crate::record::RecordError> {
-    let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = config
-        .slack
-        .clone()
-        .map(|target| Notifier::start(target, config.slack_retry.clone(), deliveries_tx));
-    let deliveries = tokio::spawn(record_deliveries(Some(store.clone()), deliveries_rx));
-    let reset_id = id.to_string();
-    let reset_store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        reset_store.update(&reset_id, |r| {
-            r.status = Status::Detected;
-            r.heal_failures = 0;
-            r.reason = Some("healing retried on request (heal retry)".to_string());
-        })
-    })
-    .await
-    .map_err(|_| crate::record::RecordError::Poisoned)??;
-    let (restart_tx, _restart_rx) = mpsc::unbounded_channel();
-    let command = store.get(id)?.context.command;
-    let healer = Healer::new(store.clone(), notifier.clone(), config, command, restart_tx);
-    healer.heal(id).await;
-    if let Some(n) = &notifier {
-        n.drain(NOTIFY_DRAIN).await;
-    }
-    drop(notifier);
-    drop(healer);
-    let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
-    store.get(id)
-}
-
-/// `heal revert ID`: puts the files an incident's fix changed back as they were, from its
-/// backups.
-pub async fn revert(
-    config: Arc<Config>,
-    store: Arc<Store>,
-    id: &str,
-) -> Result<crate::record::model::Record, RevertError> {
-    let record = store.get(id)?;
-    let backups: Vec<crate::apply::Backup> = record
-        .fix
-        .as_ref()
-        .and_then(|f| f.get("backups"))
-        .and_then(|b| b.as_array())
-        .map(|list| {
-            list.iter()
-                .filter_map(|b| {
-                    Some(crate::apply::Backup {
-                        file: b.get("file")?.as_str()?.to_string(),
-                        backup: b.get("backup")?.as_str()?.into(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if record.status != Status::Applied || backups.is_empty() {
-        return Err(RevertError::NothingToRevert {
-            id: id.to_string(),
-            status: record.status.as_str().to_string(),
-        });
-    }
-    crate::apply::restore(&config.root, &backups)?;
-    let files: Vec<&str> = backups.iter().map(|b| b.file.as_str()).collect();
-    let reason = format!(
-        "reverted on request: {} restored from backups",
-        files.join(", ")
-    );
-    let record = store.update(id, |r| {
-        r.status = Status::Reverted;
-        let result = r.result.get_or_insert_with(|| serde_json::json!({}));
-        result["status"] = serde_json::json!("reverted");
-        result["reason"] = serde_json::json!(reason);
-        r.reason = Some(reason);
-    })?;
-    if let Some(target) = config.slack.clone() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let n = Notifier::start(target, config.slack_retry.clone(), tx);
-        n.update(&record);
-        n.stage(
-            &record,
-            &format!("↩️ {}", record.reason.as_deref().unwrap_or("reverted")),
-        );
-        n.drain(NOTIFY_DRAIN).await;
-        drop(n);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(d)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-            let _ = store.update(id, |r| r.notifications.push(d.attempt));
-        }
-    }
-    Ok(record)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RevertError {
-    #[error("{id} has no applied fix to revert (its status is {status})")]
-    NothingToRevert { id: String, status: String },
-    #[error(transparent)]
-    Record(#[from] crate::record::RecordError),
-    #[error(transparent)]
-    Apply(#[from] crate::apply::ApplyError),
 }

@@ -20,8 +20,13 @@ pub enum Status {
     Failed,
     /// A fix was proposed and refused: out of scope, not applicable, or not proved.
     Rejected,
-    /// A proved fix is in the live tree.
+    /// A proved fix is in the live tree (and not committed: git is off, absent, or the commit
+    /// could not be made; `reason` says which).
     Applied,
+    /// The applied fix is committed, not pushed (`commit` mode, or the push failed).
+    Committed,
+    /// The applied fix is committed and pushed (and, in `pr` mode, proposed).
+    Pushed,
     /// The fix was applied, the error came back, and the fix was rolled back.
     Regressed,
     /// The fix was undone on request (`heal revert`).
@@ -37,6 +42,8 @@ impl Status {
             Status::Failed => "failed",
             Status::Rejected => "rejected",
             Status::Applied => "applied",
+            Status::Committed => "committed",
+            Status::Pushed => "pushed",
             Status::Regressed => "regressed",
             Status::Reverted => "reverted",
         }
@@ -45,7 +52,12 @@ impl Status {
     /// An open incident absorbs repeats of its fingerprint as occurrences. A fixed incident is
     /// closed: the same error after it is a new incident (or a regression, see the pipeline).
     pub fn is_open(self) -> bool {
-        !matches!(self, Status::Applied | Status::Reverted)
+        !matches!(self, Status::Reverted) && !self.is_fixed()
+    }
+
+    /// A proved fix is in the live tree, committed or not.
+    pub fn is_fixed(self) -> bool {
+        matches!(self, Status::Applied | Status::Committed | Status::Pushed)
     }
 
     /// Healing may be tried (again) on a repeat of an incident in this status.

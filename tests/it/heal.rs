@@ -7,11 +7,11 @@ use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
 use crate::support::slack::FakeSlack;
 
-const APP: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return mesage\n\n\nprint(greet('team'), flush=True)\n";
-const FIXED: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return message\n\n\nprint(greet('team'), flush=True)\n";
+pub(crate) const APP: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return mesage\n\n\nprint(greet('team'), flush=True)\n";
+pub(crate) const FIXED: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return message\n\n\nprint(greet('team'), flush=True)\n";
 
 /// A report_fix answer; `edits` as [(file, search, replace)].
-fn answer(edits: &[(&str, &str, &str)]) -> Value {
+pub(crate) fn answer(edits: &[(&str, &str, &str)]) -> Value {
     json!({
         "fixable": true,
         "reason": "a typo in a variable name",
@@ -25,17 +25,17 @@ fn answer(edits: &[(&str, &str, &str)]) -> Value {
     })
 }
 
-fn good() -> Value {
+pub(crate) fn good() -> Value {
     answer(&[("app.py", "    return mesage\n", "    return message\n")])
 }
 
-struct Setup {
-    p: Project,
-    model: FakeAnthropic,
-    slack: FakeSlack,
+pub(crate) struct Setup {
+    pub p: Project,
+    pub model: FakeAnthropic,
+    pub slack: FakeSlack,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let model = FakeAnthropic::start();
     let slack = FakeSlack::start();
     let mut p = Project::new();
@@ -50,11 +50,11 @@ fn setup() -> Setup {
 }
 
 impl Setup {
-    fn heal_run(&self) -> crate::support::project::Run {
+    pub fn heal_run(&self) -> crate::support::project::Run {
         self.p.run(&["run", "--", "python3", "app.py"])
     }
 
-    fn live(&self) -> String {
+    pub fn live(&self) -> String {
         std::fs::read_to_string(self.p.path().join("app.py")).unwrap()
     }
 

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod anthropic;
+pub mod git_http;
+pub mod github;
 pub mod peer;
 pub mod project;
 pub mod slack;

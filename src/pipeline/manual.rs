@@ -1,0 +1,173 @@
+//! What people ask for by hand: `heal retry ID` and `heal revert ID`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::healing::Healer;
+use super::publish::{self, Publisher};
+use super::{NOTIFY_DRAIN, record_deliveries};
+use crate::config::{Config, GitMode};
+use crate::notify::Notifier;
+use crate::record::Store;
+use crate::record::model::{Record, Status};
+
+/// `heal retry ID`: heals the incident again, as if new: its failure count starts over. A fix
+/// applied is committed as `git.mode` says before this returns.
+pub async fn retry(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    id: &str,
+) -> Result<Record, crate::record::RecordError> {
+    let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
+    let notifier = config
+        .slack
+        .clone()
+        .map(|target| Notifier::start(target, config.slack_retry.clone(), deliveries_tx));
+    let deliveries = tokio::spawn(record_deliveries(Some(store.clone()), deliveries_rx));
+    let reset_id = id.to_string();
+    let reset_store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        reset_store.update(&reset_id, |r| {
+            r.status = Status::Detected;
+            r.heal_failures = 0;
+            r.reason = Some("healing retried on request (heal retry)".to_string());
+        })
+    })
+    .await
+    .map_err(|_| crate::record::RecordError::Poisoned)??;
+    let (restart_tx, _restart_rx) = mpsc::unbounded_channel();
+    let (git_tx, publisher) = if config.git.mode == GitMode::Off {
+        (None, None)
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let publisher = Publisher {
+            store: store.clone(),
+            notifier: notifier.clone(),
+            config: config.clone(),
+        };
+        (Some(tx), Some(tokio::spawn(publisher.run(rx))))
+    };
+    let command = store.get(id)?.context.command;
+    let healer = Healer::new(
+        store.clone(),
+        notifier.clone(),
+        config,
+        command,
+        restart_tx,
+        git_tx,
+    );
+    healer.heal(id).await;
+    drop(healer);
+    if let Some(task) = publisher {
+        let _ = task.await;
+    }
+    if let Some(n) = &notifier {
+        n.drain(NOTIFY_DRAIN).await;
+    }
+    drop(notifier);
+    let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
+    store.get(id)
+}
+
+/// `heal revert ID`: undoes an incident's fix. A committed fix is reverted with a revert commit
+/// (pushed where the fix was pushed) and the live files follow; a fix never committed, or
+/// committed on its own `heal/{id}` branch, is restored from its backups in the live tree.
+pub async fn revert(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    id: &str,
+) -> Result<Record, RevertError> {
+    let record = store.get(id)?;
+    let backups = backups(&record);
+    let fix = publish::committed(&record);
+    if !record.status.is_fixed() || (fix.is_none() && backups.is_empty()) {
+        return Err(RevertError::NothingToRevert {
+            id: id.to_string(),
+            status: record.status.as_str().to_string(),
+        });
+    }
+    let mut notes = Vec::new();
+    let mut revert_commit = None;
+    if let Some(fix) = &fix {
+        // The commit first: when it conflicts, nothing at all has changed.
+        match publish::revert_commit(&config, fix).await {
+            Ok(reverted) => {
+                notes.push(reverted.note);
+                revert_commit = Some(reverted.commit);
+            }
+            // On its own branch, the fix's commit is only a proposal: the live tree is what
+            // matters, and it is restored below whatever git says.
+            Err(e) if publish::needs_backups(Some(fix)) => {
+                notes.push(format!(
+                    "the commit on {} was not reverted: {e}",
+                    fix.branch
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if publish::needs_backups(fix.as_ref()) {
+        crate::apply::restore(&config.root, &backups)?;
+        let files: Vec<&str> = backups.iter().map(|b| b.file.as_str()).collect();
+        notes.insert(0, format!("{} restored from backups", files.join(", ")));
+    }
+    let reason = format!("reverted on request: {}", notes.join("; "));
+    let record = store.update(id, |r| {
+        r.status = Status::Reverted;
+        let result = r.result.get_or_insert_with(|| json!({}));
+        result["status"] = json!("reverted");
+        result["reason"] = json!(reason);
+        result["revert_commit"] = json!(revert_commit);
+        r.reason = Some(reason);
+    })?;
+    if let Some(target) = config.slack.clone() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let n = Notifier::start(target, config.slack_retry.clone(), tx);
+        n.update(&record);
+        n.stage(
+            &record,
+            &format!("↩️ {}", record.reason.as_deref().unwrap_or("reverted")),
+        );
+        n.drain(NOTIFY_DRAIN).await;
+        drop(n);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Ok(Some(d)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            let _ = store.update(id, |r| r.notifications.push(d.attempt));
+        }
+    }
+    Ok(record)
+}
+
+fn backups(record: &Record) -> Vec<crate::apply::Backup> {
+    record
+        .fix
+        .as_ref()
+        .and_then(|f| f.get("backups"))
+        .and_then(|b| b.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|b| {
+                    Some(crate::apply::Backup {
+                        file: b.get("file")?.as_str()?.to_string(),
+                        backup: b.get("backup")?.as_str()?.into(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevertError {
+    #[error("{id} has no applied fix to revert (its status is {status})")]
+    NothingToRevert { id: String, status: String },
+    #[error(transparent)]
+    Record(#[from] crate::record::RecordError),
+    #[error(transparent)]
+    Apply(#[from] crate::apply::ApplyError),
+    #[error(transparent)]
+    Git(#[from] crate::commit::CommitError),
+}

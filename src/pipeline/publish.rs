@@ -1,0 +1,194 @@
+//! The commit stage's task: applied fixes are committed, pushed or proposed one at a time, off
+//! the healer's path, so a slow or unreachable remote never holds up the restart of the
+//! program. The final report of a fix goes out from here, once git is done with it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::commit::revert::{Committed, Reverted};
+use crate::commit::{self, Change, CommitError};
+use crate::config::{Config, GitMode};
+use crate::notify::Notifier;
+use crate::record::model::{Record, Status};
+use crate::record::{Store, off_thread};
+
+/// What the git lane is asked to do, in order.
+pub enum GitJob {
+    /// Commit (and push, or propose) the fix just applied to incident `id`.
+    Publish { id: String, changes: Vec<Change> },
+    /// The fix of `id` was rolled back in the live tree (it regressed): revert its commit.
+    Revert { id: String },
+}
+
+pub struct Publisher {
+    pub store: Arc<Store>,
+    pub notifier: Option<Notifier>,
+    pub config: Arc<Config>,
+}
+
+impl Publisher {
+    pub async fn run(self, mut jobs: mpsc::UnboundedReceiver<GitJob>) {
+        while let Some(job) = jobs.recv().await {
+            match job {
+                GitJob::Publish { id, changes } => self.publish(&id, &changes).await,
+                GitJob::Revert { id } => self.revert_regressed(&id).await,
+            }
+        }
+    }
+
+    async fn publish(&self, id: &str, changes: &[Change]) {
+        let store = self.store.clone();
+        let owned = id.to_string();
+        let Some(record) = off_thread("read the fixed incident", move || store.get(&owned)).await
+        else {
+            return;
+        };
+        // Rolled back before its turn came: there is nothing to commit any more.
+        if record.status != Status::Applied {
+            return;
+        }
+        if let Some(n) = &self.notifier
+            && self.config.git.mode != GitMode::Off
+        {
+            n.stage(&record, &format!("📤 Committing the fix for {id}…"));
+        }
+        let started = Instant::now();
+        let outcome = commit::publish(&self.config.git, &self.config.root, &record, changes).await;
+        let took = started.elapsed().as_millis() as u64;
+        let url = outcome
+            .commit
+            .as_deref()
+            .and_then(|c| commit::commit_url(&self.config.git, c));
+        tracing::info!("incident {id}: {}", outcome.reason);
+        let redactor = self.config.redactor.clone();
+        let store = self.store.clone();
+        let owned = id.to_string();
+        let saved = off_thread("record the commit", move || {
+            store.update(&owned, |r| {
+                if r.status == Status::Applied {
+                    r.status = outcome.status;
+                }
+                let result = r.result.get_or_insert_with(|| json!({}));
+                if let (Some(result), Some(git)) =
+                    (result.as_object_mut(), outcome.to_json().as_object())
+                {
+                    result.extend(git.clone());
+                    result.insert("commit_url".into(), json!(url));
+                    result.insert("status".into(), json!(r.status.as_str()));
+                }
+                let reason = r.reason.take().unwrap_or_default();
+                r.reason = Some(if reason.is_empty() {
+                    outcome.reason.clone()
+                } else {
+                    format!("{reason}; {}", outcome.reason)
+                });
+                if let Some(result) = r.result.as_mut() {
+                    result["reason"] = json!(r.reason);
+                }
+                r.timings_ms.insert("commit".into(), took);
+                crate::pipeline::healing::redact_record(&redactor, r);
+            })
+        })
+        .await;
+        if let (Some(record), Some(n)) = (saved, &self.notifier) {
+            n.update(&record);
+            n.stage(&record, &crate::notify::render::report_text(&record));
+        }
+    }
+
+    /// A regressed fix's files are already back from their backups; its commit is reverted
+    /// too, so the history says what the tree holds.
+    async fn revert_regressed(&self, id: &str) {
+        let store = self.store.clone();
+        let owned = id.to_string();
+        let Some(record) =
+            off_thread("read the regressed incident", move || store.get(&owned)).await
+        else {
+            return;
+        };
+        let Some(fix) = committed(&record) else {
+            return;
+        };
+        let outcome = revert_commit(&self.config, &fix).await;
+        let note = match &outcome {
+            Ok(r) => r.note.clone(),
+            Err(e) => format!("its commit was not reverted: {e}"),
+        };
+        tracing::info!("incident {id}: {note}");
+        let revert_commit = outcome.ok().map(|r| r.commit);
+        let store = self.store.clone();
+        let owned = id.to_string();
+        let saved = off_thread("record the revert", move || {
+            store.update(&owned, |r| {
+                let result = r.result.get_or_insert_with(|| json!({}));
+                result["revert_commit"] = json!(revert_commit);
+                let reason = format!("{}; {note}", r.reason.take().unwrap_or_default());
+                result["reason"] = json!(reason);
+                r.reason = Some(reason);
+            })
+        })
+        .await;
+        if let (Some(record), Some(n)) = (saved, &self.notifier) {
+            n.update(&record);
+        }
+    }
+}
+
+/// The committed fix of `record`, if its fix was committed.
+pub fn committed(record: &Record) -> Option<Committed> {
+    let result = record.result.as_ref()?;
+    let text = |k: &str| {
+        result
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    Some(Committed {
+        id: record.id.clone(),
+        commit: text("commit")?,
+        local_commit: text("local_commit"),
+        branch: text("branch")?,
+        remote: text("remote"),
+        pushed: result
+            .get("pushed")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+    })
+}
+
+/// Whether the fix was committed on a `heal/{id}` branch (its live copy is uncommitted).
+fn on_own_branch(fix: &Committed) -> bool {
+    fix.branch == format!("heal/{}", fix.id)
+}
+
+/// Reverts the commit of a fix whose live files are (or are about to be) restored by the
+/// caller when it was on its own branch.
+pub async fn revert_commit(config: &Config, fix: &Committed) -> Result<Reverted, CommitError> {
+    if on_own_branch(fix) {
+        commit::revert::revert_branch(&config.git, &config.root, fix).await
+    } else {
+        commit::revert::revert_on_branch(&config.git, &config.root, fix).await
+    }
+}
+
+/// Whether undoing `fix` needs the live files restored from backups: its live copy is not in
+/// the branch's history (branch and pr modes), or there is no commit at all.
+pub fn needs_backups(fix: Option<&Committed>) -> bool {
+    fix.is_none_or(on_own_branch)
+}
+
+/// The changes of a plan, for the commit.
+pub fn changes(plan: &crate::apply::Plan) -> Vec<Change> {
+    plan.files
+        .iter()
+        .map(|f| Change {
+            rel: f.rel.clone(),
+            before: f.before.clone(),
+            after: f.after.clone(),
+        })
+        .collect()
+}
