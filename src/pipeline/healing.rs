@@ -67,6 +67,8 @@ struct Verdict {
     /// Whether this counts against `max_heal_failures` (a model was asked and no fix came of
     /// it).
     failure: bool,
+    /// The files an applied fix changed, for the commit stage.
+    applied: Vec<crate::commit::Change>,
 }
 
 impl Verdict {
@@ -75,6 +77,7 @@ impl Verdict {
             status,
             reason: reason.into(),
             failure,
+            applied: Vec::new(),
         }
     }
 }
@@ -144,11 +147,12 @@ impl Healer {
             return None;
         }
         let started = Instant::now();
-        let verdict = match self.gates(&record).await {
+        let mut verdict = match self.gates(&record).await {
             Some(verdict) => verdict,
             None => self.attempt(record).await,
         };
         let status = verdict.status;
+        let applied = std::mem::take(&mut verdict.applied);
         let total = started.elapsed();
         if let Some(record) = self
             .save(id, move |r| {
@@ -170,8 +174,16 @@ impl Healer {
                 record.status.as_str(),
                 record.reason.as_deref().unwrap_or("")
             );
-            // An applied fix is reported by the git lane once it is committed.
-            let reported_later = status == Status::Applied && self.git.is_some();
+            // An applied fix is committed, then reported, by the git lane; queued only now
+            // that the record says `applied`.
+            let reported_later = status == Status::Applied
+                && self.git.as_ref().is_some_and(|git| {
+                    git.send(GitJob::Publish {
+                        id: id.to_string(),
+                        changes: applied,
+                    })
+                    .is_ok()
+                });
             if let Some(n) = &self.notifier
                 && !reported_later
             {
@@ -349,19 +361,13 @@ impl Healer {
                         }
                     })
                     .await;
-                    if let Some(git) = &self.git {
-                        let _ = git.send(GitJob::Publish {
-                            id: id.clone(),
-                            changes: super::publish::changes(&plan),
-                        });
-                    }
                     self.watch.add(Watched {
                         fingerprint: record.fingerprint.clone(),
                         incident: id.clone(),
                         backups: applied.backups,
                         applied_at: Instant::now(),
                     });
-                    Verdict::new(
+                    let mut verdict = Verdict::new(
                         Status::Applied,
                         format!(
                             "a proved fix was applied to {} (backups in {})",
@@ -373,7 +379,9 @@ impl Healer {
                             self.store.errors_dir().display()
                         ),
                         false,
-                    )
+                    );
+                    verdict.applied = super::publish::changes(&plan);
+                    verdict
                 }
                 Err(e) => Verdict::new(
                     Status::Failed,

@@ -416,3 +416,77 @@ fn a_folder_that_is_not_a_repository_gets_the_fix_without_a_commit() {
     assert!(reason.contains("no commit was made"), "{reason}");
     assert!(reason.contains("not in a git repository"), "{reason}");
 }
+
+#[test]
+fn a_detached_head_is_not_committed_on() {
+    let mut repo = Repo::new();
+    git(&repo.dir(), &["checkout", "-q", "--detach"]);
+    let r = repo.heal_crash();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("HEAD is detached"), "{reason}");
+    assert_eq!(repo.live(), FIXED);
+}
+
+#[test]
+fn an_unreachable_remote_is_retried_a_bounded_number_of_times_and_the_commit_stays() {
+    let mut repo = Repo::new();
+    let dir = repo.dir();
+    let closed = crate::support::peer::closed_addr();
+    git(
+        &dir,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            &format!("http://{closed}/app.git"),
+        ],
+    );
+    repo.s.p.env("HEAL_GIT_PUSH_RETRIES", "2");
+    repo.s.p.env("HEAL_GIT_RETRY_INITIAL_MS", "10");
+    let run_and_record = repo.heal_crash();
+    let r = run_and_record;
+    assert_eq!(r["status"], "committed", "{r:#}");
+    assert_eq!(r["result"]["pushed"], false);
+    assert_eq!(
+        git(&dir, &["rev-parse", "HEAD"]),
+        r["result"]["commit"].as_str().unwrap()
+    );
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("the push failed"), "{reason}");
+}
+
+#[test]
+fn a_hanging_push_does_not_hold_up_the_restart() {
+    // A remote that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let mut repo = Repo::new();
+    git(
+        &repo.dir(),
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            &format!("http://{addr}/app.git"),
+        ],
+    );
+    repo.s.p.env("HEAL_RESTART", "on-failure");
+    repo.s.p.env("HEAL_GIT_PUSH_TIMEOUT_S", "600");
+    repo.s.model.script([Reply::tool_use(good())]);
+    let mut child = repo.s.p.spawn(&["run", "--", "python3", "app.py"]);
+    let mut out = crate::support::Stream::new(child.stdout.take().unwrap());
+    // The program restarted on the fixed code while the push was still waiting.
+    out.wait_for("hello team", std::time::Duration::from_secs(60));
+    let r = repo.s.p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    assert_eq!(repo.live(), FIXED);
+    crate::support::kill(child.id(), libc::SIGKILL);
+    let _ = child.wait();
+}
