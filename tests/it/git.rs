@@ -344,6 +344,7 @@ fn a_locked_index_is_not_forced_and_the_fix_stays_applied() {
     assert!(r["result"]["commit"].is_null());
     let reason = r["reason"].as_str().unwrap();
     assert!(reason.contains("index is locked"), "{reason}");
+    assert!(repo.slack_text().contains("index is locked"));
     assert_eq!(repo.live(), FIXED);
     assert_eq!(git(repo.origin(), &["rev-parse", "main"]), initial);
     std::fs::remove_file(repo.dir().join(".git/index.lock")).unwrap();
@@ -489,4 +490,26 @@ fn a_hanging_push_does_not_hold_up_the_restart() {
     assert_eq!(repo.live(), FIXED);
     crate::support::kill(child.id(), libc::SIGKILL);
     let _ = child.wait();
+}
+
+#[test]
+fn a_revert_that_conflicts_stops_cleanly_and_says_so() {
+    let mut repo = Repo::new();
+    let r = repo.heal_crash();
+    assert_eq!(r["status"], "pushed", "{r:#}");
+    let id = r["id"].as_str().unwrap().to_string();
+    // A later commit changes the fixed line again.
+    let dir = repo.dir();
+    let later = FIXED.replace("return message", "return message.upper()");
+    std::fs::write(dir.join("app.py"), &later).unwrap();
+    git(&dir, &["commit", "-q", "-am", "shout"]);
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+
+    let out = repo.s.p.run(&["revert", &id]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("conflicts"), "{out:?}");
+    assert_eq!(repo.live(), later);
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    assert_eq!(repo.s.p.record()["status"], "pushed");
 }
