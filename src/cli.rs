@@ -70,6 +70,9 @@ enum Command {
     },
     /// Print the effective configuration and where each value came from.
     Doctor,
+    /// Write a commented heal.toml (every key at its default) and a .env.example into the
+    /// project; never overwrites.
+    Init,
     /// Run heal on a small crashing example in a temporary folder, with nothing configured.
     Demo,
 }
@@ -91,6 +94,23 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
+    if let Command::Init = cli.command {
+        // No configuration is loaded: init is how a project gets one.
+        let root = match &cli.root {
+            Some(root) => root.clone(),
+            None => match std::env::current_dir() {
+                Ok(dir) => crate::config::project_root(&dir),
+                Err(e) => return finish(Err(e.into())),
+            },
+        };
+        return finish(crate::init::init(&root).map_err(Into::into).map(|files| {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            println!("next: copy .env.example to .env and fill it in, then `heal doctor`");
+            0
+        }));
+    }
     if let Command::Demo = cli.command {
         return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run())));
     }
@@ -189,6 +209,7 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Demo => runtime()?.block_on(crate::demo::run()),
+        Command::Init => Ok(0),
     }
 }
 

@@ -140,7 +140,11 @@ pub struct Key {
 
 const CONFIDENCE: &[&str] = &["low", "medium", "high"];
 const RESTART: &[&str] = &["never", "on-failure", "always"];
-const PROVIDERS: &[&str] = &["anthropic", "none"];
+const PROVIDERS: &[&str] = &["anthropic", "openai", "none"];
+const STRUCTURED: &[&str] = &["json_schema", "tools", "json"];
+/// The model asked when HEAL_MODEL is unset, per provider.
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 const GIT_MODES: &[&str] = &["push", "branch", "pr", "commit", "off"];
 
 /// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
@@ -158,10 +162,15 @@ pub static KEYS: &[Key] = &[
     Key { toml: "verify.commands", env: "HEAL_VERIFY_COMMANDS", kind: Kind::List, default: Some("[]"), secret: false, help: "checks a fix must pass in the isolated copy (sh -c, exit 0)" },
     Key { toml: "verify.rerun", env: "HEAL_VERIFY_RERUN", kind: Kind::Bool, default: Some("true"), secret: false, help: "re-run the program in the isolated copy to prove a fix" },
     Key { toml: "verify.rerun_seconds", env: "HEAL_VERIFY_RERUN_SECONDS", kind: Kind::U64 { min: 1 }, default: Some("10"), secret: false, help: "how long the re-run may last; still running then, without a traceback, is a pass" },
-    Key { toml: "provider", env: "HEAL_PROVIDER", kind: Kind::OneOf(PROVIDERS), default: Some("anthropic"), secret: false, help: "the model provider; none: no model" },
-    Key { toml: "model", env: "HEAL_MODEL", kind: Kind::Text, default: Some(crate::analyse::anthropic::DEFAULT_MODEL), secret: false, help: "the model asked for fixes" },
+    Key { toml: "instant.enabled", env: "HEAL_INSTANT", kind: Kind::Bool, default: Some("true"), secret: false, help: "try the instant rules (no model, no cost) before any model" },
+    Key { toml: "instant.rules", env: "HEAL_INSTANT_RULES", kind: Kind::List, default: Some(r#"["did-you-mean", "nearest-name", "unused-import", "missing-colon", "missing-comma", "tab-indent"]"#), secret: false, help: "the instant rules to use, in this order" },
+    Key { toml: "provider", env: "HEAL_PROVIDER", kind: Kind::OneOf(PROVIDERS), default: Some("anthropic"), secret: false, help: "the model provider: anthropic, openai (any OpenAI-compatible server), or none (instant rules only)" },
+    Key { toml: "model", env: "HEAL_MODEL", kind: Kind::Text, default: None, secret: false, help: "the model asked for fixes (default: claude-sonnet-4-5 for anthropic, gpt-4o-mini for openai)" },
     Key { toml: "anthropic_api_key", env: "ANTHROPIC_API_KEY", kind: Kind::Text, default: None, secret: true, help: "Anthropic API key" },
     Key { toml: "anthropic_base_url", env: "ANTHROPIC_BASE_URL", kind: Kind::Url, default: Some(crate::analyse::anthropic::DEFAULT_BASE_URL), secret: false, help: "Anthropic API base URL" },
+    Key { toml: "openai_api_key", env: "OPENAI_API_KEY", kind: Kind::Text, default: None, secret: true, help: "OpenAI API key (optional for local servers)" },
+    Key { toml: "openai_base_url", env: "OPENAI_BASE_URL", kind: Kind::Url, default: Some(DEFAULT_OPENAI_BASE_URL), secret: false, help: "OpenAI-compatible base URL: llama.cpp http://127.0.0.1:8080/v1, Ollama http://127.0.0.1:11434/v1" },
+    Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("json_schema"), secret: false, help: "how the openai provider asks for the report_fix answer: json_schema, tools or json" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
     Key { toml: "llm.timeout_s", env: "HEAL_LLM_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "timeout of one model request" },
@@ -191,6 +200,30 @@ pub static KEYS: &[Key] = &[
     Key { toml: "restart.stop_grace_s", env: "HEAL_STOP_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "seconds between SIGTERM and SIGKILL when stopping" },
     Key { toml: "detect.quiet_ms", env: "HEAL_DETECT_QUIET_MS", kind: Kind::U64 { min: 1 }, default: Some("200"), secret: false, help: "stderr silence that ends a logged traceback" },
 ];
+
+impl Key {
+    /// The default as a TOML value (`true`, `10`, `"push"`, `[]`), for `heal init`.
+    pub fn default_toml(&self) -> Option<String> {
+        let value = self.default?;
+        Some(match self.kind {
+            Kind::Bool | Kind::U64 { .. } => value.to_string(),
+            Kind::List => {
+                let items = parse_list(value).unwrap_or_default();
+                toml::Value::Array(items.into_iter().map(toml::Value::String).collect()).to_string()
+            }
+            _ => toml::Value::String(value.to_string()).to_string(),
+        })
+    }
+
+    /// An example value for a key without a default, for `heal init`.
+    pub fn example_toml(&self) -> String {
+        match self.kind {
+            Kind::Repo => "\"acme/ads-agent\"".to_string(),
+            Kind::Url => "\"https://…\"".to_string(),
+            _ => "\"…\"".to_string(),
+        }
+    }
+}
 
 /// A setting's value and where it came from.
 #[derive(Debug, Clone)]
@@ -233,6 +266,8 @@ pub struct RestartConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderChoice {
     Anthropic,
+    /// Any OpenAI-compatible chat completions server.
+    OpenAi,
     /// No model: healing stops after the record and the alert.
     None,
 }
@@ -245,6 +280,14 @@ pub struct HealingConfig {
     /// `None` when unset: healing then skips with a reason saying how to set it.
     pub anthropic_api_key: Option<String>,
     pub anthropic_base_url: String,
+    /// `None`: no key (local servers need none).
+    pub openai_api_key: Option<String>,
+    pub openai_base_url: String,
+    /// `json_schema`, `tools` or `json`.
+    pub openai_structured: String,
+    /// Whether instant rules run before any model, and which.
+    pub instant_enabled: bool,
+    pub instant_rules: Vec<String>,
     pub llm_max_retries: u32,
     pub llm_backoff_initial: Duration,
     pub llm_timeout: Duration,
@@ -505,11 +548,25 @@ impl Config {
         let healing = HealingConfig {
             provider: match get("provider") {
                 Some("none") => ProviderChoice::None,
+                Some("openai") => ProviderChoice::OpenAi,
                 _ => ProviderChoice::Anthropic,
             },
             model: get("model")
-                .unwrap_or(crate::analyse::anthropic::DEFAULT_MODEL)
+                .unwrap_or(match get("provider") {
+                    Some("openai") => DEFAULT_OPENAI_MODEL,
+                    _ => crate::analyse::anthropic::DEFAULT_MODEL,
+                })
                 .to_string(),
+            openai_api_key: get("openai_api_key").map(str::to_string),
+            openai_base_url: get("openai_base_url")
+                .unwrap_or(DEFAULT_OPENAI_BASE_URL)
+                .trim_end_matches('/')
+                .to_string(),
+            openai_structured: get("openai.structured")
+                .unwrap_or("json_schema")
+                .to_string(),
+            instant_enabled: get("instant.enabled").and_then(parse_bool).unwrap_or(true),
+            instant_rules: list("instant.rules"),
             anthropic_api_key: get("anthropic_api_key").map(str::to_string),
             anthropic_base_url: get("anthropic_base_url")
                 .unwrap_or(crate::analyse::anthropic::DEFAULT_BASE_URL)

@@ -22,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod detect;
 pub mod http;
+pub mod init;
 pub mod inspect;
 pub mod notify;
 pub mod pipeline;

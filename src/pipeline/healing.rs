@@ -529,6 +529,7 @@ struct Timings {
 fn provider(config: &Config) -> Result<Provider, String> {
     let h = &config.healing;
     match h.provider {
+        ProviderChoice::OpenAi => Err("the openai provider is not wired yet".to_string()),
         ProviderChoice::None => Err(
             "no model is configured (HEAL_PROVIDER=none): recorded and reported, not fixed"
                 .to_string(),

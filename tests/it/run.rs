@@ -695,3 +695,40 @@ fn a_store_that_cannot_be_opened_degrades_to_pass_through_with_an_alert() {
         "{reqs:#?}"
     );
 }
+
+#[test]
+fn init_writes_a_commented_config_and_env_example_and_never_overwrites() {
+    let p = Project::new();
+    let out = p.run(&["init"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let toml = std::fs::read_to_string(p.path().join("heal.toml")).unwrap();
+    for key in [
+        "# mode = \"push\"",
+        "[git]",
+        "[instant]",
+        "# policy = \"on-failure\"",
+    ] {
+        assert!(toml.contains(key), "heal.toml lacks {key}:\n{toml}");
+    }
+    let env = std::fs::read_to_string(p.path().join(".env.example")).unwrap();
+    for var in [
+        "ENABLE_AUTO_HEALING=",
+        "ANTHROPIC_API_KEY=",
+        "GITHUB_TOKEN=",
+        "GITHUB_REPO=",
+    ] {
+        assert!(env.contains(var), ".env.example lacks {var}");
+    }
+    // The commented file is a valid configuration as it is.
+    let doctor = p.run(&["doctor"]);
+    assert_eq!(doctor.code, Some(0), "{doctor:?}");
+
+    std::fs::write(p.path().join("heal.toml"), "# mine\n").unwrap();
+    let again = p.run(&["init"]);
+    assert_eq!(again.code, Some(1), "{again:?}");
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("heal.toml")).unwrap(),
+        "# mine\n"
+    );
+}
