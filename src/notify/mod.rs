@@ -57,6 +57,8 @@ pub enum SlackTarget {
         /// Base URL, `https://slack.com/api` unless overridden (SLACK_API_URL).
         api_url: String,
     },
+    /// No Slack: each message is printed to heal's stderr as Slack would show it (`heal demo`).
+    Terminal,
 }
 
 impl std::fmt::Debug for SlackTarget {
@@ -70,6 +72,7 @@ impl std::fmt::Debug for SlackTarget {
                 f,
                 "WebApi {{ token: <set>, channel: {channel:?}, api_url: {api_url:?} }}"
             ),
+            SlackTarget::Terminal => f.write_str("Terminal"),
         }
     }
 }
@@ -80,6 +83,7 @@ impl SlackTarget {
         match self {
             SlackTarget::Webhook { .. } => "slack_webhook",
             SlackTarget::WebApi { .. } => "slack_api",
+            SlackTarget::Terminal => "terminal",
         }
     }
 }
@@ -212,6 +216,8 @@ pub struct Notifier {
     deliveries: mpsc::UnboundedSender<Delivery>,
     channel: &'static str,
     webhook: bool,
+    /// Print instead of sending ([`SlackTarget::Terminal`]).
+    terminal: bool,
 }
 
 impl Notifier {
@@ -231,7 +237,11 @@ impl Notifier {
             deliveries: deliveries.clone(),
             channel: target.attempt_channel(),
             webhook: matches!(target, SlackTarget::Webhook { .. }),
+            terminal: matches!(target, SlackTarget::Terminal),
         };
+        if notifier.terminal {
+            return notifier;
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let sender = Sender::new(target, retry, deliveries);
@@ -245,6 +255,9 @@ impl Notifier {
     /// The first message about a new incident ("🚨 ERROR DETECTED - err_..."). In Web API mode
     /// it opens the incident's thread.
     pub fn alert(&self, record: &Record) {
+        if self.terminal {
+            return print_box("Slack: alert", &render::alert_terminal(record));
+        }
         self.enqueue(Job {
             kind: Kind::Alert,
             incident_id: Some(record.id.clone()),
@@ -256,6 +269,9 @@ impl Notifier {
     /// A later stage of the incident (a line of text): a reply in its thread (Web API), or a
     /// plain message (webhook).
     pub fn stage(&self, record: &Record, text: &str) {
+        if self.terminal {
+            return print_box("Slack", text);
+        }
         self.enqueue(Job {
             kind: Kind::Stage,
             incident_id: Some(record.id.clone()),
@@ -267,7 +283,7 @@ impl Notifier {
     /// The incident's status changed: in Web API mode, `chat.update` its first message. A no-op
     /// for webhooks.
     pub fn update(&self, record: &Record) {
-        if self.webhook {
+        if self.webhook || self.terminal {
             // A webhook cannot edit what it posted, and a new message per change would be noise.
             return;
         }
@@ -281,6 +297,9 @@ impl Notifier {
 
     /// A message about heal itself, not tied to an incident (start limit reached, heal stopping).
     pub fn notice(&self, text: &str) {
+        if self.terminal {
+            return print_box("Slack: notice", text);
+        }
         self.enqueue(Job {
             kind: Kind::Notice,
             incident_id: None,
@@ -303,6 +322,9 @@ impl Notifier {
 
     /// Queues a job without waiting; a job that cannot be queued is reported as dropped.
     fn enqueue(&self, job: Job) {
+        if self.terminal {
+            return;
+        }
         // Counted before it is queued, so that `drain` never sees zero while it waits.
         self.pending.send_modify(|n| *n += 1);
         let (job, why) = match self.tx.try_send(job) {
@@ -400,6 +422,8 @@ impl Sender {
             .and_then(|id| threads.get(id).cloned())
             .or(known_thread);
         let call = match &self.target {
+            // Printed by the notifier itself; never queued.
+            SlackTarget::Terminal => return,
             SlackTarget::Webhook { url } => Call {
                 url: url.clone(),
                 token: None,
@@ -634,6 +658,22 @@ fn now() -> String {
     crate::record::rfc3339(time::OffsetDateTime::now_utc())
 }
 
+/// A message framed on stderr, apart from the program's output.
+fn print_box(title: &str, text: &str) {
+    use std::io::Write as _;
+    let rule = "─".repeat(60);
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "┌─ {title} {}",
+        "─".repeat(56usize.saturating_sub(title.len()))
+    );
+    for line in text.lines() {
+        let _ = writeln!(err, "│ {line}");
+    }
+    let _ = writeln!(err, "└{rule}");
+}
+
 /// The secrets of a target, to be cut out of any text that leaves this module.
 struct Secrets(Vec<String>);
 
@@ -653,6 +693,7 @@ impl Secrets {
                 }
             }
             SlackTarget::WebApi { token, .. } => secrets.push(token.clone()),
+            SlackTarget::Terminal => {}
         }
         secrets.retain(|s| !s.is_empty());
         // Longest first, so that a URL is cut whole before its path is looked for.

@@ -1,0 +1,5 @@
+def headline(client):
+    return client.uppercase() + " DAILY REPORT"
+
+
+print(headline("avego"))
