@@ -9,13 +9,16 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::parse::{TOOL_DESCRIPTION, TOOL_NAME, report_fix_schema};
+use super::retry::{self, Failure, Retries, Scrub};
 use super::{AnalyseError, Conversation, Model, Reply, ToolCall, Turn, Usage, read_answer};
 use crate::redact::Redactor;
+
+pub use super::retry::MAX_BACKOFF;
 
 /// Where the API is, unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -27,8 +30,6 @@ pub const API_VERSION: &str = "2023-06-01";
 /// ride out a short `overloaded_error` spell without holding an incident for minutes.
 pub const DEFAULT_MAX_RETRIES: u32 = 4;
 pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(2);
-/// Cap on one wait, `retry-after` included: a server asking for an hour is not waited for.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Cap on one request. An answer of 4,096 tokens takes Sonnet about a minute at worst.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Cap on the answer's length, in tokens: a fix with a few edits and its explanation.
@@ -37,11 +38,6 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 pub const KEY_VAR: &str = "ANTHROPIC_API_KEY";
 
 const PROVIDER: &str = "anthropic";
-/// How much of an answer to read: a 4,096-token answer is under 32 KiB; a misbehaving peer
-/// must not make heal buffer more.
-const ANSWER_MAX: usize = 4 * 1024 * 1024;
-/// How much of an error body to quote.
-const ERROR_EXCERPT_MAX: usize = 300;
 
 /// How to reach Anthropic. Built by the caller (heal's config); nothing here reads the
 /// environment.
@@ -121,20 +117,7 @@ impl Anthropic {
         headers.insert("x-api-key", key);
         headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            // The API does not redirect; following one would send the key elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("heal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                setup(format!(
-                    "cannot set up https: {}",
-                    crate::http::deepest_cause(&e)
-                ))
-            })?;
+        let client = retry::client(PROVIDER, headers, config.request_timeout)?;
         Ok(Anthropic {
             config,
             client,
@@ -174,32 +157,12 @@ impl Anthropic {
     /// Sends `body` until it is answered, refused for good, or the retries run out.
     async fn send(&self, body: &[u8]) -> Result<(Response, u32), AnalyseError> {
         let url = format!("{}/v1/messages", self.config.base_url.trim_end_matches('/'));
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match self.attempt(&url, body).await {
-                Ok(response) => return Ok((response, attempt)),
-                Err(Failure::Fatal(e)) => return Err(e),
-                Err(Failure::Transient { reason, .. }) if attempt > self.config.max_retries => {
-                    return Err(AnalyseError::Unavailable {
-                        provider: PROVIDER,
-                        attempts: attempt,
-                        last: reason,
-                    });
-                }
-                Err(Failure::Transient {
-                    reason,
-                    retry_after,
-                }) => {
-                    let wait = backoff(self.config.backoff_initial, attempt, retry_after);
-                    tracing::debug!(
-                        "anthropic attempt {attempt} failed ({reason}); retrying in {}ms",
-                        wait.as_millis()
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
+        let retries = Retries {
+            provider: PROVIDER,
+            max_retries: self.config.max_retries,
+            backoff_initial: self.config.backoff_initial,
+        };
+        retries.run(|| self.attempt(&url, body)).await
     }
 
     async fn attempt(&self, url: &str, body: &[u8]) -> Result<Response, Failure> {
@@ -211,17 +174,12 @@ impl Anthropic {
             .await
             .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let text = crate::http::read_capped(response, ANSWER_MAX)
+        let retry_after = retry::retry_after(response.headers());
+        let text = crate::http::read_capped(response, retry::ANSWER_MAX)
             .await
             .map_err(|e| self.transport(e))?;
         if (200..300).contains(&status) {
-            return serde_json::from_str::<Response>(&text).map_err(|e| {
-                Failure::Fatal(AnalyseError::BadResponse {
-                    provider: PROVIDER,
-                    detail: format!("{e}: {}", self.excerpt(&text)),
-                })
-            });
+            return self.scrub().answer(PROVIDER, &text);
         }
         let (kind, message) = match serde_json::from_str::<ErrorBody>(&text) {
             Ok(body) => (body.error.kind, self.excerpt(&body.error.message)),
@@ -253,53 +211,19 @@ impl Anthropic {
     }
 
     fn transport(&self, e: reqwest::Error) -> Failure {
-        let reason = if e.is_timeout() {
-            format!(
-                "no answer within {}s",
-                self.config.request_timeout.as_secs_f64()
-            )
-        } else if e.is_builder() {
-            return Failure::Fatal(AnalyseError::Setup {
-                provider: PROVIDER,
-                detail: self.scrub(&crate::http::deepest_cause(&e.without_url())),
-            });
-        } else if e.is_connect() {
-            format!(
-                "cannot connect: {}",
-                self.scrub(&crate::http::deepest_cause(&e.without_url()))
-            )
-        } else {
-            // Our words and the root cause, never reqwest's Display, which names the URL.
-            format!(
-                "the request failed: {}",
-                self.scrub(&crate::http::deepest_cause(&e.without_url()))
-            )
-        };
-        Failure::Transient {
-            reason,
-            retry_after: None,
-        }
+        self.scrub()
+            .transport(PROVIDER, self.config.request_timeout, e)
     }
 
     /// An excerpt of a text from the peer, on one line, without secrets.
     fn excerpt(&self, text: &str) -> String {
-        let line = text.trim().replace(['\n', '\r'], " ");
-        let line = if line.chars().count() <= ERROR_EXCERPT_MAX {
-            line
-        } else {
-            let cut: String = line.chars().take(ERROR_EXCERPT_MAX).collect();
-            format!("{cut}…")
-        };
-        self.scrub(&line)
+        self.scrub().excerpt(text)
     }
 
-    fn scrub(&self, text: &str) -> String {
-        let text = self.redactor.redact(text);
-        let key = self.config.api_key.trim();
-        if key.len() >= 8 && text.contains(key) {
-            text.replace(key, crate::redact::REDACTED)
-        } else {
-            text.into_owned()
+    fn scrub(&self) -> Scrub<'_> {
+        Scrub {
+            redactor: &self.redactor,
+            key: Some(&self.config.api_key),
         }
     }
 }
@@ -350,51 +274,6 @@ impl Model for Anthropic {
         conv.push_answer(text, tool_calls, usage.clone());
         Ok(Reply { answer, usage })
     }
-}
-
-/// Why one attempt failed.
-enum Failure {
-    /// Worth another attempt: overloaded, rate-limited, timed out, connection lost.
-    Transient {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-    /// Would fail again.
-    Fatal(AnalyseError),
-}
-
-/// The wait after failed attempt number `attempt` (1 for the first): what the server asked
-/// for, else `initial` doubled per attempt; [`MAX_BACKOFF`] at most either way.
-fn backoff(initial: Duration, attempt: u32, asked: Option<Duration>) -> Duration {
-    let wait = asked.unwrap_or_else(|| {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        initial.checked_mul(factor).unwrap_or(Duration::MAX)
-    });
-    wait.min(MAX_BACKOFF)
-}
-
-/// `retry-after-ms` (milliseconds, which Anthropic's SDKs read first) or `retry-after`
-/// (seconds); the HTTP-date form is not used by the API and is ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let read = |name: &str| -> Option<f64> {
-        let value = headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()?;
-        (value.is_finite() && value >= 0.0).then_some(value)
-    };
-    if let Some(ms) = read("retry-after-ms") {
-        return Some(Duration::from_secs_f64(
-            (ms / 1000.0).min(MAX_BACKOFF.as_secs_f64()),
-        ));
-    }
-    let secs = read(RETRY_AFTER.as_str())?;
-    Some(Duration::from_secs_f64(secs.min(MAX_BACKOFF.as_secs_f64())))
 }
 
 /// The conversation as Anthropic's messages. A user turn that replies to tool calls carries a
@@ -666,28 +545,6 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(error.error.kind, "overloaded_error");
-    }
-
-    #[test]
-    fn backoff_doubles_and_honours_the_server() {
-        let s = Duration::from_secs;
-        assert_eq!(backoff(s(2), 1, None), s(2));
-        assert_eq!(backoff(s(2), 3, None), s(8));
-        assert_eq!(backoff(s(2), 40, None), MAX_BACKOFF);
-        assert_eq!(backoff(s(2), 1, Some(s(7))), s(7));
-        assert_eq!(backoff(s(2), 1, Some(s(3600))), MAX_BACKOFF);
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers), Some(s(3)));
-        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
-        headers.insert("retry-after-ms", HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), Some(s(3)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

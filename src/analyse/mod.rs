@@ -3,8 +3,9 @@
 //! - [`prompt`] gathers the incident's source files and renders the prompt (pure but for the
 //!   reading of files).
 //! - [`parse`] holds the `report_fix` schema and reads answers into [`ReportFix`] (pure).
-//! - [`anthropic`] talks to the Anthropic Messages API; other providers (OpenAI-compatible)
-//!   implement the same [`Model`] trait.
+//! - [`anthropic`] talks to the Anthropic Messages API, [`openai`] to OpenAI-compatible chat
+//!   completions (OpenAI, and local servers such as llama.cpp, Ollama or vLLM); both implement
+//!   the same [`Model`] trait and share their retries and error scrubbing (`retry`).
 //! - [`Conversation`] is provider-neutral: the prompt, the model's answers and heal's
 //!   follow-ups (an unusable answer, an edit that did not apply, a fix that failed validation),
 //!   so one conversation carries an incident from analysis to a proven fix.
@@ -15,13 +16,16 @@
 
 pub mod answer;
 pub mod anthropic;
+pub mod openai;
 pub mod parse;
 pub mod prompt;
+mod retry;
 
 use std::future::Future;
 
 pub use answer::{Category, Confidence, Edit, ReportFix};
 pub use anthropic::{Anthropic, AnthropicConfig};
+pub use openai::{OpenAi, OpenAiConfig};
 pub use parse::report_fix_schema;
 pub use prompt::{Prompt, PromptInput, gather, render};
 
@@ -236,18 +240,21 @@ pub trait Model {
 #[derive(Debug)]
 pub enum Provider {
     Anthropic(Anthropic),
+    OpenAi(OpenAi),
 }
 
 impl Model for Provider {
     fn name(&self) -> &str {
         match self {
             Provider::Anthropic(a) => a.name(),
+            Provider::OpenAi(o) => o.name(),
         }
     }
 
     async fn ask(&self, conv: &mut Conversation) -> Result<Reply, AnalyseError> {
         match self {
             Provider::Anthropic(a) => a.ask(conv).await,
+            Provider::OpenAi(o) => o.ask(conv).await,
         }
     }
 }

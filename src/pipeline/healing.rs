@@ -529,7 +529,23 @@ struct Timings {
 fn provider(config: &Config) -> Result<Provider, String> {
     let h = &config.healing;
     match h.provider {
-        ProviderChoice::OpenAi => Err("the openai provider is not wired yet".to_string()),
+        ProviderChoice::OpenAi => {
+            let structured = analyse::openai::Structured::parse(&h.openai_structured)
+                .unwrap_or(analyse::openai::Structured::JsonSchema);
+            let c = analyse::OpenAiConfig {
+                api_key: h.openai_api_key.clone(),
+                base_url: h.openai_base_url.clone(),
+                model: h.model.clone(),
+                structured,
+                max_retries: h.llm_max_retries,
+                backoff_initial: h.llm_backoff_initial,
+                request_timeout: h.llm_timeout,
+                ..analyse::OpenAiConfig::new()
+            };
+            analyse::OpenAi::new(c, config.redactor.clone())
+                .map(Provider::OpenAi)
+                .map_err(|e| e.to_string())
+        }
         ProviderChoice::None => Err(
             "no model is configured (HEAL_PROVIDER=none): recorded and reported, not fixed"
                 .to_string(),

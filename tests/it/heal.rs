@@ -475,3 +475,35 @@ fn heal_retry_runs_an_incident_through_healing_again() {
     assert_eq!(r["status"], "applied");
     assert_eq!(s.model.requests().len(), 2);
 }
+
+#[test]
+fn the_openai_provider_heals_through_heal_run_with_json_in_the_content() {
+    let model = crate::support::openai::FakeOpenAI::start();
+    let mut p = Project::new();
+    p.file("app.py", APP);
+    p.env("HEAL_PROVIDER", "openai");
+    p.env("OPENAI_BASE_URL", &model.base_url());
+    p.env("HEAL_MODEL", "qwen2.5-coder-1.5b");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    // The rule that would fix this typo instantly is turned off: the model must do it.
+    p.env("HEAL_INSTANT", "false");
+    let text = format!(
+        "Here is the fix:\n```json\n{}\n```\nHope this helps!",
+        serde_json::to_string_pretty(&good()).unwrap()
+    );
+    model.script([crate::support::openai::Reply::content(&text)]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        FIXED
+    );
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    assert_eq!(r["fix"]["source"], "llm:qwen2.5-coder-1.5b");
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, "/v1/chat/completions");
+    assert_eq!(reqs[0].body["response_format"]["type"], "json_schema");
+    assert!(reqs[0].header("authorization").is_none());
+}

@@ -10,6 +10,8 @@ mod detect;
 mod git;
 mod heal;
 mod notify;
+mod openai;
 mod peers;
 mod prove;
+mod real_model;
 mod run;

@@ -4,6 +4,7 @@
 pub mod anthropic;
 pub mod git_http;
 pub mod github;
+pub mod openai;
 pub mod peer;
 pub mod project;
 pub mod slack;
