@@ -26,6 +26,7 @@ pub mod init;
 pub mod inspect;
 pub mod notify;
 pub mod pipeline;
+pub mod policy;
 pub mod prove;
 pub mod record;
 pub mod redact;

@@ -254,7 +254,13 @@ impl OpenAi {
                 }));
             }
             Structured::Json => {
-                request.response_format = Some(json!({"type": "json_object"}));
+                // `schema` beside `json_object` is how llama.cpp's servers (and
+                // llama-cpp-python's) take a JSON schema, compiled into a grammar; servers that
+                // do not know it ignore it, and the schema is in the prompt too.
+                request.response_format = Some(json!({
+                    "type": "json_object",
+                    "schema": report_fix_schema()
+                }));
             }
         }
         // Serializing these structs of strings and values cannot fail.
@@ -750,7 +756,9 @@ impl ApiError {
             "json_schema",
             "functions",
         ];
-        if !matches!(status, 400 | 422 | 501) {
+        // 500 too: llama-cpp-python answers an unknown `response_format` type with a
+        // validation error as a 500 that names the field.
+        if !matches!(status, 400 | 422 | 500 | 501) {
             return false;
         }
         if let Some(param) = &self.param {
@@ -902,7 +910,8 @@ mod tests {
     #[test]
     fn the_first_request_asks_by_json_mode() {
         let body = client(Structured::Json).request_body(&conversation());
-        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+        assert_eq!(body["response_format"]["type"], "json_object");
+        assert_eq!(body["response_format"]["schema"], report_fix_schema());
         let system = body["messages"][0]["content"].as_str().unwrap();
         assert!(system.contains("JSON schema:\n{"), "{system}");
         assert!(system.contains("\"changes_summary\""), "{system}");
@@ -1091,6 +1100,13 @@ mod tests {
             ("error", "Bad Gateway")
         );
         assert!(!text.refuses_structure(502));
+        // llama-cpp-python's answer to `json_schema`, seen in a real run.
+        let llama = ApiError::read(
+            &json!({"error": {"message": "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}",
+                "type": "internal_server_error"}})
+            .to_string(),
+        );
+        assert!(llama.refuses_structure(500));
 
         let temperature = ApiError::read(
             &json!({"error": {"message": "Unsupported value: 'temperature' does not support 0",

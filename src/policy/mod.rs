@@ -1,0 +1,433 @@
+//! The fix scope policy: whether a proved fix is small, local and harmless enough to be
+//! applied with no person in the loop.
+//!
+//! heal rewrites code on live hosts. A fix that passed the proof can still be wrong in ways a
+//! re-run does not show: too large to trust, far from the error, in a file nobody should edit
+//! by machine, or adding code that runs processes, reaches the network or decodes hidden
+//! payloads. [`check`] lists every such [`Violation`] of a [`Plan`]; an empty list lets the
+//! fix through. Pure: it judges the texts already in the plan and must never read or write a
+//! file, and it must never let a fix through because something could not be judged.
+//!
+//! - [`paths`]: files never edited automatically (third-party, generated, binary, CI,
+//!   credentials).
+//! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
+
+mod paths;
+mod scan;
+
+use std::collections::HashSet;
+
+use crate::apply::{Plan, PlannedFile};
+
+pub use scan::scan_added;
+
+/// The limits of an automatic fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyConfig {
+    /// How many project files a fix may touch beyond those in the traceback: a fix often
+    /// belongs one call away from where the error surfaced, rarely further.
+    pub extra_files: usize,
+    pub max_files: usize,
+    /// Added plus removed lines, as a unified diff counts them.
+    pub max_changed_lines: usize,
+    /// Larger files are refused: a fix there cannot be reviewed at a glance, and they are
+    /// rarely hand-written code.
+    pub max_file_bytes: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            extra_files: 1,
+            max_files: 3,
+            max_changed_lines: 40,
+            max_file_bytes: 1_048_576,
+        }
+    }
+}
+
+/// Why a fix may not be applied automatically. Each message says what and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error(
+        "the fix changes {files} files, more than the {max} allowed; review it and apply it by hand"
+    )]
+    TooManyFiles { files: usize, max: usize },
+    #[error(
+        "the fix changes {lines} lines, more than the {max} allowed; review it and apply it by hand"
+    )]
+    TooManyLines { lines: usize, max: usize },
+    #[error(
+        "the fix changes files not in the traceback ({}), more than the {allowed_extra} allowed; review it and apply it by hand",
+        .files.join(", ")
+    )]
+    OutsideTraceback {
+        files: Vec<String>,
+        allowed_extra: usize,
+    },
+    #[error(
+        "{file} is protected ({why}): heal never edits such files itself; change it by hand if it must change"
+    )]
+    Protected { file: String, why: &'static str },
+    #[error("the fix adds {what} at {file}:{line}; review it and apply it by hand if it is safe")]
+    Dangerous {
+        file: String,
+        line: usize,
+        what: String,
+    },
+    #[error("the fix empties {file}; review it and apply it by hand if the file should go")]
+    DeletesFile { file: String },
+}
+
+/// All violations of `plan`, in a stable order (empty = allowed). `traceback_files`: the
+/// project-relative paths of the incident's frames.
+pub fn check(plan: &Plan, traceback_files: &[String], cfg: &PolicyConfig) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    if plan.files.len() > cfg.max_files {
+        violations.push(Violation::TooManyFiles {
+            files: plan.files.len(),
+            max: cfg.max_files,
+        });
+    }
+    let lines: usize = plan.files.iter().map(changed_lines).sum();
+    if lines > cfg.max_changed_lines {
+        violations.push(Violation::TooManyLines {
+            lines,
+            max: cfg.max_changed_lines,
+        });
+    }
+    let in_traceback: HashSet<String> = traceback_files
+        .iter()
+        .map(|f| paths::normalize(f))
+        .collect();
+    let outside: Vec<String> = plan
+        .files
+        .iter()
+        .filter(|f| !in_traceback.contains(&paths::normalize(&f.rel)))
+        .map(|f| f.rel.clone())
+        .collect();
+    if outside.len() > cfg.extra_files {
+        violations.push(Violation::OutsideTraceback {
+            files: outside,
+            allowed_extra: cfg.extra_files,
+        });
+    }
+    for file in &plan.files {
+        check_file(file, cfg, &mut violations);
+    }
+    violations
+}
+
+fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Violation>) {
+    let rel = &file.rel;
+    // A protected file is refused whatever the fix does to it; scanning it would cost time
+    // (it may be large or binary) and add nothing.
+    if let Some(why) = paths::protected(rel, &file.before, &file.after, cfg.max_file_bytes) {
+        violations.push(Violation::Protected {
+            file: rel.clone(),
+            why,
+        });
+        return;
+    }
+    if file.after.trim().is_empty() && !file.before.trim().is_empty() {
+        violations.push(Violation::DeletesFile { file: rel.clone() });
+    }
+    if is_python(file) {
+        for (line, what) in scan_added(&file.before, &file.after) {
+            violations.push(Violation::Dangerous {
+                file: rel.clone(),
+                line,
+                what,
+            });
+        }
+    }
+}
+
+/// Added plus removed lines, as a unified diff of the file counts them.
+fn changed_lines(file: &PlannedFile) -> usize {
+    similar::TextDiff::from_lines(&file.before, &file.after)
+        .iter_all_changes()
+        .filter(|c| c.tag() != similar::ChangeTag::Equal)
+        .count()
+}
+
+/// Python by its extension, or a script whose shebang runs Python.
+fn is_python(file: &PlannedFile) -> bool {
+    let by_name = [".py", ".pyw", ".pyi"]
+        .iter()
+        .any(|ext| file.rel.ends_with(ext));
+    let by_shebang = [&file.before, &file.after].iter().any(|text| {
+        text.lines()
+            .next()
+            .is_some_and(|first| first.starts_with("#!") && first.contains("python"))
+    });
+    by_name || by_shebang
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn file(rel: &str, before: &str, after: &str) -> PlannedFile {
+        PlannedFile {
+            rel: rel.to_string(),
+            abs: PathBuf::from("/project").join(rel),
+            before: before.to_string(),
+            after: after.to_string(),
+        }
+    }
+
+    fn plan(files: Vec<PlannedFile>) -> Plan {
+        Plan { files }
+    }
+
+    /// A one-line change to `rel`.
+    fn small(rel: &str) -> PlannedFile {
+        file(rel, "x = 1\n", "x = 2\n")
+    }
+
+    fn traceback(files: &[&str]) -> Vec<String> {
+        files.iter().map(|f| f.to_string()).collect()
+    }
+
+    fn violations(files: Vec<PlannedFile>, tb: &[&str]) -> Vec<Violation> {
+        check(&plan(files), &traceback(tb), &PolicyConfig::default())
+    }
+
+    #[test]
+    fn small_fix_in_the_traceback_is_allowed() {
+        assert_eq!(
+            violations(vec![small("app/main.py")], &["app/main.py"]),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn added_os_system_is_dangerous() {
+        let f = file(
+            "app/main.py",
+            "import os\nx = 1\n",
+            "import os\nos.system('id')\n",
+        );
+        assert_eq!(
+            violations(vec![f], &["app/main.py"]),
+            vec![Violation::Dangerous {
+                file: "app/main.py".into(),
+                line: 2,
+                what: "os.system (process execution)".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn os_system_on_an_unchanged_line_is_allowed() {
+        let f = file(
+            "app/main.py",
+            "import os\nos.system('id')\nx = 1\n",
+            "import os\nos.system('id')\nx = 2\n",
+        );
+        assert_eq!(violations(vec![f], &["app/main.py"]), vec![]);
+    }
+
+    #[test]
+    fn eval_in_a_string_or_comment_is_allowed() {
+        let f = file(
+            "app/main.py",
+            "x = 1\n",
+            "x = 'call eval() later'  # eval(x) is not used\n",
+        );
+        assert_eq!(violations(vec![f], &["app/main.py"]), vec![]);
+    }
+
+    #[test]
+    fn added_b64decode_is_dangerous() {
+        let f = file(
+            "app/main.py",
+            "import base64\nx = 1\n",
+            "import base64\nx = base64.b64decode(blob)\n",
+        );
+        assert!(matches!(
+            violations(vec![f], &["app/main.py"]).as_slice(),
+            [Violation::Dangerous { what, line: 2, .. }] if what == "base64.b64decode (decoded payload)"
+        ));
+    }
+
+    #[test]
+    fn added_open_of_etc_passwd_for_writing_is_dangerous() {
+        let f = file(
+            "app/main.py",
+            "x = 1\n",
+            "open('/etc/passwd', 'w').write(x)\n",
+        );
+        assert!(matches!(
+            violations(vec![f], &["app/main.py"]).as_slice(),
+            [Violation::Dangerous { what, .. }] if what.contains("write outside the project")
+        ));
+    }
+
+    #[test]
+    fn added_requests_get_is_dangerous() {
+        let f = file(
+            "app/main.py",
+            "import requests\nx = 1\n",
+            "import requests\nx = requests.get(url)\n",
+        );
+        assert!(matches!(
+            violations(vec![f], &["app/main.py"]).as_slice(),
+            [Violation::Dangerous { what, .. }] if what == "requests.get (network client)"
+        ));
+    }
+
+    #[test]
+    fn non_python_files_are_not_scanned() {
+        let f = file("docs/notes.txt", "x\n", "os.system('id')\n");
+        assert_eq!(violations(vec![f], &["docs/notes.txt"]), vec![]);
+    }
+
+    #[test]
+    fn python_script_without_extension_is_scanned() {
+        let f = file(
+            "bin/tool",
+            "#!/usr/bin/env python3\nx = 1\n",
+            "#!/usr/bin/env python3\neval(x)\n",
+        );
+        assert_eq!(violations(vec![f], &["bin/tool"]).len(), 1);
+    }
+
+    #[test]
+    fn forty_one_changed_lines_are_too_many() {
+        let before = "a = 1\n".repeat(20);
+        let after = format!("{}{}", "b = 2\n".repeat(20), "c = 3\n");
+        // 20 removed + 21 added.
+        let f = file("app/main.py", &before, &after);
+        assert_eq!(
+            violations(vec![f], &["app/main.py"]),
+            vec![Violation::TooManyLines { lines: 41, max: 40 }]
+        );
+    }
+
+    #[test]
+    fn forty_changed_lines_are_allowed() {
+        let f = file("app/main.py", &"a = 1\n".repeat(20), &"b = 2\n".repeat(20));
+        assert_eq!(violations(vec![f], &["app/main.py"]), vec![]);
+    }
+
+    #[test]
+    fn four_files_are_too_many() {
+        let names = ["a.py", "b.py", "c.py", "d.py"];
+        let files = names.iter().map(|n| small(n)).collect();
+        assert_eq!(
+            violations(files, &names),
+            vec![Violation::TooManyFiles { files: 4, max: 3 }]
+        );
+    }
+
+    #[test]
+    fn three_files_are_allowed() {
+        let names = ["a.py", "b.py", "c.py"];
+        let files = names.iter().map(|n| small(n)).collect();
+        assert_eq!(violations(files, &names), vec![]);
+    }
+
+    #[test]
+    fn one_file_outside_the_traceback_is_allowed() {
+        let files = vec![small("app/main.py"), small("app/util.py")];
+        assert_eq!(violations(files, &["./app/main.py"]), vec![]);
+    }
+
+    #[test]
+    fn two_files_outside_the_traceback_are_refused() {
+        let files = vec![
+            small("app/main.py"),
+            small("app/util.py"),
+            small("app/db.py"),
+        ];
+        assert_eq!(
+            violations(files, &["app/main.py"]),
+            vec![Violation::OutsideTraceback {
+                files: vec!["app/util.py".into(), "app/db.py".into()],
+                allowed_extra: 1,
+            }]
+        );
+    }
+
+    #[test]
+    fn vendored_file_is_protected() {
+        assert_eq!(
+            violations(vec![small("app/vendor/lib.py")], &["app/vendor/lib.py"]),
+            vec![Violation::Protected {
+                file: "app/vendor/lib.py".into(),
+                why: "vendored third-party code",
+            }]
+        );
+    }
+
+    #[test]
+    fn nul_byte_is_protected_binary() {
+        let f = file("app/data.py", "x = 1\n", "x = '\0'\n");
+        assert_eq!(
+            violations(vec![f], &["app/data.py"]),
+            vec![Violation::Protected {
+                file: "app/data.py".into(),
+                why: "binary content",
+            }]
+        );
+    }
+
+    #[test]
+    fn ci_workflow_is_protected() {
+        let rel = ".github/workflows/ci.yml";
+        assert_eq!(
+            violations(vec![small(rel)], &[rel]),
+            vec![Violation::Protected {
+                file: rel.into(),
+                why: "CI configuration",
+            }]
+        );
+    }
+
+    #[test]
+    fn ordinary_file_is_not_protected() {
+        assert_eq!(
+            violations(vec![small("app/github.py")], &["app/github.py"]),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn emptying_a_file_deletes_it() {
+        let f = file("app/main.py", "x = 1\n", "\n");
+        assert_eq!(
+            violations(vec![f], &["app/main.py"]),
+            vec![Violation::DeletesFile {
+                file: "app/main.py".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn filling_an_empty_file_is_not_a_deletion() {
+        let f = file("app/__init__.py", "", "x = 1\n");
+        assert_eq!(violations(vec![f], &["app/__init__.py"]), vec![]);
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let v = Violation::Dangerous {
+            file: "a.py".into(),
+            line: 3,
+            what: "os.system (process execution)".into(),
+        };
+        assert_eq!(
+            v.to_string(),
+            "the fix adds os.system (process execution) at a.py:3; review it and apply it by hand if it is safe"
+        );
+        let v = Violation::OutsideTraceback {
+            files: vec!["b.py".into(), "c.py".into()],
+            allowed_extra: 1,
+        };
+        assert!(v.to_string().contains("(b.py, c.py)"), "{v}");
+    }
+}
