@@ -9,6 +9,7 @@
 //!
 //! [`pipeline`] ties the stages together; [`config`] reads heal.toml, .env and the environment
 //! once; [`cli`] is the edge. Analysis, proof, fix and commit come in later stages.
+//! [`rules`] holds instant, deterministic fixes (no model) for errors whose fix is obvious.
 
 pub mod analyse;
 pub mod apply;
@@ -23,4 +24,5 @@ pub mod pipeline;
 pub mod prove;
 pub mod record;
 pub mod redact;
+pub mod rules;
 pub mod supervise;
