@@ -116,6 +116,7 @@ pub(super) fn attribute_targets<'t>(
         objects.push(text(object, source));
         targets.push(id);
     }
+    objects.sort_unstable();
     objects.dedup();
     (objects.len() <= 1).then_some(targets)
 }
@@ -155,7 +156,7 @@ fn import_targets<'t>(
 }
 
 /// True when an identifier spelled `name` outside `statement` names a variable.
-pub(super) fn used_outside(root: Node<'_>, source: &str, statement: Node<'_>, name: &str) -> bool {
+fn used_outside(root: Node<'_>, source: &str, statement: Node<'_>, name: &str) -> bool {
     let inside = statement.byte_range();
     tree::nodes(root).into_iter().any(|n| {
         n.kind() == "identifier"
@@ -170,6 +171,8 @@ mod tests {
     use super::super::tests::{error, input_for};
     use super::*;
 
+    const TOTL: &str = "name 'totl' is not defined. Did you mean: 'total'?";
+
     fn fixed(exc: &str, message: &str, line: u32, source: &str) -> Option<String> {
         let e = error(exc, message);
         fix(&input_for(&e, line, source)).map(|f| f.after)
@@ -179,13 +182,7 @@ mod tests {
     fn replaces_the_variable_only() {
         let src = "total = 1\ntotally = 2\nprint(\"totl\", totl, totally)  # totl\n";
         assert_eq!(
-            fixed(
-                "NameError",
-                "name 'totl' is not defined. Did you mean: 'total'?",
-                3,
-                src
-            )
-            .as_deref(),
+            fixed("NameError", TOTL, 3, src).as_deref(),
             Some("total = 1\ntotally = 2\nprint(\"totl\", total, totally)  # totl\n")
         );
     }
@@ -194,13 +191,7 @@ mod tests {
     fn replaces_every_use_on_the_line() {
         let src = "total = 1\nprint(totl + totl, f(totl=2))\n";
         assert_eq!(
-            fixed(
-                "NameError",
-                "name 'totl' is not defined. Did you mean: 'total'?",
-                2,
-                src
-            )
-            .as_deref(),
+            fixed("NameError", TOTL, 2, src).as_deref(),
             Some("total = 1\nprint(total + total, f(totl=2))\n")
         );
     }
@@ -208,43 +199,19 @@ mod tests {
     #[test]
     fn a_name_only_in_a_string_is_left_alone() {
         let src = "total = 1\nprint(\"totl\")\n";
-        assert_eq!(
-            fixed(
-                "NameError",
-                "name 'totl' is not defined. Did you mean: 'total'?",
-                2,
-                src
-            ),
-            None
-        );
+        assert_eq!(fixed("NameError", TOTL, 2, src), None);
     }
 
     #[test]
     fn totl_inside_totally_is_not_a_match() {
         let src = "total = 1\nprint(totally)\n";
-        assert_eq!(
-            fixed(
-                "NameError",
-                "name 'totl' is not defined. Did you mean: 'total'?",
-                2,
-                src
-            ),
-            None
-        );
+        assert_eq!(fixed("NameError", TOTL, 2, src), None);
     }
 
     #[test]
     fn a_lambda_parameter_of_the_same_name_declines() {
         let src = "total = 1\nf = (lambda totl: totl)(totl)\n";
-        assert_eq!(
-            fixed(
-                "NameError",
-                "name 'totl' is not defined. Did you mean: 'total'?",
-                2,
-                src
-            ),
-            None
-        );
+        assert_eq!(fixed("NameError", TOTL, 2, src), None);
     }
 
     #[test]

@@ -171,6 +171,9 @@ pub(super) fn max_distance(wrong: &str) -> Option<usize> {
     }
 }
 
+/// Longer names are not corrected.
+const MAX_NAME: usize = 80;
+
 /// The one candidate nearest to `wrong` within [`max_distance`]; `None` when there is none, or
 /// when two different names are equally near.
 pub(super) fn nearest<'c>(
@@ -178,10 +181,16 @@ pub(super) fn nearest<'c>(
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
     let max = max_distance(wrong)?;
+    let length = wrong.chars().count();
+    // Python stops suggesting past 40 characters too; the cap keeps the distance table small.
+    if length > MAX_NAME {
+        return None;
+    }
     let mut best: Option<(usize, &str)> = None;
     let mut tied = false;
     for candidate in candidates {
-        if candidate == wrong {
+        // Names whose lengths differ by more than `max` cannot be within it.
+        if candidate == wrong || candidate.chars().count().abs_diff(length) > max {
             continue;
         }
         let d = distance(wrong, candidate);

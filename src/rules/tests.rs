@@ -1,6 +1,8 @@
 //! Helpers for the rules' unit tests, and the table-driven test over real crashes: each
 //! `tests/fixtures/rules/<case>/` is run with `python3`, its traceback parsed and recorded as
 //! the pipeline does, the rules asked, and a fix, when one is expected, written and run again.
+//! The expectations hold for CPython 3.10 to 3.13 (checked with each); older versions word
+//! their SyntaxErrors differently and give no hints.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,29 +36,81 @@ pub(super) fn input_for<'a>(error: &'a ErrorInfo, line: u32, source: &'a str) ->
     }
 }
 
+#[test]
+fn rules_are_named_and_ordered() {
+    assert_eq!(
+        RULES,
+        [
+            "did-you-mean",
+            "nearest-name",
+            "unused-import",
+            "missing-colon",
+            "missing-comma",
+            "tab-indent"
+        ]
+    );
+}
+
+#[test]
+fn instant_fix_tries_only_enabled_rules() {
+    let e = error(
+        "NameError",
+        "name 'totl' is not defined. Did you mean: 'total'?",
+    );
+    let src = "total = 1\nprint(totl)\n";
+    let input = input_for(&e, 2, src);
+    let only = |names: &[&str]| -> Vec<String> { names.iter().map(|n| n.to_string()).collect() };
+    let fix = instant_fix(&input, &only(&["did-you-mean"])).expect("a fix");
+    assert_eq!(fix.rule, "did-you-mean");
+    assert_eq!(fix.file, "main.py");
+    assert_eq!(fix.after, "total = 1\nprint(total)\n");
+    assert_eq!(fix.category, crate::analyse::answer::Category::Name);
+    assert_eq!(
+        fix.summary,
+        "replace `totl` with `total` on line 2 (Python's own hint)"
+    );
+    // nearest-name leaves hinted errors to did-you-mean; nothing else applies.
+    assert_eq!(
+        instant_fix(&input, &only(&["nearest-name", "unused-import"])),
+        None
+    );
+    assert_eq!(instant_fix(&input, &[]), None);
+}
+
 /// Every fixture and the rule expected to fix it (`None`: every rule must decline).
 const CASES: &[(&str, Option<&str>)] = &[
     ("did_you_mean_name", Some("did-you-mean")),
     ("did_you_mean_attribute", Some("did-you-mean")),
     ("did_you_mean_module_attribute", Some("did-you-mean")),
     ("did_you_mean_in_imported_module", Some("did-you-mean")),
+    ("did_you_mean_keyword_argument_kept", Some("did-you-mean")),
     ("nearest_name_transposed_builtin", Some("nearest-name")),
     ("nearest_name_self_attribute", Some("nearest-name")),
     ("nearest_name_tie", None),
     ("nearest_name_other_function", None),
+    ("nearest_name_enclosing_function", Some("nearest-name")),
+    ("nearest_name_builtin_type_too_far", None),
     ("import_name_without_hint", None),
     ("unused_import_missing_module", Some("unused-import")),
     ("unused_import_used", None),
+    ("unused_import_in_function", Some("unused-import")),
+    (
+        "unused_import_only_statement_of_block",
+        Some("unused-import"),
+    ),
     ("missing_colon_def", Some("missing-colon")),
+    ("missing_colon_plain_invalid_syntax", None),
     (
         "missing_colon_else_in_imported_module",
         Some("missing-colon"),
     ),
     ("missing_comma_call", Some("missing-comma")),
     ("missing_comma_multiline_dict", Some("missing-comma")),
+    ("missing_comma_keyword_arguments", Some("missing-comma")),
     ("missing_comma_two_needed", None),
     ("tab_indent_mixed", Some("tab-indent")),
     ("tab_indent_ambiguous", None),
+    ("tab_indent_docstring", Some("tab-indent")),
 ];
 
 fn fixtures_dir() -> PathBuf {
