@@ -11,8 +11,10 @@
 //! 7. [`apply`]: write the proved fix to the live tree, with backups.
 //! 8. [`commit`]: commit it, push it or propose it as a pull request.
 //!
-//! [`pipeline`] ties the stages together and restarts the program; [`config`] reads heal.toml,
-//! .env and the environment once; [`cli`] is the edge.
+//! Before a model, [`rules`] tries instant, deterministic fixes for errors whose cure Python
+//! names; [`policy`] bounds what any fix may touch. [`pipeline`] ties the stages together and
+//! restarts the program; [`config`] reads heal.toml, .env and the environment once; [`cli`] is
+//! the edge.
 
 pub mod analyse;
 pub mod apply;
@@ -30,4 +32,5 @@ pub mod policy;
 pub mod prove;
 pub mod record;
 pub mod redact;
+pub mod rules;
 pub mod supervise;
