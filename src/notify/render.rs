@@ -124,7 +124,20 @@ pub fn report_text(record: &Record) -> String {
         }
     }
     if record.status.is_fixed() {
-        out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy\n✅ Backups written\n✅ Fix applied");
+        out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy");
+        let backups = record
+            .fix
+            .as_ref()
+            .and_then(|f| f.get("backups"))
+            .and_then(|b| b.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for b in &backups {
+            if let Some(path) = b.get("backup").and_then(|p| p.as_str()) {
+                out.push_str(&format!("\n✅ Backup created: {path}"));
+            }
+        }
+        out.push_str("\n✅ Fix applied");
         out.push_str(&git_lines(record));
         out.push_str("\n🔄 The program restarts with the fix.");
     }

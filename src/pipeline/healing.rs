@@ -19,6 +19,7 @@ use crate::notify::Notifier;
 use crate::prove::{self, ErrorLocation, ErrorSignature, ProveConfig, Validation};
 use crate::record::model::{LlmCall, LlmUsage, Record, Status};
 use crate::record::{Store, off_thread};
+use crate::rules;
 
 /// What the healer is asked to do, in order.
 pub enum Job {
@@ -147,9 +148,22 @@ impl Healer {
             return None;
         }
         let started = Instant::now();
-        let mut verdict = match self.gates(&record).await {
+        // Rules first (no model, no cost), then the model; the gates that bound any fix come
+        // before both, the model's own gates before the model only.
+        let mut verdict = match self.fix_gates(&record) {
             Some(verdict) => verdict,
-            None => self.attempt(record).await,
+            None => match self.instant(&record).await {
+                RuleOutcome::Done(verdict) => verdict,
+                outcome => match self.gates(&record).await {
+                    Some(mut verdict) => {
+                        if let RuleOutcome::Unproved(why) = outcome {
+                            verdict.reason = format!("{why}; {}", verdict.reason);
+                        }
+                        verdict
+                    }
+                    None => self.attempt(record).await,
+                },
+            },
         };
         let status = verdict.status;
         let applied = std::mem::take(&mut verdict.applied);
@@ -216,6 +230,16 @@ impl Healer {
                 false,
             ));
         }
+        if let Err(why) = &self.provider {
+            return Some(Verdict::new(Status::Skipped, why.clone(), false));
+        }
+        None
+    }
+
+    /// The gates every fix passes, a rule's or a model's: how often this error already failed
+    /// to heal, and whether fixes can be scoped at all.
+    fn fix_gates(&self, record: &Record) -> Option<Verdict> {
+        let h = &self.config.healing;
         if record.heal_failures >= h.max_heal_failures {
             return Some(Verdict::new(
                 Status::Skipped,
@@ -226,13 +250,109 @@ impl Healer {
                 false,
             ));
         }
-        if let Err(why) = &self.provider {
-            return Some(Verdict::new(Status::Skipped, why.clone(), false));
-        }
         if let Err(why) = &self.scope {
             return Some(Verdict::new(Status::Failed, why.clone(), false));
         }
         None
+    }
+
+    /// Tries the instant rules: a deterministic fix, proved like a model's, then applied.
+    async fn instant(&self, record: &Record) -> RuleOutcome {
+        let h = &self.config.healing;
+        let Ok(scope) = &self.scope else {
+            return RuleOutcome::NotApplicable;
+        };
+        if !h.instant_enabled {
+            return RuleOutcome::NotApplicable;
+        }
+        let Some((rel, line)) = error_site(record, scope) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let Ok(abs) = scope.check(&rel) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let Ok(source) = std::fs::read_to_string(&abs) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let input = rules::RuleInput {
+            error: &record.error,
+            file: &rel,
+            line,
+            source: &source,
+        };
+        let Some(fix) = rules::instant_fix(&input, &h.instant_rules) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let id = record.id.clone();
+        self.save(&id, |r| r.status = Status::Healing).await;
+        if let Some(n) = &self.notifier {
+            n.stage(
+                record,
+                &format!(
+                    "⚡ Instant fix for {id} (rule `{}`, no model): {}. Proving it in an isolated copy…",
+                    fix.rule, fix.summary
+                ),
+            );
+        }
+        let plan = Plan {
+            files: vec![apply::PlannedFile {
+                rel: rel.clone(),
+                abs,
+                before: source.clone(),
+                after: fix.after.clone(),
+            }],
+        };
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let validation = prove::prove(&plan, &self.prove_config(record)).await;
+        timings.prove += t.elapsed();
+        if !validation.passed {
+            let failure = validation
+                .failure
+                .clone()
+                .unwrap_or_else(|| "the proof failed".to_string());
+            let why = format!(
+                "the instant fix (rule `{}`) did not pass its proof: {failure}",
+                fix.rule
+            );
+            tracing::info!("incident {id}: {why}");
+            let note = json!({"rule": fix.rule, "summary": fix.summary, "passed": false, "failure": failure});
+            self.save(&id, move |r| {
+                r.result.get_or_insert_with(|| json!({}))["instant"] = note;
+            })
+            .await;
+            return RuleOutcome::Unproved(why);
+        }
+        let source_name = format!("rule:{}", fix.rule);
+        let category = serde_json::to_value(fix.category).unwrap_or(json!("other"));
+        let analysis = json!({
+            "fixable": true,
+            "reason": format!("Python's own error names the cure (rule `{}`)", fix.rule),
+            "error_category": category,
+            "root_cause": fix.summary,
+            "affected_file": rel,
+            "confidence": "high",
+            "explanation": fix.summary,
+            "changes_summary": fix.summary,
+            "source": source_name,
+        });
+        let fix_json = json!({
+            "source": source_name,
+            "rule": fix.rule,
+            "edits": [],
+            "explanation": fix.summary,
+            "changes_summary": fix.summary,
+            "attempts": 1,
+            "validation": validation_json(&validation),
+            "diff": plan.diff(),
+            "backups": [],
+        });
+        self.save(&id, move |r| {
+            r.analysis = Some(analysis);
+            r.fix = Some(fix_json);
+        })
+        .await;
+        RuleOutcome::Done(self.apply_proved(record, &plan, &mut timings).await)
     }
 
     /// Asks the model, proves its fix, applies it: up to `max_attempts` fixes, each failure
@@ -345,50 +465,54 @@ impl Healer {
                     true,
                 );
             }
-            if let Some(n) = &self.notifier {
-                n.stage(&record, &format!("✏️ Applying the fix for {id}…"));
+            return self.apply_proved(&record, &plan, &mut timings).await;
+        }
+    }
+
+    /// Writes a proved fix to the live tree (backups first), puts it under watch, and hands it
+    /// to the git lane through the verdict.
+    async fn apply_proved(&self, record: &Record, plan: &Plan, timings: &mut Timings) -> Verdict {
+        let id = record.id.clone();
+        if let Some(n) = &self.notifier {
+            n.stage(record, &format!("✏️ Applying the fix for {id}…"));
+        }
+        let t = Instant::now();
+        let applied = apply::apply(plan, self.store.errors_dir(), &id);
+        timings.apply += t.elapsed();
+        self.save_timings(&id, timings).await;
+        match applied {
+            Ok(applied) => {
+                let backups = backups_json(&applied.backups);
+                self.save(&id, move |r| {
+                    if let Some(fix) = r.fix.as_mut() {
+                        fix["backups"] = backups;
+                    }
+                })
+                .await;
+                self.watch.add(Watched {
+                    fingerprint: record.fingerprint.clone(),
+                    incident: id.clone(),
+                    backups: applied.backups,
+                    applied_at: Instant::now(),
+                });
+                let files: Vec<&str> = plan.files.iter().map(|f| f.rel.as_str()).collect();
+                let mut verdict = Verdict::new(
+                    Status::Applied,
+                    format!(
+                        "a proved fix was applied to {} (backups in {})",
+                        files.join(", "),
+                        self.store.errors_dir().display()
+                    ),
+                    false,
+                );
+                verdict.applied = super::publish::changes(plan);
+                verdict
             }
-            let t = Instant::now();
-            let applied = apply::apply(&plan, self.store.errors_dir(), &id);
-            timings.apply += t.elapsed();
-            self.save_timings(&id, &timings).await;
-            return match applied {
-                Ok(applied) => {
-                    let backups = backups_json(&applied.backups);
-                    self.save(&id, move |r| {
-                        if let Some(fix) = r.fix.as_mut() {
-                            fix["backups"] = backups;
-                        }
-                    })
-                    .await;
-                    self.watch.add(Watched {
-                        fingerprint: record.fingerprint.clone(),
-                        incident: id.clone(),
-                        backups: applied.backups,
-                        applied_at: Instant::now(),
-                    });
-                    let mut verdict = Verdict::new(
-                        Status::Applied,
-                        format!(
-                            "a proved fix was applied to {} (backups in {})",
-                            plan.files
-                                .iter()
-                                .map(|f| f.rel.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            self.store.errors_dir().display()
-                        ),
-                        false,
-                    );
-                    verdict.applied = super::publish::changes(&plan);
-                    verdict
-                }
-                Err(e) => Verdict::new(
-                    Status::Failed,
-                    format!("the fix could not be applied: {e}"),
-                    true,
-                ),
-            };
+            Err(e) => Verdict::new(
+                Status::Failed,
+                format!("the fix could not be applied: {e}"),
+                true,
+            ),
         }
     }
 
@@ -516,6 +640,31 @@ impl Healer {
         })
         .await
     }
+}
+
+/// What the instant rules did.
+enum RuleOutcome {
+    /// No rule was sure (or rules are off): the model's turn.
+    NotApplicable,
+    /// A rule's fix failed its proof: the model's turn, and this says why.
+    Unproved(String),
+    /// A rule's fix was proved; this is how applying it ended.
+    Done(Verdict),
+}
+
+/// The project file and line where the error is: a SyntaxError's own location, else the
+/// innermost project frame.
+fn error_site(record: &Record, scope: &Scope) -> Option<(String, u32)> {
+    if let Some((path, line, _)) = rules::syntax_location(&record.error) {
+        let p = std::path::Path::new(&path);
+        let rel = if p.is_absolute() {
+            scope.relative(&std::fs::canonicalize(p).ok()?)?
+        } else {
+            path.trim_start_matches("./").to_string()
+        };
+        return Some((rel, line));
+    }
+    Some((record.context.file.clone()?, record.context.line?))
 }
 
 #[derive(Default)]

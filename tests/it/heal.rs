@@ -46,6 +46,9 @@ pub(crate) fn setup() -> Setup {
     p.env("HEAL_LLM_RETRY_INITIAL_MS", "10");
     p.env("HEAL_LLM_MAX_RETRIES", "2");
     p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    // The typo here carries Python's own hint, which an instant rule would fix with no model:
+    // these tests are about the model's path.
+    p.env("HEAL_INSTANT", "false");
     Setup { p, model, slack }
 }
 

@@ -9,6 +9,7 @@ mod apply;
 mod detect;
 mod git;
 mod heal;
+mod instant;
 mod notify;
 mod openai;
 mod peers;

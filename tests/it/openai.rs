@@ -194,7 +194,7 @@ async fn the_json_request_inlines_the_schema() {
     let request = &fake.requests()[0];
     assert_eq!(
         request.body["response_format"],
-        json!({"type": "json_object"})
+        json!({"type": "json_object", "schema": report_fix_schema()})
     );
     let system = system(request);
     let schema = serde_json::to_string_pretty(&report_fix_schema()).unwrap();
@@ -281,7 +281,7 @@ async fn a_server_without_tools_or_response_formats_is_asked_in_json_mode_for_go
             let body = &later.body;
             assert_eq!(
                 body["response_format"],
-                json!({"type": "json_object"}),
+                json!({"type": "json_object", "schema": report_fix_schema()}),
                 "{case}"
             );
             assert!(body.get("tools").is_none(), "{case}");
