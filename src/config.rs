@@ -610,6 +610,22 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
         };
+        if let Some(unknown) = healing
+            .instant_rules
+            .iter()
+            .find(|r| !crate::rules::RULES.contains(&r.as_str()))
+        {
+            return Err(ConfigError::Invalid {
+                key: "HEAL_INSTANT_RULES".to_string(),
+                value: unknown.clone(),
+                source_: settings
+                    .iter()
+                    .find(|s| s.key.toml == "instant.rules")
+                    .map(|s| s.source.clone())
+                    .unwrap_or(Source::Default),
+                expected: format!("rule names among {}", crate::rules::RULES.join(", ")),
+            });
+        }
         // pr mode cannot do its job without these: say so at start, not at the first fix.
         if git_mode == GitMode::Pr {
             for (key, value) in [
