@@ -159,6 +159,10 @@ pub static KEYS: &[Key] = &[
     Key { toml: "max_attempts", env: "HEAL_MAX_ATTEMPTS", kind: Kind::U64 { min: 1 }, default: Some("2"), secret: false, help: "fixes asked of the model per healing, retries after a failed edit or proof included" },
     Key { toml: "watch_seconds", env: "HEAL_WATCH_SECONDS", kind: Kind::U64 { min: 0 }, default: Some("60"), secret: false, help: "after a fix, how long the same error coming back rolls the fix back" },
     Key { toml: "blacklist", env: "HEAL_BLACKLIST", kind: Kind::List, default: Some("[]"), secret: false, help: "globs of files no fix may touch, on top of the built-in ones" },
+    Key { toml: "policy.extra_files", env: "HEAL_POLICY_EXTRA_FILES", kind: Kind::U64 { min: 0 }, default: Some("1"), secret: false, help: "project files a fix may touch beyond those in the traceback" },
+    Key { toml: "policy.max_files", env: "HEAL_POLICY_MAX_FILES", kind: Kind::U64 { min: 1 }, default: Some("3"), secret: false, help: "files one fix may touch" },
+    Key { toml: "policy.max_changed_lines", env: "HEAL_POLICY_MAX_CHANGED_LINES", kind: Kind::U64 { min: 1 }, default: Some("40"), secret: false, help: "added plus removed lines one fix may have" },
+    Key { toml: "policy.max_file_bytes", env: "HEAL_POLICY_MAX_FILE_BYTES", kind: Kind::U64 { min: 1 }, default: Some("1048576"), secret: false, help: "larger files are never edited" },
     Key { toml: "verify.commands", env: "HEAL_VERIFY_COMMANDS", kind: Kind::List, default: Some("[]"), secret: false, help: "checks a fix must pass in the isolated copy (sh -c, exit 0)" },
     Key { toml: "verify.rerun", env: "HEAL_VERIFY_RERUN", kind: Kind::Bool, default: Some("true"), secret: false, help: "re-run the program in the isolated copy to prove a fix" },
     Key { toml: "verify.rerun_seconds", env: "HEAL_VERIFY_RERUN_SECONDS", kind: Kind::U64 { min: 1 }, default: Some("10"), secret: false, help: "how long the re-run may last; still running then, without a traceback, is a pass" },
@@ -301,6 +305,8 @@ pub struct HealingConfig {
     pub verify_commands: Vec<String>,
     pub rerun: bool,
     pub rerun_timeout: Duration,
+    /// What any fix may touch, and how much.
+    pub policy: crate::policy::PolicyConfig,
 }
 
 /// What happens to an applied fix in git.
@@ -586,6 +592,13 @@ impl Config {
             verify_commands: list("verify.commands"),
             rerun: get("verify.rerun").and_then(parse_bool).unwrap_or(true),
             rerun_timeout: Duration::from_secs(num("verify.rerun_seconds")),
+            policy: crate::policy::PolicyConfig {
+                extra_files: usize::try_from(num("policy.extra_files")).unwrap_or(usize::MAX),
+                max_files: usize::try_from(num("policy.max_files")).unwrap_or(usize::MAX),
+                max_changed_lines: usize::try_from(num("policy.max_changed_lines"))
+                    .unwrap_or(usize::MAX),
+                max_file_bytes: num("policy.max_file_bytes"),
+            },
         };
         let git_mode = get("git.mode")
             .and_then(GitMode::parse)

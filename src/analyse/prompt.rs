@@ -381,6 +381,16 @@ pub fn edit_failed(edit_number: usize, file: &str, problem: &str) -> String {
     )
 }
 
+/// What feedback on a fix the scope policy refused says.
+pub fn policy_refused(violations: &str) -> String {
+    format!(
+        "The fix was refused before it was tried: {violations}. A fix must stay small (few \
+         files, few lines), stay in the files of the traceback, and add no process execution, \
+         dynamic code, network access, decoded payloads or writes outside the project. Call \
+         report_fix again with a smaller, local fix, or set `fixable` to false."
+    )
+}
+
 /// What feedback on a fix that failed validation says. The output is the program's, so it is
 /// fenced as data like the traceback.
 pub fn validation_failed(step: &str, output_tail: &str) -> String {

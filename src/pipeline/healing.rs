@@ -302,6 +302,12 @@ impl Healer {
                 after: fix.after.clone(),
             }],
         };
+        if let Some(why) = self.policy_refusal(record, &plan) {
+            return RuleOutcome::Unproved(format!(
+                "the instant fix (rule `{}`) was refused by the scope policy: {why}",
+                fix.rule
+            ));
+        }
         let mut timings = Timings::default();
         let t = Instant::now();
         let validation = prove::prove(&plan, &self.prove_config(record)).await;
@@ -432,6 +438,19 @@ impl Healer {
                     );
                 }
             };
+            if let Some(why) = self.policy_refusal(&record, &plan) {
+                self.record_fix(&id, &fix, attempts, None, Some(&plan))
+                    .await;
+                if attempts < max_attempts {
+                    conv.follow_up(&analyse::prompt::policy_refused(&why));
+                    continue;
+                }
+                return Verdict::new(
+                    Status::Rejected,
+                    format!("the fix was refused by the scope policy, nothing was written: {why}"),
+                    true,
+                );
+            }
             if let Some(n) = &self.notifier {
                 n.stage(
                     &record,
@@ -514,6 +533,28 @@ impl Healer {
                 true,
             ),
         }
+    }
+
+    /// Why the scope policy refuses `plan`, if it does: every violation, in one sentence.
+    fn policy_refusal(&self, record: &Record, plan: &Plan) -> Option<String> {
+        let Ok(scope) = &self.scope else {
+            return Some("fixes cannot be scoped here".to_string());
+        };
+        let traceback_files: Vec<String> = record
+            .error
+            .frames
+            .iter()
+            .filter_map(|f| project_relative(scope, &f.file))
+            .chain(record.context.file.clone())
+            .collect();
+        let violations = crate::policy::check(plan, &traceback_files, &self.config.healing.policy);
+        (!violations.is_empty()).then(|| {
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     fn prove_config(&self, record: &Record) -> ProveConfig {
@@ -652,17 +693,22 @@ enum RuleOutcome {
     Done(Verdict),
 }
 
+/// `file` as printed in a traceback, relative to the project root; `None` outside it.
+fn project_relative(scope: &Scope, file: &str) -> Option<String> {
+    let p = std::path::Path::new(file);
+    if p.is_absolute() {
+        scope.relative(&std::fs::canonicalize(p).ok()?)
+    } else {
+        let rel = file.trim_start_matches("./");
+        scope.check(rel).ok().map(|_| rel.to_string())
+    }
+}
+
 /// The project file and line where the error is: a SyntaxError's own location, else the
 /// innermost project frame.
 fn error_site(record: &Record, scope: &Scope) -> Option<(String, u32)> {
     if let Some((path, line, _)) = rules::syntax_location(&record.error) {
-        let p = std::path::Path::new(&path);
-        let rel = if p.is_absolute() {
-            scope.relative(&std::fs::canonicalize(p).ok()?)?
-        } else {
-            path.trim_start_matches("./").to_string()
-        };
-        return Some((rel, line));
+        return Some((project_relative(scope, &path)?, line));
     }
     Some((record.context.file.clone()?, record.context.line?))
 }
