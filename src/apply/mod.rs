@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod edits;
+pub mod lock;
 pub mod scope;
 
 use std::collections::HashSet;
@@ -83,6 +84,12 @@ pub enum ApplyError {
     },
     #[error("cannot restore {}", .failures.join("; "))]
     Restore { failures: Vec<String> },
+    #[error("cannot take the project lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The checked, computed fix: every file it changes, before and after.
@@ -244,7 +251,11 @@ pub fn apply_with(
         });
     }
 
+    crate::failpoint::hit("after-backup");
     for (i, file) in plan.files.iter().enumerate() {
+        if i == 1 {
+            crate::failpoint::hit("between-writes");
+        }
         if let Err(source) = write(&file.abs, file.after.as_bytes()) {
             let aftermath = roll_back(plan, &backups, i);
             return Err(ApplyError::Write {

@@ -86,7 +86,7 @@ pub enum CommitError {
 }
 
 /// One file the fix changed, relative to the project root.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Change {
     pub rel: String,
     pub before: String,
@@ -143,13 +143,19 @@ impl Outcome {
 
 /// Commits `changes` (the applied fix of `record`) and pushes or proposes them, as `cfg.mode`
 /// says.
-pub async fn publish(cfg: &GitConfig, root: &Path, record: &Record, changes: &[Change]) -> Outcome {
+pub async fn publish(
+    cfg: &GitConfig,
+    root: &Path,
+    record: &Record,
+    changes: &[Change],
+    on_commit: &(dyn Fn(&Landed) + Sync),
+) -> Outcome {
     let mut outcome = Outcome::new(cfg.mode);
     if cfg.mode == GitMode::Off {
         outcome.reason = "no commit was made (git.mode = off)".to_string();
         return outcome;
     }
-    if let Err(e) = run(cfg, root, record, changes, &mut outcome).await {
+    if let Err(e) = run(cfg, root, record, changes, &mut outcome, on_commit).await {
         outcome.reason = match &outcome.commit {
             None => format!("no commit was made: {e}"),
             Some(c) => format!(
@@ -168,6 +174,7 @@ async fn run(
     record: &Record,
     changes: &[Change],
     outcome: &mut Outcome,
+    on_commit: &(dyn Fn(&Landed) + Sync),
 ) -> Result<(), CommitError> {
     let git = Git::open(root).await?.ok_or(CommitError::NotARepo)?;
     let on_branch = matches!(cfg.mode, GitMode::Push | GitMode::Commit);
@@ -217,40 +224,20 @@ async fn run(
                 .map_err(|_| CommitError::BranchMoved {
                     branch: branch.clone(),
                 })?;
-            outcome.commit = Some(commit.clone());
-            outcome.branch = Some(branch.clone());
-            outcome.status = Status::Committed;
+            on_commit(&Landed {
+                commit: commit.clone(),
+                parent: head.clone(),
+                branch: branch.clone(),
+                base: branch.clone(),
+            });
             let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
             let index_note = land::sync_index(&git, &head, &commit, &paths).await;
-            outcome.reason = format!("committed as {} on {branch}", short(&commit));
-            if cfg.mode == GitMode::Commit {
-                outcome.reason.push_str(" (not pushed: git.mode = commit)");
-            } else {
-                let target = push::upstream_of(&git, cfg, &branch)
-                    .await?
-                    .ok_or_else(|| {
-                        CommitError::NoRemote(cfg.remote.clone().unwrap_or("origin".into()))
-                    })?;
-                let pushed = push::push(&git, cfg, &target, &commit, &head, true).await?;
-                outcome.pushed = true;
-                outcome.status = Status::Pushed;
-                outcome.remote = Some(target.remote.clone());
-                if let Some(remote_commit) = pushed.commit.filter(|c| *c != commit) {
-                    outcome.local_commit = Some(commit.clone());
-                    outcome.commit = Some(remote_commit);
-                }
-                outcome.reason = format!(
-                    "committed as {} on {branch} and pushed to {}",
-                    short(outcome.commit.as_deref().unwrap_or(&commit)),
-                    target.remote
-                );
-                if let Some(note) = pushed.note {
-                    outcome.reason.push_str(&format!(" ({note})"));
-                }
-            }
+            crate::failpoint::hit("after-commit");
+            let pushed = push_on_branch(&git, cfg, outcome, &commit, &head, &branch).await;
             if let Some(note) = index_note {
                 outcome.reason.push_str(&format!("; {note}"));
             }
+            pushed?;
         }
         GitMode::Branch | GitMode::Pr => {
             let new_branch = format!("heal/{}", record.id);
@@ -259,40 +246,165 @@ async fn run(
             git.git(["update-ref", "-m", &reflog, &refname, &commit, ""])
                 .await
                 .map_err(|_| CommitError::BranchExists(new_branch.clone()))?;
-            outcome.commit = Some(commit.clone());
-            outcome.branch = Some(new_branch.clone());
-            outcome.status = Status::Committed;
-            outcome.reason = format!(
-                "committed as {} on the new branch {new_branch}; the fix stays applied, uncommitted, on {branch}",
-                short(&commit)
-            );
-            let target = push::remote_for_new_branch(&git, cfg, &branch, &new_branch)
-                .await?
-                .ok_or_else(|| {
-                    CommitError::NoRemote(cfg.remote.clone().unwrap_or("origin".into()))
-                })?;
-            push::push(&git, cfg, &target, &commit, &head, false).await?;
-            outcome.pushed = true;
-            outcome.status = Status::Pushed;
-            outcome.remote = Some(target.remote.clone());
-            outcome.reason = format!(
-                "committed as {} on the new branch {new_branch}, pushed to {}; the fix stays applied, uncommitted, on {branch}",
-                short(&commit),
-                target.remote
-            );
-            if cfg.mode == GitMode::Pr {
-                match open_pull(cfg, record, &new_branch, &branch).await {
-                    Ok(url) => {
-                        outcome.reason.push_str(&format!("; pull request {url}"));
-                        outcome.pr_url = Some(url);
-                    }
-                    Err(e) => outcome
-                        .reason
-                        .push_str(&format!("; no pull request was opened: {e}")),
-                }
-            }
+            on_commit(&Landed {
+                commit: commit.clone(),
+                parent: head.clone(),
+                branch: new_branch.clone(),
+                base: branch.clone(),
+            });
+            crate::failpoint::hit("after-commit");
+            push_new_branch(
+                &git,
+                cfg,
+                record,
+                outcome,
+                &commit,
+                &head,
+                &branch,
+                &new_branch,
+            )
+            .await?;
         }
         GitMode::Off => {}
+    }
+    Ok(())
+}
+
+/// A fix commit that landed on a branch: what a resumed push needs.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Landed {
+    pub commit: String,
+    pub parent: String,
+    /// The branch holding the commit (the current one, or `heal/{id}`).
+    pub branch: String,
+    /// The branch the fix started from (a pull request's base).
+    pub base: String,
+}
+
+/// Finishes the publishing of a fix whose commit landed before heal was stopped: the push
+/// (and pull request) that had not happened, or had not been recorded.
+pub async fn resume(cfg: &GitConfig, root: &Path, record: &Record, landed: &Landed) -> Outcome {
+    let mut outcome = Outcome::new(cfg.mode);
+    outcome.commit = Some(landed.commit.clone());
+    outcome.branch = Some(landed.branch.clone());
+    outcome.status = Status::Committed;
+    let result = async {
+        let git = Git::open(root).await?.ok_or(CommitError::NotARepo)?;
+        if landed.branch == landed.base {
+            push_on_branch(
+                &git,
+                cfg,
+                &mut outcome,
+                &landed.commit,
+                &landed.parent,
+                &landed.branch,
+            )
+            .await
+        } else {
+            push_new_branch(
+                &git,
+                cfg,
+                record,
+                &mut outcome,
+                &landed.commit,
+                &landed.parent,
+                &landed.base,
+                &landed.branch,
+            )
+            .await
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        outcome.reason = format!(
+            "committed as {} on {}, not pushed: {e}",
+            short(&landed.commit),
+            landed.branch
+        );
+    }
+    outcome
+}
+
+/// Push and commit modes, once the commit is on `branch`.
+async fn push_on_branch(
+    git: &Git,
+    cfg: &GitConfig,
+    outcome: &mut Outcome,
+    commit: &str,
+    head: &str,
+    branch: &str,
+) -> Result<(), CommitError> {
+    outcome.commit = Some(commit.to_string());
+    outcome.branch = Some(branch.to_string());
+    outcome.status = Status::Committed;
+    outcome.reason = format!("committed as {} on {branch}", short(commit));
+    if cfg.mode == GitMode::Commit {
+        outcome.reason.push_str(" (not pushed: git.mode = commit)");
+        return Ok(());
+    }
+    let target = push::upstream_of(git, cfg, branch)
+        .await?
+        .ok_or_else(|| CommitError::NoRemote(cfg.remote.clone().unwrap_or("origin".into())))?;
+    let pushed = push::push(git, cfg, &target, commit, head, true).await?;
+    outcome.pushed = true;
+    outcome.status = Status::Pushed;
+    outcome.remote = Some(target.remote.clone());
+    if let Some(remote_commit) = pushed.commit.filter(|c| c != commit) {
+        outcome.local_commit = Some(commit.to_string());
+        outcome.commit = Some(remote_commit);
+    }
+    outcome.reason = format!(
+        "committed as {} on {branch} and pushed to {}",
+        short(outcome.commit.as_deref().unwrap_or(commit)),
+        target.remote
+    );
+    if let Some(note) = pushed.note {
+        outcome.reason.push_str(&format!(" ({note})"));
+    }
+    Ok(())
+}
+
+/// Branch and pr modes, once the commit is on `new_branch`.
+#[allow(clippy::too_many_arguments)]
+async fn push_new_branch(
+    git: &Git,
+    cfg: &GitConfig,
+    record: &Record,
+    outcome: &mut Outcome,
+    commit: &str,
+    head: &str,
+    base: &str,
+    new_branch: &str,
+) -> Result<(), CommitError> {
+    outcome.commit = Some(commit.to_string());
+    outcome.branch = Some(new_branch.to_string());
+    outcome.status = Status::Committed;
+    outcome.reason = format!(
+        "committed as {} on the new branch {new_branch}; the fix stays applied, uncommitted, on {base}",
+        short(commit)
+    );
+    let target = push::remote_for_new_branch(git, cfg, base, new_branch)
+        .await?
+        .ok_or_else(|| CommitError::NoRemote(cfg.remote.clone().unwrap_or("origin".into())))?;
+    push::push(git, cfg, &target, commit, head, false).await?;
+    outcome.pushed = true;
+    outcome.status = Status::Pushed;
+    outcome.remote = Some(target.remote.clone());
+    outcome.reason = format!(
+        "committed as {} on the new branch {new_branch}, pushed to {}; the fix stays applied, uncommitted, on {base}",
+        short(commit),
+        target.remote
+    );
+    if cfg.mode == GitMode::Pr {
+        match open_pull(cfg, record, new_branch, base).await {
+            Ok(url) => {
+                outcome.reason.push_str(&format!("; pull request {url}"));
+                outcome.pr_url = Some(url);
+            }
+            Err(e) => outcome
+                .reason
+                .push_str(&format!("; no pull request was opened: {e}")),
+        }
     }
     Ok(())
 }

@@ -176,6 +176,7 @@ async fn push_once(
     )
     .await?
     .timeout(cfg.push_timeout);
+    crate::failpoint::hit_soon("during-push", Duration::from_millis(20));
     let out = match git.output(cmd).await {
         Ok(out) => out,
         Err(GitError::Timeout { timeout, .. }) => {

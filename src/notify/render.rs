@@ -546,6 +546,7 @@ fn status_lines(record: &Record, view: View, m: Mode) -> Vec<String> {
             "The error came back after the fix; it was rolled back.",
         ),
         Status::Reverted => with("↩️", "The fix was reverted."),
+        Status::Interrupted => with("⚠️", "heal was stopped while healing this incident."),
     };
     match view {
         View::Alert => match why {

@@ -18,7 +18,7 @@ use crate::config::{Config, ProviderChoice};
 use crate::notify::Notifier;
 use crate::prove::{self, ErrorLocation, ErrorSignature, ProveConfig, Validation};
 use crate::record::model::{LlmCall, LlmUsage, Record, Status};
-use crate::record::{Store, off_thread};
+use crate::record::{Store, journal, off_thread};
 use crate::rules;
 
 /// What the healer is asked to do, in order.
@@ -143,10 +143,15 @@ impl Healer {
     /// Heals incident `id` if it may be healed; returns its final status, or `None` when it was
     /// not for healing (already fixed, or being healed).
     pub async fn heal(&self, id: &str) -> Option<Status> {
-        let record = self.load(id).await?;
-        if !record.status.may_heal() || !self.config.auto_healing {
+        if !self.config.auto_healing {
             return None;
         }
+        // Taken atomically in the store: another heal process on the project may want it too.
+        let store = self.store.clone();
+        let owned = id.to_string();
+        let record = off_thread("take the incident for healing", move || store.claim(&owned))
+            .await
+            .flatten()?;
         let started = Instant::now();
         // Rules first (no model, no cost), then the model; the gates that bound any fix come
         // before both, the model's own gates before the model only.
@@ -205,6 +210,7 @@ impl Healer {
                 n.stage(&record, &crate::notify::render::report_text(&record));
             }
         }
+        self.journal_done(id, journal::step::HEAL).await;
         Some(status)
     }
 
@@ -495,8 +501,62 @@ impl Healer {
         if let Some(n) = &self.notifier {
             n.stage(record, &format!("✏️ Applying the fix for {id}…"));
         }
+        // The journal knows what the live files were before a single byte is written, so a
+        // heal killed half-way is undone at its next start.
+        let before: Vec<serde_json::Value> = plan
+            .files
+            .iter()
+            .map(|f| json!({"file": f.rel, "before": f.before}))
+            .collect();
+        let store = self.store.clone();
+        let note = json!({ "files": before });
+        let owned = id.clone();
+        if off_thread("journal the fix", move || {
+            store.journal_add(&owned, journal::step::APPLY, &note)
+        })
+        .await
+        .is_none()
+        {
+            return Verdict::new(
+                Status::Failed,
+                "the fix was not applied: heal cannot write its journal (see heal's log)",
+                false,
+            );
+        }
         let t = Instant::now();
-        let applied = apply::apply(plan, self.store.errors_dir(), &id);
+        let storage = self.config.storage_dir.clone();
+        let errors_dir = self.store.errors_dir().to_path_buf();
+        let owned_plan = plan.clone();
+        let owned = id.clone();
+        // One fix edits the tree at a time, across heal processes.
+        let applied = tokio::task::spawn_blocking(move || {
+            let _lock = apply::lock::lock(&storage).map_err(|source| apply::ApplyError::Lock {
+                path: storage.join("heal.lock"),
+                source,
+            })?;
+            apply::apply(&owned_plan, &errors_dir, &owned)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(apply::ApplyError::Lock {
+                path: self.config.storage_dir.join("heal.lock"),
+                source: std::io::Error::other(e.to_string()),
+            })
+        });
+        if applied.is_ok() && self.git.is_some() {
+            let changes = serde_json::to_value(super::publish::changes(plan)).unwrap_or_default();
+            let store = self.store.clone();
+            let owned = id.clone();
+            off_thread("journal the commit to come", move || {
+                store.journal_add(
+                    &owned,
+                    journal::step::PUBLISH,
+                    &json!({ "changes": changes }),
+                )
+            })
+            .await;
+        }
+        self.journal_done(&id, journal::step::APPLY).await;
         timings.apply += t.elapsed();
         self.save_timings(&id, timings).await;
         match applied {
@@ -657,10 +717,13 @@ impl Healer {
         .await;
     }
 
-    async fn load(&self, id: &str) -> Option<Record> {
+    async fn journal_done(&self, id: &str, step: &'static str) {
         let store = self.store.clone();
         let id = id.to_string();
-        off_thread("read the incident to heal", move || store.get(&id)).await
+        off_thread("close a journal note", move || {
+            store.journal_done(&id, step)
+        })
+        .await;
     }
 
     /// Applies `change` to the stored record; the record as saved, or `None` (logged) when

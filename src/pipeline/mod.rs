@@ -16,6 +16,7 @@
 pub mod healing;
 mod manual;
 pub mod publish;
+mod recover;
 
 pub use manual::{RevertError, retry, revert};
 
@@ -87,6 +88,16 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         ));
     }
     let deliveries = tokio::spawn(record_deliveries(store.clone(), deliveries_rx));
+    // Before the program starts: whatever a heal that was killed left half-done is finished
+    // or undone, so the program runs on a tree that is entirely fixed or entirely as before.
+    if let Some(store) = &store {
+        for line in recover::recover(&config, store, notifier.as_ref()).await {
+            tracing::warn!("{line}");
+            if let Some(n) = &notifier {
+                n.notice(&format!("♻️ {line}"));
+            }
+        }
+    }
 
     // Healing needs the store (its gates and its records live there).
     let (restart_tx, restart_rx) = mpsc::unbounded_channel();

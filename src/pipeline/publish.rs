@@ -13,7 +13,7 @@ use crate::commit::{self, Change, CommitError};
 use crate::config::{Config, GitMode};
 use crate::notify::Notifier;
 use crate::record::model::{Record, Status};
-use crate::record::{Store, off_thread};
+use crate::record::{Store, journal, off_thread};
 
 /// What the git lane is asked to do, in order.
 pub enum GitJob {
@@ -48,6 +48,7 @@ impl Publisher {
         };
         // Rolled back before its turn came: there is nothing to commit any more.
         if record.status != Status::Applied {
+            self.journal_done(id).await;
             return;
         }
         if let Some(n) = &self.notifier
@@ -56,8 +57,39 @@ impl Publisher {
             n.stage(&record, &format!("📤 Committing the fix for {id}…"));
         }
         let started = Instant::now();
-        let outcome = commit::publish(&self.config.git, &self.config.root, &record, changes).await;
+        // The journal learns of the commit before the push starts: a heal killed during the
+        // push resumes it at its next start instead of committing again. (A small write to
+        // the store, made in place: the push waits for it anyway.)
+        let store = self.store.clone();
+        let note = store
+            .journal_note(id, journal::step::PUBLISH)
+            .ok()
+            .flatten();
+        let on_commit = |landed: &commit::Landed| {
+            if let Some(note) = note {
+                let data = json!({ "changes": changes, "landed": landed });
+                if let Err(e) = store.journal_update(note, &data) {
+                    tracing::error!("cannot journal the commit of {}: {e}", landed.commit);
+                }
+            }
+        };
+        let outcome = commit::publish(
+            &self.config.git,
+            &self.config.root,
+            &record,
+            changes,
+            &on_commit,
+        )
+        .await;
         let took = started.elapsed().as_millis() as u64;
+        self.finish(id, outcome, took).await;
+        // Closed only once the record says how it ended: a heal killed in between resumes
+        // the push, which finds it done.
+        self.journal_done(id).await;
+    }
+
+    /// Records what the commit stage did and sends the final report.
+    pub async fn finish(&self, id: &str, outcome: commit::Outcome, took: u64) {
         let url = outcome
             .commit
             .as_deref()
@@ -68,7 +100,7 @@ impl Publisher {
         let owned = id.to_string();
         let saved = off_thread("record the commit", move || {
             store.update(&owned, |r| {
-                if r.status == Status::Applied {
+                if matches!(r.status, Status::Applied | Status::Interrupted) {
                     r.status = outcome.status;
                 }
                 let result = r.result.get_or_insert_with(|| json!({}));
@@ -97,6 +129,15 @@ impl Publisher {
             n.update(&record);
             n.stage(&record, &crate::notify::render::report_text(&record));
         }
+    }
+
+    async fn journal_done(&self, id: &str) {
+        let store = self.store.clone();
+        let id = id.to_string();
+        off_thread("close the commit's journal note", move || {
+            store.journal_done(&id, journal::step::PUBLISH)
+        })
+        .await;
     }
 
     /// A regressed fix's files are already back from their backups; its commit is reverted

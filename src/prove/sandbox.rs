@@ -6,6 +6,8 @@
 //! on success, on failure and on panic: the worktree is unregistered from git and the folder
 //! deleted, so `git worktree list` shows nothing of heal's afterwards.
 
+/// Sandboxes are named `heal-prove-{pid}-XXXXXX` in the temp dir.
+pub const SANDBOX_PREFIX: &str = "heal-prove-";
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -88,7 +90,8 @@ impl Sandbox {
             .canonicalize()
             .unwrap_or_else(|_| root.join(storage_dir));
         let temp = tempfile::Builder::new()
-            .prefix("heal-prove-")
+            // The pid in the name lets a later heal find the copies of a heal that was killed.
+            .prefix(&format!("{SANDBOX_PREFIX}{}-", std::process::id()))
             .tempdir_in(temp_dir)
             .map_err(SandboxError::TempDir)?;
         let temp_real = temp.path().canonicalize().map_err(SandboxError::TempDir)?;

@@ -31,6 +31,9 @@ pub enum Status {
     Regressed,
     /// The fix was undone on request (`heal revert`).
     Reverted,
+    /// heal itself stopped (killed, power loss) while healing it; the next start finished or
+    /// undid what was in flight, and `reason` says which. Healed again on its next occurrence.
+    Interrupted,
 }
 
 impl Status {
@@ -46,6 +49,7 @@ impl Status {
             Status::Pushed => "pushed",
             Status::Regressed => "regressed",
             Status::Reverted => "reverted",
+            Status::Interrupted => "interrupted",
         }
     }
 
@@ -64,7 +68,11 @@ impl Status {
     pub fn may_heal(self) -> bool {
         matches!(
             self,
-            Status::Detected | Status::Skipped | Status::Failed | Status::Rejected
+            Status::Detected
+                | Status::Skipped
+                | Status::Failed
+                | Status::Rejected
+                | Status::Interrupted
         )
     }
 }
