@@ -1,0 +1,180 @@
+//! Fault injection: heal is killed (SIGKILL, not a clean exit) at each stage boundary of a fix,
+//! then started again; the tree, the git state, the records and the remote must be whole.
+//! Needs the `failpoints` feature (`cargo test --features failpoints`, as `.ci/run` does).
+
+#![cfg(feature = "failpoints")]
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::heal::{APP, FIXED, answer};
+use crate::support::Project;
+use crate::support::anthropic::{FakeAnthropic, Reply};
+
+const OTHER: &str = "VERSION = 1\n";
+const OTHER_FIXED: &str = "VERSION = 2\n";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// A fix that writes two files, so there is a moment between the two writes.
+fn two_file_fix() -> Value {
+    answer(&[
+        ("app.py", "    return mesage\n", "    return message\n"),
+        ("other.py", OTHER, OTHER_FIXED),
+    ])
+}
+
+fn killed_then_restarted(failpoint: &str, second_exit: i32) {
+    let model = FakeAnthropic::start();
+    model.respond_always(Reply::tool_use(two_file_fix()));
+    let origin = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let mut p = Project::new();
+    p.file("app.py", APP);
+    p.file("other.py", OTHER);
+    p.file(".gitignore", "storage/\n");
+    p.env("ANTHROPIC_API_KEY", "sk-ant-api03-test-key-0123456789");
+    p.env("ANTHROPIC_BASE_URL", &model.base_url());
+    p.env("HEAL_INSTANT", "false");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    // heal's proof copies go here, so the test can see that none is left behind.
+    p.env("TMPDIR", temp.path().to_str().unwrap());
+    let dir = p.path().to_path_buf();
+    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "initial"]);
+    git(
+        &dir,
+        &["remote", "add", "origin", origin.path().to_str().unwrap()],
+    );
+    git(&dir, &["push", "-q", "-u", "origin", "main"]);
+    let initial = git(&dir, &["rev-parse", "HEAD"]);
+
+    // 1. Killed at the failpoint.
+    p.env("HEAL_FAILPOINT", failpoint);
+    let first = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(
+        first.code, None,
+        "{failpoint}: heal was not killed: {first:?}"
+    );
+    assert!(
+        first.stderr.contains(&format!("failpoint {failpoint}")),
+        "{first:?}"
+    );
+    // Never half: each file entirely as before or entirely fixed, right after the kill.
+    let app = std::fs::read_to_string(dir.join("app.py")).unwrap();
+    let other = std::fs::read_to_string(dir.join("other.py")).unwrap();
+    assert!(
+        app == APP || app == FIXED,
+        "{failpoint}: app.py is half-written"
+    );
+    assert!(
+        other == OTHER || other == OTHER_FIXED,
+        "{failpoint}: other.py is half-written"
+    );
+
+    // 2. Started again: recovery, then the program.
+    p.env("HEAL_FAILPOINT", "");
+    let second = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(second.code, Some(second_exit), "{failpoint}: {second:?}");
+
+    // The tree: entirely fixed, committed, clean.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("app.py")).unwrap(),
+        FIXED,
+        "{failpoint}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("other.py")).unwrap(),
+        OTHER_FIXED,
+        "{failpoint}"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "", "{failpoint}");
+    // The remote: exactly one fix commit on top of the initial one, holding both files.
+    let remote = origin.path();
+    assert_eq!(git(remote, &["rev-parse", "main^"]), initial, "{failpoint}");
+    assert_eq!(
+        git(remote, &["show", "--name-only", "--format=", "main"]),
+        "app.py\nother.py",
+        "{failpoint}"
+    );
+    assert_eq!(
+        git(&dir, &["rev-parse", "HEAD"]),
+        git(remote, &["rev-parse", "main"])
+    );
+    // No proof copy or worktree left behind.
+    assert_eq!(
+        git(&dir, &["worktree", "list"]).lines().count(),
+        1,
+        "{failpoint}"
+    );
+    let left: Vec<_> = std::fs::read_dir(temp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("heal-prove-"))
+        .collect();
+    assert!(left.is_empty(), "{failpoint}: proof copies left: {left:?}");
+    // The records: one incident, pushed; every JSON export agrees with the database.
+    let records = p.records();
+    assert_eq!(records.len(), 1, "{failpoint}: {records:#?}");
+    let r = &records[0];
+    assert_eq!(r["status"], "pushed", "{failpoint}: {r:#}");
+    let id = r["id"].as_str().unwrap();
+    let shown = p.run(&["show", id, "--json"]);
+    let db: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(&db, r, "{failpoint}: the JSON export is stale");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("resumed after heal was stopped") || r["occurrences"] == json!(2),
+        "{failpoint}: the record does not say what happened: {r:#}"
+    );
+}
+
+#[test]
+fn killed_after_the_backup_the_fix_is_undone_then_made_again() {
+    killed_then_restarted("after-backup", 1);
+}
+
+#[test]
+fn killed_between_two_file_writes_the_fix_is_undone_then_made_again() {
+    killed_then_restarted("between-writes", 1);
+}
+
+#[test]
+fn killed_after_the_commit_the_push_is_resumed() {
+    killed_then_restarted("after-commit", 0);
+}
+
+#[test]
+fn killed_during_the_push_the_push_is_resumed() {
+    killed_then_restarted("during-push", 0);
+}
+
+#[test]
+fn killed_during_a_record_write_the_records_stay_whole() {
+    killed_then_restarted("record-write", 1);
+}
