@@ -5,10 +5,10 @@
 
 /// Reads at most `max` bytes of an answer: a misbehaving peer must not make heal buffer an
 /// unbounded body.
-pub async fn read_capped(
+pub async fn read_capped_bytes(
     mut response: reqwest::Response,
     max: usize,
-) -> Result<String, reqwest::Error> {
+) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         let room = max - body.len();
@@ -17,6 +17,16 @@ pub async fn read_capped(
             break;
         }
     }
+    Ok(body)
+}
+
+/// [`read_capped_bytes`] as text, invalid UTF-8 replaced: for answers only read for their
+/// status or shown in a message.
+pub async fn read_capped(
+    response: reqwest::Response,
+    max: usize,
+) -> Result<String, reqwest::Error> {
+    let body = read_capped_bytes(response, max).await?;
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 

@@ -175,12 +175,16 @@ impl Anthropic {
             .map_err(|e| self.transport(e))?;
         let status = response.status().as_u16();
         let retry_after = retry::retry_after(response.headers());
-        let text = crate::http::read_capped(response, retry::ANSWER_MAX)
+        let bytes = crate::http::read_capped_bytes(response, retry::ANSWER_MAX)
             .await
             .map_err(|e| self.transport(e))?;
         if (200..300).contains(&status) {
+            // A fix is code: bytes that are not UTF-8 (a proxy re-encoding the answer) would
+            // be changed by any repair, so the answer is refused whole.
+            let text = retry::utf8(PROVIDER, bytes)?;
             return self.scrub().answer(PROVIDER, &text);
         }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let (kind, message) = match serde_json::from_str::<ErrorBody>(&text) {
             Ok(body) => (body.error.kind, self.excerpt(&body.error.message)),
             Err(_) => ("error".to_string(), self.excerpt(&text)),

@@ -222,6 +222,19 @@ impl Scrub<'_> {
     }
 }
 
+/// A successful answer's body as text; not UTF-8 is a bad response.
+pub fn utf8(provider: &'static str, bytes: Vec<u8>) -> Result<String, Failure> {
+    String::from_utf8(bytes).map_err(|e| {
+        Failure::Fatal(AnalyseError::BadResponse {
+            provider,
+            detail: format!(
+                "the answer is not valid UTF-8 (at byte {}); nothing in it was used",
+                e.utf8_error().valid_up_to()
+            ),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use reqwest::header::HeaderValue;

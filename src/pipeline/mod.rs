@@ -510,6 +510,8 @@ impl Incidents {
         let run = self.run.clone();
         let redactor = self.config.redactor.clone();
         let fingerprint = finding.fingerprint.clone();
+        // Kept to alert without a record if the store fails (a full disk).
+        let unstored = (finding.clone(), exit.clone());
         let stored = off_thread("record the incident", move || {
             let now = time::OffsetDateTime::now_utc();
             let now_text = crate::record::rfc3339(now);
@@ -522,7 +524,10 @@ impl Incidents {
             })
         })
         .await;
-        let (record, is_new) = stored?;
+        let Some((record, is_new)) = stored else {
+            self.alert_unstored(unstored.0, unstored.1);
+            return None;
+        };
         if is_new {
             tracing::info!(
                 "incident {}: {} at {}",

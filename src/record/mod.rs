@@ -27,7 +27,9 @@ pub enum RecordError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the store {path} cannot be used: {source}")]
+    #[error(
+        "the store {path} cannot be used: {source} (a full disk, a read-only or damaged file?); heal goes on supervising, without this record"
+    )]
     Sqlite {
         path: PathBuf,
         #[source]

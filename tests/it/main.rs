@@ -6,6 +6,8 @@ mod support;
 
 mod analyse;
 mod apply;
+mod corpus;
+mod crash;
 mod detect;
 mod git;
 mod heal;
@@ -16,3 +18,4 @@ mod peers;
 mod prove;
 mod real_model;
 mod run;
+mod store;

@@ -38,6 +38,8 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// Wait this long before answering, to play a slow or hung API.
     pub delay: Duration,
+    /// Sent as is instead of `body` (not JSON, not UTF-8, ...), see [`Reply::raw`].
+    pub raw: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -47,6 +49,16 @@ impl Reply {
             body,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            raw: None,
+        }
+    }
+
+    /// An answer whose body is `bytes` exactly, JSON or not, UTF-8 or not (still labelled
+    /// `application/json`, as a broken API or proxy would).
+    pub fn raw(status: u16, bytes: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            raw: Some(bytes.into()),
+            ..Reply::json(status, Value::Null)
         }
     }
 
@@ -268,7 +280,14 @@ async fn handle(
     }
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     headers.extend(reply.headers.iter().cloned());
-    respond(reply.status, &headers, reply.body.to_string())
+    match reply.raw {
+        Some(bytes) => {
+            let mut response = respond(reply.status, &headers, String::new());
+            *response.body_mut() = axum::body::Body::from(bytes);
+            response
+        }
+        None => respond(reply.status, &headers, reply.body.to_string()),
+    }
 }
 
 /// What the real API checks of a body and heal could get wrong.
