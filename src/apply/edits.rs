@@ -4,7 +4,9 @@
 //! before it. An exact match is tried first. Only when it finds nothing, a forgiving match is
 //! tried, line by line: trailing whitespace is ignored and the indentation may be shifted by the
 //! same width on every line (models often drop or add a level of indentation when they quote
-//! code); the replacement is then shifted by that width too. Either match must be unique.
+//! code); the replacement is then shifted by that width too. Single and double quotes are taken
+//! as the same character (small models re-quote the code they copy; to Python `'a'` and `"a"`
+//! are one string). Either match must be unique.
 //!
 //! It must never guess: a search that matches nowhere or in several places is an error naming
 //! the edit (the caller sends it back to the model), and one failing edit fails them all, so a
@@ -203,7 +205,7 @@ fn same_lines(text: &str, window: &[Line], wanted: &[(usize, &str)]) -> Option<i
     let mut shift: Option<isize> = None;
     for (line, &(want_indent, want_body)) in window.iter().zip(wanted) {
         let (indent, body) = indent_and_body(&text[line.start..line.content_end]);
-        if body != want_body {
+        if !same_code(body, want_body) {
             return None;
         }
         // Blank lines carry no indentation worth comparing.
@@ -219,6 +221,12 @@ fn same_lines(text: &str, window: &[Line], wanted: &[(usize, &str)]) -> Option<i
     }
     // A search of only blank lines is refused earlier; treat it as no shift anyway.
     Some(shift.unwrap_or(0))
+}
+
+/// Equal, counting `'` and `"` as one character.
+fn same_code(a: &str, b: &str) -> bool {
+    let norm = |c: char| if c == '\'' { '"' } else { c };
+    a.len() == b.len() && a.chars().map(norm).eq(b.chars().map(norm))
 }
 
 impl FuzzyMatch {
@@ -394,5 +402,19 @@ mod tests {
     fn failing_edit_leaves_nothing_applied() {
         let refs = [&edit("a", "b"), &edit("nope", "c")];
         assert!(apply_edits("a\n", &refs).is_err());
+    }
+
+    #[test]
+    fn a_search_with_the_other_quotes_matches_once() {
+        let text = "def f(c):\n    return c[\"spend\"] > c[\"budjet\"]\n";
+        let edit = Edit {
+            file: "m.py".into(),
+            search: "return c['spend'] > c['budjet']".into(),
+            replace: "return c['spend'] > c['budget']".into(),
+        };
+        assert_eq!(
+            apply_edits(text, &[&edit]).unwrap(),
+            "def f(c):\n    return c['spend'] > c['budget']\n"
+        );
     }
 }
