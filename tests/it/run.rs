@@ -760,3 +760,36 @@ fn init_writes_a_commented_config_and_env_example_and_never_overwrites() {
         "# mine\n"
     );
 }
+
+#[test]
+fn the_demo_with_a_model_also_shows_a_model_fixing_a_crash_no_rule_can() {
+    let model = crate::support::anthropic::FakeAnthropic::start();
+    model.respond_always(crate::support::anthropic::Reply::tool_use(serde_json::json!({
+        "fixable": true,
+        "reason": "a float is added to a string",
+        "error_category": "type",
+        "root_cause": "`total` is a float and `+` needs two strings",
+        "affected_file": "report.py",
+        "confidence": "high",
+        "explanation": "Format the total into the string.",
+        "changes_summary": "format the total with an f-string",
+        "edits": [{"file": "report.py", "search": "    line = \"Total: \" + total\n", "replace": "    line = f\"Total: {total:.2f}\"\n"}],
+    })));
+    let mut p = Project::new();
+    let tmp = tempfile::tempdir().unwrap();
+    p.env("TMPDIR", tmp.path().to_str().unwrap());
+    p.env("ANTHROPIC_API_KEY", "sk-ant-api03-test-key-0123456789");
+    p.env("ANTHROPIC_BASE_URL", &model.base_url());
+    let run = p.run(&["demo"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    for needle in [
+        "rule `did-you-mean`",
+        "TypeError: can only concatenate str (not \"float\") to str",
+        "Analysing",
+        "avego: Total: 242.75 over 3 campaigns",
+    ] {
+        assert!(all.contains(needle), "`{needle}` missing: {run:?}");
+    }
+    assert_eq!(model.requests().len(), 1);
+}
