@@ -1,0 +1,150 @@
+//! The instant rules' path through healing: a deterministic fix, proved, judged by the policy
+//! and applied exactly like a model's, but with no model and nothing counted against the
+//! hourly call limit.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::{Healer, Timings, Verdict, validation_json};
+use crate::apply::{self, Plan, Scope};
+use crate::prove;
+use crate::record::model::{Record, Status};
+use crate::rules;
+
+impl Healer {
+    /// Tries the instant rules: a deterministic fix, proved like a model's, then applied.
+    pub(super) async fn instant(&self, record: &Record) -> RuleOutcome {
+        let h = &self.config.healing;
+        let Ok(scope) = &self.scope else {
+            return RuleOutcome::NotApplicable;
+        };
+        if !h.instant_enabled {
+            return RuleOutcome::NotApplicable;
+        }
+        let Some((rel, line)) = error_site(record, scope) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let Ok(abs) = scope.check(&rel) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let Ok(source) = std::fs::read_to_string(&abs) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let input = rules::RuleInput {
+            error: &record.error,
+            file: &rel,
+            line,
+            source: &source,
+        };
+        let Some(fix) = rules::instant_fix(&input, &h.instant_rules) else {
+            return RuleOutcome::NotApplicable;
+        };
+        let id = record.id.clone();
+        self.save(&id, |r| r.status = Status::Healing).await;
+        if let Some(n) = &self.notifier {
+            n.stage(
+                record,
+                &format!(
+                    "⚡ Instant fix for {id} (rule `{}`, no model): {}. Proving it in an isolated copy…",
+                    fix.rule, fix.summary
+                ),
+            );
+        }
+        let plan = Plan {
+            files: vec![apply::PlannedFile {
+                rel: rel.clone(),
+                abs,
+                before: source.clone(),
+                after: fix.after.clone(),
+            }],
+        };
+        if let Some(why) = self.policy_refusal(record, &plan) {
+            return RuleOutcome::Unproved(format!(
+                "the instant fix (rule `{}`) was refused by the scope policy: {why}",
+                fix.rule
+            ));
+        }
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let validation = prove::prove(&plan, &self.prove_config(record)).await;
+        timings.prove += t.elapsed();
+        if !validation.passed {
+            let failure = validation
+                .failure
+                .clone()
+                .unwrap_or_else(|| "the proof failed".to_string());
+            let why = format!(
+                "the instant fix (rule `{}`) did not pass its proof: {failure}",
+                fix.rule
+            );
+            tracing::info!("incident {id}: {why}");
+            let note = json!({"rule": fix.rule, "summary": fix.summary, "passed": false, "failure": failure});
+            self.save(&id, move |r| {
+                r.result.get_or_insert_with(|| json!({}))["instant"] = note;
+            })
+            .await;
+            return RuleOutcome::Unproved(why);
+        }
+        let source_name = format!("rule:{}", fix.rule);
+        let category = serde_json::to_value(fix.category).unwrap_or(json!("other"));
+        let analysis = json!({
+            "fixable": true,
+            "reason": format!("Python's own error names the cure (rule `{}`)", fix.rule),
+            "error_category": category,
+            "root_cause": fix.summary,
+            "affected_file": rel,
+            "confidence": "high",
+            "explanation": fix.summary,
+            "changes_summary": fix.summary,
+            "source": source_name,
+        });
+        let fix_json = json!({
+            "source": source_name,
+            "rule": fix.rule,
+            "edits": [],
+            "explanation": fix.summary,
+            "changes_summary": fix.summary,
+            "attempts": 1,
+            "validation": validation_json(&validation),
+            "diff": plan.diff(),
+            "backups": [],
+        });
+        self.save(&id, move |r| {
+            r.analysis = Some(analysis);
+            r.fix = Some(fix_json);
+        })
+        .await;
+        RuleOutcome::Done(self.apply_proved(record, &plan, &mut timings).await)
+    }
+}
+
+/// What the instant rules did.
+pub(super) enum RuleOutcome {
+    /// No rule was sure (or rules are off): the model's turn.
+    NotApplicable,
+    /// A rule's fix failed its proof: the model's turn, and this says why.
+    Unproved(String),
+    /// A rule's fix was proved; this is how applying it ended.
+    Done(Verdict),
+}
+
+/// `file` as printed in a traceback, relative to the project root; `None` outside it.
+pub(super) fn project_relative(scope: &Scope, file: &str) -> Option<String> {
+    let p = std::path::Path::new(file);
+    if p.is_absolute() {
+        scope.relative(&std::fs::canonicalize(p).ok()?)
+    } else {
+        let rel = file.trim_start_matches("./");
+        scope.check(rel).ok().map(|_| rel.to_string())
+    }
+}
+
+/// The project file and line where the error is: a SyntaxError's own location, else the
+/// innermost project frame.
+fn error_site(record: &Record, scope: &Scope) -> Option<(String, u32)> {
+    if let Some((path, line, _)) = rules::syntax_location(&record.error) {
+        return Some((project_relative(scope, &path)?, line));
+    }
+    Some((record.context.file.clone()?, record.context.line?))
+}
