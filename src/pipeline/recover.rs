@@ -180,6 +180,8 @@ fn mark_interrupted(store: &Store, id: &str, reason: &str) {
         let result = r.result.get_or_insert_with(|| json!({}));
         result["status"] = json!("interrupted");
         result["reason"] = json!(reason);
+        // Kept when the incident is healed again, so the record still tells what happened.
+        result["recovery"] = json!(reason);
     });
     if let Err(e) = result {
         tracing::error!("cannot record that incident {id} was interrupted: {e}");
