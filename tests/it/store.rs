@@ -138,3 +138,26 @@ fn a_full_disk_never_stops_the_program_nor_leaves_half_written_records() {
         }
     }
 }
+
+#[test]
+fn a_read_only_storage_folder_degrades_to_pass_through_with_an_alert() {
+    // /proc/self exists and nobody, root included, may create files in it: permission bits
+    // alone would not stop root, which CI may be.
+    let slack = FakeSlack::start();
+    let mut p = Project::new();
+    p.file(
+        "app.py",
+        "print('still serving', flush=True)\nraise ValueError('boom')\n",
+    );
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    p.env("HEAL_STORAGE_DIR", "/proc/self");
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("still serving"), "{run:?}");
+    assert!(run.stderr.contains("ValueError: boom"), "{run:?}");
+    assert!(run.stderr.contains("without records"), "{run:?}");
+    let reqs = slack.wait_requests(2, Duration::from_secs(10));
+    let text: String = reqs.iter().map(|r| r.raw.clone()).collect();
+    assert!(text.contains("cannot write its records"), "{text}");
+    assert!(text.contains("ValueError"), "{text}");
+}
