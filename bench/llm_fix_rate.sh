@@ -20,7 +20,7 @@ url=${MODEL_URL:-}
 if [ -z "$url" ]; then
   url=$(bash "$repo/../shared/local-model/serve.sh" 8089 | tail -1)
 fi
-echo "model server: $url   structured: ${HEAL_OPENAI_STRUCTURED:-json_schema (default)}"
+echo "model server: $url   structured: ${HEAL_OPENAI_STRUCTURED:-tools (default)}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -33,7 +33,7 @@ for case in "$here"/llm_cases/*/; do
   before=$(sha256sum "$dir/main.py")
   start=$(date +%s)
   (cd "$dir" && env -i PATH="$PATH" HOME="$work" HEAL_PROVIDER=openai OPENAI_BASE_URL="$url" \
-      HEAL_OPENAI_STRUCTURED="${HEAL_OPENAI_STRUCTURED:-json_schema}" \
+      HEAL_OPENAI_STRUCTURED="${HEAL_OPENAI_STRUCTURED:-tools}" \
       HEAL_LLM_TIMEOUT_S=300 AUTO_FIX_MIN_CONFIDENCE=low HEAL_RESTART=never HEAL_GIT_MODE=off \
       HEAL_LOG=warn "$heal" run -- python3 main.py >/dev/null 2>&1) || true
   secs=$(( $(date +%s) - start ))

@@ -141,7 +141,7 @@ pub struct Key {
 const CONFIDENCE: &[&str] = &["low", "medium", "high"];
 const RESTART: &[&str] = &["never", "on-failure", "always"];
 const PROVIDERS: &[&str] = &["anthropic", "openai", "none"];
-const STRUCTURED: &[&str] = &["json_schema", "tools", "json"];
+const STRUCTURED: &[&str] = &["tools", "json_schema", "json"];
 /// The model asked when HEAL_MODEL is unset, per provider.
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -174,7 +174,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "anthropic_base_url", env: "ANTHROPIC_BASE_URL", kind: Kind::Url, default: Some(crate::analyse::anthropic::DEFAULT_BASE_URL), secret: false, help: "Anthropic API base URL" },
     Key { toml: "openai_api_key", env: "OPENAI_API_KEY", kind: Kind::Text, default: None, secret: true, help: "OpenAI API key (optional for local servers)" },
     Key { toml: "openai_base_url", env: "OPENAI_BASE_URL", kind: Kind::Url, default: Some(DEFAULT_OPENAI_BASE_URL), secret: false, help: "OpenAI-compatible base URL: llama.cpp http://127.0.0.1:8080/v1, Ollama http://127.0.0.1:11434/v1" },
-    Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("json_schema"), secret: false, help: "how the openai provider asks for the report_fix answer: json_schema, tools or json" },
+    Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("tools"), secret: false, help: "how the openai provider asks for the report_fix answer: tools, json_schema or json" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
     Key { toml: "llm.timeout_s", env: "HEAL_LLM_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "timeout of one model request" },
@@ -287,7 +287,7 @@ pub struct HealingConfig {
     /// `None`: no key (local servers need none).
     pub openai_api_key: Option<String>,
     pub openai_base_url: String,
-    /// `json_schema`, `tools` or `json`.
+    /// `tools`, `json_schema` or `json`.
     pub openai_structured: String,
     /// Whether instant rules run before any model, and which.
     pub instant_enabled: bool,
@@ -568,9 +568,7 @@ impl Config {
                 .unwrap_or(DEFAULT_OPENAI_BASE_URL)
                 .trim_end_matches('/')
                 .to_string(),
-            openai_structured: get("openai.structured")
-                .unwrap_or("json_schema")
-                .to_string(),
+            openai_structured: get("openai.structured").unwrap_or("tools").to_string(),
             instant_enabled: get("instant.enabled").and_then(parse_bool).unwrap_or(true),
             instant_rules: list("instant.rules"),
             anthropic_api_key: get("anthropic_api_key").map(str::to_string),

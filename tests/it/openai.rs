@@ -114,9 +114,8 @@ async fn json_in_the_content_is_read_from_a_fence_with_prose() {
 async fn the_json_schema_request_carries_the_schema() {
     let fake = FakeOpenAI::start();
     fake.script([Reply::json_content(good_fix())]);
-    // The default way of asking.
     let config = OpenAiConfig {
-        structured: OpenAiConfig::new().structured,
+        structured: Structured::JsonSchema,
         ..config(&fake, Structured::Tools)
     };
     let model = OpenAi::new(config, Redactor::default()).unwrap();

@@ -20,6 +20,10 @@ fn a_real_model_fix_ends_applied_and_clean_or_refused_with_nothing_written() {
     p.file("main.py", REPORT);
     p.env("HEAL_PROVIDER", "openai");
     p.env("OPENAI_BASE_URL", &url);
+    // As the issue asks of this test: response_format with the report_fix schema, which
+    // llama.cpp turns into a grammar (llama-cpp-python takes it as json_object + schema, after
+    // refusing json_schema once).
+    p.env("HEAL_OPENAI_STRUCTURED", "json_schema");
     p.env("HEAL_LLM_TIMEOUT_S", "300");
     p.env("HEAL_LLM_MAX_RETRIES", "1");
     p.env("AUTO_FIX_MIN_CONFIDENCE", "low");

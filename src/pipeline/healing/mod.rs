@@ -656,7 +656,7 @@ fn provider(config: &Config) -> Result<Provider, String> {
     match h.provider {
         ProviderChoice::OpenAi => {
             let structured = analyse::openai::Structured::parse(&h.openai_structured)
-                .unwrap_or(analyse::openai::Structured::JsonSchema);
+                .unwrap_or(analyse::openai::Structured::Tools);
             let c = analyse::OpenAiConfig {
                 api_key: h.openai_api_key.clone(),
                 base_url: h.openai_base_url.clone(),
