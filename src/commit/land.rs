@@ -9,9 +9,9 @@ use super::CommitError;
 use super::git::{Cmd, Git, last_lines};
 use crate::config::GitConfig;
 
-/// Why a commit cannot be made now: a state of the repository heal does not force its way
-/// through. `None` when committing is fine. `on_branch`: the commit goes on the checked-out
-/// branch, so the user's index and any operation in progress matter.
+/// The checked-out branch, or why a commit cannot be made now: a state of the repository heal
+/// does not force its way through. `on_branch`: the commit goes on the checked-out branch, so
+/// the user's index and any operation in progress matter.
 pub async fn preflight(git: &Git, on_branch: bool) -> Result<String, CommitError> {
     let branch = git
         .output(Cmd::new(["symbolic-ref", "-q", "--short", "HEAD"]))
