@@ -108,6 +108,7 @@ fn push_mode_puts_one_seed_commit_on_the_remote_and_leaves_other_work_alone() {
     repo.s.p.file("staged.txt", "staged v2\n");
     git(&dir, &["add", "staged.txt"]);
     repo.s.p.file("scratch.py", "print('draft')\n");
+    repo.s.p.env("GITHUB_REPO", "acme/ads-agent");
 
     let r = repo.heal_crash();
     assert_eq!(r["status"], "pushed", "{r:#}");
@@ -158,6 +159,9 @@ fn push_mode_puts_one_seed_commit_on_the_remote_and_leaves_other_work_alone() {
     let slack = repo.slack_text();
     assert!(slack.contains(&commit[..8]), "{slack}");
     assert!(slack.contains("Pushed to origin"), "{slack}");
+    let link = format!("https://github.com/acme/ads-agent/commit/{commit}");
+    assert!(slack.contains(&link), "{slack}");
+    assert_eq!(r["result"]["commit_url"], link.as_str());
 
     // heal log lists it.
     let log = repo.s.p.run(&["log"]);
