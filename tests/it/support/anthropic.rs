@@ -8,12 +8,10 @@
 //! `tool_use`): such a request is answered 400 as Anthropic would and fails the test when the
 //! fake is dropped, as does a request nobody scripted an answer for.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -21,7 +19,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use super::peer::Request;
-use super::peer::{Recorder, Server, respond};
+use super::peer::{self, Fake, Replies, respond};
 
 pub const MESSAGES_PATH: &str = "/v1/messages";
 /// The usage every scripted answer reports.
@@ -144,43 +142,23 @@ pub fn tool_use_id(response: &Value) -> String {
     response["content"][0]["id"].as_str().unwrap().to_string()
 }
 
-/// How the fake answers.
-#[derive(Default)]
-struct Script {
-    queue: VecDeque<Reply>,
-    /// The answer once the queue is used up; `None` makes unscripted requests a failure.
-    always: Option<Reply>,
-}
+/// How the fake answers: an unscripted request is a failure.
+type Script = Replies<Reply>;
+type Shared = peer::Shared<Script>;
 
-struct Shared {
-    script: Mutex<Script>,
-    recorder: Arc<Recorder>,
-}
+pub struct FakeAnthropic(Fake<Script>);
 
-impl Shared {
-    fn script(&self) -> MutexGuard<'_, Script> {
-        self.script.lock().unwrap_or_else(|e| e.into_inner())
+impl std::ops::Deref for FakeAnthropic {
+    type Target = Fake<Script>;
+    fn deref(&self) -> &Fake<Script> {
+        &self.0
     }
-}
-
-pub struct FakeAnthropic {
-    shared: Arc<Shared>,
-    server: Server,
 }
 
 impl FakeAnthropic {
     /// Starts the fake on a free port; it is listening when this returns.
     pub fn start() -> FakeAnthropic {
-        let recorder = Recorder::new("anthropic");
-        let shared = Arc::new(Shared {
-            script: Mutex::new(Script::default()),
-            recorder: recorder.clone(),
-        });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        FakeAnthropic {
-            server: Server::start(recorder, app),
-            shared,
-        }
+        FakeAnthropic(Fake::start("anthropic", handle))
     }
 
     /// The base URL, as `AnthropicConfig::base_url` (and ANTHROPIC_BASE_URL) takes it.
@@ -190,33 +168,12 @@ impl FakeAnthropic {
 
     /// Answers the next requests with `replies`, in order, then the default.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.shared.script().queue.extend(replies);
+        self.script_mut().queue.extend(replies);
     }
 
     /// Answers every request with `reply` once the script is used up.
     pub fn respond_always(&self, reply: Reply) {
-        self.shared.script().always = Some(reply);
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Request> {
-        self.shared.recorder.requests()
-    }
-
-    /// Waits until at least `n` requests have arrived and returns all of them; panics after
-    /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
-    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait(n, timeout)
-    }
-
-    /// `wait_requests` for async tests: waits without blocking the test's runtime.
-    pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait_async(n, timeout).await
-    }
-
-    /// What the fake found wrong so far (also checked when it is dropped).
-    pub fn problems(&self) -> Vec<String> {
-        self.shared.recorder.problems()
+        self.script_mut().always = Some(reply);
     }
 }
 
@@ -262,8 +219,8 @@ async fn handle(
             Reply::error(*status, kind, message)
         }
         None => {
-            let mut script = shared.script();
-            match script.queue.pop_front().or_else(|| script.always.clone()) {
+            let next = shared.script().next();
+            match next {
                 Some(reply) => reply,
                 None => {
                     shared

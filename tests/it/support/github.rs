@@ -8,11 +8,8 @@
 //! that is not a pull request) is answered as GitHub would (404, 401, 422) and fails the test when
 //! the fake is dropped.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -20,50 +17,34 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use super::peer::Request;
-use super::peer::{Recorder, Server, respond};
+use super::peer::{self, Fake, Replies, respond};
 /// The same scripted answer as the Slack fake's: `Reply::json(422, json!({...}))`.
 pub use super::slack::Reply;
 
 /// How the fake answers.
 #[derive(Default)]
-struct Script {
-    /// Answers to give next to pulls POSTs, before the defaults.
-    queue: VecDeque<Reply>,
-    /// Replaces the default once the queue is used up.
-    always: Option<Reply>,
+pub struct Script {
+    /// Answers to give to pulls POSTs before the defaults.
+    replies: Replies<Reply>,
     /// The number of the last pull request opened by default.
     number: u64,
 }
 
-struct Shared {
-    script: Mutex<Script>,
-    recorder: Arc<Recorder>,
-}
+type Shared = peer::Shared<Script>;
 
-impl Shared {
-    fn script(&self) -> MutexGuard<'_, Script> {
-        self.script.lock().unwrap_or_else(|e| e.into_inner())
+pub struct FakeGitHub(Fake<Script>);
+
+impl std::ops::Deref for FakeGitHub {
+    type Target = Fake<Script>;
+    fn deref(&self) -> &Fake<Script> {
+        &self.0
     }
-}
-
-pub struct FakeGitHub {
-    shared: Arc<Shared>,
-    server: Server,
 }
 
 impl FakeGitHub {
     /// Starts the fake on a free port; it is listening when this returns.
     pub fn start() -> FakeGitHub {
-        let recorder = Recorder::new("github");
-        let shared = Arc::new(Shared {
-            script: Mutex::new(Script::default()),
-            recorder: recorder.clone(),
-        });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        FakeGitHub {
-            server: Server::start(recorder, app),
-            shared,
-        }
+        FakeGitHub(Fake::start("github", handle))
     }
 
     /// The API base URL, as `https://api.github.com` would be given: no trailing slash.
@@ -73,7 +54,7 @@ impl FakeGitHub {
 
     /// Answers the next pulls POSTs with `replies`, in order, then the default.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.shared.script().queue.extend(replies);
+        self.script_mut().replies.queue.extend(replies);
     }
 
     /// Answers every pulls POST with `status` and the JSON `body` (after any script), e.g.
@@ -83,23 +64,7 @@ impl FakeGitHub {
     }
 
     pub fn respond_always_with(&self, reply: Reply) {
-        self.shared.script().always = Some(reply);
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Request> {
-        self.shared.recorder.requests()
-    }
-
-    /// Waits until at least `n` requests have arrived and returns all of them; panics after
-    /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
-    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait(n, timeout)
-    }
-
-    /// `wait_requests` for async tests: waits without blocking the test's runtime.
-    pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait_async(n, timeout).await
+        self.script_mut().replies.always = Some(reply);
     }
 }
 
@@ -164,7 +129,7 @@ fn answer(shared: &Shared, request: &Request) -> Reply {
         );
     }
     let mut script = shared.script();
-    if let Some(reply) = script.queue.pop_front().or_else(|| script.always.clone()) {
+    if let Some(reply) = script.replies.next() {
         return reply;
     }
     script.number += 1;

@@ -10,12 +10,10 @@
 //! is dropped, as does a request nobody scripted an answer for. It asks for no key, as local
 //! servers do; tests check the `authorization` header themselves.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -23,7 +21,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use super::peer::Request;
-use super::peer::{Recorder, Server, respond};
+use super::peer::{self, Fake, Replies, respond};
 
 pub const COMPLETIONS_PATH: &str = "/v1/chat/completions";
 /// The usage every scripted answer reports.
@@ -152,43 +150,23 @@ pub fn tool_call_id(response: &Value) -> String {
         .to_string()
 }
 
-/// How the fake answers.
-#[derive(Default)]
-struct Script {
-    queue: VecDeque<Reply>,
-    /// The answer once the queue is used up; `None` makes unscripted requests a failure.
-    always: Option<Reply>,
-}
+/// How the fake answers: an unscripted request is a failure.
+type Script = Replies<Reply>;
+type Shared = peer::Shared<Script>;
 
-struct Shared {
-    script: Mutex<Script>,
-    recorder: Arc<Recorder>,
-}
+pub struct FakeOpenAI(Fake<Script>);
 
-impl Shared {
-    fn script(&self) -> MutexGuard<'_, Script> {
-        self.script.lock().unwrap_or_else(|e| e.into_inner())
+impl std::ops::Deref for FakeOpenAI {
+    type Target = Fake<Script>;
+    fn deref(&self) -> &Fake<Script> {
+        &self.0
     }
-}
-
-pub struct FakeOpenAI {
-    shared: Arc<Shared>,
-    server: Server,
 }
 
 impl FakeOpenAI {
     /// Starts the fake on a free port; it is listening when this returns.
     pub fn start() -> FakeOpenAI {
-        let recorder = Recorder::new("openai");
-        let shared = Arc::new(Shared {
-            script: Mutex::new(Script::default()),
-            recorder: recorder.clone(),
-        });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        FakeOpenAI {
-            server: Server::start(recorder, app),
-            shared,
-        }
+        FakeOpenAI(Fake::start("openai", handle))
     }
 
     /// The base URL, as `OpenAiConfig::base_url` (and OPENAI_BASE_URL) takes it: with `/v1`.
@@ -198,33 +176,12 @@ impl FakeOpenAI {
 
     /// Answers the next requests with `replies`, in order, then the default.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.shared.script().queue.extend(replies);
+        self.script_mut().queue.extend(replies);
     }
 
     /// Answers every request with `reply` once the script is used up.
     pub fn respond_always(&self, reply: Reply) {
-        self.shared.script().always = Some(reply);
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Request> {
-        self.shared.recorder.requests()
-    }
-
-    /// Waits until at least `n` requests have arrived and returns all of them; panics after
-    /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
-    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait(n, timeout)
-    }
-
-    /// `wait_requests` for async tests: waits without blocking the test's runtime.
-    pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait_async(n, timeout).await
-    }
-
-    /// What the fake found wrong so far (also checked when it is dropped).
-    pub fn problems(&self) -> Vec<String> {
-        self.shared.recorder.problems()
+        self.script_mut().always = Some(reply);
     }
 }
 
@@ -273,8 +230,8 @@ async fn handle(
             Reply::error(*status, kind, message)
         }
         None => {
-            let mut script = shared.script();
-            match script.queue.pop_front().or_else(|| script.always.clone()) {
+            let next = shared.script().next();
+            match next {
                 Some(reply) => reply,
                 None => {
                     shared

@@ -248,3 +248,91 @@ pub fn closed_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
+
+/// What a fake's handler gets: its own script of answers, and the recorder.
+pub struct Shared<S> {
+    script: Mutex<S>,
+    pub recorder: Arc<Recorder>,
+}
+
+impl<S> Shared<S> {
+    pub fn script(&self) -> MutexGuard<'_, S> {
+        self.script.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running fake with a script of type `S`: what every fake offers tests the same way (its
+/// requests, waiting on them, its problems). Each fake derefs to one.
+pub struct Fake<S> {
+    pub shared: Arc<Shared<S>>,
+    pub server: Server,
+}
+
+impl<S: Default + Send + 'static> Fake<S> {
+    /// Serves every request with `handler` on a free port; listening when this returns.
+    pub fn start<H, T>(name: &'static str, handler: H) -> Fake<S>
+    where
+        H: axum::handler::Handler<T, Arc<Shared<S>>>,
+        T: 'static,
+    {
+        let recorder = Recorder::new(name);
+        let shared = Arc::new(Shared {
+            script: Mutex::new(S::default()),
+            recorder: recorder.clone(),
+        });
+        let app = Router::new().fallback(handler).with_state(shared.clone());
+        Fake {
+            server: Server::start(recorder, app),
+            shared,
+        }
+    }
+}
+
+impl<S> Fake<S> {
+    pub fn script_mut(&self) -> MutexGuard<'_, S> {
+        self.shared.script()
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared.recorder.requests()
+    }
+
+    /// Waits until at least `n` requests have arrived and returns all of them; panics after
+    /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
+    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        self.shared.recorder.wait(n, timeout)
+    }
+
+    /// `wait_requests` for async tests: waits without blocking the test's runtime.
+    pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        self.shared.recorder.wait_async(n, timeout).await
+    }
+
+    /// What the fake found wrong so far (also checked when it is dropped).
+    pub fn problems(&self) -> Vec<String> {
+        self.shared.recorder.problems()
+    }
+}
+
+/// Answers in order, then one answer for ever (or none: an unscripted request is a failure).
+pub struct Replies<R> {
+    pub queue: std::collections::VecDeque<R>,
+    pub always: Option<R>,
+}
+
+impl<R> Default for Replies<R> {
+    fn default() -> Self {
+        Replies {
+            queue: Default::default(),
+            always: None,
+        }
+    }
+}
+
+impl<R: Clone> Replies<R> {
+    /// The next scripted answer, else the standing one.
+    pub fn next(&mut self) -> Option<R> {
+        self.queue.pop_front().or_else(|| self.always.clone())
+    }
+}

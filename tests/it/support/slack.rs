@@ -8,10 +8,9 @@
 //! bug in heal: it fails the test when the fake is dropped.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -19,7 +18,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 pub use super::peer::Request;
-use super::peer::{Recorder, Server, closed_addr, respond};
+use super::peer::{self, Fake, closed_addr, respond};
 
 /// The path of the webhook URL; its last segment plays the part of the secret.
 pub const WEBHOOK_PATH: &str = "/services/T0FAKE/B0FAKE/fake-webhook-secret";
@@ -72,7 +71,7 @@ impl Reply {
 
 /// How the fake answers.
 #[derive(Default)]
-struct Script {
+pub struct Script {
     /// Answers to give next, by path, before the defaults.
     by_path: HashMap<String, VecDeque<Reply>>,
     /// Replaces the defaults on every path once the script is used up.
@@ -83,35 +82,21 @@ struct Script {
     ts: u64,
 }
 
-struct Shared {
-    script: Mutex<Script>,
-    recorder: Arc<Recorder>,
-}
+type Shared = peer::Shared<Script>;
 
-impl Shared {
-    fn script(&self) -> MutexGuard<'_, Script> {
-        self.script.lock().unwrap_or_else(|e| e.into_inner())
+pub struct FakeSlack(Fake<Script>);
+
+impl std::ops::Deref for FakeSlack {
+    type Target = Fake<Script>;
+    fn deref(&self) -> &Fake<Script> {
+        &self.0
     }
-}
-
-pub struct FakeSlack {
-    shared: Arc<Shared>,
-    server: Server,
 }
 
 impl FakeSlack {
     /// Starts the fake on a free port; it is listening when this returns.
     pub fn start() -> FakeSlack {
-        let recorder = Recorder::new("slack");
-        let shared = Arc::new(Shared {
-            script: Mutex::new(Script::default()),
-            recorder: recorder.clone(),
-        });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        FakeSlack {
-            server: Server::start(recorder, app),
-            shared,
-        }
+        FakeSlack(Fake::start("slack", handle))
     }
 
     /// The incoming-webhook URL (its path ends in a fake secret).
@@ -126,8 +111,7 @@ impl FakeSlack {
 
     /// Answers the next requests to `path` with `replies`, in order, then the defaults.
     pub fn script(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
-        self.shared
-            .script()
+        self.script_mut()
             .by_path
             .entry(path.to_string())
             .or_default()
@@ -140,28 +124,12 @@ impl FakeSlack {
     }
 
     pub fn respond_always_with(&self, reply: Reply) {
-        self.shared.script().always = Some(reply);
+        self.script_mut().always = Some(reply);
     }
 
     /// Delays every answer by `delay`, on top of a reply's own delay.
     pub fn slow_down(&self, delay: Duration) {
-        self.shared.script().slow = delay;
-    }
-
-    /// Every request so far.
-    pub fn requests(&self) -> Vec<Request> {
-        self.shared.recorder.requests()
-    }
-
-    /// Waits until at least `n` requests have arrived and returns all of them; panics after
-    /// `timeout`. Blocks the thread: from an async test, use `wait_requests_async`.
-    pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait(n, timeout)
-    }
-
-    /// `wait_requests` for async tests: waits without blocking the test's runtime.
-    pub async fn wait_requests_async(&self, n: usize, timeout: Duration) -> Vec<Request> {
-        self.shared.recorder.wait_async(n, timeout).await
+        self.script_mut().slow = delay;
     }
 }
 
