@@ -4,40 +4,15 @@
 
 #![cfg(feature = "failpoints")]
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use crate::heal::{APP, FIXED, answer};
 use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
+use crate::support::git::git;
 
 const OTHER: &str = "VERSION = 1\n";
 const OTHER_FIXED: &str = "VERSION = 2\n";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim_end()
-        .to_string()
-}
 
 /// A fix that writes two files, so there is a moment between the two writes.
 fn two_file_fix() -> Value {

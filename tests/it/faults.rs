@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::heal::{APP, good};
 use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
+use crate::support::git::git;
 use crate::support::slack::FakeSlack;
 
 /// How a rude peer treats each connection.
@@ -166,24 +167,7 @@ fn a_git_remote_that_resets_or_answers_garbage_keeps_the_commit_local() {
         p.env("HEAL_GIT_RETRY_INITIAL_MS", "10");
         p.file(".gitignore", "storage/\n");
         let dir = p.path().to_path_buf();
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .current_dir(&dir)
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_AUTHOR_NAME", "Dev")
-                .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-                .env("GIT_COMMITTER_NAME", "Dev")
-                .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
-        };
+        let git = |args: &[&str]| git(&dir, args);
         git(&["init", "-q", "-b", "main"]);
         git(&["add", "."]);
         git(&["commit", "-q", "-m", "initial"]);

@@ -2,11 +2,12 @@
 //! pulls endpoint like GitHub, `GitHttp` is a real git server that takes a token over HTTP.
 
 use std::path::Path;
-use std::process::{Command, Output};
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::git::{git, git_output};
 use crate::support::git_http::GitHttp;
 use crate::support::github::{FakeGitHub, Reply};
 
@@ -124,41 +125,10 @@ async fn github_flags_requests_heal_should_not_send() {
     // Dropping the fake panics with both problems.
 }
 
-/// Runs git in `dir`, away from the user's config and terminal.
-fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env_remove("GIT_ASKPASS")
-        .env_remove("SSH_ASKPASS")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("git runs")
-}
-
-fn git_ok(dir: &Path, args: &[&str]) -> String {
-    let out = git(dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn commit(work: &Path, file: &str, message: &str) {
     std::fs::write(work.join(file), message).unwrap();
-    git_ok(work, &["add", file]);
-    git_ok(work, &["commit", "--quiet", "-m", message]);
+    git(work, &["add", file]);
+    git(work, &["commit", "--quiet", "-m", message]);
 }
 
 fn helper(password: &str) -> String {
@@ -178,17 +148,17 @@ fn git_http_takes_pushes_with_the_token_only() {
     let with_token = helper(TOKEN);
 
     // Clone (empty) and push with the token from a credential helper.
-    git_ok(
+    git(
         tmp.path(),
         &["-c", &with_token, "clone", "--quiet", &url, "work"],
     );
     let work = tmp.path().join("work");
     commit(&work, "a.txt", "first commit");
-    git_ok(
+    git(
         &work,
         &["-c", &with_token, "push", "--quiet", "origin", "HEAD:main"],
     );
-    let log = git_ok(
+    let log = git(
         tmp.path(),
         &["--git-dir", bare, "log", "--format=%s", "main"],
     );
@@ -215,12 +185,12 @@ fn git_http_takes_pushes_with_the_token_only() {
 
     // Without credentials, or with a wrong token, the push is refused.
     commit(&work, "b.txt", "second commit");
-    let out = git(&work, &["push", "origin", "HEAD:main"]);
+    let out = git_output(&work, &["push", "origin", "HEAD:main"]);
     assert!(
         !out.status.success(),
         "a push without credentials went through"
     );
-    let out = git(
+    let out = git_output(
         &work,
         &["-c", &helper("wrong"), "push", "origin", "HEAD:main"],
     );
@@ -228,7 +198,7 @@ fn git_http_takes_pushes_with_the_token_only() {
         !out.status.success(),
         "a push with a wrong token went through"
     );
-    let log = git_ok(
+    let log = git(
         tmp.path(),
         &["--git-dir", bare, "log", "--format=%s", "main"],
     );
@@ -236,11 +206,11 @@ fn git_http_takes_pushes_with_the_token_only() {
     assert_eq!(server.authorized_pushes(), 1);
 
     // With the token again, it lands.
-    git_ok(
+    git(
         &work,
         &["-c", &with_token, "push", "--quiet", "origin", "HEAD:main"],
     );
-    let log = git_ok(
+    let log = git(
         tmp.path(),
         &["--git-dir", bare, "log", "--format=%s", "main"],
     );
@@ -256,14 +226,14 @@ fn git_http_without_a_token_serves_anyone() {
     let tmp = tempfile::tempdir().unwrap();
     let bare = GitHttp::bare_repo(tmp.path(), "open");
     let server = GitHttp::start(tmp.path(), None);
-    git_ok(
+    git(
         tmp.path(),
         &["clone", "--quiet", &server.url("open"), "work"],
     );
     let work = tmp.path().join("work");
     commit(&work, "a.txt", "anonymous");
-    git_ok(&work, &["push", "--quiet", "origin", "HEAD:main"]);
-    let log = git_ok(
+    git(&work, &["push", "--quiet", "origin", "HEAD:main"]);
+    let log = git(
         tmp.path(),
         &[
             "--git-dir",
@@ -276,7 +246,7 @@ fn git_http_without_a_token_serves_anyone() {
     assert_eq!(log.trim(), "anonymous");
     assert_eq!(server.authorized_pushes(), 1);
     // And fetches back what it took.
-    git_ok(
+    git(
         tmp.path(),
         &["clone", "--quiet", &server.url("open"), "again"],
     );

@@ -8,7 +8,7 @@
 //! `/{repo}.git/` fails the test when the server is dropped.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,7 +20,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::io::AsyncWriteExt;
 
-pub use super::peer::Request;
+pub use super::git::git;
+use super::peer::Request;
 use super::peer::{Recorder, Server, respond};
 
 /// The realm of the `WWW-Authenticate` challenge.
@@ -94,22 +95,6 @@ impl GitHttp {
     pub fn authorized_pushes(&self) -> usize {
         self.shared.authorized_pushes.load(Ordering::SeqCst)
     }
-}
-
-/// Runs `git args` in `dir` with no global or system config; panics on failure.
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Decodes standard base64 (padding optional); `None` on anything else.

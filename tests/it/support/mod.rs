@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod anthropic;
+pub mod git;
 pub mod git_http;
 pub mod github;
 pub mod openai;
