@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::healing::Healer;
 use super::publish::{self, Publisher};
 use super::{NOTIFY_DRAIN, record_deliveries};
-use crate::config::{Config, GitMode};
+use crate::config::Config;
 use crate::notify::Notifier;
 use crate::record::Store;
 use crate::record::model::{Record, Status};
@@ -39,17 +39,12 @@ pub async fn retry(
     .await
     .map_err(|_| crate::record::RecordError::Poisoned)??;
     let (restart_tx, _restart_rx) = mpsc::unbounded_channel();
-    let (git_tx, publisher) = if config.git.mode == GitMode::Off {
-        (None, None)
-    } else {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let publisher = Publisher {
-            store: store.clone(),
-            notifier: notifier.clone(),
-            config: config.clone(),
-        };
-        (Some(tx), Some(tokio::spawn(publisher.run(rx))))
-    };
+    let (git_tx, publisher) = Publisher {
+        store: store.clone(),
+        notifier: notifier.clone(),
+        config: config.clone(),
+    }
+    .start();
     let command = store.get(id)?.context.command;
     let healer = Healer::new(
         store.clone(),

@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Config, GitMode};
+use crate::config::Config;
 use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
 use crate::record::build::{Finding, RunContext};
 use crate::record::model::{ExitInfo, Status};
-use crate::record::{Store, off_thread};
+use crate::record::{Store, journal, off_thread};
 use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
 use healing::{Healer, Job, Watch};
 use publish::{GitJob, Publisher};
@@ -98,6 +98,13 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             }
         }
     }
+    // Cleared at a clean exit; left behind, it tells the next start that heal was killed.
+    if let Some(store) = store.clone() {
+        off_thread("note that heal runs", move || {
+            store.journal_add("", journal::step::RUN, &serde_json::json!({}))
+        })
+        .await;
+    }
 
     // Healing needs the store (its gates and its records live there).
     let (restart_tx, restart_rx) = mpsc::unbounded_channel();
@@ -105,15 +112,12 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let mut watch = Arc::new(Watch::default());
     // The git lane commits what the healer applied, and reverts what regressed.
     let (git_tx, publisher_task) = match &store {
-        Some(store) if config.auto_healing && config.git.mode != GitMode::Off => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let publisher = Publisher {
-                store: store.clone(),
-                notifier: notifier.clone(),
-                config: config.clone(),
-            };
-            (Some(tx), Some(tokio::spawn(publisher.run(rx))))
+        Some(store) if config.auto_healing => Publisher {
+            store: store.clone(),
+            notifier: notifier.clone(),
+            config: config.clone(),
         }
+        .start(),
         _ => (None, None),
     };
     let healer_task = match &store {
@@ -183,6 +187,12 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     }
     drop(notifier);
     let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
+    if let Some(store) = store {
+        off_thread("note that heal stopped", move || {
+            store.journal_done("", journal::step::RUN)
+        })
+        .await;
+    }
     result
 }
 

@@ -29,8 +29,23 @@ pub struct Publisher {
     pub config: Arc<Config>,
 }
 
+/// The git lane's queue and task, or neither when git is off.
+pub type Lane = (
+    Option<mpsc::UnboundedSender<GitJob>>,
+    Option<tokio::task::JoinHandle<()>>,
+);
+
 impl Publisher {
-    pub async fn run(self, mut jobs: mpsc::UnboundedReceiver<GitJob>) {
+    /// Starts the git lane, unless `git.mode = off`.
+    pub fn start(self) -> Lane {
+        if self.config.git.mode == GitMode::Off {
+            return (None, None);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Some(tx), Some(tokio::spawn(self.run(rx))))
+    }
+
+    async fn run(self, mut jobs: mpsc::UnboundedReceiver<GitJob>) {
         while let Some(job) = jobs.recv().await {
             match job {
                 GitJob::Publish { id, changes } => self.publish(&id, &changes).await,

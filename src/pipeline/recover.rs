@@ -9,8 +9,9 @@
 //!   and pushed now, or only pushed when the commit had landed.
 //! - `heal`: the incident was being analysed or proved; nothing was written. `interrupted`.
 //!
-//! Then the proof copies of dead processes are removed (and their worktrees unregistered), and
-//! every record's JSON export is rewritten from the database.
+//! Then, when any process died (its `run` note is left), the proof copies of dead processes are
+//! removed (and their worktrees unregistered), and every record's JSON export is rewritten from
+//! the database.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,6 +45,11 @@ pub async fn recover(
         .into_iter()
         .filter(|e| !journal::alive(e.pid))
         .collect();
+    // A clean exit leaves no note: with none, there is nothing to recover, and start-up stays
+    // free of the sweep and the re-export below.
+    if dead.is_empty() {
+        return done;
+    }
     // Undo first, then finish, then close: an incident may have several notes.
     for entry in dead.iter().filter(|e| e.step == step::APPLY) {
         done.push(undo_apply(config, store, entry));
@@ -55,6 +61,9 @@ pub async fn recover(
         if let Some(line) = close_healing(store, entry) {
             done.push(line);
         }
+        let _ = store.journal_remove(entry.id);
+    }
+    for entry in dead.iter().filter(|e| e.step == step::RUN) {
         let _ = store.journal_remove(entry.id);
     }
     let swept = sweep_sandboxes(&config.root);

@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS journal (
 
 /// What a journal note is about.
 pub mod step {
+    /// A `heal run` process is running (incident `""`): left behind, it says heal was killed.
+    pub const RUN: &str = "run";
     /// An incident taken for healing by a process (`data`: {}).
     pub const HEAL: &str = "heal";
     /// Files being written to the live tree (`data`: {"backups": [{file, backup}]}).
