@@ -286,25 +286,15 @@ impl OpenAi {
     async fn attempt(&self, url: &str, conv: &Conversation) -> Result<Response, Failure> {
         let structured = self.structured();
         let body = serde_json::to_vec(&self.body_for(conv, structured)).unwrap_or_default();
-        let response = self
-            .client
-            .post(url)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        let status = response.status().as_u16();
-        let retry_after = retry::retry_after(response.headers());
-        let bytes = crate::http::read_capped_bytes(response, retry::ANSWER_MAX)
-            .await
-            .map_err(|e| self.transport(e))?;
-        if (200..300).contains(&status) {
-            // A fix is code: bytes that are not UTF-8 (a proxy re-encoding the answer) would
-            // be changed by any repair, so the answer is refused whole.
-            let text = retry::utf8(PROVIDER, bytes)?;
-            return self.scrub().answer(PROVIDER, &text);
-        }
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let request = self.client.post(url).body(body);
+        let retry::Refusal {
+            status,
+            retry_after,
+            text,
+        } = match retry::post(PROVIDER, request, |e| self.transport(e)).await? {
+            Ok(text) => return self.scrub().answer(PROVIDER, &text),
+            Err(refusal) => refusal,
+        };
         let error = ApiError::read(&text);
         let message = self.scrub().excerpt(&error.message);
         let kind = error.kind.clone();

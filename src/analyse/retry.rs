@@ -222,9 +222,37 @@ impl Scrub<'_> {
     }
 }
 
-/// A successful answer's body as text; not UTF-8 is a bad response.
-pub fn utf8(provider: &'static str, bytes: Vec<u8>) -> Result<String, Failure> {
-    String::from_utf8(bytes).map_err(|e| {
+/// An answer that was not a success: what the provider's error mapping reads.
+pub struct Refusal {
+    pub status: u16,
+    /// The wait the server asked for (`retry-after`, `retry-after-ms`).
+    pub retry_after: Option<Duration>,
+    /// The body, invalid UTF-8 replaced: it is only read for its error message.
+    pub text: String,
+}
+
+/// Sends one request and reads its answer with a bound: the body of a success as text, or the
+/// refusal. A success that is not UTF-8 is a bad response: a fix is code, and bytes a proxy
+/// re-encoded would be changed by any repair, so the answer is refused whole.
+pub async fn post(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+    transport: impl Fn(reqwest::Error) -> Failure,
+) -> Result<Result<String, Refusal>, Failure> {
+    let response = request.send().await.map_err(&transport)?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    let bytes = crate::http::read_capped_bytes(response, ANSWER_MAX)
+        .await
+        .map_err(&transport)?;
+    if !(200..300).contains(&status) {
+        return Ok(Err(Refusal {
+            status,
+            retry_after,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }));
+    }
+    String::from_utf8(bytes).map(Ok).map_err(|e| {
         Failure::Fatal(AnalyseError::BadResponse {
             provider,
             detail: format!(

@@ -76,10 +76,13 @@ impl Publisher {
         // push resumes it at its next start instead of committing again. (A small write to
         // the store, made in place: the push waits for it anyway.)
         let store = self.store.clone();
-        let note = store
-            .journal_note(id, journal::step::PUBLISH)
-            .ok()
-            .flatten();
+        let owned = id.to_string();
+        let note = off_thread("find the commit's journal note", move || {
+            store.journal_note(&owned, journal::step::PUBLISH)
+        })
+        .await
+        .flatten();
+        let store = self.store.clone();
         let on_commit = |landed: &commit::Landed| {
             if let Some(note) = note {
                 let data = json!({ "changes": changes, "landed": landed });
