@@ -11,7 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use similar::{ChangeTag, TextDiff};
-use tree_sitter::{Node, Parser};
+use tree_sitter::Node;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Category {
@@ -144,12 +144,7 @@ pub fn scan_added(before: &str, after: &str) -> Vec<(usize, String)> {
     let Some(&first) = added.first() else {
         return Vec::new();
     };
-    let mut parser = Parser::new();
-    let tree = parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .ok()
-        .and_then(|()| parser.parse(after, None));
-    let Some(tree) = tree else {
+    let Some(tree) = crate::prove::syntax::parse(after) else {
         // Fail closed: code that could not be read could hold anything.
         return vec![(first + 1, "code heal could not parse to scan".to_string())];
     };

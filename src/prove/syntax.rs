@@ -13,14 +13,20 @@ pub struct SyntaxProblem {
     pub what: String,
 }
 
-/// The first ERROR or MISSING node of `source`, in document order; `None` when it parses
-/// cleanly, or when tree-sitter could not run at all (then it has nothing to say).
-pub fn first_problem(source: &str) -> Option<SyntaxProblem> {
+/// The Python syntax tree of `source` (the instant rules and the scope policy read it too);
+/// `None` when tree-sitter cannot run at all.
+pub fn parse(source: &str) -> Option<tree_sitter::Tree> {
     let mut parser = tree_sitter::Parser::new();
     parser
         .set_language(&tree_sitter_python::LANGUAGE.into())
         .ok()?;
-    let tree = parser.parse(source, None)?;
+    parser.parse(source, None)
+}
+
+/// The first ERROR or MISSING node of `source`, in document order; `None` when it parses
+/// cleanly, or when tree-sitter could not run at all (then it has nothing to say).
+pub fn first_problem(source: &str) -> Option<SyntaxProblem> {
+    let tree = parse(source)?;
     let root = tree.root_node();
     if !root.has_error() {
         return None;

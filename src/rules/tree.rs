@@ -1,16 +1,9 @@
 //! Tree-sitter and text helpers shared by the rules: parsing, the "parses cleanly" check, walks,
 //! lines, and applying byte-range edits.
 
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::Node;
 
-/// The Python syntax tree of `source`; `None` when tree-sitter cannot run at all.
-pub(super) fn parse(source: &str) -> Option<Tree> {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .ok()?;
-    parser.parse(source, None)
-}
+pub(super) use crate::prove::syntax::parse;
 
 /// True when tree-sitter reads `source` without any ERROR or MISSING node. False when it
 /// cannot run: a rule that cannot check its result is not sure of it.
