@@ -488,3 +488,37 @@ fn a_revert_that_conflicts_stops_cleanly_and_says_so() {
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
     assert_eq!(repo.s.p.record()["status"], "pushed");
 }
+
+#[test]
+fn the_repository_hooks_run_unless_no_verify() {
+    for (no_verify, status) in [("false", "applied"), ("true", "pushed")] {
+        let mut repo = Repo::new();
+        let hook = repo.dir().join(".git/hooks/pre-commit");
+        std::fs::write(&hook, "#!/bin/sh\necho 'lint says no' >&2\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        repo.s.p.env("HEAL_GIT_NO_VERIFY", no_verify);
+        let r = repo.heal_crash();
+        assert_eq!(r["status"], status, "no_verify={no_verify}: {r:#}");
+        assert_eq!(repo.live(), FIXED);
+        if no_verify == "false" {
+            let reason = r["reason"].as_str().unwrap();
+            assert!(reason.contains("pre-commit hook refused"), "{reason}");
+            assert!(reason.contains("lint says no"), "{reason}");
+        }
+    }
+}
+
+#[test]
+fn a_merge_in_progress_is_not_committed_over() {
+    let mut repo = Repo::new();
+    let head = git(&repo.dir(), &["rev-parse", "HEAD"]);
+    // What `git merge` leaves while it waits for conflicts to be resolved.
+    std::fs::write(repo.dir().join(".git/MERGE_HEAD"), format!("{head}\n")).unwrap();
+    let r = repo.heal_crash();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("a merge is in progress"), "{reason}");
+    assert_eq!(git(&repo.dir(), &["rev-parse", "HEAD"]), head);
+    assert_eq!(repo.live(), FIXED);
+}

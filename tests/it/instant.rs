@@ -80,3 +80,25 @@ fn a_rule_whose_fix_fails_its_proof_leaves_the_file_and_says_why() {
     assert!(reason.contains("did not pass its proof"), "{reason}");
     assert_eq!(r["result"]["instant"]["rule"], "did-you-mean");
 }
+
+#[test]
+fn instant_rules_choose_which_rules_run_and_refuse_unknown_names() {
+    // Only tab-indent: the hinted NameError is left to the (absent) model.
+    let mut p = project();
+    p.env("HEAL_PROVIDER", "none");
+    p.env("HEAL_INSTANT_RULES", "tab-indent");
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        APP
+    );
+    assert_eq!(p.record()["status"], "skipped");
+
+    let mut p = project();
+    p.env("HEAL_INSTANT_RULES", "did-you-mean,guess-harder");
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("guess-harder"), "{run:?}");
+    assert!(run.stderr.contains("did-you-mean, nearest-name"), "{run:?}");
+}
