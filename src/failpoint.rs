@@ -27,23 +27,6 @@ pub fn hit(name: &str) {
     }
 }
 
-/// Arms [`hit`] to fire `after` from now, from another thread: for a place where heal waits on
-/// something else (a push in flight), so the kill lands while it is under way.
-#[cfg(feature = "failpoints")]
-pub fn hit_soon(name: &'static str, after: std::time::Duration) {
-    if std::env::var("HEAL_FAILPOINT").is_ok_and(|armed| armed.split('@').next() == Some(name)) {
-        std::thread::spawn(move || {
-            std::thread::sleep(after);
-            hit(name);
-        });
-    }
-}
-
-/// Without the `failpoints` feature, nothing.
-#[cfg(not(feature = "failpoints"))]
-#[inline(always)]
-pub fn hit_soon(_name: &'static str, _after: std::time::Duration) {}
-
 /// Without the `failpoints` feature, nothing.
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]

@@ -45,6 +45,9 @@ pub struct Cmd {
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    /// A failpoint hit once the command is running (the fault-injection tests kill heal
+    /// there, with the command under way).
+    failpoint: Option<&'static str>,
 }
 
 impl Cmd {
@@ -67,6 +70,12 @@ impl Cmd {
 
     pub fn timeout(mut self, timeout: Duration) -> Cmd {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Names the failpoint hit right after the command started.
+    pub fn failpoint(mut self, name: &'static str) -> Cmd {
+        self.failpoint = Some(name);
         self
     }
 
@@ -187,6 +196,9 @@ impl Git {
             command.env(k, v);
         }
         let mut child = command.spawn().map_err(GitError::Missing)?;
+        if let Some(name) = cmd.failpoint {
+            crate::failpoint::hit(name);
+        }
         if let (Some(bytes), Some(mut stdin)) = (cmd.stdin, child.stdin.take()) {
             // A writer task, so a command that prints while reading cannot deadlock us.
             tokio::spawn(async move {

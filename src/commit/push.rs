@@ -175,8 +175,10 @@ async fn push_once(
         ],
     )
     .await?
-    .timeout(cfg.push_timeout);
-    crate::failpoint::hit_soon("during-push", Duration::from_millis(20));
+    .timeout(cfg.push_timeout)
+    // Killed with the push started and not waited for: whether it reached the remote or not,
+    // the journal still says it is to be done.
+    .failpoint("during-push");
     let out = match git.output(cmd).await {
         Ok(out) => out,
         Err(GitError::Timeout { timeout, .. }) => {
