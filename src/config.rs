@@ -165,7 +165,10 @@ pub static KEYS: &[Key] = &[
     Key { toml: "policy.max_file_bytes", env: "HEAL_POLICY_MAX_FILE_BYTES", kind: Kind::U64 { min: 1 }, default: Some("1048576"), secret: false, help: "larger files are never edited" },
     Key { toml: "verify.commands", env: "HEAL_VERIFY_COMMANDS", kind: Kind::List, default: Some("[]"), secret: false, help: "checks a fix must pass in the isolated copy (sh -c, exit 0)" },
     Key { toml: "verify.rerun", env: "HEAL_VERIFY_RERUN", kind: Kind::Bool, default: Some("true"), secret: false, help: "re-run the program in the isolated copy to prove a fix" },
-    Key { toml: "verify.rerun_seconds", env: "HEAL_VERIFY_RERUN_SECONDS", kind: Kind::U64 { min: 1 }, default: Some("10"), secret: false, help: "how long the re-run may last; still running then, without a traceback, is a pass" },
+    Key { toml: "verify.rerun_seconds", env: "HEAL_VERIFY_RERUN_SECONDS", kind: Kind::U64 { min: 1 }, default: Some("10"), secret: false, help: "how long the re-run (and each baseline run) may last; still running then, without the error, is a pass" },
+    Key { toml: "verify.auto_tests", env: "HEAL_VERIFY_AUTO_TESTS", kind: Kind::Bool, default: Some("true"), secret: false, help: "with no verify.commands, find the project's tests (pytest, or unittest in tests/) and refuse a fix that breaks one that passed" },
+    Key { toml: "verify.tests_timeout_s", env: "HEAL_VERIFY_TESTS_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("300"), secret: false, help: "how long one run of the project's tests may last" },
+    Key { toml: "verify.max_chain", env: "HEAL_VERIFY_MAX_CHAIN", kind: Kind::U64 { min: 1 }, default: Some("3"), secret: false, help: "links of a crash chain healed before one restart (a fix that lets the program reach the next error)" },
     Key { toml: "instant.enabled", env: "HEAL_INSTANT", kind: Kind::Bool, default: Some("true"), secret: false, help: "try the instant rules (no model, no cost) before any model" },
     Key { toml: "instant.rules", env: "HEAL_INSTANT_RULES", kind: Kind::List, default: Some(r#"["did-you-mean", "nearest-name", "unused-import", "missing-colon", "missing-comma", "tab-indent"]"#), secret: false, help: "the instant rules to use, in this order" },
     Key { toml: "provider", env: "HEAL_PROVIDER", kind: Kind::OneOf(PROVIDERS), default: Some("anthropic"), secret: false, help: "the model provider: anthropic, openai (any OpenAI-compatible server), or none (instant rules only)" },
@@ -305,6 +308,11 @@ pub struct HealingConfig {
     pub verify_commands: Vec<String>,
     pub rerun: bool,
     pub rerun_timeout: Duration,
+    /// Find and run the project's own tests when `verify_commands` is empty.
+    pub auto_tests: bool,
+    pub tests_timeout: Duration,
+    /// Links of a crash chain healed before one restart.
+    pub max_chain: usize,
     /// What any fix may touch, and how much.
     pub policy: crate::policy::PolicyConfig,
 }
@@ -590,6 +598,11 @@ impl Config {
             verify_commands: list("verify.commands"),
             rerun: get("verify.rerun").and_then(parse_bool).unwrap_or(true),
             rerun_timeout: Duration::from_secs(num("verify.rerun_seconds")),
+            auto_tests: get("verify.auto_tests")
+                .and_then(parse_bool)
+                .unwrap_or(true),
+            tests_timeout: Duration::from_secs(num("verify.tests_timeout_s")),
+            max_chain: usize::try_from(num("verify.max_chain")).unwrap_or(usize::MAX),
             policy: crate::policy::PolicyConfig {
                 extra_files: usize::try_from(num("policy.extra_files")).unwrap_or(usize::MAX),
                 max_files: usize::try_from(num("policy.max_files")).unwrap_or(usize::MAX),

@@ -425,6 +425,16 @@ impl Restarts {
         }
     }
 
+    /// Decides after a run whose crash a fix was just applied for: restart at once (unless
+    /// the policy is `never`), not counted as a failed start, with the backoff started over.
+    pub fn after_fix(&mut self) -> Decision {
+        if self.config.policy == RestartPolicy::Never {
+            return Decision::Stop;
+        }
+        self.next_delay = self.config.backoff_initial;
+        Decision::Restart(Duration::ZERO)
+    }
+
     /// Decides after a run that lasted `ran_for` and ended with `exit`, at `now`.
     pub fn after_exit(&mut self, exit: Exit, ran_for: Duration, now: Instant) -> Decision {
         let failed = !exit.success();

@@ -143,6 +143,17 @@ impl Plan {
 /// Checks and computes a fix. Every path is checked before any file is read: one refused path
 /// refuses the whole fix. Files the edits leave unchanged are left out of the plan.
 pub fn plan(scope: &Scope, edits: &[Edit]) -> Result<Plan, PlanError> {
+    plan_with(scope, edits, &|_, abs| std::fs::read(abs))
+}
+
+/// [`plan`], with each file's current bytes read by `read` (given the relative and the
+/// absolute path): a crash chain plans a link against the earlier links' text, not the live
+/// file's. Paths are checked against the scope all the same.
+pub fn plan_with(
+    scope: &Scope,
+    edits: &[Edit],
+    read: &dyn Fn(&str, &Path) -> std::io::Result<Vec<u8>>,
+) -> Result<Plan, PlanError> {
     if edits.is_empty() {
         return Err(PlanError::NoEdits);
     }
@@ -160,7 +171,7 @@ pub fn plan(scope: &Scope, edits: &[Edit]) -> Result<Plan, PlanError> {
         let rel = scope
             .relative(&abs)
             .unwrap_or_else(|| abs.to_string_lossy().into_owned());
-        let bytes = std::fs::read(&abs).map_err(|source| PlanError::Read {
+        let bytes = read(&rel, &abs).map_err(|source| PlanError::Read {
             file: rel.clone(),
             source,
         })?;

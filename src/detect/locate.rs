@@ -72,7 +72,7 @@ pub fn locate_traceback(tb: &Traceback, root: &str, extra_roots: &[&str]) -> Opt
 }
 
 /// The path relative to the project when it is one of the project's own files.
-fn project_file(printed: &str, root: &str, extra_roots: &[&str]) -> Option<String> {
+pub fn project_file(printed: &str, root: &str, extra_roots: &[&str]) -> Option<String> {
     let printed = printed.trim();
     if printed.is_empty() || (printed.starts_with('<') && printed.ends_with('>')) {
         return None;

@@ -123,6 +123,30 @@ pub fn report_text(record: &Record) -> String {
             ));
         }
     }
+    if let Some(baseline) = record.fix.as_ref().and_then(|f| f.get("baseline")) {
+        let n = |k: &str| baseline.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        out.push_str(&format!(
+            "\nBaseline: the program as it was showed the error in {} of {} run(s)",
+            n("reproduced"),
+            n("runs")
+        ));
+    }
+    if let Some(note) = field(&record.fix, "proof_note") {
+        out.push_str(&format!("\n⚠️ The proof was weaker: {note}"));
+    }
+    if let Some(chain) = record.result.as_ref().and_then(|r| r.get("chain")) {
+        let links: Vec<&str> = chain
+            .get("links")
+            .and_then(|l| l.as_array())
+            .map(|l| l.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "\n🔗 Crash chain: link {} of {} ({})",
+            chain.get("position").and_then(|p| p.as_u64()).unwrap_or(0),
+            links.len(),
+            links.join(" → ")
+        ));
+    }
     if record.status.is_fixed() {
         out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy");
         let backups = record
@@ -776,6 +800,7 @@ mod tests {
                 command: vec!["python3".into(), "main.py".into()],
                 tags: BTreeMap::from([("client".into(), "avego".into())]),
                 exit: None,
+                found_in_proof: None,
             },
             notifications: vec![],
             slack: None,

@@ -24,8 +24,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::detect::locate::locate_traceback;
@@ -46,6 +49,11 @@ const CRASH_CAUSE_WINDOW: Duration = Duration::from_secs(10);
 const BATCH: usize = 1024;
 /// How long heal waits, when it stops, for Slack messages still being sent.
 const NOTIFY_DRAIN: Duration = Duration::from_secs(15);
+/// How long heal, asked to stop, waits for a commit or push in flight; what is left is
+/// finished at its next start (the journal says what).
+const GIT_GRACE_ON_STOP: Duration = Duration::from_secs(3);
+/// How long heal, asked to stop, waits for Slack messages still being sent.
+const NOTIFY_DRAIN_ON_STOP: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -106,6 +114,11 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         .await;
     }
 
+    // Cancelled when heal is asked to stop: healing is abandoned before anything is applied.
+    let cancel = CancellationToken::new();
+    // Set while heal stops the program itself, so what that stop makes the program print or
+    // do is not taken for an error.
+    let stopping = Arc::new(AtomicBool::new(false));
     // Healing needs the store (its gates and its records live there).
     let (restart_tx, restart_rx) = mpsc::unbounded_channel();
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
@@ -129,7 +142,8 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
                 options.command.clone(),
                 restart_tx,
                 git_tx.clone(),
-            );
+            )
+            .with_cancel(cancel.clone());
             watch = healer.watch.clone();
             Some(tokio::spawn(healer.run(jobs_rx)))
         }
@@ -159,6 +173,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         watch,
         alerted_unstored: HashSet::new(),
         git: git_tx,
+        stopping: stopping.clone(),
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
 
@@ -166,9 +181,15 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         &config,
         &options,
         notifier.as_ref(),
-        detected_tx,
-        exits_tx,
-        restart_rx,
+        Channels {
+            detected: detected_tx,
+            exits: exits_tx,
+            restarts_asked: restart_rx,
+        },
+        Stop {
+            cancel: cancel.clone(),
+            stopping,
+        },
     )
     .await;
 
@@ -178,12 +199,27 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     if let Some(task) = healer_task {
         let _ = task.await;
     }
-    // Last, the commits and pushes of what was applied (bounded by the push timeouts).
+    // Last, the commits and pushes of what was applied (bounded by the push timeouts). Asked
+    // to stop, heal waits for them only briefly: an unfinished publish is in the journal and is
+    // finished at the next start.
     if let Some(task) = publisher_task {
-        let _ = task.await;
+        if cancel.is_cancelled() {
+            if tokio::time::timeout(GIT_GRACE_ON_STOP, task).await.is_err() {
+                tracing::warn!(
+                    "heal stops with a commit or push in flight; it will be finished at its next start"
+                );
+            }
+        } else {
+            let _ = task.await;
+        }
     }
     if let Some(n) = &notifier {
-        n.drain(NOTIFY_DRAIN).await;
+        let grace = if cancel.is_cancelled() {
+            NOTIFY_DRAIN_ON_STOP
+        } else {
+            NOTIFY_DRAIN
+        };
+        n.drain(grace).await;
     }
     drop(notifier);
     let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
@@ -211,17 +247,48 @@ fn roots(root: &std::path::Path) -> Vec<String> {
 
 struct ExitEvent {
     exit: Exit,
+    /// heal itself ended the program (to restart it on a fix, or past the stop grace): not
+    /// an incident.
+    by_heal: bool,
     ack: oneshot::Sender<Option<String>>,
+}
+
+/// The supervision loop's channels to the incidents task and from the healer.
+struct Channels {
+    detected: mpsc::Sender<Detected>,
+    exits: mpsc::Sender<ExitEvent>,
+    /// A fix was applied: restart the program on it.
+    restarts_asked: mpsc::UnboundedReceiver<()>,
+}
+
+/// How a stop signal reaches the rest of heal.
+struct Stop {
+    /// Cancels a healing in progress.
+    cancel: CancellationToken,
+    /// Tells the incidents task that heal is stopping the program.
+    stopping: Arc<AtomicBool>,
 }
 
 async fn supervise_loop(
     config: &Config,
     options: &RunOptions,
     notifier: Option<&Notifier>,
-    detected: mpsc::Sender<Detected>,
-    exits: mpsc::Sender<ExitEvent>,
-    mut restarts_asked: mpsc::UnboundedReceiver<()>,
+    channels: Channels,
+    stop_signal: Stop,
 ) -> Result<i32, PipelineError> {
+    let Channels {
+        detected,
+        exits,
+        mut restarts_asked,
+    } = channels;
+    let asked_to_stop = |sig: i32| {
+        tracing::info!(
+            "received {}: stopping (a healing in progress is cancelled)",
+            supervise::signal_name(sig).unwrap_or("a signal")
+        );
+        stop_signal.stopping.store(true, Ordering::SeqCst);
+        stop_signal.cancel.cancel();
+    };
     let spec = ChildSpec {
         command: options.command.clone(),
         cwd: config.root.clone(),
@@ -245,12 +312,22 @@ async fn supervise_loop(
             let kill_at = stopping.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 r = &mut wait => break r?,
-                _ = sigint.recv() => stopping = Some(stop(pid, libc::SIGINT, stopping, config)),
-                _ = sigterm.recv() => stopping = Some(stop(pid, libc::SIGTERM, stopping, config)),
-                _ = sighup.recv() => stopping = Some(stop(pid, libc::SIGHUP, stopping, config)),
+                _ = sigint.recv() => {
+                    asked_to_stop(libc::SIGINT);
+                    stopping = Some(stop(pid, libc::SIGINT, stopping, config));
+                }
+                _ = sigterm.recv() => {
+                    asked_to_stop(libc::SIGTERM);
+                    stopping = Some(stop(pid, libc::SIGTERM, stopping, config));
+                }
+                _ = sighup.recv() => {
+                    asked_to_stop(libc::SIGHUP);
+                    stopping = Some(stop(pid, libc::SIGHUP, stopping, config));
+                }
                 Some(()) = restarts_asked.recv(), if stopping.is_none() && !restarting => {
                     tracing::info!("restarting the program on its fixed code");
                     restarting = true;
+                    stop_signal.stopping.store(true, Ordering::SeqCst);
                     supervise::send_signal(pid, libc::SIGTERM);
                     stopping = Some(tokio::time::Instant::now() + config.restart.stop_grace);
                 }
@@ -263,20 +340,42 @@ async fn supervise_loop(
         };
         tracing::info!("`{}` {}", options.command.join(" "), exit.describe());
         let (ack, acked) = oneshot::channel();
-        let last_incident = if exits.send(ExitEvent { exit, ack }).await.is_ok() {
-            acked.await.ok().flatten()
+        let by_heal = killed || restarting;
+        let last_incident = if exits.send(ExitEvent { exit, by_heal, ack }).await.is_ok() {
+            // Healing what the run left may take a while; a stop signal meanwhile cancels it.
+            tokio::pin!(acked);
+            loop {
+                tokio::select! {
+                    id = &mut acked => break id.ok().flatten(),
+                    _ = sigint.recv() => asked_to_stop(libc::SIGINT),
+                    _ = sigterm.recv() => asked_to_stop(libc::SIGTERM),
+                    _ = sighup.recv() => asked_to_stop(libc::SIGHUP),
+                }
+                stopping.get_or_insert_with(tokio::time::Instant::now);
+            }
         } else {
             None
         };
+        stop_signal.stopping.store(false, Ordering::SeqCst);
         // A fix applied while waiting is already on disk: the next start uses it.
-        while restarts_asked.try_recv().is_ok() {}
+        let mut fixed = false;
+        while restarts_asked.try_recv().is_ok() {
+            fixed = true;
+        }
         if restarting {
             continue;
         }
-        if stopping.is_some() {
+        if stopping.is_some() || stop_signal.cancel.is_cancelled() {
             return Ok(exit.shell_status());
         }
-        match restarts.after_exit(exit, ran_for, Instant::now()) {
+        // A crash whose fix was just applied: the program starts again at once on the fixed
+        // code, and that start is not counted as a failure.
+        let decision = if fixed {
+            restarts.after_fix()
+        } else {
+            restarts.after_exit(exit, ran_for, Instant::now())
+        };
+        match decision {
             Decision::Stop => return Ok(exit.shell_status()),
             Decision::StartLimitHit => {
                 let text = format!(
@@ -294,6 +393,9 @@ async fn supervise_loop(
                     n.notice(&text);
                 }
                 return Ok(exit.shell_status());
+            }
+            Decision::Restart(delay) if delay.is_zero() => {
+                tracing::info!("restarting at once on the fixed code");
             }
             Decision::Restart(delay) => {
                 tracing::info!("restarting in {delay:?}");
@@ -339,6 +441,8 @@ struct Incidents {
     alerted_unstored: HashSet<String>,
     /// The git lane, to revert the commit of a fix that regressed.
     git: Option<mpsc::UnboundedSender<GitJob>>,
+    /// Set while heal stops the program itself.
+    stopping: Arc<AtomicBool>,
     run: RunContext,
     roots: Vec<String>,
     /// The incident of the latest traceback of the current run, and when it was seen.
@@ -366,13 +470,13 @@ impl Incidents {
                     self.handle_detections(std::mem::take(&mut batch)).await;
                 }
                 Some(event) = exits.recv() => {
-                    let id = self.handle_exit(event.exit).await;
+                    let id = self.handle_exit(event.exit, event.by_heal).await;
                     let _ = event.ack.send(id);
                 }
             }
         }
         while let Some(event) = exits.recv().await {
-            let id = self.handle_exit(event.exit).await;
+            let id = self.handle_exit(event.exit, event.by_heal).await;
             let _ = event.ack.send(id);
         }
     }
@@ -383,6 +487,13 @@ impl Incidents {
         for event in batch {
             match event {
                 Detected::Traceback(tb) => {
+                    // The KeyboardInterrupt a Python program prints when heal passes it Ctrl-C
+                    // is the stop heal was asked for, not an error.
+                    if self.stopping.load(Ordering::SeqCst)
+                        && tb.exception.exc_type == "KeyboardInterrupt"
+                    {
+                        continue;
+                    }
                     let roots: Vec<&str> = self.roots.iter().map(String::as_str).collect();
                     let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
                     let location = locate_traceback(&tb, root, extra);
@@ -562,8 +673,8 @@ impl Incidents {
 
     /// Judges an exit: a crash is an incident, with the traceback that preceded it when there
     /// is one. Returns the incident's id.
-    async fn handle_exit(&mut self, exit: Exit) -> Option<String> {
-        let id = self.judge_exit(exit).await;
+    async fn handle_exit(&mut self, exit: Exit, by_heal: bool) -> Option<String> {
+        let id = self.judge_exit(exit, by_heal).await;
         if let Some(id) = &id {
             self.heal(id);
         }
@@ -579,12 +690,17 @@ impl Incidents {
         id
     }
 
-    async fn judge_exit(&mut self, exit: Exit) -> Option<String> {
+    async fn judge_exit(&mut self, exit: Exit, by_heal: bool) -> Option<String> {
         let (last, tail) = self
             .ended_run
             .take()
             .unwrap_or_else(|| (self.last_incident.take(), String::new()));
         if exit.success() {
+            return None;
+        }
+        // heal ended the program itself (a restart on a fix, or the stop grace ran out): the
+        // way it died is heal's doing, not an error of the program's.
+        if by_heal {
             return None;
         }
         let exit_info = ExitInfo {

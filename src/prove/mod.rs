@@ -1,28 +1,52 @@
-//! Proves a planned fix before it touches the live tree: the fix is written into an isolated
-//! copy of the project ([`sandbox`]) and climbs a ladder of steps, stopping at the first that
-//! fails:
+//! Proves a planned fix before it touches the live tree, by comparing the fixed program with
+//! the program as it was.
 //!
-//! 1. `syntax`: every edited Python file parses (tree-sitter, then `python3 -m py_compile`
-//!    when python3 is on PATH);
+//! First the **baseline** ([`baseline`]): the incident is reproduced in isolated copies of the
+//! unchanged code ([`sandbox`]), twice, under the same command and limits, keeping how each
+//! run ended, every error it printed, what it printed before the incident's error, and (in
+//! the copy) the results of the functions a fix may edit. It is run once per incident and
+//! code state, and reused by every candidate fix.
+//!
+//! Then the fix is written into a fresh copy and climbs a ladder, stopping at the first rung
+//! that fails:
+//! 1. `syntax`: every edited Python file parses (tree-sitter, then `python3 -m py_compile`);
 //! 2. `check`: each of the user's verify commands exits 0 (`sh -c`, in the copy);
-//! 3. `rerun`: the supervised command, re-run in the copy, exits 0 or is still running at the
-//!    time limit, with no traceback. Any error fails it, the same one or another: a fix that
-//!    turns a NameError into an ImportError fixed nothing.
+//! 3. `rerun`: the supervised command, re-run in the copy, judged against the baseline
+//!    ([`verdict`]): the incident's error gone, no error in what the fix touched, errors the
+//!    baseline had tolerated, a new error further on is progress (the next link of a chain);
+//! 4. `behaviour`: calls of the edited functions that returned in the baseline return the
+//!    same values;
+//! 5. `output`: what the baseline printed before its error is printed the same;
+//! 6. `tests`: the project's own tests ([`suite`]) that passed in the baseline still pass.
 //!
-//! It must never write to the live tree, never leave the copy or a process behind (the copy
-//! is removed on every path out, panics included), and never report a pass it did not see.
+//! It must never write to the live tree, never leave a copy or a process behind (copies are
+//! removed on every path out, panics and cancellation included; every command's process
+//! group is killed), and never report a pass it did not see.
 
+pub mod baseline;
+pub mod behaviour;
+pub mod edited;
+mod ladder;
+pub mod output;
 pub mod run;
 pub mod sandbox;
 pub mod signature;
+pub mod state;
+pub mod suite;
 pub mod syntax;
+pub mod verdict;
 
-use std::ffi::OsString;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::apply::Plan;
+use crate::detect::Traceback;
 
+pub use baseline::{Baseline, BaselineReport};
+pub(crate) use ladder::describe_exit;
+use ladder::shell_words;
 pub use sandbox::{Isolation, SKIPPED_DIRS, Sandbox, SandboxError};
 pub use signature::{ErrorLocation, ErrorSignature, last_traceback};
 
@@ -32,6 +56,8 @@ pub const DEFAULT_RERUN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default cap on what a plain copy may copy.
 pub const DEFAULT_MAX_COPY_BYTES: u64 = 200 * 1_000_000;
+/// Baselines kept for reuse; the oldest go first.
+const BASELINE_CACHE: usize = 16;
 
 /// What to prove a fix against.
 #[derive(Debug, Clone)]
@@ -53,6 +79,14 @@ pub struct ProveConfig {
     pub temp_dir: PathBuf,
     /// The error the fix is meant to remove.
     pub original: ErrorSignature,
+    /// The incident's fingerprint: with the code state, it names the baseline to reuse.
+    pub fingerprint: String,
+    /// Project files of the incident's traceback: the baseline watches the functions they
+    /// define, so a fix editing any of them can be judged on behaviour.
+    pub probe_files: Vec<String>,
+    /// The project's own tests, run in the baseline and after the fix; `None` for none.
+    pub suite: Option<suite::Suite>,
+    pub tests_timeout: Duration,
 }
 
 impl ProveConfig {
@@ -74,8 +108,57 @@ impl ProveConfig {
             check_timeout: DEFAULT_CHECK_TIMEOUT,
             max_copy_bytes: DEFAULT_MAX_COPY_BYTES,
             temp_dir: std::env::temp_dir(),
+            fingerprint: original.summary(),
             original,
+            probe_files: Vec::new(),
+            suite: None,
+            tests_timeout: DEFAULT_CHECK_TIMEOUT,
         }
+    }
+}
+
+/// Proved fixes not yet in the live tree (the earlier links of a crash chain): each copy is
+/// made of the live tree with these files over it, and the next fix is planned against them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Relative path → (the live file, its text once the earlier links are applied).
+    files: BTreeMap<String, (PathBuf, String)>,
+}
+
+impl Pending {
+    /// Adds a proved plan on top.
+    pub fn add(&mut self, plan: &Plan) {
+        for f in &plan.files {
+            self.files
+                .insert(f.rel.clone(), (f.abs.clone(), f.after.clone()));
+        }
+    }
+
+    /// The text of `rel` once the earlier links are applied, if one of them changed it.
+    pub fn text(&self, rel: &str) -> Option<&str> {
+        self.files.get(rel).map(|(_, text)| text.as_str())
+    }
+
+    /// Every file, as (relative path, live path, text).
+    pub fn files(&self) -> impl Iterator<Item = (&str, &Path, &str)> {
+        self.files
+            .iter()
+            .map(|(rel, (abs, text))| (rel.as_str(), abs.as_path(), text.as_str()))
+    }
+
+    fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (rel, (_, text)) in &self.files {
+            h.update(rel.as_bytes());
+            h.update([0]);
+            h.update(text.as_bytes());
+            h.update([0]);
+        }
+        h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -84,6 +167,9 @@ pub enum StepName {
     Syntax,
     Check,
     Rerun,
+    Behaviour,
+    Output,
+    Tests,
 }
 
 impl StepName {
@@ -92,6 +178,9 @@ impl StepName {
             StepName::Syntax => "syntax",
             StepName::Check => "check",
             StepName::Rerun => "rerun",
+            StepName::Behaviour => "behaviour",
+            StepName::Output => "output",
+            StepName::Tests => "tests",
         }
     }
 }
@@ -118,8 +207,30 @@ pub struct Step {
     pub detail: String,
 }
 
+impl Step {
+    fn judged(name: StepName, passed: bool, detail: String) -> Step {
+        Step {
+            name,
+            command: String::new(),
+            exit: None,
+            output_tail: String::new(),
+            duration_ms: 0,
+            passed,
+            detail,
+        }
+    }
+}
+
+/// The next error of a crash chain: where the fixed program now stops.
+#[derive(Debug, Clone)]
+pub struct Next {
+    /// Its paths point into the live tree.
+    pub traceback: Traceback,
+    pub stream: run::Stream,
+}
+
 /// The proof's verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Validation {
     pub steps: Vec<Step>,
     pub passed: bool,
@@ -127,443 +238,260 @@ pub struct Validation {
     pub failure: Option<String>,
     /// How the copy was made; `None` when it could not be made.
     pub isolation: Option<Isolation>,
+    /// The program now gets further than the baseline did, to this error.
+    pub next: Option<Next>,
+    /// What the unchanged program did; `None` when there was nothing to run.
+    pub baseline: Option<BaselineReport>,
+    /// Why this proof was weaker than a full one, if it was (the baseline did not reproduce
+    /// the error).
+    pub weaker: Option<String>,
 }
 
-/// Proves `plan` in an isolated copy of `config.root`. Never fails: every problem, including
-/// one making the copy, is a failed [`Validation`] that says why.
-pub async fn prove(plan: &Plan, config: &ProveConfig) -> Validation {
-    let root = config.root.clone();
-    let storage = config.storage_dir.clone();
-    let max = config.max_copy_bytes;
-    let temp = config.temp_dir.clone();
-    let files: Vec<(String, PathBuf, String)> = plan
-        .files
-        .iter()
-        .map(|f| (f.rel.clone(), f.abs.clone(), f.after.clone()))
-        .collect();
-    // Copying may take a while: off the async threads. Should this future be dropped while it
-    // runs, the sandbox is dropped (and removed) when the blocking task ends.
-    let made = tokio::task::spawn_blocking(move || {
-        let sandbox = Sandbox::create(&root, &storage, &temp, max)?;
-        write_fix(&sandbox, &files)?;
-        Ok::<_, SandboxError>(sandbox)
-    })
-    .await;
-    let sandbox = match made {
-        Ok(Ok(sandbox)) => sandbox,
-        Ok(Err(e)) => return setup_failed(e.to_string()),
-        Err(e) => return setup_failed(format!("the copy could not be made: {e}")),
-    };
-    let isolation = sandbox.isolation();
-    let mut steps = climb(plan, config, &sandbox).await;
-    // Tracebacks name the copy's paths, which are gone once this returns; the live paths are
-    // the ones the user and the model know.
-    let copy = sandbox.path().to_string_lossy().into_owned();
-    let live = config.root.to_string_lossy();
-    for step in &mut steps {
-        step.output_tail = step.output_tail.replace(&copy, &live);
-    }
-    // Removing a worktree runs git and deletes files: off the async threads too.
-    let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
-
-    let failed = steps.iter().find(|s| !s.passed);
-    let failure = failed.map(|s| {
-        let mut text = format!("The {} step failed: {}", s.name, s.detail);
-        if !s.command.is_empty() {
-            text.push_str(&format!("\nCommand: {}", s.command));
-        }
-        if !s.output_tail.trim().is_empty() {
-            text.push_str(&format!("\nLast output:\n{}", s.output_tail.trim_end()));
-        }
-        text
-    });
-    Validation {
-        passed: failure.is_none(),
-        steps,
-        failure,
-        isolation: Some(isolation),
-    }
-}
-
-fn setup_failed(reason: String) -> Validation {
-    Validation {
-        steps: Vec::new(),
-        passed: false,
-        failure: Some(format!("The fix could not be proved: {reason}")),
-        isolation: None,
-    }
-}
-
-/// Writes each planned file's new text into the copy, over the live version (whose mode it
-/// keeps): the worktree holds HEAD's version, which may differ.
-fn write_fix(sandbox: &Sandbox, files: &[(String, PathBuf, String)]) -> Result<(), SandboxError> {
-    for (rel, live, after) in files {
-        let target = sandbox.path().join(rel);
-        let err = |source| SandboxError::Copy {
-            path: target.clone(),
-            source,
-        };
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(err)?;
-        }
-        let _ = std::fs::remove_file(&target);
-        std::fs::copy(live, &target).map_err(err)?;
-        std::fs::write(&target, after).map_err(err)?;
-    }
-    Ok(())
-}
-
-async fn climb(plan: &Plan, config: &ProveConfig, sandbox: &Sandbox) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let syntax = syntax_step(plan, config, sandbox.path()).await;
-    let ok = syntax.passed;
-    steps.push(syntax);
-    if !ok {
-        return steps;
-    }
-    for command in &config.verify_commands {
-        let step = check_step(command, config.check_timeout, sandbox.path()).await;
-        let ok = step.passed;
-        steps.push(step);
-        if !ok {
-            return steps;
+impl Validation {
+    fn failed_to_start(reason: String) -> Validation {
+        Validation {
+            steps: Vec::new(),
+            passed: false,
+            failure: Some(format!("The fix could not be proved: {reason}")),
+            isolation: None,
+            next: None,
+            baseline: None,
+            weaker: None,
         }
     }
-    if config.rerun {
-        steps.push(rerun_step(config, sandbox.path()).await);
-    }
-    steps
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+/// Baselines already run, by incident and code state; shared by the healings of one heal
+/// process.
+#[derive(Debug, Default)]
+pub struct Baselines {
+    entries: Mutex<Vec<(String, Arc<Baseline>)>>,
 }
 
-async fn syntax_step(plan: &Plan, config: &ProveConfig, copy: &Path) -> Step {
-    let started = std::time::Instant::now();
-    let python: Vec<&crate::apply::PlannedFile> = plan
-        .files
-        .iter()
-        .filter(|f| f.rel.ends_with(".py") || f.rel.ends_with(".pyi"))
-        .collect();
-    let mut step = Step {
-        name: StepName::Syntax,
-        command: String::new(),
-        exit: None,
-        output_tail: String::new(),
-        duration_ms: 0,
-        passed: true,
-        detail: String::new(),
-    };
-    if python.is_empty() {
-        step.detail = "no Python file edited".to_string();
-        return step;
-    }
-    let mut findings = Vec::new();
-    for file in &python {
-        if let Some(p) = syntax::first_problem(&file.after) {
-            // The grammar lags behind Python: if the old text already "failed", tree-sitter's
-            // opinion of the new one says nothing, and py_compile decides.
-            if syntax::first_problem(&file.before).is_none() {
-                step.passed = false;
-                findings.push(format!(
-                    "{}: line {}, column {}: syntax error ({})",
-                    file.rel, p.line, p.column, p.what
-                ));
-            }
-        }
-    }
-
-    let rels: Vec<OsString> = python.iter().map(|f| OsString::from(&f.rel)).collect();
-    let mut args = vec![OsString::from("-m"), OsString::from("py_compile")];
-    args.extend(rels);
-    step.command = format!(
-        "python3 -m py_compile {}",
-        python
+impl Baselines {
+    fn get(&self, key: &str) -> Option<Arc<Baseline>> {
+        let entries = self.entries.lock().ok()?;
+        entries
             .iter()
-            .map(|f| f.rel.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    // Bytecode goes to a throwaway folder, not into __pycache__ folders in the copy.
-    let pycache = tempfile::Builder::new().prefix("heal-pycache-").tempdir();
-    let compiled = match &pycache {
-        Ok(dir) => {
-            run::run(
-                &OsString::from("python3"),
-                &args,
-                copy,
-                &[("PYTHONPYCACHEPREFIX", dir.path())],
-                config.check_timeout,
-            )
-            .await
-        }
-        Err(e) => Err(std::io::Error::other(format!(
-            "no temporary folder for bytecode: {e}"
-        ))),
-    };
-    match compiled {
-        Ok(outcome) => {
-            step.exit = outcome.exit;
-            step.output_tail = outcome.output_tail;
-            if outcome.exit != Some(0) {
-                step.passed = false;
-                findings.push(if outcome.timed_out {
-                    "py_compile timed out".to_string()
-                } else {
-                    "python3 -m py_compile rejects the new text".to_string()
-                });
+            .find(|(k, _)| k == key)
+            .map(|(_, b)| Arc::clone(b))
+    }
+
+    fn put(&self, key: String, baseline: Arc<Baseline>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|(k, _)| *k != key);
+            if entries.len() >= BASELINE_CACHE {
+                entries.remove(0);
             }
+            entries.push((key, baseline));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            step.command.clear();
-            findings.push("python3 is not on PATH: only tree-sitter checked the syntax".into());
-        }
-        Err(e) => {
-            step.passed = false;
-            findings.push(format!("cannot run python3 -m py_compile: {e}"));
-        }
-    }
-    if step.passed && findings.is_empty() {
-        findings.push(format!("{} Python file(s) parse", python.len()));
-    }
-    step.detail = findings.join("; ");
-    step.duration_ms = millis(started.elapsed());
-    step
-}
-
-async fn check_step(command: &str, timeout: Duration, copy: &Path) -> Step {
-    let args = [OsString::from("-c"), OsString::from(command)];
-    let mut step = Step {
-        name: StepName::Check,
-        command: command.to_string(),
-        exit: None,
-        output_tail: String::new(),
-        duration_ms: 0,
-        passed: false,
-        detail: String::new(),
-    };
-    match run::run(&OsString::from("sh"), &args, copy, &[], timeout).await {
-        Ok(outcome) => {
-            step.exit = outcome.exit;
-            step.output_tail = outcome.output_tail;
-            step.duration_ms = millis(outcome.duration);
-            step.passed = outcome.exit == Some(0);
-            step.detail = if outcome.timed_out {
-                format!("timed out after {} s", timeout.as_secs())
-            } else {
-                describe_exit(outcome.exit, outcome.signal)
-            };
-        }
-        Err(e) => step.detail = format!("cannot run sh: {e}"),
-    }
-    step
-}
-
-fn describe_exit(exit: Option<i32>, signal: Option<i32>) -> String {
-    match (exit, signal) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        (None, None) => "ended without an exit code".to_string(),
     }
 }
 
-async fn rerun_step(config: &ProveConfig, copy: &Path) -> Step {
-    let mut step = Step {
-        name: StepName::Rerun,
-        command: shell_words(&config.command),
-        exit: None,
-        output_tail: String::new(),
-        duration_ms: 0,
-        passed: false,
-        detail: String::new(),
-    };
-    let Some((program, args)) = command_in_copy(&config.command, &config.root, copy) else {
-        step.detail = "there is no command to re-run".to_string();
-        return step;
-    };
-    let outcome = match run::run(&program, &args, copy, &[], config.rerun_timeout).await {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            step.detail = format!("cannot start the program: {e}");
-            return step;
-        }
-    };
-    step.exit = outcome.exit;
-    step.output_tail = outcome.output_tail.clone();
-    step.duration_ms = millis(outcome.duration);
-    let (passed, detail) = judge(&outcome, &config.original, config.rerun_timeout);
-    step.passed = passed;
-    step.detail = detail;
-    step
+/// Proves fixes for one incident, reusing its baseline.
+pub struct Prover {
+    config: ProveConfig,
+    baselines: Arc<Baselines>,
 }
 
-/// The re-run's verdict. A traceback anywhere fails it, even from a program that exits 0 or
-/// keeps running: heal watches tracebacks, and one that heal would report again is no fix.
-fn judge(outcome: &run::Outcome, original: &ErrorSignature, timeout: Duration) -> (bool, String) {
-    if let Some(tb) = last_traceback(&outcome.stderr) {
-        let now = ErrorSignature::from_traceback(&tb);
-        return if original.is_same_error(&now) {
-            (false, format!("the same error again: {}", now.summary()))
-        } else {
-            (
-                false,
-                format!(
-                    "a different error: {}; the original was {}",
-                    now.summary(),
-                    original.summary()
-                ),
-            )
+impl Prover {
+    pub fn new(config: ProveConfig, baselines: Arc<Baselines>) -> Prover {
+        Prover { config, baselines }
+    }
+
+    pub fn config(&self) -> &ProveConfig {
+        &self.config
+    }
+
+    /// Proves `plan` on top of `pending` in an isolated copy. Never fails: every problem,
+    /// including one making a copy, is a failed [`Validation`] that says why.
+    pub async fn prove(&self, plan: &Plan, pending: &Pending) -> Validation {
+        let sandbox = match self.copy(pending, Some(plan)).await {
+            Ok(sandbox) => sandbox,
+            Err(e) => return Validation::failed_to_start(e),
         };
-    }
-    if outcome.timed_out {
-        return (
-            true,
-            format!(
-                "still running after {} s with no traceback; stopped",
-                timeout.as_secs_f32()
-            ),
-        );
-    }
-    match outcome.exit {
-        Some(0) => (true, "exited with code 0 and no traceback".to_string()),
-        _ => (
-            false,
-            format!(
-                "a different error: the program {} without a traceback; the original was {}",
-                describe_exit(outcome.exit, outcome.signal),
-                original.summary()
-            ),
-        ),
-    }
-}
-
-/// The supervised command, pointed at the copy: arguments that are absolute paths into the
-/// live tree are mapped to the copy (or the re-run would run the live, unfixed files), except
-/// paths the copy does not hold (a virtualenv, left out of copies), which stay live. The
-/// same goes for a relative program path (`.venv/bin/python`).
-fn command_in_copy(
-    command: &[String],
-    root: &Path,
-    copy: &Path,
-) -> Option<(OsString, Vec<OsString>)> {
-    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let map = |arg: &String| -> OsString {
-        let path = Path::new(arg);
-        if path.is_absolute() {
-            for base in [root, real_root.as_path()] {
-                if let Ok(rel) = path.strip_prefix(base) {
-                    let mapped = copy.join(rel);
-                    if std::fs::symlink_metadata(&mapped).is_ok() {
-                        return mapped.into_os_string();
-                    }
+        let isolation = sandbox.isolation();
+        let mut steps = Vec::new();
+        let mut next = None;
+        let mut report = None;
+        let mut weaker = None;
+        'ladder: {
+            let syntax = ladder::syntax_step(plan, &self.config, sandbox.path()).await;
+            let ok = syntax.passed;
+            steps.push(syntax);
+            if !ok {
+                break 'ladder;
+            }
+            for command in &self.config.verify_commands {
+                let step =
+                    ladder::check_step(command, self.config.check_timeout, sandbox.path()).await;
+                let ok = step.passed;
+                steps.push(step);
+                if !ok {
+                    break 'ladder;
                 }
             }
-        }
-        OsString::from(arg)
-    };
-    let (first, rest) = command.split_first()?;
-    let mut program = map(first);
-    if first.contains('/') && !Path::new(first).is_absolute() {
-        let in_copy = copy.join(first);
-        let live = root.join(first);
-        program = if std::fs::symlink_metadata(&in_copy).is_err() && live.exists() {
-            live.into_os_string()
-        } else {
-            in_copy.into_os_string()
-        };
-    }
-    Some((program, rest.iter().map(map).collect()))
-}
-
-/// The command as one line, quoting the words that need it, for reports.
-fn shell_words(command: &[String]) -> String {
-    command
-        .iter()
-        .map(|w| {
-            if !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', "'\\''"))
+            if !self.config.rerun && self.config.suite.is_none() {
+                break 'ladder;
             }
+            let baseline = self.baseline(plan, pending).await;
+            report = Some(baseline.report());
+            weaker = baseline.weaker();
+            if self.config.rerun {
+                let judged = baseline::rerun(&self.config, &baseline, plan, &sandbox).await;
+                next = judged.next;
+                let passed = judged.steps.iter().all(|s| s.passed);
+                steps.extend(judged.steps);
+                if !passed {
+                    next = None;
+                    break 'ladder;
+                }
+            }
+            if let Some(step) = baseline::tests(&self.config, &baseline, &sandbox).await {
+                steps.push(step);
+            }
+        }
+        if steps.iter().any(|s| !s.passed) {
+            next = None;
+        }
+        // Tracebacks name the copy's paths, which are gone once this returns; the live paths
+        // are the ones the user and the model know.
+        let copy = sandbox.path().to_string_lossy().into_owned();
+        let live = self.config.root.to_string_lossy().into_owned();
+        for step in &mut steps {
+            step.output_tail = step.output_tail.replace(&copy, &live);
+            step.detail = step.detail.replace(&copy, &live);
+        }
+        // Removing a worktree runs git and deletes files: off the async threads.
+        let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
+        let failure = steps.iter().find(|s| !s.passed).map(failure_text);
+        Validation {
+            passed: failure.is_none(),
+            steps,
+            failure,
+            isolation: Some(isolation),
+            next,
+            baseline: report,
+            weaker,
+        }
+    }
+
+    /// The baseline of the code `plan` applies to, from the cache or run now.
+    async fn baseline(&self, plan: &Plan, pending: &Pending) -> Arc<Baseline> {
+        let mut files = self.config.probe_files.clone();
+        for f in &plan.files {
+            if !files.contains(&f.rel) {
+                files.push(f.rel.clone());
+            }
+        }
+        files.sort();
+        let root = self.config.root.clone();
+        let storage = self.config.storage_dir.clone();
+        let state = tokio::task::spawn_blocking(move || state::digest(&root, &storage))
+            .await
+            .ok()
+            .flatten();
+        let key = state.map(|s| {
+            format!(
+                "{}|{}|{}|{}",
+                self.config.fingerprint,
+                s,
+                pending.digest(),
+                files.join(",")
+            )
+        });
+        if let Some(found) = key.as_deref().and_then(|k| self.baselines.get(k)) {
+            return found;
+        }
+        let made = Arc::new(Baseline::run(self, pending, &files).await);
+        if let Some(key) = key
+            && made.problem.is_none()
+        {
+            self.baselines.put(key, Arc::clone(&made));
+        }
+        made
+    }
+
+    /// A fresh copy of the live tree with `pending` (and `plan`, when given) written over it.
+    async fn copy(&self, pending: &Pending, plan: Option<&Plan>) -> Result<Sandbox, String> {
+        let root = self.config.root.clone();
+        let storage = self.config.storage_dir.clone();
+        let max = self.config.max_copy_bytes;
+        let temp = self.config.temp_dir.clone();
+        let mut files: Vec<(String, PathBuf, String)> = pending
+            .files()
+            .map(|(rel, abs, text)| (rel.to_string(), abs.to_path_buf(), text.to_string()))
+            .collect();
+        if let Some(plan) = plan {
+            files.extend(
+                plan.files
+                    .iter()
+                    .map(|f| (f.rel.clone(), f.abs.clone(), f.after.clone())),
+            );
+        }
+        // Copying may take a while: off the async threads. Should this future be dropped
+        // while it runs, the sandbox is dropped (and removed) when the blocking task ends.
+        let made = tokio::task::spawn_blocking(move || {
+            let sandbox = Sandbox::create(&root, &storage, &temp, max)?;
+            for (rel, live, text) in &files {
+                sandbox.write(rel, text, Some(live))?;
+            }
+            Ok::<_, SandboxError>(sandbox)
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .await;
+        match made {
+            Ok(Ok(sandbox)) => Ok(sandbox),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("the copy could not be made: {e}")),
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Proves `plan` for one incident with nothing cached and nothing pending.
+pub async fn prove(plan: &Plan, config: &ProveConfig) -> Validation {
+    Prover::new(config.clone(), Arc::default())
+        .prove(plan, &Pending::default())
+        .await
+}
 
-    fn outcome(exit: Option<i32>, timed_out: bool, stderr: &str) -> run::Outcome {
-        run::Outcome {
-            exit,
-            signal: None,
-            timed_out,
-            output_tail: String::new(),
-            stderr: stderr.to_string(),
-            duration: Duration::ZERO,
+fn failure_text(s: &Step) -> String {
+    let mut text = format!("The {} step failed: {}", s.name, s.detail);
+    if !s.command.is_empty() {
+        text.push_str(&format!("\nCommand: {}", s.command));
+    }
+    if !s.output_tail.trim().is_empty() {
+        text.push_str(&format!("\nLast output:\n{}", s.output_tail.trim_end()));
+    }
+    text
+}
+
+/// `roots` spellings of one copy, as the program may print its paths.
+fn roots_of(path: &Path) -> Vec<String> {
+    let mut out = vec![path.to_string_lossy().into_owned()];
+    if let Ok(c) = path.canonicalize() {
+        let c = c.to_string_lossy().into_owned();
+        if !out.contains(&c) {
+            out.push(c);
         }
     }
+    out
+}
 
-    fn original() -> ErrorSignature {
-        ErrorSignature {
-            exc_type: "NameError".to_string(),
-            message: "name 'y' is not defined".to_string(),
-            location: Some(ErrorLocation {
-                file: "/x/main.py".to_string(),
-                function: "run".to_string(),
-            }),
+/// Points every path of `tb` under `from` at `to` instead.
+fn relocate(tb: &mut Traceback, from: &str, to: &str) {
+    fn exc(e: &mut crate::detect::Exception, from: &str, to: &str) {
+        for f in &mut e.frames {
+            if let Some(rest) = f.file.strip_prefix(from) {
+                f.file = format!("{to}{rest}");
+            }
+        }
+        for member in &mut e.group {
+            exc(member, from, to);
         }
     }
-
-    #[test]
-    fn judge_tells_same_different_and_none() {
-        let t = Duration::from_secs(1);
-        let same = "Traceback (most recent call last):\n  File \"/tmp/c/main.py\", line 2, in run\nNameError: name 'y' is not defined\n";
-        let (ok, detail) = judge(&outcome(Some(1), false, same), &original(), t);
-        assert!(!ok && detail.contains("same error"), "{detail}");
-        let other = same.replace("NameError", "ImportError");
-        let (ok, detail) = judge(&outcome(Some(1), false, &other), &original(), t);
-        assert!(!ok && detail.contains("different error"), "{detail}");
-        let (ok, _) = judge(&outcome(Some(0), false, ""), &original(), t);
-        assert!(ok);
-        let (ok, _) = judge(&outcome(None, true, "serving\n"), &original(), t);
-        assert!(ok);
-        let (ok, detail) = judge(&outcome(None, true, same), &original(), t);
-        assert!(!ok && detail.contains("same error"), "{detail}");
-        let (ok, detail) = judge(&outcome(Some(2), false, ""), &original(), t);
-        assert!(!ok && detail.contains("code 2"), "{detail}");
+    exc(&mut tb.exception, from, to);
+    for (e, _) in &mut tb.chain {
+        exc(e, from, to);
     }
-
-    #[test]
-    fn live_paths_in_the_command_point_at_the_copy() {
-        let live = tempfile::tempdir().unwrap();
-        let copy = tempfile::tempdir().unwrap();
-        std::fs::write(copy.path().join("main.py"), "").unwrap();
-        let script = live.path().join("main.py").to_string_lossy().into_owned();
-        let venv = live
-            .path()
-            .join(".venv/bin/python")
-            .to_string_lossy()
-            .into_owned();
-        let (program, args) = command_in_copy(
-            &[venv.clone(), script, "-v".to_string()],
-            live.path(),
-            copy.path(),
-        )
-        .unwrap();
-        assert_eq!(program, OsString::from(venv));
-        assert_eq!(args[0], copy.path().join("main.py").into_os_string());
-        assert_eq!(args[1], OsString::from("-v"));
-    }
-
-    #[test]
-    fn shell_words_quotes_what_needs_it() {
-        let words = ["python3", "-c", "print('hi')"].map(String::from);
-        assert_eq!(shell_words(&words), "python3 -c 'print('\\''hi'\\'')'");
-    }
+    tb.text = tb.text.replace(from, to);
 }

@@ -137,6 +137,42 @@ impl Sandbox {
     pub fn isolation(&self) -> Isolation {
         self.isolation
     }
+
+    /// A folder beside the copy, outside it, removed with it: for what heal puts next to a
+    /// run (the behaviour probe, the test runner and their results) where the program's own
+    /// tools cannot see it.
+    pub fn scratch(&self) -> Result<PathBuf, SandboxError> {
+        let dir = self
+            .tree
+            .parent()
+            .map(|p| p.join("scratch"))
+            .unwrap_or_else(|| self.tree.with_extension("scratch"));
+        std::fs::create_dir_all(&dir).map_err(|source| SandboxError::Copy {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(dir)
+    }
+
+    /// Writes `text` at `rel` in the copy, keeping the mode of the live file `like` (the
+    /// worktree holds HEAD's version, which may differ from the live one).
+    pub fn write(&self, rel: &str, text: &str, like: Option<&Path>) -> Result<(), SandboxError> {
+        let target = self.tree.join(rel);
+        let err = |source| SandboxError::Copy {
+            path: target.clone(),
+            source,
+        };
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        let _ = std::fs::remove_file(&target);
+        if let Some(live) = like
+            && live.exists()
+        {
+            std::fs::copy(live, &target).map_err(err)?;
+        }
+        std::fs::write(&target, text).map_err(err)
+    }
 }
 
 impl Drop for Sandbox {

@@ -105,6 +105,7 @@ impl Finding {
                 command: run.command.clone(),
                 tags: run.tags.clone(),
                 exit: None,
+                found_in_proof: None,
             },
             notifications: Vec::new(),
             slack: None,

@@ -165,8 +165,12 @@ impl Store {
         }
         let (record, is_new) = match existing {
             Some(mut record) => {
-                record.occurrences = record.occurrences.saturating_add(count);
-                record.last_seen_at = rfc3339(now);
+                // A count of 0 looks an incident up without an occurrence (an error seen in a
+                // proof copy, not in the program).
+                if count > 0 {
+                    record.occurrences = record.occurrences.saturating_add(count);
+                    record.last_seen_at = rfc3339(now);
+                }
                 (record, false)
             }
             None => {

@@ -181,6 +181,10 @@ pub struct Context {
     /// the child kept running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitInfo>,
+    /// The incident whose fix's proof reached this error (the next link of a crash chain):
+    /// seen in a proof copy, not yet in the live program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_in_proof: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -103,7 +103,7 @@ fn a_name_error_is_fixed_proved_applied_restarted_and_reported() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["syntax", "rerun"]);
+    assert_eq!(steps, ["syntax", "rerun", "behaviour", "output"]);
     assert!(
         r["fix"]["validation"]
             .as_array()
@@ -307,8 +307,14 @@ fn a_fix_that_breaks_the_syntax_is_rejected() {
     s.heal_run();
     let r = s.refused("rejected", "syntax");
     assert_eq!(r["fix"]["attempts"], 2);
-    assert_eq!(r["fix"]["validation"][0]["step"], "syntax");
-    assert_eq!(r["fix"]["validation"][0]["passed"], false);
+    // The same fix again, on the same code, is not proved again: it failed already.
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("already proved on this code"), "{reason}");
+    assert_eq!(r["fix"]["validation"], json!([]));
+    // The model heard why, both times.
+    let reqs = s.model.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].raw.contains("syntax"), "{}", reqs[1].raw);
 }
 
 #[test]
@@ -323,6 +329,28 @@ fn a_fix_that_does_not_stop_the_error_is_rejected() {
         .script([Reply::tool_use(useless.clone()), Reply::tool_use(useless)]);
     s.heal_run();
     let r = s.refused("rejected", "rerun");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the same error again"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_fix_that_does_not_stop_the_error_is_proved_once_then_its_failure_is_fed_back() {
+    let s = setup();
+    let useless = answer(&[(
+        "app.py",
+        "    return mesage\n",
+        "    return mesage  # fixed\n",
+    )]);
+    let other = answer(&[("app.py", "    return mesage\n", "    return mesage or ''\n")]);
+    s.model
+        .script([Reply::tool_use(useless), Reply::tool_use(other)]);
+    s.heal_run();
+    let r = s.refused("rejected", "rerun");
     let last = r["fix"]["validation"]
         .as_array()
         .unwrap()
@@ -331,6 +359,15 @@ fn a_fix_that_does_not_stop_the_error_is_rejected() {
         .clone();
     assert_eq!(last["step"], "rerun");
     assert_eq!(last["passed"], false);
+    // What the second proof saw: the error again, in the line the fix changed.
+    let detail = last["detail"].as_str().unwrap();
+    assert!(detail.contains("the same error again"), "{detail}");
+    let reqs = s.model.requests();
+    assert!(
+        reqs[1].raw.contains("the same error again"),
+        "{}",
+        reqs[1].raw
+    );
 }
 
 #[test]

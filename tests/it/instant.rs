@@ -36,7 +36,7 @@ fn a_hinted_name_error_is_fixed_by_a_rule_with_no_model_and_no_call_counted() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["syntax", "rerun"]);
+    assert_eq!(steps, ["syntax", "rerun", "behaviour", "output"]);
     assert!(r["llm"].is_null(), "{r:#}");
     assert!(model.requests().is_empty());
 }

@@ -17,6 +17,7 @@ mod load;
 mod notify;
 mod openai;
 mod peers;
+mod proof;
 mod prove;
 mod real_model;
 mod run;

@@ -40,6 +40,7 @@ fn record(id: &str) -> Record {
             command: vec!["python3".into(), "main.py".into()],
             tags: BTreeMap::from([("client".into(), "avego".into())]),
             exit: None,
+            found_in_proof: None,
         },
         notifications: vec![],
         slack: None,

@@ -184,9 +184,18 @@ async fn a_correct_fix_passes_syntax_and_rerun_in_a_worktree() {
     assert_eq!(v.isolation, Some(Isolation::GitWorktree));
     assert_eq!(
         names(&v),
-        [(StepName::Syntax, true), (StepName::Rerun, true)]
+        [
+            (StepName::Syntax, true),
+            (StepName::Rerun, true),
+            (StepName::Behaviour, true),
+            (StepName::Output, true)
+        ]
     );
     assert_eq!(v.failure, None);
+    // Judged against the program as it was: two runs, both showing the error.
+    let baseline = v.baseline.as_ref().unwrap();
+    assert_eq!((baseline.runs, baseline.reproduced), (2, 2));
+    assert_eq!(v.weaker, None);
     let rerun = &v.steps[1];
     assert_eq!(rerun.exit, Some(0));
     assert!(rerun.output_tail.contains("hello world"), "{rerun:#?}");
@@ -222,7 +231,10 @@ async fn a_fix_that_turns_the_error_into_another_fails_the_rerun() {
         [(StepName::Syntax, true), (StepName::Rerun, false)]
     );
     let detail = &v.steps[1].detail;
-    assert!(detail.contains("different error"), "{detail}");
+    assert!(
+        detail.contains("a new error in a line the fix changed"),
+        "{detail}"
+    );
     assert!(detail.contains("ModuleNotFoundError"), "{detail}");
     // The traceback shows the live paths, not the copy's, which no longer exists.
     let tail = &v.steps[1].output_tail;
@@ -231,7 +243,11 @@ async fn a_fix_that_turns_the_error_into_another_fails_the_rerun() {
         tail.contains(&format!("File \"{}\"", live.display())),
         "{tail}"
     );
-    assert!(v.failure.unwrap().contains("different error"));
+    assert!(
+        v.failure
+            .unwrap()
+            .contains("a new error in a line the fix changed")
+    );
 }
 
 #[tokio::test]
@@ -358,7 +374,9 @@ async fn a_folder_outside_git_is_proved_in_a_copy_without_storage_or_caches() {
         [
             (StepName::Syntax, true),
             (StepName::Check, true),
-            (StepName::Rerun, true)
+            (StepName::Rerun, true),
+            (StepName::Behaviour, true),
+            (StepName::Output, true)
         ]
     );
 }

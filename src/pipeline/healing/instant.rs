@@ -1,20 +1,36 @@
-//! The instant rules' path through healing: a deterministic fix, proved, judged by the policy
-//! and applied exactly like a model's, but with no model and nothing counted against the
-//! hourly call limit.
+//! The instant rules' path through healing: a deterministic fix, proved and judged by the
+//! policy exactly like a model's, but with no model and nothing counted against the hourly call
+//! limit.
 
 use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Healer, Timings, Verdict, validation_json};
+use super::report::{add_proof, validation_json};
+use super::{Healer, Outcome, Proved, Refused, Timings};
 use crate::apply::{self, Plan, Scope};
-use crate::prove;
+use crate::prove::{Pending, Prover};
 use crate::record::model::{Record, Status};
 use crate::rules;
 
+/// What the instant rules did.
+pub(super) enum RuleOutcome {
+    /// No rule was sure (or rules are off): the model's turn.
+    NotApplicable,
+    /// A rule's fix was refused, or failed its proof: the model's turn, and this says why.
+    Unproved(String),
+    /// A rule's fix passed its proof.
+    Proved(Box<Proved>),
+}
+
 impl Healer {
-    /// Tries the instant rules: a deterministic fix, proved like a model's, then applied.
-    pub(super) async fn instant(&self, record: &Record) -> RuleOutcome {
+    /// Tries the instant rules on `record`, in the code as the pending links leave it.
+    pub(super) async fn instant(
+        &self,
+        record: &Record,
+        pending: &Pending,
+        prover: &Prover,
+    ) -> RuleOutcome {
         let h = &self.config.healing;
         let Ok(scope) = &self.scope else {
             return RuleOutcome::NotApplicable;
@@ -28,7 +44,10 @@ impl Healer {
         let Ok(abs) = scope.check(&rel) else {
             return RuleOutcome::NotApplicable;
         };
-        let Ok(source) = std::fs::read_to_string(&abs) else {
+        let Some(source) = Healer::read(pending, &rel, &abs)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        else {
             return RuleOutcome::NotApplicable;
         };
         let input = rules::RuleInput {
@@ -42,15 +61,6 @@ impl Healer {
         };
         let id = record.id.clone();
         self.save(&id, |r| r.status = Status::Healing).await;
-        if let Some(n) = &self.notifier {
-            n.stage(
-                record,
-                &format!(
-                    "⚡ Instant fix for {id} (rule `{}`, no model): {}. Proving it in an isolated copy…",
-                    fix.rule, fix.summary
-                ),
-            );
-        }
         let plan = Plan {
             files: vec![apply::PlannedFile {
                 rel: rel.clone(),
@@ -65,15 +75,33 @@ impl Healer {
                 fix.rule
             ));
         }
+        let key = Refused::key(&record.fingerprint, &plan);
+        if let Some(before) = self.refused.get(&key) {
+            return RuleOutcome::Unproved(format!(
+                "the instant fix (rule `{}`) already failed its proof on this code, and was not \
+                 proved again: {before}",
+                fix.rule
+            ));
+        }
+        if let Some(n) = &self.notifier {
+            n.stage(
+                record,
+                &format!(
+                    "⚡ Instant fix for {id} (rule `{}`, no model): {}. Proving it in an isolated copy…",
+                    fix.rule, fix.summary
+                ),
+            );
+        }
         let mut timings = Timings::default();
         let t = Instant::now();
-        let validation = prove::prove(&plan, &self.prove_config(record)).await;
+        let validation = prover.prove(&plan, pending).await;
         timings.prove += t.elapsed();
         if !validation.passed {
             let failure = validation
                 .failure
                 .clone()
                 .unwrap_or_else(|| "the proof failed".to_string());
+            self.refused.put(key, failure.clone());
             let why = format!(
                 "the instant fix (rule `{}`) did not pass its proof: {failure}",
                 fix.rule
@@ -99,7 +127,7 @@ impl Healer {
             "changes_summary": fix.summary,
             "source": source_name,
         });
-        let fix_json = json!({
+        let mut fix_json = json!({
             "source": source_name,
             "rule": fix.rule,
             "edits": [],
@@ -110,23 +138,39 @@ impl Healer {
             "diff": plan.diff(),
             "backups": [],
         });
+        add_proof(&mut fix_json, &validation);
         self.save(&id, move |r| {
             r.analysis = Some(analysis);
             r.fix = Some(fix_json);
         })
         .await;
-        RuleOutcome::Done(self.apply_proved(record, &plan, &mut timings).await)
+        RuleOutcome::Proved(Box::new(Proved {
+            plan,
+            next: validation.next,
+            weaker: validation.weaker,
+            timings,
+        }))
     }
-}
 
-/// What the instant rules did.
-pub(super) enum RuleOutcome {
-    /// No rule was sure (or rules are off): the model's turn.
-    NotApplicable,
-    /// A rule's fix failed its proof: the model's turn, and this says why.
-    Unproved(String),
-    /// A rule's fix was proved; this is how applying it ended.
-    Done(Verdict),
+    /// Seeks a fix for one incident: the gates, the rules, then the model.
+    pub(super) async fn fix_one(&self, record: &Record, pending: &Pending) -> Outcome {
+        if let Some(verdict) = self.fix_gates(record) {
+            return Outcome::Ended(verdict);
+        }
+        let prover = self.prover(record).await;
+        match self.instant(record, pending, &prover).await {
+            RuleOutcome::Proved(proved) => Outcome::Proved(proved),
+            outcome => match self.model_gates(record).await {
+                Some(mut verdict) => {
+                    if let RuleOutcome::Unproved(why) = outcome {
+                        verdict.reason = format!("{why}; {}", verdict.reason);
+                    }
+                    Outcome::Ended(verdict)
+                }
+                None => self.attempt(record, pending, &prover).await,
+            },
+        }
+    }
 }
 
 /// `file` as printed in a traceback, relative to the project root; `None` outside it.

@@ -1,27 +1,48 @@
-//! Healing one incident: gates → analyse → prove → apply → report, in that order.
+//! Healing one incident: gates → rules | model → prove → apply → report, and the crash chain
+//! that follows when the fixed program gets further and stops at a new error.
 //!
 //! One healing at a time per heal process (jobs are taken in order from one queue), so two fixes
-//! never edit the tree at once. Every way out of [`Healer::heal`] leaves the incident in a final
-//! status with a reason, in the record and on Slack. Nothing touches the live tree before the fix
-//! has been proved in an isolated copy.
+//! never edit the tree at once. Every way out of [`Healer::heal`] leaves each incident it took
+//! in a final status with a reason, in the record and on Slack. Nothing touches the live tree
+//! before the fix has been proved in an isolated copy; nothing is applied once heal was asked to
+//! stop (the healing is cancelled, its incidents `interrupted`).
+//!
+//! - [`gates`]: the reasons to stop before a rule or a model is asked;
+//! - [`instant`]: the instant rules' fix;
+//! - [`model`]: the model's fixes, each failure fed back;
+//! - [`chain`]: the links of a crash chain, proved in turn, then applied together;
+//! - [`applying`]: a proved fix written to the live tree;
+//! - [`report`]: what the record keeps of an analysis, a fix and its proof.
 
+mod applying;
+mod chain;
+mod gates;
+mod instant;
+mod model;
+mod report;
+
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
-
-mod instant;
+use tokio_util::sync::CancellationToken;
 
 use super::publish::GitJob;
-use crate::analyse::{self, AnthropicConfig, Conversation, Model, Provider, ReportFix};
-use crate::apply::{self, Backup, Plan, PlanError, Scope};
+use crate::analyse::{self, AnthropicConfig, Provider};
+use crate::apply::{Backup, Plan, Scope};
 use crate::config::{Config, ProviderChoice};
 use crate::notify::Notifier;
-use crate::prove::{self, ErrorLocation, ErrorSignature, ProveConfig, Validation};
-use crate::record::model::{LlmCall, LlmUsage, Record, Status};
+use crate::prove::suite::Suite;
+use crate::prove::{Baselines, ErrorLocation, ErrorSignature, Pending, ProveConfig, Prover};
+use crate::record::model::{Record, Status};
 use crate::record::{Store, journal, off_thread};
-use instant::{RuleOutcome, project_relative};
+
+pub use report::redact_record;
+
+/// Fixes that failed their proof, remembered so the same fix on the same code is not proved
+/// again (a program that crashes the same way at each restart then costs no proof).
+const REFUSED_KEPT: usize = 256;
 
 /// What the healer is asked to do, in order.
 pub enum Job {
@@ -64,6 +85,7 @@ impl Watch {
 }
 
 /// How a healing ended.
+#[derive(Debug)]
 struct Verdict {
     status: Status,
     reason: String,
@@ -85,6 +107,69 @@ impl Verdict {
     }
 }
 
+/// A fix for one incident that passed its proof, not yet applied.
+#[derive(Debug)]
+struct Proved {
+    plan: Plan,
+    /// Where the fixed program now stops, when it gets further than before.
+    next: Option<crate::prove::Next>,
+    /// Why the proof was weaker than a full one, if it was.
+    weaker: Option<String>,
+    timings: Timings,
+}
+
+/// What trying to fix one incident came to.
+#[derive(Debug)]
+enum Outcome {
+    Proved(Box<Proved>),
+    /// No fix: how the healing ends.
+    Ended(Verdict),
+}
+
+/// Fixes that failed their proof, by incident, fix and the text of the files it read.
+#[derive(Debug, Default)]
+struct Refused {
+    entries: Mutex<VecDeque<(String, String)>>,
+}
+
+impl Refused {
+    /// The key of `plan` as a fix of `fingerprint`: the files it read (their text, pending
+    /// links included) and what it writes.
+    fn key(fingerprint: &str, plan: &Plan) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(fingerprint.as_bytes());
+        for f in &plan.files {
+            for part in [&f.rel, &f.before, &f.after] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+        }
+        h.finalize()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Why this fix was refused before, if it was.
+    fn get(&self, key: &str) -> Option<String> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, why)| why.clone())
+    }
+
+    fn put(&self, key: String, why: String) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= REFUSED_KEPT {
+                entries.pop_front();
+            }
+            entries.push_back((key, why));
+        }
+    }
+}
+
 pub struct Healer {
     store: Arc<Store>,
     notifier: Option<Notifier>,
@@ -93,12 +178,21 @@ pub struct Healer {
     provider: Result<Provider, String>,
     scope: Result<Scope, String>,
     pub watch: Arc<Watch>,
-    /// Asks the supervision loop to restart the program (after a fix for an error it logged
-    /// while running).
+    /// Asks the supervision loop to restart the program (after a fix was applied).
     restart: mpsc::UnboundedSender<()>,
     /// The git lane, which commits applied fixes and sends their final report; `None` when
     /// git is off.
     git: Option<mpsc::UnboundedSender<GitJob>>,
+    /// Baselines of the unchanged program, reused while the code stays the same.
+    baselines: Arc<Baselines>,
+    refused: Refused,
+    /// Cancelled when heal is asked to stop: a healing in progress is abandoned before
+    /// anything is applied.
+    cancel: CancellationToken,
+    /// Incidents this healing took (the links of a chain), for an interruption to close.
+    taken: Mutex<Vec<String>>,
+    /// The project's own tests, found once.
+    suite: tokio::sync::OnceCell<Option<Suite>>,
 }
 
 impl Healer {
@@ -123,7 +217,18 @@ impl Healer {
             watch: Arc::new(Watch::default()),
             restart,
             git,
+            baselines: Arc::default(),
+            refused: Refused::default(),
+            cancel: CancellationToken::new(),
+            taken: Mutex::new(Vec::new()),
+            suite: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Heal stops healing when `cancel` is cancelled.
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Healer {
+        self.cancel = cancel;
+        self
     }
 
     /// Takes jobs until the queue closes.
@@ -131,7 +236,12 @@ impl Healer {
         while let Some(job) = jobs.recv().await {
             match job {
                 Job::Heal(id) => {
-                    if self.heal(&id).await == Some(Status::Applied) {
+                    // Once heal is stopping, nothing new is started: the incident stays
+                    // `detected`, and is healed on its next occurrence.
+                    if self.cancel.is_cancelled() {
+                        continue;
+                    }
+                    if self.heal(&id).await == Some(true) {
                         let _ = self.restart.send(());
                     }
                 }
@@ -142,379 +252,98 @@ impl Healer {
         }
     }
 
-    /// Heals incident `id` if it may be healed; returns its final status, or `None` when it was
-    /// not for healing (already fixed, or being healed).
-    pub async fn heal(&self, id: &str) -> Option<Status> {
+    /// Heals incident `id` (and the crash chain behind it) if it may be healed. Returns
+    /// whether a fix was applied, or `None` when it was not for healing (already fixed, or
+    /// being healed).
+    pub async fn heal(&self, id: &str) -> Option<bool> {
         if !self.config.auto_healing {
             return None;
         }
+        let record = self.take(id).await?;
+        let started = Instant::now();
+        // Finding and proving the fixes is abandoned when heal is asked to stop; applying
+        // them is not (it takes milliseconds and must not stop half-way), so it only starts
+        // if no stop came first.
+        let links = tokio::select! {
+            links = self.find_chain(record) => links,
+            _ = self.cancel.cancelled() => {
+                self.interrupted().await;
+                return Some(false);
+            }
+        };
+        if self.cancel.is_cancelled() {
+            self.interrupted().await;
+            return Some(false);
+        }
+        let applied = self.finish_chain(links, started).await;
+        if let Ok(mut taken) = self.taken.lock() {
+            taken.clear();
+        }
+        Some(applied)
+    }
+
+    /// Claims incident `id` for this healing: `None` when it is not for healing.
+    async fn take(&self, id: &str) -> Option<Record> {
         // Taken atomically in the store: another heal process on the project may want it too.
         let store = self.store.clone();
         let owned = id.to_string();
         let record = off_thread("take the incident for healing", move || store.claim(&owned))
             .await
             .flatten()?;
-        let started = Instant::now();
-        // Rules first (no model, no cost), then the model; the gates that bound any fix come
-        // before both, the model's own gates before the model only.
-        let mut verdict = match self.fix_gates(&record) {
-            Some(verdict) => verdict,
-            None => match self.instant(&record).await {
-                RuleOutcome::Done(verdict) => verdict,
-                outcome => match self.gates(&record).await {
-                    Some(mut verdict) => {
-                        if let RuleOutcome::Unproved(why) = outcome {
-                            verdict.reason = format!("{why}; {}", verdict.reason);
-                        }
-                        verdict
-                    }
-                    None => self.attempt(record).await,
-                },
-            },
+        if let Ok(mut taken) = self.taken.lock() {
+            taken.push(id.to_string());
+        }
+        Some(record)
+    }
+
+    /// heal was asked to stop while healing: every incident it took ends `interrupted`, and
+    /// nothing was written.
+    async fn interrupted(&self) {
+        let taken = match self.taken.lock() {
+            Ok(mut taken) => std::mem::take(&mut *taken),
+            Err(_) => Vec::new(),
         };
-        let status = verdict.status;
-        let applied = std::mem::take(&mut verdict.applied);
-        let total = started.elapsed();
-        if let Some(record) = self
-            .save(id, move |r| {
-                r.status = verdict.status;
-                r.reason = Some(verdict.reason.clone());
-                if verdict.failure {
-                    r.heal_failures = r.heal_failures.saturating_add(1);
-                }
-                let result = r.result.get_or_insert_with(|| json!({}));
-                result["status"] = json!(verdict.status.as_str());
-                result["reason"] = json!(verdict.reason);
-                r.timings_ms
-                    .insert("healing".to_string(), total.as_millis() as u64);
-            })
-            .await
-        {
-            tracing::info!(
-                "incident {id}: {} ({})",
-                record.status.as_str(),
-                record.reason.as_deref().unwrap_or("")
-            );
-            // An applied fix is committed, then reported, by the git lane; queued only now
-            // that the record says `applied`.
-            let reported_later = status == Status::Applied
-                && self.git.as_ref().is_some_and(|git| {
-                    git.send(GitJob::Publish {
-                        id: id.to_string(),
-                        changes: applied,
-                    })
-                    .is_ok()
-                });
-            if let Some(n) = &self.notifier
-                && !reported_later
-            {
-                n.update(&record);
-                n.stage(&record, &crate::notify::render::report_text(&record));
-            }
-        }
-        self.journal_done(id, journal::step::HEAL).await;
-        Some(status)
-    }
-
-    /// The gates that need no model: a reason to stop before asking one, if any.
-    async fn gates(&self, record: &Record) -> Option<Verdict> {
-        let h = &self.config.healing;
-        let store = self.store.clone();
-        let since = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
-        let calls = tokio::task::spawn_blocking(move || store.llm_calls_since(since))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(u64::MAX);
-        if self.provider.is_ok() && calls >= h.max_calls_per_hour {
-            return Some(Verdict::new(
-                Status::Skipped,
-                format!(
-                    "MAX_CLAUDE_CALLS_PER_HOUR reached ({} model calls in the last hour, limit {}): not analysed; it will be on a later occurrence, or run `heal retry {}`",
-                    if calls == u64::MAX { 0 } else { calls },
-                    h.max_calls_per_hour,
-                    record.id
-                ),
-                false,
-            ));
-        }
-        if let Err(why) = &self.provider {
-            return Some(Verdict::new(Status::Skipped, why.clone(), false));
-        }
-        None
-    }
-
-    /// The gates every fix passes, a rule's or a model's: how often this error already failed
-    /// to heal, and whether fixes can be scoped at all.
-    fn fix_gates(&self, record: &Record) -> Option<Verdict> {
-        let h = &self.config.healing;
-        if record.heal_failures >= h.max_heal_failures {
-            return Some(Verdict::new(
-                Status::Skipped,
-                format!(
-                    "healing this error already failed {} times: not tried again until `heal retry {}`",
-                    record.heal_failures, record.id
-                ),
-                false,
-            ));
-        }
-        if let Err(why) = &self.scope {
-            return Some(Verdict::new(Status::Failed, why.clone(), false));
-        }
-        None
-    }
-
-    /// Asks the model, proves its fix, applies it: up to `max_attempts` fixes, each failure
-    /// fed back to the model.
-    async fn attempt(&self, record: Record) -> Verdict {
-        let (Ok(provider), Ok(scope)) = (&self.provider, &self.scope) else {
-            return Verdict::new(Status::Failed, "healing is not set up", false);
-        };
-        let id = record.id.clone();
-        self.save(&id, |r| r.status = Status::Healing).await;
-        if let Some(n) = &self.notifier {
-            n.stage(
-                &record,
-                &format!("🤖 Analysing {id} with {}…", provider.name()),
-            );
-        }
-        let root = self.config.root.clone();
-        let input = {
-            let allowed = |rel: &str| scope.check(rel).is_ok();
-            analyse::gather(&record, &root, &allowed)
-        };
-        let mut conv = Conversation::new(analyse::render(&input));
-        let max_attempts = self.config.healing.max_attempts.max(1);
-        let mut attempts = 0;
-        let mut counted = 0;
-        let mut timings = Timings::default();
-        loop {
-            attempts += 1;
-            let t = Instant::now();
-            let asked = analyse::analyse(provider, &mut conv).await;
-            timings.analyse += t.elapsed();
-            counted = self.count_calls(&id, &conv, counted).await;
-            let fix = match asked {
-                Ok((fix, _)) => fix,
-                Err(e) => return Verdict::new(Status::Failed, e.to_string(), true),
-            };
-            let analysis = analysis_json(&fix);
-            self.save(&id, move |r| r.analysis = Some(analysis)).await;
-            if !fix.fixable {
-                return Verdict::new(
-                    Status::Skipped,
-                    format!(
-                        "the model says this cannot be fixed automatically: {}",
-                        fix.reason
-                    ),
-                    true,
-                );
-            }
-            if fix.confidence < self.config.healing.min_confidence {
-                return Verdict::new(
-                    Status::Skipped,
-                    format!(
-                        "the model's confidence ({}) is below AUTO_FIX_MIN_CONFIDENCE ({})",
-                        fix.confidence.as_str(),
-                        self.config.healing.min_confidence.as_str()
-                    ),
-                    true,
-                );
-            }
-            let plan = match apply::plan(scope, &fix.edits) {
-                Ok(plan) => plan,
-                Err(PlanError::Edit { file, source }) if attempts < max_attempts => {
-                    conv.follow_up(&analyse::prompt::edit_failed(
-                        source.index + 1,
-                        &file,
-                        &source.kind.to_string(),
-                    ));
-                    self.record_fix(&id, &fix, attempts, None, None).await;
-                    continue;
-                }
-                Err(e) => {
-                    self.record_fix(&id, &fix, attempts, None, None).await;
-                    return Verdict::new(
-                        Status::Rejected,
-                        format!("the fix was rejected, nothing was written: {e}"),
-                        true,
-                    );
-                }
-            };
-            if let Some(why) = self.policy_refusal(&record, &plan) {
-                self.record_fix(&id, &fix, attempts, None, Some(&plan))
-                    .await;
-                if attempts < max_attempts {
-                    conv.follow_up(&analyse::prompt::policy_refused(&why));
-                    continue;
-                }
-                return Verdict::new(
-                    Status::Rejected,
-                    format!("the fix was refused by the scope policy, nothing was written: {why}"),
-                    true,
-                );
-            }
-            if let Some(n) = &self.notifier {
-                n.stage(
-                    &record,
-                    &format!(
-                        "🔧 Fix proposed for {id}: {}. Proving it in an isolated copy…",
-                        fix.changes_summary
-                    ),
-                );
-            }
-            let t = Instant::now();
-            let validation = prove::prove(&plan, &self.prove_config(&record)).await;
-            timings.prove += t.elapsed();
-            self.record_fix(&id, &fix, attempts, Some(&validation), Some(&plan))
-                .await;
-            if !validation.passed {
-                let failure = validation
-                    .failure
-                    .clone()
-                    .unwrap_or_else(|| "the proof failed".to_string());
-                if attempts < max_attempts {
-                    let step = validation.steps.last();
-                    conv.follow_up(&analyse::prompt::validation_failed(
-                        step.map(|s| s.name.as_str()).unwrap_or("proof"),
-                        &step.map(|s| s.output_tail.clone()).unwrap_or(failure),
-                    ));
-                    continue;
-                }
-                return Verdict::new(
-                    Status::Rejected,
-                    format!("the fix did not pass its proof, nothing was written: {failure}"),
-                    true,
-                );
-            }
-            return self.apply_proved(&record, &plan, &mut timings).await;
-        }
-    }
-
-    /// Writes a proved fix to the live tree (backups first), puts it under watch, and hands it
-    /// to the git lane through the verdict.
-    async fn apply_proved(&self, record: &Record, plan: &Plan, timings: &mut Timings) -> Verdict {
-        let id = record.id.clone();
-        if let Some(n) = &self.notifier {
-            n.stage(record, &format!("✏️ Applying the fix for {id}…"));
-        }
-        // The journal knows what the live files were before a single byte is written, so a
-        // heal killed half-way is undone at its next start.
-        let before: Vec<serde_json::Value> = plan
-            .files
-            .iter()
-            .map(|f| json!({"file": f.rel, "before": f.before}))
-            .collect();
-        let store = self.store.clone();
-        let note = json!({ "files": before });
-        let owned = id.clone();
-        if off_thread("journal the fix", move || {
-            store.journal_add(&owned, journal::step::APPLY, &note)
-        })
-        .await
-        .is_none()
-        {
-            return Verdict::new(
-                Status::Failed,
-                "the fix was not applied: heal cannot write its journal (see heal's log)",
-                false,
-            );
-        }
-        let t = Instant::now();
-        let storage = self.config.storage_dir.clone();
-        let errors_dir = self.store.errors_dir().to_path_buf();
-        let owned_plan = plan.clone();
-        let owned = id.clone();
-        // One fix edits the tree at a time, across heal processes.
-        let applied = tokio::task::spawn_blocking(move || {
-            let _lock = apply::lock::lock(&storage).map_err(|source| apply::ApplyError::Lock {
-                path: storage.join("heal.lock"),
-                source,
-            })?;
-            apply::apply(&owned_plan, &errors_dir, &owned)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(apply::ApplyError::Lock {
-                path: self.config.storage_dir.join("heal.lock"),
-                source: std::io::Error::other(e.to_string()),
-            })
-        });
-        if applied.is_ok() && self.git.is_some() {
-            let changes = serde_json::to_value(super::publish::changes(plan)).unwrap_or_default();
-            let store = self.store.clone();
-            let owned = id.clone();
-            off_thread("journal the commit to come", move || {
-                store.journal_add(
-                    &owned,
-                    journal::step::PUBLISH,
-                    &json!({ "changes": changes }),
-                )
-            })
-            .await;
-        }
-        self.journal_done(&id, journal::step::APPLY).await;
-        timings.apply += t.elapsed();
-        self.save_timings(&id, timings).await;
-        match applied {
-            Ok(applied) => {
-                let backups = backups_json(&applied.backups);
-                self.save(&id, move |r| {
-                    if let Some(fix) = r.fix.as_mut() {
-                        fix["backups"] = backups;
+        let reason = "heal was asked to stop while healing this incident: the healing was \
+                      cancelled before anything was written; it will be healed again on its next \
+                      occurrence";
+        for id in taken {
+            let saved = self
+                .save(&id, move |r| {
+                    if r.status == Status::Healing {
+                        r.status = Status::Interrupted;
+                        r.reason = Some(reason.to_string());
+                        let result = r.result.get_or_insert_with(|| serde_json::json!({}));
+                        result["status"] = serde_json::json!("interrupted");
+                        result["reason"] = serde_json::json!(reason);
                     }
                 })
                 .await;
-                self.watch.add(Watched {
-                    fingerprint: record.fingerprint.clone(),
-                    incident: id.clone(),
-                    backups: applied.backups,
-                    applied_at: Instant::now(),
-                });
-                let files: Vec<&str> = plan.files.iter().map(|f| f.rel.as_str()).collect();
-                let mut verdict = Verdict::new(
-                    Status::Applied,
-                    format!(
-                        "a proved fix was applied to {} (backups in {})",
-                        files.join(", "),
-                        self.store.errors_dir().display()
-                    ),
-                    false,
-                );
-                verdict.applied = super::publish::changes(plan);
-                verdict
+            tracing::warn!("incident {id}: {reason}");
+            if let (Some(n), Some(record)) = (&self.notifier, saved) {
+                n.update(&record);
+                n.stage(&record, &format!("⏹️ {reason}"));
             }
-            Err(e) => Verdict::new(
-                Status::Failed,
-                format!("the fix could not be applied: {e}"),
-                true,
-            ),
+            self.journal_done(&id, journal::step::HEAL).await;
         }
     }
 
-    /// Why the scope policy refuses `plan`, if it does: every violation, in one sentence.
-    fn policy_refusal(&self, record: &Record, plan: &Plan) -> Option<String> {
-        let Ok(scope) = &self.scope else {
-            return Some("fixes cannot be scoped here".to_string());
-        };
-        let traceback_files: Vec<String> = record
-            .error
-            .frames
-            .iter()
-            .filter_map(|f| project_relative(scope, &f.file))
-            .chain(record.context.file.clone())
-            .collect();
-        let violations = crate::policy::check(plan, &traceback_files, &self.config.healing.policy);
-        (!violations.is_empty()).then(|| {
-            violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+    /// The project's own tests, when heal is to find and run them: `verify.commands` is
+    /// empty and `verify.auto_tests` is on.
+    async fn suite(&self, command: &[String]) -> Option<Suite> {
+        let h = &self.config.healing;
+        if !h.auto_tests || !h.verify_commands.is_empty() {
+            return None;
+        }
+        let root = self.config.root.clone();
+        let python = crate::prove::suite::python_of(command, &root);
+        self.suite
+            .get_or_init(|| async move { Suite::discover(&root, &python).await })
+            .await
+            .clone()
     }
 
-    fn prove_config(&self, record: &Record) -> ProveConfig {
+    /// The prover of `record`'s fixes.
+    async fn prover(&self, record: &Record) -> Prover {
         let h = &self.config.healing;
         let original = ErrorSignature {
             exc_type: record.error.exc_type.clone(),
@@ -538,80 +367,40 @@ impl Healer {
         config.verify_commands = h.verify_commands.clone();
         config.rerun = h.rerun;
         config.rerun_timeout = h.rerun_timeout;
-        config
+        config.fingerprint = record.fingerprint.clone();
+        config.probe_files = self.traceback_files(record);
+        config.suite = self.suite(&config.command).await;
+        config.tests_timeout = h.tests_timeout;
+        Prover::new(config, self.baselines.clone())
     }
 
-    /// Counts the model calls made since the last count against the hourly limit and records
-    /// their cost; returns how many are counted now.
-    async fn count_calls(&self, id: &str, conv: &Conversation, counted: usize) -> usize {
-        let usage = conv.usage().to_vec();
-        let new: Vec<_> = usage.iter().skip(counted).cloned().collect();
-        let store = self.store.clone();
-        let owned_id = id.to_string();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let _ = tokio::task::spawn_blocking(move || {
-            for u in &new {
-                if let Err(e) = store.add_llm_call(now, &owned_id, &u.model) {
-                    tracing::error!("cannot count a model call: {e}");
-                }
-            }
-        })
-        .await;
-        let calls: Vec<LlmCall> = usage
+    /// The project files of `record`'s traceback, relative to the root.
+    fn traceback_files(&self, record: &Record) -> Vec<String> {
+        let Ok(scope) = &self.scope else {
+            return Vec::new();
+        };
+        let mut files: Vec<String> = Vec::new();
+        for f in record
+            .error
+            .frames
             .iter()
-            .map(|u| LlmCall {
-                model: u.model.clone(),
-                input_tokens: u.input_tokens,
-                output_tokens: u.output_tokens,
-                latency_ms: u.latency_ms,
-                attempts: u.attempts,
-            })
-            .collect();
-        let total = LlmUsage {
-            model: calls.last().map(|c| c.model.clone()).unwrap_or_default(),
-            input_tokens: calls.iter().map(|c| c.input_tokens).sum(),
-            output_tokens: calls.iter().map(|c| c.output_tokens).sum(),
-            latency_ms: calls.iter().map(|c| c.latency_ms).sum(),
-            calls,
-        };
-        self.save(id, |r| r.llm = Some(total)).await;
-        usage.len()
+            .filter_map(|f| instant::project_relative(scope, &f.file))
+            .chain(record.context.file.clone())
+        {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+        files
     }
 
-    async fn record_fix(
-        &self,
-        id: &str,
-        fix: &ReportFix,
-        attempts: u32,
-        validation: Option<&Validation>,
-        plan: Option<&Plan>,
-    ) {
-        let source = match &self.provider {
-            Ok(p) => format!("llm:{}", p.name()),
-            Err(_) => "llm".to_string(),
-        };
-        let value = json!({
-            "source": source,
-            "edits": fix.edits,
-            "explanation": fix.explanation,
-            "changes_summary": fix.changes_summary,
-            "attempts": attempts,
-            "validation": validation.map(validation_json).unwrap_or_else(|| json!([])),
-            "diff": plan.map(Plan::diff),
-            "backups": [],
-        });
-        self.save(id, |r| r.fix = Some(value)).await;
-    }
-
-    async fn save_timings(&self, id: &str, t: &Timings) {
-        let t = (t.analyse, t.prove, t.apply);
-        self.save(id, move |r| {
-            r.timings_ms
-                .insert("analyse".into(), t.0.as_millis() as u64);
-            r.timings_ms.insert("prove".into(), t.1.as_millis() as u64);
-            r.timings_ms.insert("apply".into(), t.2.as_millis() as u64);
-        })
-        .await;
+    /// The text of `rel` as the fix for this link sees it: the pending links' version, else
+    /// the live file's.
+    fn read(pending: &Pending, rel: &str, abs: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        match pending.text(rel) {
+            Some(text) => Ok(text.as_bytes().to_vec()),
+            None => std::fs::read(abs),
+        }
     }
 
     async fn journal_done(&self, id: &str, step: &'static str) {
@@ -643,7 +432,7 @@ impl Healer {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Timings {
     analyse: Duration,
     prove: Duration,
@@ -693,56 +482,4 @@ fn provider(config: &Config) -> Result<Provider, String> {
                 .map_err(|e| e.to_string())
         }
     }
-}
-
-/// Removes secrets from everything a record holds.
-pub fn redact_record(redactor: &crate::redact::Redactor, record: &mut Record) {
-    let Ok(mut value) = serde_json::to_value(&*record) else {
-        return;
-    };
-    redactor.redact_json(&mut value);
-    if let Ok(clean) = serde_json::from_value(value) {
-        *record = clean;
-    }
-}
-
-fn analysis_json(fix: &ReportFix) -> serde_json::Value {
-    json!({
-        "fixable": fix.fixable,
-        "reason": fix.reason,
-        "error_category": fix.error_category,
-        "root_cause": fix.root_cause,
-        "affected_file": fix.affected_file,
-        "confidence": fix.confidence,
-        "explanation": fix.explanation,
-        "changes_summary": fix.changes_summary,
-    })
-}
-
-fn validation_json(v: &Validation) -> serde_json::Value {
-    serde_json::Value::Array(
-        v.steps
-            .iter()
-            .map(|s| {
-                json!({
-                    "step": s.name.as_str(),
-                    "command": s.command,
-                    "exit": s.exit,
-                    "passed": s.passed,
-                    "detail": s.detail,
-                    "output_tail": s.output_tail,
-                    "duration_ms": s.duration_ms,
-                })
-            })
-            .collect(),
-    )
-}
-
-fn backups_json(backups: &[Backup]) -> serde_json::Value {
-    serde_json::Value::Array(
-        backups
-            .iter()
-            .map(|b| json!({"file": b.file, "backup": b.backup.display().to_string()}))
-            .collect(),
-    )
 }

@@ -1,0 +1,76 @@
+//! The gates: reasons to stop before a fix is sought, each ending the incident with a reason
+//! that says what to do next.
+
+use super::{Healer, Verdict};
+use crate::record::model::{Record, Status};
+
+impl Healer {
+    /// The gates before a model is asked: the hourly call limit, and whether a model is
+    /// configured at all.
+    pub(super) async fn model_gates(&self, record: &Record) -> Option<Verdict> {
+        let h = &self.config.healing;
+        let store = self.store.clone();
+        let since = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+        let calls = tokio::task::spawn_blocking(move || store.llm_calls_since(since))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(u64::MAX);
+        if self.provider.is_ok() && calls >= h.max_calls_per_hour {
+            return Some(Verdict::new(
+                Status::Skipped,
+                format!(
+                    "MAX_CLAUDE_CALLS_PER_HOUR reached ({} model calls in the last hour, limit {}): not analysed; it will be on a later occurrence, or run `heal retry {}`",
+                    if calls == u64::MAX { 0 } else { calls },
+                    h.max_calls_per_hour,
+                    record.id
+                ),
+                false,
+            ));
+        }
+        if let Err(why) = &self.provider {
+            return Some(Verdict::new(Status::Skipped, why.clone(), false));
+        }
+        None
+    }
+
+    /// The gates every fix passes, a rule's or a model's: how often this error already failed
+    /// to heal, and whether fixes can be scoped at all.
+    pub(super) fn fix_gates(&self, record: &Record) -> Option<Verdict> {
+        let h = &self.config.healing;
+        if record.heal_failures >= h.max_heal_failures {
+            return Some(Verdict::new(
+                Status::Skipped,
+                format!(
+                    "healing this error already failed {} times: not tried again until `heal retry {}`",
+                    record.heal_failures, record.id
+                ),
+                false,
+            ));
+        }
+        if let Err(why) = &self.scope {
+            return Some(Verdict::new(Status::Failed, why.clone(), false));
+        }
+        None
+    }
+
+    /// Why the scope policy refuses `plan`, if it does: every violation, in one sentence.
+    pub(super) fn policy_refusal(
+        &self,
+        record: &Record,
+        plan: &crate::apply::Plan,
+    ) -> Option<String> {
+        let Ok(_) = &self.scope else {
+            return Some("fixes cannot be scoped here".to_string());
+        };
+        let traceback_files = self.traceback_files(record);
+        let violations = crate::policy::check(plan, &traceback_files, &self.config.healing.policy);
+        (!violations.is_empty()).then(|| {
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}

@@ -1,0 +1,574 @@
+//! The baseline: the incident reproduced in isolated copies of the unchanged code, and the
+//! fixed program's re-run judged against it.
+//!
+//! The unchanged program runs [`RUNS`] times, each in a fresh copy, under the same command,
+//! environment and time limit as the fixed one will. Two runs, not one, so what varies by
+//! itself is known: printed lines that differ between them are masked, and functions whose
+//! results differ are not judged on behaviour. A baseline that never shows the incident's
+//! error (flaky, or dependent on time or data) is kept as such: the fix is then judged only by
+//! the checks and by the error not occurring, and the proof says it was weaker.
+//!
+//! It must never touch the live tree: everything runs in copies, removed after each run.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::behaviour::{self, Calls, FunctionId, ProbeSpec};
+use super::edited::Edited;
+use super::output::Expectation;
+use super::run::{self, Outcome};
+use super::suite::{self, SuiteRun, TestOutcome};
+use super::verdict::{self, Against, Ending, RunVerdict, Seen};
+use super::{ErrorSignature, Next, Pending, ProveConfig, Prover, Sandbox, Step, StepName, ladder};
+use crate::apply::Plan;
+
+/// Runs of the unchanged program.
+pub const RUNS: usize = 2;
+
+/// What the unchanged program did.
+#[derive(Debug)]
+pub struct Baseline {
+    pub runs: Vec<RunFacts>,
+    /// Runs that showed the incident's error.
+    pub reproduced: usize,
+    /// Every error the unchanged runs printed.
+    pub known: Vec<ErrorSignature>,
+    /// What the fixed program must print first; `None` when it cannot be judged.
+    pub expectation: Option<Expectation>,
+    /// What the functions of the probed files returned, per run.
+    pub calls: Vec<Calls>,
+    /// Why the baseline could not be run, if it could not.
+    pub problem: Option<String>,
+    /// The project's own tests on the unchanged code, when there are any.
+    pub tests: Option<SuiteRun>,
+    /// How they were run, as a person would type it.
+    pub tests_command: String,
+    pub duration: Duration,
+}
+
+/// One run of the unchanged program.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub exit: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    /// Each distinct error, summarised.
+    pub errors: Vec<String>,
+    pub reproduced: bool,
+    pub duration: Duration,
+}
+
+/// The baseline as the record keeps it (`fix.baseline`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaselineReport {
+    /// Runs of the unchanged program.
+    pub runs: usize,
+    /// How many of them showed the incident's error.
+    pub reproduced: usize,
+    /// How each ended.
+    pub ends: Vec<String>,
+    /// The distinct errors they printed.
+    pub errors: Vec<String>,
+    /// Lines of stdout the fixed program must print the same.
+    pub output_lines: usize,
+    /// Of those, lines that vary between runs and are masked.
+    pub masked_lines: usize,
+    pub duration_ms: u64,
+    /// The project's own tests on the unchanged code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestsReport>,
+    /// What made the proof weaker, or why the baseline could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The project's tests in the baseline, as the record keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestsReport {
+    pub command: String,
+    pub passed: usize,
+    /// Tests not passing on the unchanged code: tolerated after the fix.
+    pub failing: Vec<String>,
+    /// Why the run has no complete results, if it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// What the fixed program's re-run showed.
+pub(super) struct Judged {
+    pub steps: Vec<Step>,
+    pub next: Option<Next>,
+}
+
+/// The environment both the baseline and the fixed program run with: the same, so they are
+/// compared fairly. Unbuffered, so stdout and stderr lines keep their order.
+fn run_env() -> Vec<(String, OsString)> {
+    vec![("PYTHONUNBUFFERED".to_string(), OsString::from("1"))]
+}
+
+impl Baseline {
+    /// Runs the unchanged program (with `pending` over the live tree) [`RUNS`] times.
+    pub(super) async fn run(
+        prover: &Prover,
+        pending: &Pending,
+        probe_files: &[String],
+    ) -> Baseline {
+        let config = prover.config();
+        let started = Instant::now();
+        let mut baseline = Baseline {
+            runs: Vec::new(),
+            reproduced: 0,
+            known: Vec::new(),
+            expectation: None,
+            calls: Vec::new(),
+            problem: None,
+            tests: None,
+            tests_command: config
+                .suite
+                .as_ref()
+                .map(suite::Suite::command_line)
+                .unwrap_or_default(),
+            duration: Duration::ZERO,
+        };
+        let mut printed: Vec<Vec<String>> = Vec::new();
+        if !config.rerun {
+            if let Some(suite) = &config.suite {
+                match prover.copy(pending, None).await {
+                    Ok(sandbox) => {
+                        baseline.tests =
+                            Some(suite.run(sandbox.path(), None, config.tests_timeout).await);
+                        let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
+                    }
+                    Err(e) => {
+                        baseline.problem = Some(format!(
+                            "the unchanged program's tests could not be run: {e}"
+                        ));
+                    }
+                }
+            }
+            baseline.duration = started.elapsed();
+            return baseline;
+        }
+        for i in 0..RUNS {
+            let sandbox = match prover.copy(pending, None).await {
+                Ok(s) => s,
+                Err(e) => {
+                    baseline.problem = Some(format!("the unchanged program could not be run: {e}"));
+                    break;
+                }
+            };
+            // Every function of the files a fix may edit is watched: the baseline is shared by
+            // candidates that edit different ones.
+            let spec = ProbeSpec {
+                root: sandbox.path().to_path_buf(),
+                files: probe_files.to_vec(),
+                functions: Vec::new(),
+                limits: behaviour::Limits::default(),
+            };
+            let (outcome, calls) = match probed(config, &sandbox, &spec).await {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
+                    baseline.problem = Some(format!("the unchanged program could not be run: {e}"));
+                    break;
+                }
+            };
+            baseline.calls.push(calls);
+            let seen = placed(&outcome, &sandbox);
+            // The tests run once, after the first run, as they will after the fixed one.
+            if i == 0
+                && let Some(suite) = &config.suite
+            {
+                baseline.tests = Some(suite.run(sandbox.path(), None, config.tests_timeout).await);
+            }
+            let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
+
+            let incident = seen
+                .iter()
+                .find(|s| config.original.is_same_error(&s.signature));
+            let reproduced = if is_crash(&config.original) {
+                !outcome.timed_out && outcome.exit != Some(0)
+            } else {
+                incident.is_some()
+            };
+            let cut = incident.map_or(u64::MAX, |s| s.printed.seq);
+            printed.push(
+                outcome
+                    .stdout
+                    .iter()
+                    .take_while(|l| l.seq < cut)
+                    .map(|l| l.text.clone())
+                    .collect(),
+            );
+            let mut errors = Vec::new();
+            for s in &seen {
+                if !baseline.known.iter().any(|k| k.is_same_error(&s.signature)) {
+                    baseline.known.push(s.signature.clone());
+                }
+                let summary = s.summary();
+                if !errors.contains(&summary) {
+                    errors.push(summary);
+                }
+            }
+            if reproduced {
+                baseline.reproduced += 1;
+            }
+            baseline.runs.push(RunFacts {
+                exit: outcome.exit,
+                signal: outcome.signal,
+                timed_out: outcome.timed_out,
+                errors,
+                reproduced,
+                duration: outcome.duration,
+            });
+        }
+        if baseline.reproduced == RUNS
+            && let [a, b] = printed.as_slice()
+        {
+            baseline.expectation = Some(Expectation::from_runs(a, b));
+        }
+        baseline.duration = started.elapsed();
+        baseline
+    }
+
+    /// Why a proof against this baseline is weaker than a full one, if it is.
+    pub fn weaker(&self) -> Option<String> {
+        if let Some(problem) = &self.problem {
+            return Some(problem.clone());
+        }
+        match self.reproduced {
+            0 => Some(format!(
+                "the unchanged program did not show the error in {} run(s) (flaky, or dependent \
+                 on time or data): the fix was judged only by the checks and by the error not \
+                 occurring",
+                self.runs.len()
+            )),
+            n if n < self.runs.len() => Some(format!(
+                "the unchanged program showed the error in {n} of {} runs: its output was not \
+                 compared",
+                self.runs.len()
+            )),
+            _ => None,
+        }
+    }
+
+    pub fn report(&self) -> BaselineReport {
+        let mut errors: Vec<String> = Vec::new();
+        for run in &self.runs {
+            for e in &run.errors {
+                if !errors.contains(e) {
+                    errors.push(e.clone());
+                }
+            }
+        }
+        BaselineReport {
+            runs: self.runs.len(),
+            reproduced: self.reproduced,
+            ends: self
+                .runs
+                .iter()
+                .map(|r| {
+                    if r.timed_out {
+                        "still running at the time limit".to_string()
+                    } else {
+                        ladder::describe_exit(r.exit, r.signal)
+                    }
+                })
+                .collect(),
+            errors,
+            output_lines: self.expectation.as_ref().map_or(0, Expectation::len),
+            masked_lines: self.expectation.as_ref().map_or(0, |e| e.masked),
+            duration_ms: ladder::millis(self.duration),
+            tests: self.tests.as_ref().map(|t| TestsReport {
+                command: self.tests_command.clone(),
+                passed: t
+                    .results
+                    .values()
+                    .filter(|o| **o == TestOutcome::Passed)
+                    .count(),
+                failing: t
+                    .results
+                    .iter()
+                    .filter(|(_, o)| matches!(o, TestOutcome::Failed | TestOutcome::Error))
+                    .map(|(id, _)| id.clone())
+                    .collect(),
+                problem: t.problem.as_ref().map(ToString::to_string),
+            }),
+            note: self.weaker(),
+        }
+    }
+}
+
+fn is_crash(original: &ErrorSignature) -> bool {
+    original.exc_type == "Crash" && original.location.is_none()
+}
+
+/// Runs the supervised command in `sandbox` with the behaviour probe watching what `spec`
+/// names; returns how it went and what the watched functions returned.
+async fn probed(
+    config: &ProveConfig,
+    sandbox: &Sandbox,
+    spec: &ProbeSpec,
+) -> Result<(Outcome, Calls), String> {
+    let Some((program, args)) =
+        ladder::command_in_copy(&config.command, &config.root, sandbox.path())
+    else {
+        return Err("there is no command to re-run".to_string());
+    };
+    let mut env = run_env();
+    // The probe lives beside the copy, not in it, where the program's own tools cannot see it.
+    let installed = sandbox
+        .scratch()
+        .map_err(|e| e.to_string())
+        .and_then(|dir| {
+            let dir = dir.join("probe");
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            behaviour::install(&dir, spec).map_err(|e| e.to_string())
+        });
+    let output = match installed {
+        Ok(installed) => {
+            env.extend(installed.env);
+            Some(installed.output)
+        }
+        // Without the probe the run still judges errors and output; behaviour is "no data".
+        Err(e) => {
+            tracing::warn!("the behaviour probe could not be installed: {e}");
+            None
+        }
+    };
+    let outcome = run::execute(&run::Spec {
+        program: &program,
+        args: &args,
+        cwd: sandbox.path(),
+        env: &env,
+        timeout: config.rerun_timeout,
+    })
+    .await
+    .map_err(|e| format!("cannot start the program: {e}"))?;
+    let calls = output.map(|o| behaviour::read(&o)).unwrap_or_default();
+    Ok((outcome, calls))
+}
+
+/// The run's errors, placed in the copy it ran in.
+fn placed(outcome: &Outcome, sandbox: &Sandbox) -> Vec<Seen> {
+    let roots = super::roots_of(sandbox.path());
+    let roots: Vec<&str> = roots.iter().map(String::as_str).collect();
+    outcome
+        .errors
+        .iter()
+        .map(|p| Seen::new(p.clone(), &roots))
+        .collect()
+}
+
+/// Re-runs the fixed program in `sandbox` and judges it against `baseline`: the `rerun` step,
+/// then `behaviour` and `output` when it passed.
+pub(super) async fn rerun(
+    config: &ProveConfig,
+    baseline: &Arc<Baseline>,
+    plan: &Plan,
+    sandbox: &Sandbox,
+) -> Judged {
+    let mut step = Step {
+        name: StepName::Rerun,
+        command: ladder::shell_words(&config.command),
+        exit: None,
+        output_tail: String::new(),
+        duration_ms: 0,
+        passed: false,
+        detail: String::new(),
+    };
+    let edited = Edited::of(plan);
+    let functions: Vec<FunctionId> = edited
+        .functions()
+        .into_iter()
+        .map(|(file, qualname)| FunctionId::new(file, qualname))
+        .collect();
+    let spec = ProbeSpec {
+        root: sandbox.path().to_path_buf(),
+        files: Vec::new(),
+        functions: functions.clone(),
+        limits: behaviour::Limits::default(),
+    };
+    let (outcome, calls) = match probed(config, sandbox, &spec).await {
+        Ok(o) => o,
+        Err(e) => {
+            step.detail = e;
+            return Judged {
+                steps: vec![step],
+                next: None,
+            };
+        }
+    };
+    step.exit = outcome.exit;
+    step.output_tail = outcome.output_tail.clone();
+    step.duration_ms = ladder::millis(outcome.duration);
+    let seen = placed(&outcome, sandbox);
+    let verdict = verdict::judge(
+        &seen,
+        Ending {
+            exit: outcome.exit,
+            signal: outcome.signal,
+            timed_out: outcome.timed_out,
+            limit_s: config.rerun_timeout.as_secs_f32(),
+        },
+        &Against {
+            original: &config.original,
+            known: &baseline.known,
+            reproduced: baseline.reproduced > 0,
+            edited: &edited,
+        },
+    );
+    step.passed = verdict.passed();
+    step.detail = verdict.detail().to_string();
+    let mut next = None;
+    if let RunVerdict::Progress { next: at, .. } = &verdict
+        && let Some(seen) = seen.get(*at)
+    {
+        let mut traceback = seen.printed.traceback.clone();
+        let live = config.root.to_string_lossy();
+        for root in super::roots_of(sandbox.path()) {
+            super::relocate(&mut traceback, &root, &live);
+        }
+        next = Some(Next {
+            traceback,
+            stream: seen.printed.stream,
+        });
+    }
+    let mut steps = vec![step];
+    if !verdict.passed() {
+        return Judged { steps, next: None };
+    }
+    let behaviour = behaviour_step(baseline, &calls, &functions);
+    let kept = behaviour.passed;
+    steps.push(behaviour);
+    if !kept {
+        return Judged { steps, next: None };
+    }
+    steps.push(output_step(baseline, &outcome));
+    Judged { steps, next }
+}
+
+/// The `behaviour` step: the calls of the edited functions that returned in the baseline
+/// return the same values with the fix.
+fn behaviour_step(baseline: &Baseline, fixed: &Calls, edited: &[FunctionId]) -> Step {
+    if edited.is_empty() {
+        return Step::judged(
+            StepName::Behaviour,
+            true,
+            "no function edited (the fix is at module level): nothing to compare".to_string(),
+        );
+    }
+    if baseline.reproduced == 0 {
+        return Step::judged(
+            StepName::Behaviour,
+            true,
+            "not judged: the unchanged program did not show the error".to_string(),
+        );
+    }
+    let judgement = behaviour::compare(&baseline.calls, fixed, edited);
+    Step::judged(
+        StepName::Behaviour,
+        !judgement.is_changed(),
+        judgement.describe(),
+    )
+}
+
+fn output_step(baseline: &Baseline, outcome: &Outcome) -> Step {
+    let Some(expected) = &baseline.expectation else {
+        return Step::judged(
+            StepName::Output,
+            true,
+            "not judged: the unchanged program did not show the error in every run".to_string(),
+        );
+    };
+    if expected.is_empty() {
+        return Step::judged(
+            StepName::Output,
+            true,
+            "the unchanged program printed nothing on stdout before its error".to_string(),
+        );
+    }
+    let printed: Vec<String> = outcome.stdout.iter().map(|l| l.text.clone()).collect();
+    match expected.check(&printed, !outcome.timed_out) {
+        Ok(()) => Step::judged(
+            StepName::Output,
+            true,
+            format!(
+                "the {} line(s) printed before the error are printed the same{}",
+                expected.len(),
+                if expected.masked > 0 {
+                    format!(" ({} masked: they vary between runs)", expected.masked)
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        Err(why) => Step::judged(StepName::Output, false, why),
+    }
+}
+
+/// The `tests` step: the project's tests in the fixed copy, against the baseline's. A test
+/// that passed before and not after is run once more on its own, to rule out a flaky test,
+/// and fails the fix by name if it still does not pass. `None` when there are no tests.
+pub(super) async fn tests(
+    config: &ProveConfig,
+    baseline: &Baseline,
+    sandbox: &Sandbox,
+) -> Option<Step> {
+    let suite = config.suite.as_ref()?;
+    let mut step = Step {
+        name: StepName::Tests,
+        command: suite.command_line(),
+        exit: None,
+        output_tail: String::new(),
+        duration_ms: 0,
+        passed: true,
+        detail: String::new(),
+    };
+    let Some(before) = baseline.tests.as_ref().filter(|t| t.problem.is_none()) else {
+        let why = baseline
+            .tests
+            .as_ref()
+            .and_then(|t| t.problem.as_ref())
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "they could not be run".to_string());
+        step.detail = format!(
+            "not judged: the project's tests did not complete on the unchanged code: {why}"
+        );
+        return Some(step);
+    };
+    let mut after = suite.run(sandbox.path(), None, config.tests_timeout).await;
+    step.exit = after.exit;
+    step.output_tail = after.output_tail.clone();
+    step.duration_ms = ladder::millis(after.duration);
+    if let Some(problem) = &after.problem {
+        step.passed = false;
+        step.detail = format!("the project's tests did not complete with the fix: {problem}");
+        return Some(step);
+    }
+    let mut verdict = suite::compare(before, &after);
+    if !verdict.passed() {
+        let ids = verdict.broken_ids();
+        let again = suite
+            .run(sandbox.path(), Some(&ids), config.tests_timeout)
+            .await;
+        step.duration_ms += ladder::millis(again.duration);
+        if again.problem.is_none() {
+            for id in &ids {
+                if let Some(outcome) = again.results.get(id) {
+                    after.results.insert(id.clone(), *outcome);
+                }
+            }
+            verdict = suite::compare(before, &after);
+            if !verdict.passed() {
+                step.output_tail = again.output_tail;
+            }
+        }
+    }
+    step.passed = verdict.passed();
+    step.detail = verdict.describe();
+    Some(step)
+}

@@ -1,0 +1,586 @@
+# heal's behaviour probe, loaded as `sitecustomize` from a folder heal owns and puts first on
+# PYTHONPATH for one proof run.
+#
+# What it does: watches the functions named by the spec file ($HEAL_PROBE_SPEC) and appends one
+# JSON line per distinct (function, arguments, return value) to $HEAL_PROBE_OUT, so heal can
+# tell whether a fix changed what the edited functions return. Then it runs the project's own
+# sitecustomize, if there is one further on sys.path.
+#
+# What it must never do: print anything, raise into the program, change what the program
+# computes, or hold the GIL for long. Any internal error switches it off silently; a run
+# without data is judged "no data", never as a failure of the program.
+#
+# Decisions:
+# - sys.settrace, not sys.setprofile: a profile hook sees "return" both for a real return and
+#   for an exception unwinding the frame, and a call that raised must not be recorded as
+#   returning None. One code path for every CPython from 3.8 on.
+# - A call is recorded at its "return" event. If an "exception" event happened in the frame
+#   and the value is None, the frame may be unwinding (or caught and returned None): such a
+#   call is not recorded at all, which is the conservative side.
+# - Decisions are cached per code object (by id, the code object kept alive so the id cannot
+#   be reused), so a function not watched, or no longer watched, costs one dict lookup.
+# - Values are rendered by a bounded repr that never raises, masks memory addresses and sorts
+#   set items and small dicts; a rendering may lose detail (cut, masked), which can only make
+#   two different calls look alike, never one call look like two.
+# - Lines are written with one os.write on a descriptor opened with O_APPEND for that write
+#   only: processes sharing the file (multiprocessing) append whole lines, and a program that
+#   closes or reuses descriptors cannot make the probe write into its own files.
+# - When the project has no sitecustomize of its own, this module stays in sys.modules under
+#   that name (the import running it expects it there when it ends): a program importing
+#   `sitecustomize` itself gets this module, not an ImportError.
+#
+# Known costs, accepted: while the tracer is on, every Python call of the program is slower
+# (about x2 on call-heavy code, see bench/probe_cost.sh); a run that watches named functions
+# only takes the tracer out once they are all past their bounds. repr() is called on the
+# arguments and values of watched calls, so a __repr__ with side effects runs more often, and
+# sys.gettrace() returns the probe's function while it is on. A program that recurses to its
+# recursion limit reaches it a few frames earlier (the tracer's own frames count), and the
+# probe switches itself off there.
+#
+# This file must stay parseable by old Pythons (no f-strings, no nonlocal): a SyntaxError here
+# would make `site` print "Error in sitecustomize" into the program's stderr.
+
+import os
+import sys
+
+# co_flags bits: generators and coroutines are not judged (their "return" is a suspension
+# point as often as an end); code without CO_OPTIMIZED is a module or class body.
+_CO_OPTIMIZED = 0x01
+_CO_VARARGS = 0x04
+_CO_VARKEYWORDS = 0x08
+_CO_SKIPPED = 0x20 | 0x80 | 0x100 | 0x200
+_SKIPPED_NAMES = frozenset(["<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<module>"])
+# Bounds of one rendering, beside max_repr: nesting depth and items per container.
+_MAX_DEPTH = 4
+_MAX_ITEMS = 32
+# Past this many cached code objects the cache starts again, so a program that compiles code
+# forever does not grow the probe's memory forever.
+_MAX_CACHED_CODES = 50000
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+_off = True
+_out = None
+_root = None
+_cwd = None
+_files = frozenset()
+_exact = {}
+_by_last = {}
+_patterns = ()
+_only_functions = False
+_max_calls = 2000
+_max_values = 256
+_max_bytes = 1 << 20
+_max_repr = 200
+_cache = {}
+_alive = {}
+_rel_cache = {}
+_states = {}
+_json = None
+_threading = None
+
+
+class _Watch(object):
+    """What the probe knows of one watched function in this process."""
+
+    __slots__ = ("file", "fn", "calls", "seen", "done")
+
+    def __init__(self, file, fn):
+        self.file = file
+        self.fn = fn
+        self.calls = 0
+        self.seen = set()
+        self.done = False
+
+
+def _trace(frame, event, arg):
+    """The global trace function: called at every new frame of every traced thread."""
+    if _off:
+        _leave_thread()
+        return None
+    try:
+        code = frame.f_code
+        try:
+            w = _cache[id(code)]
+        except KeyError:
+            w = _decide(code)
+        if w is None:
+            return None
+        if w.done:
+            _cache[id(code)] = None
+            return None
+        return _enter(w, frame, code)
+    except RecursionError:
+        _recursion_error()
+        _disable()
+        return None
+    except Exception:
+        _disable()
+        return None
+
+
+def _enter(w, frame, code):
+    w.calls += 1
+    if w.calls > _max_calls:
+        _truncate(w)
+        _cache[id(code)] = None
+        return None
+    frame.f_trace_lines = False
+    return _Local(w, _render_args(frame, code)).trace
+
+
+class _Local(object):
+    """The local trace function of one watched call."""
+
+    __slots__ = ("w", "args", "raised")
+
+    def __init__(self, w, args):
+        self.w = w
+        self.args = args
+        self.raised = False
+
+    def trace(self, frame, event, arg):
+        try:
+            if event == "return":
+                if not (self.raised and arg is None):
+                    _record(self.w, self.args, arg)
+            elif event == "exception":
+                self.raised = True
+        except RecursionError:
+            _recursion_error()
+            _disable()
+            return None
+        except Exception:
+            _disable()
+            return None
+        # Returning the tracer keeps it for this frame: the "return" after an "exception"
+        # must still be seen.
+        return self.trace
+
+
+def _decide(code):
+    """Whether calls of `code` are watched: its state, or None. Cached."""
+    w = None
+    name = code.co_name
+    if (
+        code.co_flags & _CO_OPTIMIZED
+        and not code.co_flags & _CO_SKIPPED
+        and name not in _SKIPPED_NAMES
+    ):
+        rel = _relative(code.co_filename)
+        if rel is not None:
+            qual = getattr(code, "co_qualname", None) or name
+            if rel in _files or _matches(rel, qual):
+                key = (rel, qual)
+                w = _states.get(key)
+                if w is None:
+                    w = _Watch(_clean(rel), _clean(qual))
+                    _states[key] = w
+    if len(_cache) >= _MAX_CACHED_CODES:
+        _cache.clear()
+        _alive.clear()
+        _rel_cache.clear()
+    _cache[id(code)] = w
+    _alive[id(code)] = code
+    return w
+
+
+def _matches(rel, qual):
+    """Exact qualname, or by last dotted component when either side has no dot (before 3.11
+    Python gives only the bare name)."""
+    names = _exact.get(rel)
+    if not names:
+        return False
+    if qual in names:
+        return True
+    if "." not in qual:
+        return qual in _by_last.get(rel, ())
+    return qual.rsplit(".", 1)[1] in names
+
+
+def _relative(filename):
+    """`filename` relative to the root, with '/' separators, or None when outside it."""
+    try:
+        return _rel_cache[filename]
+    except KeyError:
+        pass
+    rel = None
+    if filename and not filename.startswith("<"):
+        real = os.path.realpath(os.path.join(_cwd, filename))
+        if real.startswith(_root + os.sep):
+            rel = real[len(_root) + 1 :].replace(os.sep, "/")
+    _rel_cache[filename] = rel
+    return rel
+
+
+def _render_args(frame, code):
+    """The call's arguments as `10.0, 4`: positional parameters in order, then *args, then
+    keyword-only parameters and **kwargs as name=value (kwargs sorted)."""
+    loc = frame.f_locals
+    names = code.co_varnames
+    count = code.co_argcount
+    kwonly = code.co_kwonlyargcount
+    parts = []
+    for i in range(count):
+        name = names[i]
+        if i == 0 and (name == "self" or name == "cls"):
+            parts.append(name)
+        else:
+            parts.append(_safe_repr(loc.get(name)))
+    index = count + kwonly
+    if code.co_flags & _CO_VARARGS:
+        star = loc.get(names[index], ())
+        index += 1
+        for i, value in enumerate(star):
+            if i >= _MAX_ITEMS:
+                parts.append("...")
+                break
+            parts.append(_safe_repr(value))
+    for i in range(count, count + kwonly):
+        parts.append(names[i] + "=" + _safe_repr(loc.get(names[i])))
+    if code.co_flags & _CO_VARKEYWORDS:
+        kwargs = loc.get(names[index]) or {}
+        for key in sorted(kwargs)[:_MAX_ITEMS]:
+            parts.append(_clean(str(key)) + "=" + _safe_repr(kwargs[key]))
+    return ", ".join(parts)
+
+
+def _safe_repr(value):
+    """A bounded, deterministic rendering of `value` that never raises."""
+    try:
+        text = _render(value, 0)
+    except RecursionError:
+        # A __repr__ that recursed without end: a failed repr, unless the program itself is
+        # at its recursion limit.
+        _recursion_error()
+        text = "<repr failed: " + _type_name(value) + ">"
+    except Exception:
+        text = "<repr failed: " + _type_name(value) + ">"
+    if len(text) > _max_repr:
+        text = text[:_max_repr] + "..."
+    return text
+
+
+def _type_name(value):
+    try:
+        return _clean(str(type(value).__name__))
+    except Exception:
+        return "?"
+
+
+def _render(x, depth):
+    t = type(x)
+    if x is None or t is bool or t is float or t is complex:
+        return repr(x)
+    if t is int:
+        # Past a few hundred digits the text would be cut anyway; repr of a huge int is slow
+        # (and refused past 4300 digits on 3.11+).
+        if x.bit_length() > 4 * _max_repr:
+            return "<int of " + str(x.bit_length()) + " bits>"
+        return repr(x)
+    if t is str or t is bytes:
+        if len(x) > _max_repr:
+            return repr(x[:_max_repr]) + "..."
+        return repr(x)
+    if t is list or t is tuple:
+        inner = _render_items(iter(x), len(x), depth)
+        if t is list:
+            return "[" + inner + "]"
+        return "(" + inner + ("," if len(x) == 1 else "") + ")"
+    if t is dict:
+        # Equal dicts are equal whatever their order: a small one is sorted, so that an order
+        # coming from set iteration (different every run) does not hide the value.
+        return "{" + _render_pairs(x, depth, len(x) <= _MAX_ITEMS) + "}"
+    if t is set or t is frozenset:
+        return _render_set(x, depth, t is set)
+    # Subclasses of the containers are walked through the base type (bounded, and their own
+    # __iter__ is not called); anything else gets its own repr, cut and masked.
+    if isinstance(x, dict):
+        return _type_name(x) + "({" + _render_pairs(x, depth, False) + "})"
+    if isinstance(x, (list, tuple)):
+        base = list if isinstance(x, list) else tuple
+        return _type_name(x) + "(" + _render_items(base.__iter__(x), base.__len__(x), depth) + ")"
+    if isinstance(x, (str, bytes)) and len(x) > _max_repr:
+        base = str if isinstance(x, str) else bytes
+        return _type_name(x) + "(" + repr(base(x[:_max_repr])) + "...)"
+    try:
+        text = repr(x)
+    except RecursionError:
+        raise
+    except Exception:
+        return "<repr failed: " + _type_name(x) + ">"
+    if not isinstance(text, str):
+        return "<repr failed: " + _type_name(x) + ">"
+    if len(text) > _max_repr:
+        text = text[:_max_repr] + "..."
+    return _clean(_mask(text))
+
+
+def _render_items(items, length, depth):
+    if depth >= _MAX_DEPTH:
+        return "..." if length else ""
+    parts = []
+    size = 0
+    for i, item in enumerate(items):
+        if i >= _MAX_ITEMS or size > _max_repr:
+            parts.append("...")
+            break
+        text = _render(item, depth + 1)
+        size += len(text) + 2
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def _render_pairs(d, depth, sort):
+    if depth >= _MAX_DEPTH:
+        return "..." if len(d) else ""
+    parts = []
+    size = 0
+    for i, (key, value) in enumerate(dict.items(d)):
+        if i >= _MAX_ITEMS or (size > _max_repr and not sort):
+            parts.append("...")
+            break
+        text = _render(key, depth + 1) + ": " + _render(value, depth + 1)
+        size += len(text) + 2
+        parts.append(text)
+    if sort:
+        parts.sort()
+    return ", ".join(parts)
+
+
+def _render_set(s, depth, mutable):
+    # Set order depends on string hashing, which changes from run to run: items are sorted by
+    # their rendering. A set too big to sort cheaply is summarised by its size.
+    if not s:
+        return "set()" if mutable else "frozenset()"
+    if depth >= _MAX_DEPTH or len(s) > _MAX_ITEMS:
+        inner = "<" + str(len(s)) + " items>"
+    else:
+        inner = ", ".join(sorted(_render(item, depth + 1) for item in s))
+    if mutable:
+        return "{" + inner + "}"
+    return "frozenset({" + inner + "})"
+
+
+def _mask(text):
+    """Memory addresses (0x7f3a...) become 0x?: they change from run to run."""
+    i = text.find("0x")
+    if i < 0:
+        return text
+    out = []
+    start = 0
+    n = len(text)
+    while i >= 0:
+        j = i + 2
+        while j < n and text[j] in _HEX:
+            j += 1
+        if j > i + 2:
+            out.append(text[start:i])
+            out.append("0x?")
+        else:
+            out.append(text[start:j])
+        start = j
+        i = text.find("0x", j)
+    out.append(text[start:])
+    return "".join(out)
+
+
+def _clean(text):
+    """Lone surrogates (from a user __repr__ or an undecodable file name) as escapes, so the
+    line is valid UTF-8 JSON."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _record(w, args, ret):
+    if w.done:
+        return
+    key = (args, _safe_repr(ret))
+    seen = w.seen
+    if key in seen:
+        return
+    if len(seen) >= _max_values:
+        _truncate(w)
+        return
+    seen.add(key)
+    _write({"file": w.file, "fn": w.fn, "args": key[0], "ret": key[1]})
+
+
+def _truncate(w):
+    if w.done:
+        return
+    w.done = True
+    _write({"file": w.file, "fn": w.fn, "truncated": True})
+    if _only_functions and _all_done():
+        _stop()
+
+
+def _all_done():
+    """Whether every function of the spec has been seen and is past its bounds: then the
+    probe has nothing left to learn and takes itself out (a later code object with the same
+    name would go unwatched, which loses data, never invents it)."""
+    for state in list(_states.values()):
+        if not state.done:
+            return False
+    for rel, qual in _patterns:
+        if not any(_matches_one(rel, qual, key) for key in list(_states)):
+            return False
+    return True
+
+
+def _matches_one(rel, qual, key):
+    if key[0] != rel:
+        return False
+    other = key[1]
+    if other == qual:
+        return True
+    if "." not in other or "." not in qual:
+        return other.rsplit(".", 1)[-1] == qual.rsplit(".", 1)[-1]
+    return False
+
+
+def _write(obj):
+    """Appends one JSON line, or stops the probe once the file holds max_bytes."""
+    line = (_json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(_out, flags, 0o600)
+    try:
+        if os.fstat(fd).st_size + len(line) > _max_bytes:
+            _stop()
+            os.write(fd, b'{"truncated": true}\n')
+            return
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _stop():
+    global _off
+    _off = True
+    try:
+        _threading.settrace(None)
+    except Exception:
+        pass
+    _leave_thread()
+
+
+def _recursion_error():
+    """Called while a RecursionError is handled: re-raises it when the program's own stack is
+    near the limit. The program was about to get it anyway, and swallowing it there would let
+    Python 3.8 (whose overflow flag stays set until the stack unwinds) recurse past the limit
+    and abort with "Cannot recover from stack overflow"."""
+    global _off
+    depth = 0
+    frame = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    if depth > sys.getrecursionlimit() - 100:
+        _off = True
+        raise
+
+
+def _disable():
+    try:
+        _stop()
+    except Exception:
+        pass
+
+
+def _leave_thread():
+    # Each thread drops the tracer at its next call once the probe is off.
+    try:
+        sys.settrace(None)
+    except Exception:
+        pass
+
+
+def _start():
+    global _off, _out, _root, _cwd, _files, _exact, _by_last, _patterns, _only_functions
+    global _max_calls, _max_values, _max_bytes, _max_repr, _json, _threading
+    if sys.version_info < (3, 8):
+        return
+    spec_path = os.environ.get("HEAL_PROBE_SPEC")
+    out_path = os.environ.get("HEAL_PROBE_OUT")
+    if not spec_path or not out_path:
+        return
+    import json
+    import posixpath
+    import threading
+
+    with open(spec_path, "rb") as f:
+        spec = json.loads(f.read().decode("utf-8"))
+    _json = json
+    _threading = threading
+    _out = os.path.abspath(out_path)
+    _cwd = os.getcwd()
+    _root = os.path.realpath(spec["root"]).rstrip(os.sep) or os.sep
+    _files = frozenset(posixpath.normpath(f) for f in spec.get("files") or ())
+    exact = {}
+    by_last = {}
+    patterns = []
+    for rel, qual in spec.get("functions") or ():
+        rel = posixpath.normpath(rel)
+        patterns.append((rel, qual))
+        exact.setdefault(rel, set()).add(qual)
+        by_last.setdefault(rel, set()).add(qual.rsplit(".", 1)[-1])
+    _exact, _by_last, _patterns = exact, by_last, tuple(patterns)
+    _only_functions = not _files
+    _max_calls = int(spec.get("max_calls", _max_calls))
+    _max_values = int(spec.get("max_values", _max_values))
+    _max_bytes = int(spec.get("max_bytes", _max_bytes))
+    _max_repr = int(spec.get("max_repr", _max_repr))
+    _write({"probe": "start", "python": sys.version.split()[0]})
+    if not _files and not _patterns:
+        return
+    _off = False
+    threading.settrace(_trace)
+    sys.settrace(_trace)
+
+
+def _forget_own_folder():
+    """Removes the probe's folder from sys.path (the program sees the path it would have seen),
+    and nothing else."""
+    here = os.path.dirname(os.path.realpath(__file__))
+    kept = []
+    for entry in sys.path:
+        try:
+            same = os.path.realpath(entry or os.curdir) == here
+        except Exception:
+            same = False
+        if not same:
+            kept.append(entry)
+    sys.path[:] = kept
+
+
+def _chain():
+    """Runs the project's own sitecustomize, the one Python would have found without the probe.
+    Its errors propagate, so `site` reports them exactly as it would have."""
+    import importlib
+
+    ours = sys.modules.get("sitecustomize")
+    # Out of sys.modules while the next one is looked up, so the import machinery searches
+    # sys.path (now without the probe's folder) instead of returning this module.
+    sys.modules.pop("sitecustomize", None)
+    try:
+        importlib.import_module("sitecustomize")
+    except ImportError as exc:
+        if getattr(exc, "name", "sitecustomize") != "sitecustomize":
+            raise
+        # None found: this module stays, since the import that is running it expects to find
+        # it in sys.modules when it ends.
+        if ours is not None:
+            sys.modules["sitecustomize"] = ours
+
+
+try:
+    _start()
+except Exception:
+    _disable()
+try:
+    _forget_own_folder()
+except Exception:
+    pass
+_chain()

@@ -1,0 +1,205 @@
+//! "The output is kept": what the unchanged program printed on stdout before its error must be
+//! printed the same by the fixed program.
+//!
+//! Two runs of the unchanged program say which parts of a line vary by themselves (times, ids,
+//! counters): a line is cut into words (runs of letters, digits, `_` and `.`) and single other
+//! characters; words that differ between the two runs become wildcards. A line whose shape
+//! differs (another number of words) is a wildcard whole. Only the lines both runs printed
+//! are expected.
+//!
+//! Pure: lines in, verdict out.
+
+/// One expected line: its words, `None` where the unchanged runs disagreed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expected {
+    Any,
+    Words(Vec<Option<String>>),
+}
+
+/// What the fixed program must print first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expectation {
+    lines: Vec<(String, Expected)>,
+    /// Lines that vary between runs of the unchanged program.
+    pub masked: usize,
+}
+
+impl Expectation {
+    /// The expectation from two runs of the unchanged program, each cut at its error.
+    pub fn from_runs(a: &[String], b: &[String]) -> Expectation {
+        let mut masked = 0;
+        let lines = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let expected = if x == y {
+                    Expected::Words(words(x).into_iter().map(Some).collect())
+                } else {
+                    masked += 1;
+                    let (wx, wy) = (words(x), words(y));
+                    if wx.len() == wy.len() {
+                        Expected::Words(
+                            wx.into_iter()
+                                .zip(wy)
+                                .map(|(p, q)| (p == q).then_some(p))
+                                .collect(),
+                        )
+                    } else {
+                        Expected::Any
+                    }
+                };
+                (x.clone(), expected)
+            })
+            .collect();
+        Expectation { lines, masked }
+    }
+
+    /// Lines expected.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Checks what the fixed program printed. `finished`: it ended by itself (a program stopped
+    /// at the time limit may not have printed everything yet).
+    pub fn check(&self, fixed: &[String], finished: bool) -> Result<(), String> {
+        for (i, (shown, expected)) in self.lines.iter().enumerate() {
+            let Some(line) = fixed.get(i) else {
+                if finished {
+                    return Err(format!(
+                        "the program printed {} line(s) before its error, and now ends after {} \
+                         (line {} was `{}`)",
+                        self.lines.len(),
+                        fixed.len(),
+                        i + 1,
+                        clip(shown)
+                    ));
+                }
+                return Ok(());
+            };
+            if !matches(expected, line) {
+                return Err(format!(
+                    "line {} of the output was `{}` before the fix and is `{}` after",
+                    i + 1,
+                    clip(shown),
+                    clip(line)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn matches(expected: &Expected, line: &str) -> bool {
+    match expected {
+        Expected::Any => true,
+        Expected::Words(want) => {
+            let got = words(line);
+            got.len() == want.len()
+                && want
+                    .iter()
+                    .zip(&got)
+                    .all(|(w, g)| w.as_ref().is_none_or(|w| w == g))
+        }
+    }
+}
+
+/// Cuts a line into words (letters, digits, `_`, `.`) and single other characters. A word
+/// that starts with a digit runs on through `:`, `-`, `/`, `,` and `+` between digits and
+/// letters, so a time (`01:02:03`), a date or `1,024` is one word, masked whole when it varies.
+fn words(line: &str) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if !is_word(c) {
+            out.push(c.to_string());
+            i += 1;
+            continue;
+        }
+        let numeric = c.is_ascii_digit();
+        let mut word = String::new();
+        while i < chars.len() {
+            let c = chars[i];
+            let joins = numeric
+                && ":-/,+".contains(c)
+                && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+            if is_word(c) || joins {
+                word.push(c);
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        out.push(word);
+    }
+    out
+}
+
+fn clip(line: &str) -> String {
+    const MAX: usize = 120;
+    if line.chars().count() <= MAX {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_same_lines_pass_and_a_changed_value_fails_with_both() {
+        let e = Expectation::from_runs(&lines("2.5\nok"), &lines("2.5\nok"));
+        assert!(e.check(&lines("2.5\nok\n0.0"), true).is_ok());
+        let err = e.check(&lines("None\nok"), true).unwrap_err();
+        assert_eq!(
+            err,
+            "line 1 of the output was `2.5` before the fix and is `None` after"
+        );
+    }
+
+    #[test]
+    fn words_that_vary_between_unchanged_runs_are_masked() {
+        let e = Expectation::from_runs(
+            &lines("started at 01:02:03 pid 41\ntotal 10"),
+            &lines("started at 01:02:04 pid 57\ntotal 10"),
+        );
+        assert_eq!(e.masked, 1);
+        assert!(
+            e.check(&lines("started at 09:09:09 pid 1\ntotal 10"), true)
+                .is_ok()
+        );
+        assert!(
+            e.check(&lines("stopped at 09:09:09 pid 1\ntotal 10"), true)
+                .is_err()
+        );
+        assert!(
+            e.check(&lines("started at 09:09:09 pid 1\ntotal 11"), true)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn fewer_lines_fail_only_when_the_program_ended() {
+        let e = Expectation::from_runs(&lines("a\nb"), &lines("a\nb\nc"));
+        assert_eq!(e.len(), 2);
+        assert!(e.check(&lines("a"), false).is_ok());
+        assert!(
+            e.check(&lines("a"), true)
+                .unwrap_err()
+                .contains("printed 2 line(s)")
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! The re-run's verdict: the fixed program judged against the program as it was (the
+//! baseline), not against an ideal program that never errs.
+//!
+//! In order, for the errors the fixed run printed (raised or logged, either stream):
+//! 1. the incident's own error (same type, raised in the same file and function) fails it;
+//! 2. an error in a line the fix added or changed (any project frame of its traceback), or
+//!    whose innermost project frame is inside a function the fix edited, fails it: the fix
+//!    caused it;
+//! 3. an error the baseline also printed is tolerated: it is its own incident;
+//! 4. any other error, in code the fix did not touch, is **progress** when the baseline
+//!    reproduced the incident: the program now gets further than it did, and that error is
+//!    the next link of a crash chain. When the baseline did not reproduce the incident, it
+//!    cannot say what is new, and such errors are tolerated and named;
+//! 5. with no new error, the run passes if it exited 0 or was still running at the time
+//!    limit; any other end fails it.
+//!
+//! Pure: parsed tracebacks and facts in, verdict out.
+
+use crate::detect::locate::{self, Location};
+
+use super::ErrorSignature;
+use super::edited::Edited;
+use super::run::Printed;
+
+/// An error a run printed, placed in the copy it ran in.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub printed: Printed,
+    pub signature: ErrorSignature,
+    /// The innermost project frame.
+    pub location: Option<Location>,
+    /// Every project frame of the error, innermost last: (relative file, line).
+    pub frames: Vec<(String, u32)>,
+}
+
+impl Seen {
+    /// Places `printed` in the project copied at `root` (spelt as the run saw it).
+    pub fn new(printed: Printed, roots: &[&str]) -> Seen {
+        let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
+        let tb = &printed.traceback;
+        let location = locate::locate_traceback(tb, root, extra);
+        let frames = tb
+            .primary()
+            .frames
+            .iter()
+            .filter_map(|f| Some((locate::project_file(&f.file, root, extra)?, f.line)))
+            .collect();
+        Seen {
+            signature: ErrorSignature::from_traceback(tb),
+            location,
+            frames,
+            printed,
+        }
+    }
+
+    /// `NameError: name 'x' is not defined (main.py:12, in report)`.
+    pub fn summary(&self) -> String {
+        let first = self.signature.message.lines().next().unwrap_or("");
+        let mut out = self.signature.exc_type.clone();
+        if !first.is_empty() {
+            out.push_str(": ");
+            out.push_str(first);
+        }
+        if let Some(l) = &self.location {
+            out.push_str(&format!(" ({}:{}, in {})", l.file, l.line, l.function));
+        }
+        out
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ending {
+    pub exit: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    /// The time limit, for the wording.
+    pub limit_s: f32,
+}
+
+/// What the fixed run is judged against.
+pub struct Against<'a> {
+    /// The incident's error.
+    pub original: &'a ErrorSignature,
+    /// Errors the unchanged program printed.
+    pub known: &'a [ErrorSignature],
+    /// Whether the unchanged program showed the incident's error.
+    pub reproduced: bool,
+    pub edited: &'a Edited,
+}
+
+/// The re-run's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunVerdict {
+    Clean {
+        detail: String,
+    },
+    /// The fix holds and the program gets further, to the error at `next` (an index into the
+    /// run's errors).
+    Progress {
+        next: usize,
+        detail: String,
+    },
+    Failed {
+        detail: String,
+    },
+}
+
+impl RunVerdict {
+    pub fn passed(&self) -> bool {
+        !matches!(self, RunVerdict::Failed { .. })
+    }
+
+    pub fn detail(&self) -> &str {
+        match self {
+            RunVerdict::Clean { detail }
+            | RunVerdict::Progress { detail, .. }
+            | RunVerdict::Failed { detail } => detail,
+        }
+    }
+}
+
+/// Judges the fixed run: its errors, in order, and how it ended.
+pub fn judge(errors: &[Seen], ending: Ending, against: &Against<'_>) -> RunVerdict {
+    let mut tolerated: Vec<String> = Vec::new();
+    let mut new: Option<usize> = None;
+    for (i, seen) in errors.iter().enumerate() {
+        if against.original.is_same_error(&seen.signature) {
+            return RunVerdict::Failed {
+                detail: format!("the same error again: {}", seen.summary()),
+            };
+        }
+        if let Some(why) = caused_by_the_fix(seen, against.edited) {
+            return RunVerdict::Failed {
+                detail: format!("a new error {why}: {}", seen.summary()),
+            };
+        }
+        if against
+            .known
+            .iter()
+            .any(|k| k.is_same_error(&seen.signature))
+        {
+            push_once(&mut tolerated, seen.signature.summary());
+        } else if against.reproduced {
+            new.get_or_insert(i);
+        } else {
+            push_once(
+                &mut tolerated,
+                format!(
+                    "{} (not judged: the baseline did not reproduce the incident)",
+                    seen.signature.summary()
+                ),
+            );
+        }
+    }
+    let tolerated_note = if tolerated.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; tolerated, the unchanged program has them too: {}",
+            tolerated.join("; ")
+        )
+    };
+    if let Some(next) = new {
+        return RunVerdict::Progress {
+            next,
+            detail: format!(
+                "the error is gone and the program gets further, to a new error in code the fix \
+                 did not touch: {}{tolerated_note}",
+                errors[next].summary()
+            ),
+        };
+    }
+    if ending.timed_out {
+        return RunVerdict::Clean {
+            detail: format!(
+                "still running after {} s without the error; stopped{tolerated_note}",
+                ending.limit_s
+            ),
+        };
+    }
+    match ending.exit {
+        Some(0) => RunVerdict::Clean {
+            detail: format!("exited with code 0 without the error{tolerated_note}"),
+        },
+        _ if tolerated.is_empty() => RunVerdict::Failed {
+            detail: format!(
+                "the program {} without a traceback; the original was {}",
+                super::describe_exit(ending.exit, ending.signal),
+                against.original.summary()
+            ),
+        },
+        _ => RunVerdict::Failed {
+            detail: format!(
+                "the program {} after {}",
+                super::describe_exit(ending.exit, ending.signal),
+                tolerated.join("; ")
+            ),
+        },
+    }
+}
+
+/// Why the fix caused `seen`, if it did: a frame on a line it changed, or the innermost
+/// project frame in a function it edited.
+fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
+    for (file, line) in seen.frames.iter().rev() {
+        if edited.changed_line(file, *line) {
+            return Some(format!("in a line the fix changed ({file}:{line})"));
+        }
+    }
+    let loc = seen.location.as_ref()?;
+    let func = edited.function_at(&loc.file, loc.line)?;
+    Some(format!(
+        "in a function the fix edited ({}, {}:{})",
+        func.qualname, loc.file, loc.line
+    ))
+}
+
+fn push_once(list: &mut Vec<String>, item: String) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{Plan, PlannedFile};
+    use crate::prove::run::Stream;
+
+    const ROOT: &str = "/tmp/copy";
+
+    const BEFORE: &str = "import missing\n\n\ndef report(x):\n    curent = x\n    return current\n\n\ndef main():\n    print(report(1))\n\n\nmain()\n";
+
+    fn seen(exc: &str, frames: &[(&str, u32, &str)]) -> Seen {
+        let mut text = String::from("Traceback (most recent call last):\n");
+        for (file, line, func) in frames {
+            text.push_str(&format!(
+                "  File \"{ROOT}/{file}\", line {line}, in {func}\n"
+            ));
+        }
+        text.push_str(exc);
+        text.push('\n');
+        let tb = crate::detect::python::parse(&text).traceback.unwrap();
+        Seen::new(
+            Printed {
+                traceback: tb,
+                stream: Stream::Stderr,
+                seq: 1,
+            },
+            &[ROOT],
+        )
+    }
+
+    fn edited(after: &str) -> Edited {
+        Edited::of(&Plan {
+            files: vec![PlannedFile {
+                rel: "main.py".into(),
+                abs: "/x/main.py".into(),
+                before: BEFORE.into(),
+                after: after.into(),
+            }],
+        })
+    }
+
+    fn original() -> ErrorSignature {
+        seen(
+            "ModuleNotFoundError: No module named 'missing'",
+            &[("main.py", 1, "<module>")],
+        )
+        .signature
+    }
+
+    fn ending(exit: i32) -> Ending {
+        Ending {
+            exit: Some(exit),
+            signal: None,
+            timed_out: false,
+            limit_s: 10.0,
+        }
+    }
+
+    #[test]
+    fn a_new_error_in_untouched_code_is_progress() {
+        let after = BEFORE.replacen("import missing\n", "", 1);
+        let e = edited(&after);
+        let errors = [seen(
+            "NameError: name 'current' is not defined",
+            &[
+                ("main.py", 12, "<module>"),
+                ("main.py", 9, "main"),
+                ("main.py", 5, "report"),
+            ],
+        )];
+        let o = original();
+        let v = judge(
+            &errors,
+            ending(1),
+            &Against {
+                original: &o,
+                known: &[],
+                reproduced: true,
+                edited: &e,
+            },
+        );
+        assert!(matches!(v, RunVerdict::Progress { next: 0, .. }), "{v:?}");
+        // Without a reproduced baseline, nothing is known to be new: the crash fails it.
+        let v = judge(
+            &errors,
+            ending(1),
+            &Against {
+                original: &o,
+                known: &[],
+                reproduced: false,
+                edited: &e,
+            },
+        );
+        assert!(matches!(v, RunVerdict::Failed { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn the_same_error_or_one_in_edited_code_fails() {
+        let o = original();
+        let after = BEFORE.replace("    return current\n", "    return curent + missing\n");
+        let e = edited(&after);
+        let again = [seen(
+            "ModuleNotFoundError: No module named 'missing'",
+            &[("main.py", 1, "<module>")],
+        )];
+        let against = Against {
+            original: &o,
+            known: &[],
+            reproduced: true,
+            edited: &e,
+        };
+        let v = judge(&again, ending(1), &against);
+        assert!(v.detail().starts_with("the same error again"), "{v:?}");
+        let inside = [seen(
+            "TypeError: unsupported operand",
+            &[
+                ("main.py", 12, "<module>"),
+                ("main.py", 9, "main"),
+                ("main.py", 6, "report"),
+            ],
+        )];
+        let v = judge(&inside, ending(1), &against);
+        assert!(
+            v.detail().contains("in a line the fix changed (main.py:6)"),
+            "{v:?}"
+        );
+        // Deeper than the changed line, still inside the edited function.
+        let after = BEFORE.replace("    curent = x\n", "    curent = x\n    x = x\n");
+        let e = edited(&after);
+        let deeper = [seen(
+            "NameError: name 'current' is not defined",
+            &[
+                ("main.py", 12, "<module>"),
+                ("main.py", 9, "main"),
+                ("main.py", 7, "report"),
+            ],
+        )];
+        let v = judge(
+            &deeper,
+            ending(1),
+            &Against {
+                original: &o,
+                known: &[],
+                reproduced: true,
+                edited: &e,
+            },
+        );
+        assert!(
+            v.detail().contains("in a function the fix edited (report"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn errors_the_baseline_had_are_tolerated() {
+        let o = original();
+        let after = BEFORE.replacen("import missing\n", "", 1);
+        let e = edited(&after);
+        let logged = seen("ValueError: bad row", &[("main.py", 9, "main")]);
+        let known = [logged.signature.clone()];
+        let v = judge(
+            &[logged],
+            Ending {
+                exit: None,
+                signal: None,
+                timed_out: true,
+                limit_s: 10.0,
+            },
+            &Against {
+                original: &o,
+                known: &known,
+                reproduced: true,
+                edited: &e,
+            },
+        );
+        assert!(matches!(v, RunVerdict::Clean { .. }), "{v:?}");
+        assert!(v.detail().contains("tolerated"), "{v:?}");
+    }
+
+    #[test]
+    fn a_bad_exit_without_a_traceback_fails() {
+        let o = original();
+        let e = edited(&BEFORE.replacen("import missing\n", "", 1));
+        let against = Against {
+            original: &o,
+            known: &[],
+            reproduced: true,
+            edited: &e,
+        };
+        assert!(judge(&[], ending(0), &against).passed());
+        let v = judge(&[], ending(3), &against);
+        assert!(v.detail().contains("code 3"), "{v:?}");
+    }
+}
