@@ -206,11 +206,38 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
         }
         Command::Doctor => {
             print!("{}", config.describe());
+            println!("{}", tests_line(&config)?);
             Ok(0)
         }
         Command::Demo => runtime()?.block_on(crate::demo::run()),
         Command::Init => Ok(0),
     }
+}
+
+/// What `heal doctor` says of the project's own tests: the command the proof will run, or why
+/// none.
+fn tests_line(config: &Config) -> anyhow::Result<String> {
+    let h = &config.healing;
+    if !h.verify_commands.is_empty() {
+        return Ok(
+            "tests: verify.commands is set, so heal runs those and looks for no other tests"
+                .to_string(),
+        );
+    }
+    if !h.auto_tests {
+        return Ok("tests: not looked for (verify.auto_tests = false)".to_string());
+    }
+    let root = config.root.clone();
+    let found = runtime()?.block_on(async move {
+        crate::prove::suite::Suite::discover(&root, std::ffi::OsStr::new("python3")).await
+    });
+    Ok(match found {
+        Some(suite) => format!(
+            "tests: `{}` found; run on the unchanged code and after each fix, a test that passed and no longer does refuses the fix",
+            suite.command_line()
+        ),
+        None => "tests: none found (no pytest tests or configuration, no tests/ folder); list checks in verify.commands".to_string(),
+    })
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {

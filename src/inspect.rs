@@ -120,6 +120,25 @@ pub fn show(r: &Record) -> String {
         if let Some(source) = text(&r.fix, "source") {
             let _ = writeln!(out, "fix:         {source}, {} attempt(s)", fix["attempts"]);
         }
+        if let Some(b) = fix.get("baseline") {
+            let _ = writeln!(
+                out,
+                "baseline:    the program as it was showed the error in {} of {} run(s)",
+                b["reproduced"], b["runs"]
+            );
+        }
+        if let Some(note) = fix["proof_note"].as_str() {
+            let _ = writeln!(out, "weaker:      {note}");
+        }
+        for refused in fix["refused"].as_array().into_iter().flatten() {
+            let first = refused["failure"]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
+            let _ = writeln!(out, "refused:     attempt {}: {first}", refused["attempt"]);
+        }
         for step in fix["validation"].as_array().into_iter().flatten() {
             let _ = writeln!(
                 out,

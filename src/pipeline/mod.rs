@@ -247,8 +247,8 @@ fn roots(root: &std::path::Path) -> Vec<String> {
 
 struct ExitEvent {
     exit: Exit,
-    /// heal itself ended the program (to restart it on a fix, or past the stop grace): not
-    /// an incident.
+    /// heal itself ended the program (asked to stop, to restart it on a fix, or past the
+    /// stop grace): not an incident.
     by_heal: bool,
     ack: oneshot::Sender<Option<String>>,
 }
@@ -340,7 +340,9 @@ async fn supervise_loop(
         };
         tracing::info!("`{}` {}", options.command.join(" "), exit.describe());
         let (ack, acked) = oneshot::channel();
-        let by_heal = killed || restarting;
+        // heal stopped it (asked to, or to restart it on a fix): how it died is that stop's
+        // doing. A traceback it printed on the way is still recorded by detection.
+        let by_heal = killed || restarting || stopping.is_some();
         let last_incident = if exits.send(ExitEvent { exit, by_heal, ack }).await.is_ok() {
             // Healing what the run left may take a while; a stop signal meanwhile cancels it.
             tokio::pin!(acked);

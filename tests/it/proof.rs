@@ -109,8 +109,22 @@ fn r10_two_bugs_are_fixed_as_a_chain_of_two_commits_and_one_restart() {
     p.file("main.py", TWO_BUGS);
     p.env("HEAL_PROVIDER", "none");
     p.env("HEAL_RESTART", "on-failure");
+    // A restart after a fix is at once and not a failed start: with one failed start allowed
+    // and a ten-minute backoff, a counted or delayed restart would stop heal or hang it.
+    p.env("HEAL_START_LIMIT_BURST", "1");
+    p.env("HEAL_RESTART_BACKOFF_INITIAL_MS", "600000");
+    p.env("HEAL_RESTART_BACKOFF_MAX_MS", "600000");
     let origin = with_origin(&p);
-    let run = p.run(&["run", "--", "python3", "main.py"]);
+    let mut child = p.spawn(&["run", "--", "python3", "main.py"]);
+    let mut out = crate::support::Stream::new(child.stdout.take().unwrap());
+    let mut err = crate::support::Stream::new(child.stderr.take().unwrap());
+    let status = crate::support::wait_with_timeout(&mut child, Duration::from_secs(120));
+    let run = crate::support::project::Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out.rest(Duration::from_secs(5))).into_owned(),
+        stderr: String::from_utf8_lossy(&err.rest(Duration::from_secs(5))).into_owned(),
+        stdout_bytes: Vec::new(),
+    };
     // Crashed once on the first bug, restarted once on the code with both fixes, clean.
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout.matches("starting").count(), 1, "{run:?}");
@@ -226,6 +240,13 @@ fn r10_a_program_that_logs_a_handled_error_gets_its_typo_fixed() {
 }
 
 const COST: &str = "\
+import os
+
+if os.environ.get(\"RUNS_LOG\"):
+    with open(os.environ[\"RUNS_LOG\"], \"a\") as log:
+        log.write(\"run\\n\")
+
+
 def cost_per_click(spend, clicks):
     return spend / clicks
 
@@ -260,6 +281,8 @@ fn r10_a_fix_that_drops_the_computation_is_refused_with_the_changed_call() {
         )],
     );
     model.script([Reply::tool_use(wrong), Reply::tool_use(right)]);
+    let runs = tempfile::NamedTempFile::new().unwrap();
+    p.env("RUNS_LOG", runs.path().to_str().unwrap());
     let run = p.run(&["run", "--", "python3", "app.py"]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stdout.contains("search 2.5\ndisplay 0.0"), "{run:?}");
@@ -290,6 +313,13 @@ fn r10_a_fix_that_drops_the_computation_is_refused_with_the_changed_call() {
         "{behaviour}"
     );
     assert!(slack.requests().len() >= 2);
+    // The baseline ran once for both answers: the crash, two baseline runs, one run per
+    // answer, and the restart on the fixed code.
+    let count = std::fs::read_to_string(runs.path())
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(count, 6, "the program ran {count} times");
 }
 
 #[test]
@@ -311,7 +341,7 @@ fn r10_a_fix_whose_rerun_raises_in_the_lines_it_changed_is_refused() {
     assert_eq!(r["status"], "rejected", "{r:#}");
     let failure = r["fix"]["refused"][0]["failure"].as_str().unwrap();
     assert!(
-        failure.contains("a new error in a line the fix changed (app.py:2)")
+        failure.contains("a new error in a line the fix changed (app.py:9)")
             && failure.contains("AttributeError"),
         "{failure}"
     );
@@ -378,6 +408,14 @@ fn r10_a_fix_that_breaks_a_unit_test_that_passed_is_refused_with_its_name() {
     );
     let failing = r["fix"]["baseline"]["tests"]["failing"].to_string();
     assert!(failing.contains("test_already_red"), "{failing}");
+    // heal doctor says which tests it found.
+    let doctor = p.run(&["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("tests: `python3 -m unittest discover -s tests` found"),
+        "{doctor:?}"
+    );
 }
 
 const CHAINED: &str = "\

@@ -537,6 +537,32 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     kill(child.id(), libc::SIGTERM);
     let status = wait_with_timeout(&mut child, T);
     assert_eq!(status.code(), Some(137), "128 + SIGKILL");
+    // heal's own kill is not the program's error.
+    assert!(p.records().is_empty(), "{:#?}", p.records());
+}
+
+#[test]
+fn ctrl_c_passed_to_a_python_program_is_not_an_incident() {
+    let p = Project::new();
+    p.file(
+        "serve.py",
+        "import time
+print('ready', flush=True)
+while True:
+    time.sleep(0.05)
+",
+    );
+    let mut child = p.spawn(&["run", "--", "python3", "serve.py"]);
+    let mut out = Stream::new(child.stdout.take().unwrap());
+    let mut err = Stream::new(child.stderr.take().unwrap());
+    out.wait_for("ready", T);
+    kill(child.id(), libc::SIGINT);
+    let status = wait_with_timeout(&mut child, T);
+    // The program's KeyboardInterrupt still reaches the terminal, untouched.
+    let printed = String::from_utf8_lossy(&err.rest(T)).into_owned();
+    assert!(printed.contains("KeyboardInterrupt"), "{printed}");
+    assert_eq!(status.code(), Some(130), "128 + SIGINT");
+    assert!(p.records().is_empty(), "{:#?}", p.records());
 }
 
 #[test]
