@@ -1,5 +1,4 @@
-//! The baseline: the incident reproduced in isolated copies of the unchanged code, and the
-//! fixed program's re-run judged against it.
+//! The baseline: the incident reproduced in isolated copies of the unchanged code.
 //!
 //! The unchanged program runs [`RUNS`] times, each in a fresh copy, under the same command,
 //! environment and time limit as the fixed one will. Two runs, not one, so what varies by
@@ -11,19 +10,16 @@
 //! It must never touch the live tree: everything runs in copies, removed after each run.
 
 use std::ffi::OsString;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::behaviour::{self, Calls, FunctionId, ProbeSpec};
-use super::edited::Edited;
+use super::behaviour::{self, Calls, ProbeSpec};
 use super::output::Expectation;
 use super::run::{self, Outcome};
 use super::suite::{self, SuiteRun, TestOutcome};
-use super::verdict::{self, Against, Ending, RunVerdict, Seen};
-use super::{ErrorSignature, Next, Pending, ProveConfig, Prover, Sandbox, Step, StepName, ladder};
-use crate::apply::Plan;
+use super::verdict::Seen;
+use super::{ErrorSignature, Pending, ProveConfig, Prover, Sandbox, ladder};
 
 /// Runs of the unchanged program.
 pub const RUNS: usize = 2;
@@ -97,15 +93,9 @@ pub struct TestsReport {
     pub problem: Option<String>,
 }
 
-/// What the fixed program's re-run showed.
-pub(super) struct Judged {
-    pub steps: Vec<Step>,
-    pub next: Option<Next>,
-}
-
 /// The environment both the baseline and the fixed program run with: the same, so they are
 /// compared fairly. Unbuffered, so stdout and stderr lines keep their order.
-fn run_env() -> Vec<(String, OsString)> {
+pub(super) fn run_env() -> Vec<(String, OsString)> {
     vec![("PYTHONUNBUFFERED".to_string(), OsString::from("1"))]
 }
 
@@ -308,7 +298,7 @@ fn is_crash(original: &ErrorSignature) -> bool {
 
 /// Runs the supervised command in `sandbox` with the behaviour probe watching what `spec`
 /// names; returns how it went and what the watched functions returned.
-async fn probed(
+pub(super) async fn probed(
     config: &ProveConfig,
     sandbox: &Sandbox,
     spec: &ProbeSpec,
@@ -353,7 +343,7 @@ async fn probed(
 }
 
 /// The run's errors, placed in the copy it ran in.
-fn placed(outcome: &Outcome, sandbox: &Sandbox) -> Vec<Seen> {
+pub(super) fn placed(outcome: &Outcome, sandbox: &Sandbox) -> Vec<Seen> {
     let roots = super::roots_of(sandbox.path());
     let roots: Vec<&str> = roots.iter().map(String::as_str).collect();
     outcome
@@ -361,214 +351,4 @@ fn placed(outcome: &Outcome, sandbox: &Sandbox) -> Vec<Seen> {
         .iter()
         .map(|p| Seen::new(p.clone(), &roots))
         .collect()
-}
-
-/// Re-runs the fixed program in `sandbox` and judges it against `baseline`: the `rerun` step,
-/// then `behaviour` and `output` when it passed.
-pub(super) async fn rerun(
-    config: &ProveConfig,
-    baseline: &Arc<Baseline>,
-    plan: &Plan,
-    sandbox: &Sandbox,
-) -> Judged {
-    let mut step = Step {
-        name: StepName::Rerun,
-        command: ladder::shell_words(&config.command),
-        exit: None,
-        output_tail: String::new(),
-        duration_ms: 0,
-        passed: false,
-        detail: String::new(),
-    };
-    let edited = Edited::of(plan);
-    let functions: Vec<FunctionId> = edited
-        .functions()
-        .into_iter()
-        .map(|(file, qualname)| FunctionId::new(file, qualname))
-        .collect();
-    let spec = ProbeSpec {
-        root: sandbox.path().to_path_buf(),
-        files: Vec::new(),
-        functions: functions.clone(),
-        limits: behaviour::Limits::default(),
-    };
-    let (outcome, calls) = match probed(config, sandbox, &spec).await {
-        Ok(o) => o,
-        Err(e) => {
-            step.detail = e;
-            return Judged {
-                steps: vec![step],
-                next: None,
-            };
-        }
-    };
-    step.exit = outcome.exit;
-    step.output_tail = outcome.output_tail.clone();
-    step.duration_ms = ladder::millis(outcome.duration);
-    let seen = placed(&outcome, sandbox);
-    let verdict = verdict::judge(
-        &seen,
-        Ending {
-            exit: outcome.exit,
-            signal: outcome.signal,
-            timed_out: outcome.timed_out,
-            limit_s: config.rerun_timeout.as_secs_f32(),
-        },
-        &Against {
-            original: &config.original,
-            known: &baseline.known,
-            reproduced: baseline.reproduced > 0,
-            edited: &edited,
-        },
-    );
-    step.passed = verdict.passed();
-    step.detail = verdict.detail().to_string();
-    let mut next = None;
-    if let RunVerdict::Progress { next: at, .. } = &verdict
-        && let Some(seen) = seen.get(*at)
-    {
-        let mut traceback = seen.printed.traceback.clone();
-        let live = config.root.to_string_lossy();
-        for root in super::roots_of(sandbox.path()) {
-            super::relocate(&mut traceback, &root, &live);
-        }
-        next = Some(Next {
-            traceback,
-            stream: seen.printed.stream,
-        });
-    }
-    let mut steps = vec![step];
-    if !verdict.passed() {
-        return Judged { steps, next: None };
-    }
-    let behaviour = behaviour_step(baseline, &calls, &functions);
-    let kept = behaviour.passed;
-    steps.push(behaviour);
-    if !kept {
-        return Judged { steps, next: None };
-    }
-    steps.push(output_step(baseline, &outcome));
-    Judged { steps, next }
-}
-
-/// The `behaviour` step: the calls of the edited functions that returned in the baseline
-/// return the same values with the fix.
-fn behaviour_step(baseline: &Baseline, fixed: &Calls, edited: &[FunctionId]) -> Step {
-    if edited.is_empty() {
-        return Step::judged(
-            StepName::Behaviour,
-            true,
-            "no function edited (the fix is at module level): nothing to compare".to_string(),
-        );
-    }
-    if baseline.reproduced == 0 {
-        return Step::judged(
-            StepName::Behaviour,
-            true,
-            "not judged: the unchanged program did not show the error".to_string(),
-        );
-    }
-    let judgement = behaviour::compare(&baseline.calls, fixed, edited);
-    Step::judged(
-        StepName::Behaviour,
-        !judgement.is_changed(),
-        judgement.describe(),
-    )
-}
-
-fn output_step(baseline: &Baseline, outcome: &Outcome) -> Step {
-    let Some(expected) = &baseline.expectation else {
-        return Step::judged(
-            StepName::Output,
-            true,
-            "not judged: the unchanged program did not show the error in every run".to_string(),
-        );
-    };
-    if expected.is_empty() {
-        return Step::judged(
-            StepName::Output,
-            true,
-            "the unchanged program printed nothing on stdout before its error".to_string(),
-        );
-    }
-    let printed: Vec<String> = outcome.stdout.iter().map(|l| l.text.clone()).collect();
-    match expected.check(&printed, !outcome.timed_out) {
-        Ok(()) => Step::judged(
-            StepName::Output,
-            true,
-            format!(
-                "the {} line(s) printed before the error are printed the same{}",
-                expected.len(),
-                if expected.masked > 0 {
-                    format!(" ({} masked: they vary between runs)", expected.masked)
-                } else {
-                    String::new()
-                }
-            ),
-        ),
-        Err(why) => Step::judged(StepName::Output, false, why),
-    }
-}
-
-/// The `tests` step: the project's tests in the fixed copy, against the baseline's. A test
-/// that passed before and not after is run once more on its own, to rule out a flaky test,
-/// and fails the fix by name if it still does not pass. `None` when there are no tests.
-pub(super) async fn tests(
-    config: &ProveConfig,
-    baseline: &Baseline,
-    sandbox: &Sandbox,
-) -> Option<Step> {
-    let suite = config.suite.as_ref()?;
-    let mut step = Step {
-        name: StepName::Tests,
-        command: suite.command_line(),
-        exit: None,
-        output_tail: String::new(),
-        duration_ms: 0,
-        passed: true,
-        detail: String::new(),
-    };
-    let Some(before) = baseline.tests.as_ref().filter(|t| t.problem.is_none()) else {
-        let why = baseline
-            .tests
-            .as_ref()
-            .and_then(|t| t.problem.as_ref())
-            .map(ToString::to_string)
-            .unwrap_or_else(|| "they could not be run".to_string());
-        step.detail = format!(
-            "not judged: the project's tests did not complete on the unchanged code: {why}"
-        );
-        return Some(step);
-    };
-    let mut after = suite.run(sandbox.path(), None, config.tests_timeout).await;
-    step.exit = after.exit;
-    step.output_tail = after.output_tail.clone();
-    step.duration_ms = ladder::millis(after.duration);
-    if let Some(problem) = &after.problem {
-        step.passed = false;
-        step.detail = format!("the project's tests did not complete with the fix: {problem}");
-        return Some(step);
-    }
-    let mut verdict = suite::compare(before, &after);
-    if !verdict.passed() {
-        let ids = verdict.broken_ids();
-        let again = suite
-            .run(sandbox.path(), Some(&ids), config.tests_timeout)
-            .await;
-        step.duration_ms += ladder::millis(again.duration);
-        if again.problem.is_none() {
-            for id in &ids {
-                if let Some(outcome) = again.results.get(id) {
-                    after.results.insert(id.clone(), *outcome);
-                }
-            }
-            verdict = suite::compare(before, &after);
-            if !verdict.passed() {
-                step.output_tail = again.output_tail;
-            }
-        }
-    }
-    step.passed = verdict.passed();
-    step.detail = verdict.describe();
-    Some(step)
 }

@@ -28,6 +28,7 @@ pub mod behaviour;
 pub mod edited;
 mod ladder;
 pub mod output;
+mod rerun;
 pub mod run;
 pub mod sandbox;
 pub mod signature;
@@ -338,7 +339,7 @@ impl Prover {
             report = Some(baseline.report());
             weaker = baseline.weaker();
             if self.config.rerun {
-                let judged = baseline::rerun(&self.config, &baseline, plan, &sandbox).await;
+                let judged = rerun::rerun(&self.config, &baseline, plan, &sandbox).await;
                 next = judged.next;
                 let passed = judged.steps.iter().all(|s| s.passed);
                 steps.extend(judged.steps);
@@ -347,7 +348,7 @@ impl Prover {
                     break 'ladder;
                 }
             }
-            if let Some(step) = baseline::tests(&self.config, &baseline, &sandbox).await {
+            if let Some(step) = rerun::tests(&self.config, &baseline, &sandbox).await {
                 steps.push(step);
             }
         }
