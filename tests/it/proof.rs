@@ -593,3 +593,59 @@ fn r10_sigint_during_a_long_check_ends_heal_at_once_with_nothing_written() {
         "{r:#}"
     );
 }
+
+#[test]
+fn r10_a_chain_that_stops_at_a_link_it_cannot_fix_still_applies_the_links_before() {
+    let mut p = Project::new();
+    // The second bug needs a model, and there is none.
+    p.file(
+        "main.py",
+        &TWO_BUGS.replace("    return curent\n", "    return current / 0\n"),
+    );
+    p.env("HEAL_PROVIDER", "none");
+    let run = p.run(&["run", "--", "python3", "main.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let fixed = read(&p, "main.py");
+    assert!(!fixed.contains("reporting_helpers"), "{fixed}");
+    let records = p.records();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    let first = records
+        .iter()
+        .find(|r| r["error"]["type"] == "ModuleNotFoundError")
+        .unwrap();
+    let second = records
+        .iter()
+        .find(|r| r["error"]["type"] == "ZeroDivisionError")
+        .unwrap();
+    assert_eq!(first["status"], "applied", "{first:#}");
+    let reason = first["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "the chain stopped at {}",
+            second["id"].as_str().unwrap()
+        )) && reason.contains("no model is configured"),
+        "{reason}"
+    );
+    assert_eq!(first["result"]["chain"]["stopped_at"], second["id"]);
+    assert_eq!(second["status"], "skipped", "{second:#}");
+}
+
+#[test]
+fn r10_max_chain_bounds_the_links_healed_before_a_restart() {
+    let mut p = Project::new();
+    p.file("main.py", TWO_BUGS);
+    p.env("HEAL_PROVIDER", "none");
+    p.env("HEAL_RESTART", "on-failure");
+    p.env("HEAL_VERIFY_MAX_CHAIN", "1");
+    let run = p.run(&["run", "--", "python3", "main.py"]);
+    // One link per restart: the second bug is met live after the first restart, then fixed.
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout.matches("starting").count(), 2, "{run:?}");
+    let records = p.records();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for r in &records {
+        assert_eq!(r["status"], "applied", "{r:#}");
+        assert!(r["result"]["chain"].is_null(), "{r:#}");
+        assert!(r["context"]["found_in_proof"].is_null(), "{r:#}");
+    }
+}
