@@ -1,5 +1,6 @@
-//! Supervision: runs the program as a child, passes its output through, feeds its stderr to
-//! detection, forwards signals, and decides restarts like systemd's `Restart=`.
+//! Supervision: runs the program as a child, passes its output through, feeds both its stdout
+//! and its stderr to detection (each stream on its own), forwards signals, and decides restarts
+//! like systemd's `Restart=`.
 //!
 //! Output is passed through first and examined second: a slow or stuck detector can lose
 //! detection of a burst (counted and reported) but never holds up the program's output. Memory
@@ -17,18 +18,18 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{RestartConfig, RestartPolicy};
-use crate::detect::Traceback;
 use crate::detect::lines::LineSplitter;
 use crate::detect::python;
 use crate::detect::scanner::{Limits, Scanner};
+use crate::detect::{Stream, Traceback};
 
-/// Longest stderr line the detector looks at; the rest of a longer line is passed through but
-/// not examined.
+/// Longest line the detector looks at; the rest of a longer line is passed through but not
+/// examined.
 const MAX_LINE_BYTES: usize = 8 * 1024;
-/// Bytes of stderr waiting for the detector. Past this, output skips detection (never the
+/// Bytes of one stream waiting for its detector. Past this, output skips detection (never the
 /// terminal) until the detector catches up.
 const DETECT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
-/// stderr lines kept for a crash that printed no traceback.
+/// Lines of each stream kept for a crash that printed no traceback.
 const TAIL_LINES: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
@@ -111,13 +112,17 @@ pub fn signal_name(sig: i32) -> Option<&'static str> {
     })
 }
 
-/// What detection tells the pipeline, in the order it happened.
+/// What detection tells the pipeline, in the order it happened on each stream.
 #[derive(Debug)]
 pub enum Detected {
-    /// A traceback, complete (or cut by the end of output).
-    Traceback(Box<Traceback>),
-    /// stderr reached its end: the run's output is over. Carries the last stderr lines, for a
-    /// crash that printed no traceback, and how many bytes skipped detection under load.
+    /// A traceback, complete (or cut by the end of output), and the stream it was printed on.
+    Traceback {
+        traceback: Box<Traceback>,
+        stream: Stream,
+    },
+    /// Both streams reached their end: the run's output is over. Carries the last lines of
+    /// stderr (of stdout when stderr had none), for a crash that printed no traceback, and how
+    /// many bytes skipped detection under load.
     End { tail: String, skipped_bytes: u64 },
 }
 
@@ -127,11 +132,10 @@ pub struct Running {
     pub pid: u32,
     pub started: Instant,
     detector: tokio::task::JoinHandle<()>,
-    stdout_pump: oneshot::Receiver<()>,
 }
 
-/// Starts the child. Its stdout and stderr pass through to heal's; stderr is also examined and
-/// what is found goes to `detected`, ending with [`Detected::End`].
+/// Starts the child. Its stdout and stderr pass through to heal's; both are also examined, each
+/// on its own, and what is found goes to `detected`, ending with [`Detected::End`].
 pub fn start(
     spec: &ChildSpec,
     quiet: Duration,
@@ -173,29 +177,34 @@ pub fn start(
     let stderr = child.stderr.take();
 
     // The pumps are plain threads doing blocking reads and writes: output reaches the
-    // terminal as soon as the child writes it, with no async buffering in between.
-    let stdout_pump = spawn_pump(
+    // terminal as soon as the child writes it, with no async buffering in between. Each stream
+    // has its own detector and budget, so the lines of the two never mix into one block.
+    let out = watch(
         stdout.and_then(|o| o.into_owned_fd().ok()),
         std::io::stdout,
-        None,
+        Stream::Stdout,
+        quiet,
+        detected.clone(),
     );
-    let (chunks_tx, chunks_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let queue = Arc::new(DetectQueue::default());
-    let stderr_pump = spawn_pump(
+    let err = watch(
         stderr.and_then(|e| e.into_owned_fd().ok()),
         std::io::stderr,
-        Some((chunks_tx, queue.clone())),
+        Stream::Stderr,
+        quiet,
+        detected.clone(),
     );
     let detector = tokio::spawn(async move {
-        let tail = detect_loop(chunks_rx, &queue, quiet, &detected).await;
-        // The pump has finished when the chunk channel closed; join it so the End event
-        // comes after every byte has been passed through.
-        let _ = stderr_pump.await;
-        let skipped_bytes = queue.skipped.load(Ordering::Relaxed);
+        let (out_tail, out_skipped) = out.await.unwrap_or_default();
+        let (err_tail, err_skipped) = err.await.unwrap_or_default();
+        let tail = if err_tail.trim().is_empty() {
+            out_tail
+        } else {
+            err_tail
+        };
         let _ = detected
             .send(Detected::End {
                 tail,
-                skipped_bytes,
+                skipped_bytes: out_skipped + err_skipped,
             })
             .await;
     });
@@ -204,7 +213,27 @@ pub fn start(
         pid,
         started: Instant::now(),
         detector,
-        stdout_pump,
+    })
+}
+
+/// Passes one stream through and examines it; resolves, once every byte has been passed
+/// through and examined, to the stream's last lines and the bytes that skipped detection.
+fn watch<W: Write + 'static>(
+    from: Option<std::os::fd::OwnedFd>,
+    out: fn() -> W,
+    stream: Stream,
+    quiet: Duration,
+    detected: mpsc::Sender<Detected>,
+) -> tokio::task::JoinHandle<(String, u64)> {
+    let (chunks_tx, chunks_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let queue = Arc::new(DetectQueue::default());
+    let pump = spawn_pump(from, out, Some((chunks_tx, queue.clone())));
+    tokio::spawn(async move {
+        let tail = detect_loop(chunks_rx, &queue, quiet, stream, &detected).await;
+        // The pump has finished when the chunk channel closed; join it so the End event
+        // comes after every byte has been passed through.
+        let _ = pump.await;
+        (tail, queue.skipped.load(Ordering::Relaxed))
     })
 }
 
@@ -215,7 +244,6 @@ impl Running {
         let status = self.child.wait().await.map_err(SuperviseError::Wait)?;
         let ran_for = self.started.elapsed();
         let _ = tokio::time::timeout(linger, &mut self.detector).await;
-        let _ = tokio::time::timeout(linger, &mut self.stdout_pump).await;
         Ok((Exit::from_status(status), ran_for))
     }
 
@@ -306,12 +334,13 @@ fn pump<W: Write>(
     }
 }
 
-/// Splits stderr into lines, finds tracebacks, and sends each one parsed. Returns the last
-/// lines of stderr.
+/// Splits one stream into lines, finds tracebacks, and sends each one parsed. Returns the
+/// stream's last lines.
 async fn detect_loop(
     mut chunks: mpsc::UnboundedReceiver<Vec<u8>>,
     queue: &DetectQueue,
     quiet: Duration,
+    stream: Stream,
     detected: &mpsc::Sender<Detected>,
 ) -> String {
     let mut tail = Tail::default();
@@ -324,7 +353,7 @@ async fn detect_loop(
                 Ok(chunk) => chunk,
                 Err(_) => {
                     if let Some(block) = scanner.quiet() {
-                        send_block(block, detected).await;
+                        send_block(block, stream, detected).await;
                     }
                     continue;
                 }
@@ -338,7 +367,7 @@ async fn detect_loop(
             // Bytes were skipped here: whatever was in progress cannot be completed.
             splitter = LineSplitter::new(MAX_LINE_BYTES);
             if let Some(block) = scanner.finish() {
-                send_block(block, detected).await;
+                send_block(block, stream, detected).await;
             }
             continue;
         }
@@ -349,28 +378,37 @@ async fn detect_loop(
             tail.push(line);
         });
         for block in blocks.drain(..) {
-            send_block(block, detected).await;
+            send_block(block, stream, detected).await;
         }
     }
     if let Some(line) = splitter.finish() {
         if let Some(block) = scanner.push_line(&line) {
-            send_block(block, detected).await;
+            send_block(block, stream, detected).await;
         }
         tail.push(line);
     }
     if let Some(block) = scanner.finish() {
-        send_block(block, detected).await;
+        send_block(block, stream, detected).await;
     }
     tail.text()
 }
 
-async fn send_block(block: crate::detect::scanner::Block, detected: &mpsc::Sender<Detected>) {
+async fn send_block(
+    block: crate::detect::scanner::Block,
+    stream: Stream,
+    detected: &mpsc::Sender<Detected>,
+) {
     let parsed = python::parse(&block.text);
     if let Some(mut tb) = parsed.traceback {
         if tb.origin.is_none() {
             tb.origin = block.origin;
         }
-        let _ = detected.send(Detected::Traceback(Box::new(tb))).await;
+        let _ = detected
+            .send(Detected::Traceback {
+                traceback: Box::new(tb),
+                stream,
+            })
+            .await;
     }
 }
 

@@ -15,6 +15,23 @@ pub mod locate;
 pub mod python;
 pub mod scanner;
 
+/// Which output stream a line came on. Each stream is scanned on its own: lines of the two are
+/// never mixed into one traceback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
 /// One stack frame, as Python printed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {

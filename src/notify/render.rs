@@ -791,6 +791,7 @@ mod tests {
                 frames: vec![],
                 related: vec![],
                 origin: None,
+                stream: None,
             },
             context: Context {
                 function: Some("run_publish_cycle".into()),

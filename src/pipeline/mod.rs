@@ -488,7 +488,10 @@ impl Incidents {
         let mut pending: Vec<(Finding, u64)> = Vec::new();
         for event in batch {
             match event {
-                Detected::Traceback(tb) => {
+                Detected::Traceback {
+                    traceback: tb,
+                    stream,
+                } => {
                     // The KeyboardInterrupt a Python program prints when heal passes it Ctrl-C
                     // is the stop heal was asked for, not an error.
                     if self.stopping.load(Ordering::SeqCst)
@@ -499,7 +502,8 @@ impl Incidents {
                     let roots: Vec<&str> = self.roots.iter().map(String::as_str).collect();
                     let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
                     let location = locate_traceback(&tb, root, extra);
-                    let finding = Finding::from_traceback(&tb, location);
+                    let mut finding = Finding::from_traceback(&tb, location);
+                    finding.error.stream = Some(stream.as_str().to_string());
                     match pending
                         .iter_mut()
                         .find(|(f, _)| f.fingerprint == finding.fingerprint)

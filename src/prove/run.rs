@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+pub use crate::detect::Stream;
 use crate::detect::Traceback;
 use crate::detect::lines::LineSplitter;
 use crate::detect::python;
@@ -35,22 +36,6 @@ const MAX_ERRORS: usize = 200;
 /// How long to wait for the output to end once the group is killed (a process that left the
 /// group may hold the pipes open).
 const LINGER: Duration = Duration::from_secs(2);
-
-/// Which stream a line came on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-impl Stream {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
 
 /// A traceback the command printed.
 #[derive(Debug, Clone)]

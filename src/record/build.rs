@@ -59,6 +59,7 @@ impl Finding {
                     .collect(),
                 related,
                 origin: tb.origin.clone(),
+                stream: None,
             },
             location,
         }
@@ -76,6 +77,7 @@ impl Finding {
                 frames: Vec::new(),
                 related: Vec::new(),
                 origin: None,
+                stream: None,
             },
             location: None,
         }

@@ -154,6 +154,9 @@ pub struct ErrorInfo {
     /// Where the traceback came from, when Python said (`Exception in thread Worker-1:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The output stream it was printed on: `stdout` or `stderr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

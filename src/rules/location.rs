@@ -91,6 +91,7 @@ mod tests {
             frames: Vec::new(),
             related: Vec::new(),
             origin: None,
+            stream: None,
         }
     }
 

@@ -24,6 +24,7 @@ pub(super) fn error_with_traceback(exc_type: &str, message: &str, traceback: &st
         frames: Vec::new(),
         related: Vec::new(),
         origin: None,
+        stream: None,
     }
 }
 

@@ -22,3 +22,4 @@ mod prove;
 mod real_model;
 mod run;
 mod store;
+mod streams;

@@ -31,6 +31,7 @@ fn record(id: &str) -> Record {
             frames: vec![],
             related: vec![],
             origin: None,
+            stream: None,
         },
         context: Context {
             function: Some("run_publish_cycle".into()),
