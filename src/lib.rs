@@ -35,3 +35,4 @@ pub mod record;
 pub mod redact;
 pub mod rules;
 pub mod supervise;
+pub mod testrun;

@@ -205,6 +205,11 @@ fn classify(ok: bool, stdout: &str, stderr: &str) -> Attempt {
             let summary = line.rsplit('\t').next().unwrap_or(line).trim();
             if summary.contains("fetch first") || summary.contains("non-fast-forward") {
                 Attempt::Stale
+            } else if summary.contains("failed to update ref") || stderr.contains("cannot lock ref")
+            {
+                // Another push to the same branch was landing at that moment (the push of a
+                // heal that was killed mid-way, say): not a refusal, worth trying again.
+                Attempt::Failed(format!("{summary} ({})", last_lines(stderr)))
             } else {
                 Attempt::Refused(format!("{summary} ({})", last_lines(stderr)))
             }
@@ -386,5 +391,10 @@ mod tests {
             "fatal: unable to access 'https://x/': Could not resolve host: x",
         );
         assert!(matches!(down, Attempt::Failed(_)));
+        // See: the push of a killed heal landing while the next one resumes it.
+        let racing =
+            "To /r\n!\tabc:refs/heads/main\t[remote rejected] (failed to update ref)\nDone";
+        let why = "remote: error: cannot lock ref 'refs/heads/main': is at 4027 but expected 4649";
+        assert!(matches!(classify(false, racing, why), Attempt::Failed(_)));
     }
 }

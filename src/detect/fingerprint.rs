@@ -95,6 +95,20 @@ pub fn fingerprint(
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The fingerprint of a failing test's error: as [`fingerprint`], and the test's id, so two
+/// tests failing the same way are two incidents.
+pub fn fingerprint_of_test(
+    exc_type: &str,
+    file: Option<&str>,
+    function: Option<&str>,
+    message: &str,
+    test_id: &str,
+) -> String {
+    let base = fingerprint(exc_type, file, function, message);
+    let digest = Sha256::digest(format!("heal-test-v1\n{base}\n{test_id}").as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

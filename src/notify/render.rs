@@ -802,6 +802,7 @@ mod tests {
                 tags: BTreeMap::from([("client".into(), "avego".into())]),
                 exit: None,
                 found_in_proof: None,
+                test: None,
             },
             notifications: vec![],
             slack: None,

@@ -34,9 +34,11 @@ use crate::config::Config;
 use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
 use crate::record::build::{Finding, RunContext};
+use crate::record::model::TestRef;
 use crate::record::model::{ExitInfo, Status};
 use crate::record::{Store, journal, off_thread};
 use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
+use crate::testrun::{self, TestRun};
 use healing::{Healer, Job, Watch};
 use publish::{GitJob, Publisher};
 
@@ -114,6 +116,15 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         .await;
     }
 
+    // A test run is treated as what it is: one incident per failing test, re-run only after
+    // a fix.
+    let test_run = TestRun::of(&options.command, &config.root);
+    if let Some(why) = test_run.as_ref().and_then(|t| t.too_little.as_ref()) {
+        tracing::warn!("{why}");
+        if let Some(n) = &notifier {
+            n.notice(&format!("⚠️ {why}"));
+        }
+    }
     // Cancelled when heal is asked to stop: healing is abandoned before anything is applied.
     let cancel = CancellationToken::new();
     // Set while heal stops the program itself, so what that stop makes the program print or
@@ -174,6 +185,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         alerted_unstored: HashSet::new(),
         git: git_tx,
         stopping: stopping.clone(),
+        test_run: test_run.clone(),
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
 
@@ -190,6 +202,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             cancel: cancel.clone(),
             stopping,
         },
+        test_run.is_some(),
     )
     .await;
 
@@ -275,6 +288,7 @@ async fn supervise_loop(
     notifier: Option<&Notifier>,
     channels: Channels,
     stop_signal: Stop,
+    test_run: bool,
 ) -> Result<i32, PipelineError> {
     let Channels {
         detected,
@@ -371,11 +385,13 @@ async fn supervise_loop(
             return Ok(exit.shell_status());
         }
         // A crash whose fix was just applied: the program starts again at once on the fixed
-        // code, and that start is not counted as a failure.
-        let decision = if fixed {
-            restarts.after_fix()
-        } else {
-            restarts.after_exit(exit, ran_for, Instant::now())
+        // code, and that start is not counted as a failure. A test run is run again only then:
+        // its failures are not crashes to restart from.
+        let decision = match (fixed, test_run) {
+            (true, true) => Decision::Restart(Duration::ZERO),
+            (true, false) => restarts.after_fix(),
+            (false, true) => Decision::Stop,
+            (false, false) => restarts.after_exit(exit, ran_for, Instant::now()),
         };
         match decision {
             Decision::Stop => return Ok(exit.shell_status()),
@@ -445,6 +461,8 @@ struct Incidents {
     git: Option<mpsc::UnboundedSender<GitJob>>,
     /// Set while heal stops the program itself.
     stopping: Arc<AtomicBool>,
+    /// The command is a test run: each failing test is its own incident.
+    test_run: Option<TestRun>,
     run: RunContext,
     roots: Vec<String>,
     /// The incident of the latest traceback of the current run, and when it was seen.
@@ -499,10 +517,7 @@ impl Incidents {
                     {
                         continue;
                     }
-                    let roots: Vec<&str> = self.roots.iter().map(String::as_str).collect();
-                    let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
-                    let location = locate_traceback(&tb, root, extra);
-                    let mut finding = Finding::from_traceback(&tb, location);
+                    let mut finding = self.finding(&tb).await;
                     finding.error.stream = Some(stream.as_str().to_string());
                     match pending
                         .iter_mut()
@@ -541,6 +556,61 @@ impl Incidents {
                 self.last_incident = Some((id, Instant::now()));
             }
         }
+    }
+
+    /// What a traceback is: an error of the program, or, in a test run, a failing test (its
+    /// id in the fingerprint, the code under test as its context).
+    async fn finding(&self, tb: &crate::detect::Traceback) -> Finding {
+        let roots: Vec<&str> = self.roots.iter().map(String::as_str).collect();
+        let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
+        let failure = self
+            .test_run
+            .as_ref()
+            .and_then(|run| testrun::failure(tb, run.runner, &roots));
+        let (Some(run), Some(failure)) = (&self.test_run, failure) else {
+            return Finding::from_traceback(tb, locate_traceback(tb, root, extra));
+        };
+        let mut located_by = None;
+        let mut location = testrun::code_under_test(tb, &roots);
+        if location.is_none() && failure.phase == testrun::Phase::Call {
+            // Raised in the test itself: the code under test is what its failing line calls.
+            let test_frame = tb.primary().frames.last().cloned();
+            let root_dir = self.config.root.clone();
+            let test_file = failure.file.clone().or_else(|| {
+                test_frame
+                    .as_ref()
+                    .and_then(|f| crate::detect::locate::project_file(&f.file, root, extra))
+            });
+            if let (Some(frame), Some(file)) = (test_frame, test_file)
+                && let Some(code) = frame.code.clone()
+            {
+                let called = tokio::task::spawn_blocking(move || {
+                    testrun::call(&root_dir, &file, &code).map(|l| (l, code))
+                })
+                .await
+                .ok()
+                .flatten();
+                if let Some((loc, code)) = called {
+                    located_by = Some(format!(
+                        "the failure is raised in the test itself; the context is the function its failing line calls: `{code}`"
+                    ));
+                    location = Some(loc);
+                }
+            }
+        }
+        let location = location.or_else(|| locate_traceback(tb, root, extra));
+        let test = TestRef {
+            id: failure.id.clone(),
+            phase: failure.phase.as_str().to_string(),
+            file: failure.file.clone(),
+            located_by,
+        };
+        let mut finding = Finding::from_test_failure(tb, location, test);
+        finding.not_for_healing = run
+            .too_little
+            .clone()
+            .or_else(|| testrun::not_a_code_bug(tb, &failure));
+        finding
     }
 
     /// The error a fix was meant to remove came back soon after it was applied: the fix did not

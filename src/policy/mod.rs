@@ -33,6 +33,9 @@ pub struct PolicyConfig {
     /// Larger files are refused: a fix there cannot be reviewed at a glance, and they are
     /// rarely hand-written code.
     pub max_file_bytes: u64,
+    /// Tests, conftests and pytest's configuration are protected: set for a test run, whose
+    /// tests are the evidence a fix is judged by, not a target to edit.
+    pub protect_tests: bool,
 }
 
 impl Default for PolicyConfig {
@@ -42,6 +45,7 @@ impl Default for PolicyConfig {
             max_files: 3,
             max_changed_lines: 40,
             max_file_bytes: 1_048_576,
+            protect_tests: false,
         }
     }
 }
@@ -122,7 +126,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
     let rel = &file.rel;
     // A protected file is refused whatever the fix does to it; scanning it would cost time
     // (it may be large or binary) and add nothing.
-    if let Some(why) = paths::protected(rel, &file.before, &file.after, cfg.max_file_bytes) {
+    let why = paths::protected(rel, &file.before, &file.after, cfg.max_file_bytes).or_else(|| {
+        (cfg.protect_tests && paths::is_test_or_its_configuration(rel)).then_some(
+            "a test or the tests' configuration: tests are the evidence a fix is judged by",
+        )
+    });
+    if let Some(why) = why {
         violations.push(Violation::Protected {
             file: rel.clone(),
             why,

@@ -34,6 +34,16 @@ pub(super) const PROTECTED_GLOBS: &[(&str, &str)] = &[
     ("**/.git/**", "git's own files"),
 ];
 
+/// The configuration files pytest reads.
+const TEST_CONFIGURATION: &[&str] = &["pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"];
+
+/// Whether `rel` is a test, a conftest, a file of a test folder, or a file pytest reads its
+/// configuration from.
+pub(super) fn is_test_or_its_configuration(rel: &str) -> bool {
+    let path = normalize(rel);
+    crate::testrun::is_test_file(&path) || TEST_CONFIGURATION.contains(&path.as_str())
+}
+
 /// Markers that tools write at the top of files they generate; an edit there is lost at the
 /// next generation, so the fix belongs in the generator.
 const GENERATED_MARKERS: &[&str] = &["@generated", "DO NOT EDIT", "Code generated"];

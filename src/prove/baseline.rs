@@ -224,6 +224,63 @@ impl Baseline {
         baseline
     }
 
+    /// A test run's baseline: the failing test and its neighbours (`selection`) run once on
+    /// the unchanged code. It reproduces when the failing test does not pass.
+    pub(super) async fn run_selection(
+        prover: &Prover,
+        pending: &Pending,
+        target: &super::TestTarget,
+        selection: &[String],
+    ) -> Baseline {
+        let config = prover.config();
+        let started = Instant::now();
+        let mut baseline = Baseline {
+            runs: Vec::new(),
+            reproduced: 0,
+            known: Vec::new(),
+            expectation: None,
+            calls: Vec::new(),
+            problem: None,
+            tests: None,
+            tests_command: target.suite.command_line(),
+            duration: Duration::ZERO,
+        };
+        let sandbox = match prover.copy(pending, None).await {
+            Ok(s) => s,
+            Err(e) => {
+                baseline.problem = Some(format!("the unchanged tests could not be run: {e}"));
+                return baseline;
+            }
+        };
+        let run = target
+            .suite
+            .run(sandbox.path(), Some(selection), config.tests_timeout)
+            .await;
+        let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
+        let outcome = run.results.get(&target.failure.id).copied();
+        let reproduced = outcome.is_some_and(|o| o != TestOutcome::Passed);
+        if let Some(problem) = &run.problem {
+            baseline.problem = Some(format!("the unchanged tests did not complete: {problem}"));
+        }
+        baseline.reproduced = usize::from(reproduced);
+        baseline.runs.push(RunFacts {
+            exit: run.exit,
+            signal: None,
+            timed_out: false,
+            errors: run
+                .results
+                .iter()
+                .filter(|(_, o)| matches!(o, TestOutcome::Failed | TestOutcome::Error))
+                .map(|(id, o)| format!("{id}: {o}"))
+                .collect(),
+            reproduced,
+            duration: run.duration,
+        });
+        baseline.tests = Some(run);
+        baseline.duration = started.elapsed();
+        baseline
+    }
+
     /// Why a proof against this baseline is weaker than a full one, if it is.
     pub fn weaker(&self) -> Option<String> {
         if let Some(problem) = &self.problem {

@@ -88,6 +88,17 @@ pub struct ProveConfig {
     /// The project's own tests, run in the baseline and after the fix; `None` for none.
     pub suite: Option<suite::Suite>,
     pub tests_timeout: Duration,
+    /// The failing test a fix must make pass, when the incident is a test run's: then the proof
+    /// runs that test and its neighbours, not the program.
+    pub test: Option<TestTarget>,
+}
+
+/// A failing test of a test run, and how to run it.
+#[derive(Debug, Clone)]
+pub struct TestTarget {
+    pub runner: crate::testrun::Runner,
+    pub suite: suite::Suite,
+    pub failure: crate::testrun::Failure,
 }
 
 impl ProveConfig {
@@ -114,6 +125,7 @@ impl ProveConfig {
             probe_files: Vec::new(),
             suite: None,
             tests_timeout: DEFAULT_CHECK_TIMEOUT,
+            test: None,
         }
     }
 }
@@ -171,6 +183,8 @@ pub enum StepName {
     Behaviour,
     Output,
     Tests,
+    /// The failing test of a test run, with its neighbours.
+    Test,
 }
 
 impl StepName {
@@ -182,6 +196,7 @@ impl StepName {
             StepName::Behaviour => "behaviour",
             StepName::Output => "output",
             StepName::Tests => "tests",
+            StepName::Test => "test",
         }
     }
 }
@@ -332,6 +347,16 @@ impl Prover {
                     break 'ladder;
                 }
             }
+            if let Some(target) = &self.config.test {
+                let selection = self.selection(target, plan).await;
+                let baseline = self.test_baseline(target, &selection, pending).await;
+                report = Some(baseline.report());
+                weaker = baseline.weaker();
+                steps.push(
+                    rerun::test_step(&self.config, target, &baseline, &selection, &sandbox).await,
+                );
+                break 'ladder;
+            }
             if !self.config.rerun && self.config.suite.is_none() {
                 break 'ladder;
             }
@@ -405,6 +430,54 @@ impl Prover {
             return found;
         }
         let made = Arc::new(Baseline::run(self, pending, &files).await);
+        if let Some(key) = key
+            && made.problem.is_none()
+        {
+            self.baselines.put(key, Arc::clone(&made));
+        }
+        made
+    }
+
+    /// The tests a fix of a failing test is proved with.
+    async fn selection(&self, target: &TestTarget, plan: &Plan) -> Vec<String> {
+        let root = self.config.root.clone();
+        let runner = target.runner;
+        let failure = target.failure.clone();
+        let touched: Vec<String> = plan.files.iter().map(|f| f.rel.clone()).collect();
+        let fallback = vec![failure.id.clone()];
+        tokio::task::spawn_blocking(move || {
+            crate::testrun::selection(&root, runner, &failure, &touched)
+        })
+        .await
+        .unwrap_or(fallback)
+    }
+
+    /// The selection's results on the unchanged code, from the cache or run now.
+    async fn test_baseline(
+        &self,
+        target: &TestTarget,
+        selection: &[String],
+        pending: &Pending,
+    ) -> Arc<Baseline> {
+        let root = self.config.root.clone();
+        let storage = self.config.storage_dir.clone();
+        let state = tokio::task::spawn_blocking(move || state::digest(&root, &storage))
+            .await
+            .ok()
+            .flatten();
+        let key = state.map(|s| {
+            format!(
+                "test|{}|{}|{}|{}",
+                self.config.fingerprint,
+                s,
+                pending.digest(),
+                selection.join(",")
+            )
+        });
+        if let Some(found) = key.as_deref().and_then(|k| self.baselines.get(k)) {
+            return found;
+        }
+        let made = Arc::new(Baseline::run_selection(self, pending, target, selection).await);
         if let Some(key) = key
             && made.problem.is_none()
         {

@@ -231,3 +231,92 @@ pub(super) async fn tests(
     step.detail = verdict.describe();
     Some(step)
 }
+
+/// The `test` step of a test run's incident: the failing test and its neighbours
+/// (`selection`) in the fixed copy. The failing test must pass now, and every test of the
+/// selection that passed on the unchanged code must still pass (a test that does not is run
+/// once more on its own, to rule out a flaky one).
+pub(super) async fn test_step(
+    config: &ProveConfig,
+    target: &super::TestTarget,
+    baseline: &Baseline,
+    selection: &[String],
+    sandbox: &Sandbox,
+) -> Step {
+    let suite = &target.suite;
+    let id = &target.failure.id;
+    let mut step = Step {
+        name: StepName::Test,
+        command: format!("{} {}", suite.command_line(), selection.join(" ")),
+        exit: None,
+        output_tail: String::new(),
+        duration_ms: 0,
+        passed: false,
+        detail: String::new(),
+    };
+    let mut after = suite
+        .run(sandbox.path(), Some(selection), config.tests_timeout)
+        .await;
+    step.exit = after.exit;
+    step.output_tail = after.output_tail.clone();
+    step.duration_ms = ladder::millis(after.duration);
+    if let Some(problem) = &after.problem {
+        step.detail = format!("the tests did not complete with the fix: {problem}");
+        return step;
+    }
+    match after.results.get(id) {
+        Some(suite::TestOutcome::Passed) => {}
+        Some(outcome) => {
+            step.detail = format!("the failing test {id} still does not pass: {outcome}");
+            return step;
+        }
+        None => {
+            step.detail = format!("the failing test {id} did not run with the fix");
+            return step;
+        }
+    }
+    let Some(before) = baseline.tests.as_ref().filter(|t| t.problem.is_none()) else {
+        step.passed = true;
+        step.detail = format!(
+            "the failing test {id} passes now; its neighbours were not judged (they did not complete on the unchanged code)"
+        );
+        return step;
+    };
+    let mut verdict = suite::compare(before, &after);
+    if !verdict.passed() {
+        let ids = verdict.broken_ids();
+        let again = suite
+            .run(sandbox.path(), Some(&ids), config.tests_timeout)
+            .await;
+        step.duration_ms += ladder::millis(again.duration);
+        if again.problem.is_none() {
+            for broken in &ids {
+                if let Some(outcome) = again.results.get(broken) {
+                    after.results.insert(broken.clone(), *outcome);
+                }
+            }
+            verdict = suite::compare(before, &after);
+            if !verdict.passed() {
+                step.output_tail = again.output_tail;
+            }
+        }
+    }
+    step.passed = verdict.passed();
+    step.detail = if step.passed {
+        format!(
+            "the failing test {id} passes now; {} other test(s) of its file and of the modules the fix touched still pass{}",
+            verdict.still_passing,
+            if verdict.tolerated.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} already failing before: tolerated)",
+                    verdict.tolerated.len()
+                )
+            }
+        )
+    } else {
+        verdict.describe()
+    };
+    step
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::detect::fingerprint::fingerprint;
 use crate::detect::locate::Location;
 use crate::detect::{Exception, Traceback};
-use crate::record::model::{Context, ErrorInfo, FrameInfo, Record, Status};
+use crate::record::model::{Context, ErrorInfo, FrameInfo, Record, Status, TestRef};
 
 /// What every incident of one `heal run` shares.
 #[derive(Debug, Clone)]
@@ -23,6 +23,11 @@ pub struct Finding {
     pub fingerprint: String,
     pub error: ErrorInfo,
     pub location: Option<Location>,
+    /// The failing test, for a test run.
+    pub test: Option<TestRef>,
+    /// Why it is recorded and reported but not for healing, when it is not (a failure that is
+    /// not a code bug).
+    pub not_for_healing: Option<String>,
 }
 
 impl Finding {
@@ -62,7 +67,25 @@ impl Finding {
                 stream: None,
             },
             location,
+            test: None,
+            not_for_healing: None,
         }
+    }
+
+    /// A failing test's traceback: its fingerprint also names the test, so each failing test
+    /// is its own incident.
+    pub fn from_test_failure(tb: &Traceback, location: Option<Location>, test: TestRef) -> Finding {
+        let mut finding = Finding::from_traceback(tb, location);
+        let primary = tb.primary();
+        finding.fingerprint = crate::detect::fingerprint::fingerprint_of_test(
+            &primary.exc_type,
+            finding.location.as_ref().map(|l| l.file.as_str()),
+            finding.location.as_ref().map(|l| l.function.as_str()),
+            &primary.message,
+            &test.id,
+        );
+        finding.test = Some(test);
+        finding
     }
 
     /// A crash that printed no traceback: named after how it ended, with stderr's tail.
@@ -80,16 +103,22 @@ impl Finding {
                 stream: None,
             },
             location: None,
+            test: None,
+            not_for_healing: None,
         }
     }
 
     /// The record of a new incident with this finding.
     pub fn into_record(self, id: String, now: &str, run: &RunContext) -> Record {
-        let (status, reason) = match &run.skip_reason {
+        let (status, reason) = match run.skip_reason.as_ref().or(self.not_for_healing.as_ref()) {
             Some(reason) => (Status::Skipped, Some(reason.clone())),
             None => (Status::Detected, None),
         };
         let loc = self.location;
+        // Kept in the result too, so that no later occurrence sends it to healing.
+        let result = self.not_for_healing.as_ref().map(
+            |why| serde_json::json!({"status": "skipped", "reason": why, "not_a_code_bug": true}),
+        );
         Record {
             id,
             status,
@@ -108,12 +137,13 @@ impl Finding {
                 tags: run.tags.clone(),
                 exit: None,
                 found_in_proof: None,
+                test: self.test,
             },
             notifications: Vec::new(),
             slack: None,
             analysis: None,
             fix: None,
-            result: None,
+            result,
             timings_ms: BTreeMap::new(),
             llm: None,
             heal_failures: 0,

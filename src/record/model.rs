@@ -188,6 +188,25 @@ pub struct Context {
     /// seen in a proof copy, not yet in the live program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_in_proof: Option<String>,
+    /// The failing test, when the supervised command is a test run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestRef>,
+}
+
+/// A failing test of a test run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRef {
+    /// pytest's node id, or unittest's dotted id; for a collection error, the test module.
+    pub id: String,
+    /// `call`, `setup`, `teardown` or `collect`.
+    pub phase: String,
+    /// The test file, relative to the project root, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// How the context (the code under test) was found, when not from the traceback's own
+    /// frames: a failure raised in the test itself points at the function it calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub located_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

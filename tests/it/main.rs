@@ -23,3 +23,4 @@ mod real_model;
 mod run;
 mod store;
 mod streams;
+mod testruns;

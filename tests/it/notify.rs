@@ -42,6 +42,7 @@ fn record(id: &str) -> Record {
             tags: BTreeMap::from([("client".into(), "avego".into())]),
             exit: None,
             found_in_proof: None,
+            test: None,
         },
         notifications: vec![],
         slack: None,

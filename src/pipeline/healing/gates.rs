@@ -38,6 +38,12 @@ impl Healer {
     /// to heal, and whether fixes can be scoped at all.
     pub(super) fn fix_gates(&self, record: &Record) -> Option<Verdict> {
         let h = &self.config.healing;
+        if let Some(result) = &record.result
+            && result["not_a_code_bug"] == true
+        {
+            let why = result["reason"].as_str().unwrap_or("not a code bug");
+            return Some(Verdict::new(Status::Skipped, why, false));
+        }
         if record.heal_failures >= h.max_heal_failures {
             return Some(Verdict::new(
                 Status::Skipped,
@@ -64,7 +70,10 @@ impl Healer {
             return Some("fixes cannot be scoped here".to_string());
         };
         let traceback_files = self.traceback_files(record);
-        let violations = crate::policy::check(plan, &traceback_files, &self.config.healing.policy);
+        let mut policy = self.config.healing.policy.clone();
+        // A failing test is the evidence a fix is judged by: it is never edited to pass.
+        policy.protect_tests |= record.context.test.is_some();
+        let violations = crate::policy::check(plan, &traceback_files, &policy);
         (!violations.is_empty()).then(|| {
             violations
                 .iter()

@@ -369,8 +369,12 @@ impl Healer {
         config.rerun_timeout = h.rerun_timeout;
         config.fingerprint = record.fingerprint.clone();
         config.probe_files = self.traceback_files(record);
-        config.suite = self.suite(&config.command).await;
         config.tests_timeout = h.tests_timeout;
+        config.test = test_target(record, &config.command, &self.config.root);
+        // A failing test is proved by its own test step, not by the whole suite.
+        if config.test.is_none() {
+            config.suite = self.suite(&config.command).await;
+        }
         Prover::new(config, self.baselines.clone())
     }
 
@@ -430,6 +434,38 @@ impl Healer {
         })
         .await
     }
+}
+
+/// The failing test a fix must make pass, when `record` is a test run's failure.
+fn test_target(
+    record: &Record,
+    command: &[String],
+    root: &std::path::Path,
+) -> Option<crate::prove::TestTarget> {
+    use crate::prove::suite;
+    use crate::testrun::{Failure, Phase, Runner, TestRun};
+    let test = record.context.test.as_ref()?;
+    let run = TestRun::of(command, root)?;
+    let runner = match run.runner {
+        Runner::Pytest => suite::Runner::Pytest,
+        // Ids are dotted names from the project root: loaded by name, from the root.
+        Runner::Unittest => suite::Runner::Unittest {
+            start: ".".to_string(),
+            top_level: false,
+        },
+    };
+    Some(crate::prove::TestTarget {
+        runner: run.runner,
+        suite: Suite {
+            python: run.python,
+            runner,
+        },
+        failure: Failure {
+            id: test.id.clone(),
+            phase: Phase::parse(&test.phase).unwrap_or(Phase::Call),
+            file: test.file.clone(),
+        },
+    })
 }
 
 #[derive(Debug, Default, Clone, Copy)]

@@ -13,7 +13,8 @@ never write into the project (no cache, no result file there).
 Test ids are the runners' own: pytest node ids ("tests/test_x.py::test_y") and unittest ids
 ("tests.test_x.T.test_y"). A test module that cannot be collected or imported is an "error"
 entry named after it: "tests/test_x.py::<collect>" for pytest, "tests.test_x" for unittest.
-Given ids (the arguments or the JSON list in --ids), only those tests run.
+Given ids (the arguments or the JSON list in --ids), only those tests run; for pytest, a test
+file given as an id selects every test in it, and for unittest a module or class name does.
 """
 
 import argparse
@@ -74,11 +75,15 @@ class Collector:
         # stay the same, and a collection error is seen again under its own name.
         if self.only is None:
             return
-        keep = [item for item in items if item.nodeid in self.only]
-        dropped = [item for item in items if item.nodeid not in self.only]
+        keep = [item for item in items if self.selected(item.nodeid)]
+        dropped = [item for item in items if not self.selected(item.nodeid)]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+    def selected(self, nodeid):
+        # A test file given as an id selects every test in it.
+        return nodeid in self.only or any(nodeid.startswith(o + "::") for o in self.only)
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call":
