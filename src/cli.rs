@@ -158,7 +158,14 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
                 command,
                 tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
             };
-            let code = runtime.block_on(pipeline::run(config, options))?;
+            let code = match runtime.block_on(pipeline::run(config, options)) {
+                Ok(code) => code,
+                Err(pipeline::PipelineError::Sandbox(e)) => {
+                    eprintln!("heal: configuration error: {e}");
+                    return Ok(2);
+                }
+                Err(e) => return Err(e.into()),
+            };
             // Slack senders still retrying past the drain deadline must not keep heal alive.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             Ok(code)
@@ -207,10 +214,28 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
         Command::Doctor => {
             print!("{}", config.describe());
             println!("{}", tests_line(&config)?);
+            println!("{}", sandbox_line(&config));
             Ok(0)
         }
         Command::Demo => runtime()?.block_on(crate::demo::run()),
         Command::Init => Ok(0),
+    }
+}
+
+/// What `heal doctor` says of the proof's sandbox: which one, and why.
+fn sandbox_line(config: &Config) -> String {
+    let mode = config.healing.jail.mode.as_str();
+    match crate::prove::jail::Jail::start(
+        &config.healing.jail,
+        &config.root,
+        &crate::config::secret_names(),
+    ) {
+        Ok(jail) if jail.missing().is_some() => format!(
+            "sandbox: {} (verify.sandbox = {mode}); model fixes are refused until it works, or verify.sandbox = \"off\"",
+            jail.describe()
+        ),
+        Ok(jail) => format!("sandbox: {} (verify.sandbox = {mode})", jail.describe()),
+        Err(e) => format!("sandbox: ERROR: {e}"),
     }
 }
 

@@ -146,6 +146,7 @@ const STRUCTURED: &[&str] = &["tools", "json_schema", "json"];
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 const GIT_MODES: &[&str] = &["push", "branch", "pr", "commit", "off"];
+const SANDBOXES: &[&str] = &["auto", "required", "off"];
 
 /// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
 /// otherwise silently do nothing).
@@ -163,11 +164,21 @@ pub static KEYS: &[Key] = &[
     Key { toml: "policy.max_files", env: "HEAL_POLICY_MAX_FILES", kind: Kind::U64 { min: 1 }, default: Some("3"), secret: false, help: "files one fix may touch" },
     Key { toml: "policy.max_changed_lines", env: "HEAL_POLICY_MAX_CHANGED_LINES", kind: Kind::U64 { min: 1 }, default: Some("40"), secret: false, help: "added plus removed lines one fix may have" },
     Key { toml: "policy.max_file_bytes", env: "HEAL_POLICY_MAX_FILE_BYTES", kind: Kind::U64 { min: 1 }, default: Some("1048576"), secret: false, help: "larger files are never edited" },
+    Key { toml: "policy.other_files", env: "HEAL_POLICY_OTHER_FILES", kind: Kind::List, default: Some("[]"), secret: false, help: "globs of files that are not Python a fix may edit (shell scripts, Dockerfiles, requirements, configuration are refused otherwise)" },
+    Key { toml: "policy.test_files", env: "HEAL_POLICY_TEST_FILES", kind: Kind::List, default: Some(r#"["tests/**", "test/**", "**/test_*.py", "**/*_test.py", "**/conftest.py"]"#), secret: false, help: "globs of test files no fix may edit (the files verify.commands names are guarded too)" },
     Key { toml: "verify.commands", env: "HEAL_VERIFY_COMMANDS", kind: Kind::List, default: Some("[]"), secret: false, help: "checks a fix must pass in the isolated copy (sh -c, exit 0)" },
     Key { toml: "verify.rerun", env: "HEAL_VERIFY_RERUN", kind: Kind::Bool, default: Some("true"), secret: false, help: "re-run the program in the isolated copy to prove a fix" },
     Key { toml: "verify.rerun_seconds", env: "HEAL_VERIFY_RERUN_SECONDS", kind: Kind::U64 { min: 1 }, default: Some("10"), secret: false, help: "how long the re-run (and each baseline run) may last; still running then, without the error, is a pass" },
     Key { toml: "verify.auto_tests", env: "HEAL_VERIFY_AUTO_TESTS", kind: Kind::Bool, default: Some("true"), secret: false, help: "with no verify.commands, find the project's tests (pytest, or unittest in tests/) and refuse a fix that breaks one that passed" },
     Key { toml: "verify.tests_timeout_s", env: "HEAL_VERIFY_TESTS_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("300"), secret: false, help: "how long one run of the project's tests may last" },
+    Key { toml: "verify.sandbox", env: "HEAL_VERIFY_SANDBOX", kind: Kind::OneOf(SANDBOXES), default: Some("auto"), secret: false, help: "the proof's sandbox: auto (bubblewrap when it starts; without it, model fixes are refused), required (never prove without it), off" },
+    Key { toml: "verify.sandbox_program", env: "HEAL_VERIFY_SANDBOX_PROGRAM", kind: Kind::Text, default: Some("bwrap"), secret: false, help: "the bubblewrap program, on PATH or a path" },
+    Key { toml: "verify.network", env: "HEAL_VERIFY_NETWORK", kind: Kind::Bool, default: Some("false"), secret: false, help: "let the proof reach the network (noted in the record)" },
+    Key { toml: "verify.env", env: "HEAL_VERIFY_ENV", kind: Kind::List, default: Some("[]"), secret: false, help: "NAME=VALUE pairs set in the proof's environment" },
+    Key { toml: "verify.env_remove", env: "HEAL_VERIFY_ENV_REMOVE", kind: Kind::List, default: Some("[]"), secret: false, help: "names removed from the proof's environment, on top of heal's own secrets" },
+    Key { toml: "verify.cpu_seconds", env: "HEAL_VERIFY_CPU_SECONDS", kind: Kind::U64 { min: 0 }, default: Some("600"), secret: false, help: "CPU seconds a process of the proof may use (0: no limit)" },
+    Key { toml: "verify.memory_mb", env: "HEAL_VERIFY_MEMORY_MB", kind: Kind::U64 { min: 0 }, default: Some("4096"), secret: false, help: "address space a process of the proof may use, in MiB (0: no limit)" },
+    Key { toml: "verify.max_processes", env: "HEAL_VERIFY_MAX_PROCESSES", kind: Kind::U64 { min: 0 }, default: Some("1024"), secret: false, help: "processes the proof may have (0: no limit; not enforced by the kernel for root)" },
     Key { toml: "verify.max_chain", env: "HEAL_VERIFY_MAX_CHAIN", kind: Kind::U64 { min: 1 }, default: Some("3"), secret: false, help: "links of a crash chain healed before one restart (a fix that lets the program reach the next error)" },
     Key { toml: "instant.enabled", env: "HEAL_INSTANT", kind: Kind::Bool, default: Some("true"), secret: false, help: "try the instant rules (no model, no cost) before any model" },
     Key { toml: "instant.rules", env: "HEAL_INSTANT_RULES", kind: Kind::List, default: Some(r#"["did-you-mean", "nearest-name", "unused-import", "missing-colon", "missing-comma", "tab-indent"]"#), secret: false, help: "the instant rules to use, in this order" },
@@ -313,6 +324,8 @@ pub struct HealingConfig {
     pub tests_timeout: Duration,
     /// Links of a crash chain healed before one restart.
     pub max_chain: usize,
+    /// The proof's sandbox and environment.
+    pub jail: crate::prove::jail::JailConfig,
     /// What any fix may touch, and how much.
     pub policy: crate::policy::PolicyConfig,
 }
@@ -603,6 +616,24 @@ impl Config {
                 .unwrap_or(true),
             tests_timeout: Duration::from_secs(num("verify.tests_timeout_s")),
             max_chain: usize::try_from(num("verify.max_chain")).unwrap_or(usize::MAX),
+            jail: crate::prove::jail::JailConfig {
+                mode: get("verify.sandbox")
+                    .and_then(crate::prove::jail::SandboxMode::parse)
+                    .unwrap_or(crate::prove::jail::SandboxMode::Auto),
+                program: get("verify.sandbox_program").unwrap_or("bwrap").to_string(),
+                network: get("verify.network").and_then(parse_bool).unwrap_or(false),
+                env_remove: list("verify.env_remove"),
+                env: list("verify.env")
+                    .into_iter()
+                    .filter_map(|pair| {
+                        let (k, v) = pair.split_once('=')?;
+                        Some((k.trim().to_string(), v.to_string()))
+                    })
+                    .collect(),
+                cpu_seconds: num("verify.cpu_seconds"),
+                memory_mb: num("verify.memory_mb"),
+                max_processes: num("verify.max_processes"),
+            },
             policy: crate::policy::PolicyConfig {
                 extra_files: usize::try_from(num("policy.extra_files")).unwrap_or(usize::MAX),
                 max_files: usize::try_from(num("policy.max_files")).unwrap_or(usize::MAX),
@@ -611,6 +642,9 @@ impl Config {
                 max_file_bytes: num("policy.max_file_bytes"),
                 // Turned on per incident, for the failures of a test run.
                 protect_tests: false,
+                other_files: list("policy.other_files"),
+                test_files: list("policy.test_files"),
+                guarded: guarded_by_checks(&list("verify.commands")),
             },
         };
         let git_mode = get("git.mode")
@@ -841,6 +875,34 @@ fn flatten(
         out.insert(key, text);
     }
     Ok(())
+}
+
+/// The project files `verify.commands` names (`python3 tests/test_app.py`, `pytest
+/// tests/test_x.py`): a fix may not edit the checks it is judged by.
+fn guarded_by_checks(commands: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for command in commands {
+        for word in command.split_whitespace() {
+            let word = word.trim_matches(|c| c == '"' || c == '\'');
+            let word = word.split("::").next().unwrap_or(word);
+            let word = word.trim_start_matches("./");
+            let names_a_file = word.ends_with(".py")
+                || word.ends_with(".sh")
+                || (word.contains('/') && !word.starts_with('-') && !word.starts_with('/'));
+            if names_a_file && !word.is_empty() && !out.iter().any(|w| w == word) {
+                out.push(word.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The environment names of the settings heal treats as secret.
+pub fn secret_names() -> Vec<String> {
+    KEYS.iter()
+        .filter(|k| k.secret)
+        .map(|k| k.env.to_string())
+        .collect()
 }
 
 /// Reads `.env` with dotenvy's syntax: every pair, as the file is the application's too (heal

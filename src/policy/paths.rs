@@ -37,11 +37,35 @@ pub(super) const PROTECTED_GLOBS: &[(&str, &str)] = &[
 /// The configuration files pytest reads.
 const TEST_CONFIGURATION: &[&str] = &["pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"];
 
-/// Whether `rel` is a test, a conftest, a file of a test folder, or a file pytest reads its
-/// configuration from.
-pub(super) fn is_test_or_its_configuration(rel: &str) -> bool {
+/// Why `rel` is guarded as a test, if it is: `policy.test_files`, a file `verify.commands`
+/// names, or (for a test run) pytest's configuration.
+pub(super) fn test_guard(rel: &str, cfg: &super::PolicyConfig) -> Option<&'static str> {
     let path = normalize(rel);
-    crate::testrun::is_test_file(&path) || TEST_CONFIGURATION.contains(&path.as_str())
+    if matches_any(&path, &cfg.test_files) {
+        return Some("policy.test_files");
+    }
+    if cfg.guarded.iter().any(|g| normalize(g) == path) {
+        return Some("verify.commands runs it");
+    }
+    if cfg.protect_tests
+        && (crate::testrun::is_test_file(&path) || TEST_CONFIGURATION.contains(&path.as_str()))
+    {
+        return Some("a test run is judged by it");
+    }
+    None
+}
+
+/// Whether `rel` matches one of `globs` (case-insensitive; a glob that does not compile
+/// matches nothing).
+pub(super) fn matches_any(rel: &str, globs: &[String]) -> bool {
+    let path = normalize(rel);
+    globs.iter().any(|g| {
+        GlobBuilder::new(g)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()
+            .is_ok_and(|glob| glob.compile_matcher().is_match(&path))
+    })
 }
 
 /// Markers that tools write at the top of files they generate; an edit there is lost at the

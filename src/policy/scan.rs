@@ -21,6 +21,7 @@ enum Category {
     Payload,
     Outside,
     Environment,
+    Native,
 }
 
 impl Category {
@@ -32,11 +33,12 @@ impl Category {
             Category::Payload => "decoded payload",
             Category::Outside => "write outside the project",
             Category::Environment => "environment tampering",
+            Category::Native => "native code",
         }
     }
 }
 
-use Category::{Dynamic, Environment, Network, Outside, Payload, Process};
+use Category::{Dynamic, Environment, Native, Network, Outside, Payload, Process};
 
 /// Dotted names that are dangerous to reference at all, matched segment by segment against
 /// the name after import aliases are resolved. A segment ending in `*` matches any segment
@@ -52,6 +54,18 @@ const NAMES: &[(&str, Category)] = &[
     ("pty", Process),
     ("commands", Process),
     ("asyncio.create_subprocess_*", Process),
+    ("os.fork*", Process),
+    ("os.setsid", Process),
+    ("os.setpgid", Process),
+    ("os.setpgrp", Process),
+    ("os.kill*", Process),
+    ("os.daemon*", Process),
+    ("multiprocessing", Process),
+    ("importlib", Dynamic),
+    ("sys.modules", Dynamic),
+    ("ctypes", Native),
+    ("cffi", Native),
+    ("_ctypes", Native),
     ("builtins.eval", Dynamic),
     ("builtins.exec", Dynamic),
     ("builtins.compile", Dynamic),
@@ -107,6 +121,22 @@ const OPENERS: &[&str] = &[
     "Path",
     "pathlib.Path",
     "pathlib.PosixPath",
+];
+
+/// Openers whose path must be a literal: a computed path can point anywhere.
+const LITERAL_OPENERS: &[&str] = &["open", "builtins.open", "io.open", "os.open", "codecs.open"];
+
+/// Attributes that reach the interpreter's internals: the classic ways out of any name list
+/// (`print.__self__` is the builtins module).
+const INTERNALS: &[&str] = &[
+    "__self__",
+    "__builtins__",
+    "__globals__",
+    "__subclasses__",
+    "__code__",
+    "__closure__",
+    "__mro__",
+    "__bases__",
 ];
 
 /// Calls that remove a path or change its owner or mode: dangerous on an absolute literal.
@@ -282,7 +312,12 @@ impl<'a> Scanner<'a> {
     fn inspect(&mut self, node: Node<'_>) {
         match node.kind() {
             "import_statement" | "import_from_statement" => self.check_import(node),
-            "attribute" if !is_attribute_object(node) => self.check_reference(node),
+            "attribute" => {
+                self.check_internals(node);
+                if !is_attribute_object(node) {
+                    self.check_reference(node);
+                }
+            }
             "identifier" if is_reference(node) => self.check_reference(node),
             "call" => self.check_call(node),
             "assignment" | "augmented_assignment" => {
@@ -423,17 +458,29 @@ impl<'a> Scanner<'a> {
         };
         let name = callee.name.as_str();
         let first = positional.first().copied();
-        if OPENERS.contains(&name) || PATH_CHANGERS.contains(&name) {
-            if let Some(path) = first.and_then(|a| self.string_body(a))
-                && is_absolute(path)
-            {
-                // The body still ends with its closing quote; the finding shows the path alone.
-                let shown: String = path
-                    .trim_end_matches(['\'', '"'])
-                    .chars()
-                    .take(60)
-                    .collect();
-                self.report(line, &format!("{name}('{shown}')"), Outside);
+        if OPENERS.contains(&name) || PATH_CHANGERS.contains(&name) || name == "os.chdir" {
+            match first.and_then(|a| self.string_body(a)) {
+                Some(path) if is_absolute(path) || leaves_the_project(path) => {
+                    // The body still ends with its closing quote; the finding shows the path
+                    // alone.
+                    let shown: String = path
+                        .trim_end_matches(['\'', '"'])
+                        .chars()
+                        .take(60)
+                        .collect();
+                    self.report(line, &format!("{name}('{shown}')"), Outside);
+                }
+                Some(_) => {}
+                None if first.is_some()
+                    && (LITERAL_OPENERS.contains(&name) || name == "os.chdir") =>
+                {
+                    self.report(
+                        line,
+                        &format!("{name} of a path computed at run time"),
+                        Outside,
+                    );
+                }
+                None => {}
             }
         } else if name == "importlib.import_module" {
             if first.and_then(|a| self.literal(a)).is_none() {
@@ -459,9 +506,30 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// `x.__self__`, `f.__globals__`: the interpreter's internals, reached from anything.
+    fn check_internals(&mut self, node: Node<'_>) {
+        let Some(attribute) = node.child_by_field_name("attribute") else {
+            return;
+        };
+        let name = self.text(attribute);
+        if INTERNALS.contains(&name)
+            && let Some(line) = self.touches(attribute)
+        {
+            self.report(line, &format!("the attribute {name}"), Dynamic);
+        }
+    }
+
     /// `setattr(os, ...)` rewrites the process's environment or functions;
     /// `getattr(os, "system")` reaches a dangerous name without writing it.
     fn check_dynamic_attribute(&mut self, line: usize, name: &str, args: &[Node<'_>]) {
+        if name.ends_with("getattr")
+            && let Some(attribute) = args.get(1)
+            && self.literal(*attribute).is_none()
+        {
+            // A name computed at run time can be any attribute of anything.
+            self.report(line, "getattr with a name computed at run time", Dynamic);
+            return;
+        }
         let Some(object) = args.first().and_then(|a| self.resolve(*a)) else {
             return;
         };
@@ -637,6 +705,25 @@ fn star_category(module: &str) -> Option<Category> {
 }
 
 /// A path literal that leaves the project: absolute, home-relative or a Windows drive.
+/// Whether a relative path climbs out of where it starts (`../x`, `a/../../b`).
+fn leaves_the_project(path: &str) -> bool {
+    let path = path.trim_end_matches(['\'', '"']);
+    let mut depth: i32 = 0;
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 fn is_absolute(path: &str) -> bool {
     let bytes = path.as_bytes();
     path.starts_with('/')
@@ -865,15 +952,51 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_import_needs_a_computed_name() {
-        assert_eq!(
-            whats("m = importlib.import_module(name)\n"),
-            vec!["importlib.import_module of a computed name (dynamic code)"]
-        );
-        assert_eq!(
-            whats("m = importlib.import_module('json')\n"),
-            Vec::<String>::new()
-        );
+    fn importlib_and_the_interpreters_internals_are_flagged_however_used() {
+        // See: issue 12, each of these ran a payload past the first scan.
+        for (code, want) in [
+            (
+                "m = importlib.import_module('subprocess')\n",
+                "importlib.import_module (dynamic code)",
+            ),
+            (
+                "print.__self__.exec(code)\n",
+                "the attribute __self__ (dynamic code)",
+            ),
+            (
+                "sys.modules['os'].system('id')\n",
+                "sys.modules (dynamic code)",
+            ),
+            (
+                "ctypes.CDLL(None).system(b'id')\n",
+                "ctypes.CDLL (native code)",
+            ),
+            (
+                "f = getattr(obj, name)\n",
+                "getattr with a name computed at run time (dynamic code)",
+            ),
+            (
+                "open('../../somewhere/else', 'a')\n",
+                "open('../../somewhere/else') (write outside the project)",
+            ),
+            (
+                "open(os.path.join('/tmp', name), 'w')\n",
+                "open of a path computed at run time (write outside the project)",
+            ),
+            (
+                "os.chdir('/')\n",
+                "os.chdir('/') (write outside the project)",
+            ),
+            (
+                "if os.fork() == 0:\n    os.setsid()\n",
+                "os.fork (process execution)",
+            ),
+        ] {
+            let found = whats(code);
+            assert!(found.iter().any(|f| f == want), "{code}: {found:?}");
+        }
+        // What a fix may do: open a literal path inside the project.
+        assert_eq!(whats("open('data/input.csv')\n"), Vec::<String>::new());
     }
 
     #[test]

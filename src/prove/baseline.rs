@@ -73,6 +73,8 @@ pub struct BaselineReport {
     /// Of those, lines that vary between runs and are masked.
     pub masked_lines: usize,
     pub duration_ms: u64,
+    /// Run for an earlier candidate of this incident, on the same code, and reused.
+    pub reused: bool,
     /// The project's own tests on the unchanged code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tests: Option<TestsReport>,
@@ -128,8 +130,11 @@ impl Baseline {
             if let Some(suite) = &config.suite {
                 match prover.copy(pending, None).await {
                     Ok(sandbox) => {
-                        baseline.tests =
-                            Some(suite.run(sandbox.path(), None, config.tests_timeout).await);
+                        baseline.tests = Some(
+                            suite
+                                .run(sandbox.path(), None, config.tests_timeout, &config.jail)
+                                .await,
+                        );
                         let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
                     }
                     Err(e) => {
@@ -172,7 +177,11 @@ impl Baseline {
             if i == 0
                 && let Some(suite) = &config.suite
             {
-                baseline.tests = Some(suite.run(sandbox.path(), None, config.tests_timeout).await);
+                baseline.tests = Some(
+                    suite
+                        .run(sandbox.path(), None, config.tests_timeout, &config.jail)
+                        .await,
+                );
             }
             let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
 
@@ -254,7 +263,12 @@ impl Baseline {
         };
         let run = target
             .suite
-            .run(sandbox.path(), Some(selection), config.tests_timeout)
+            .run(
+                sandbox.path(),
+                Some(selection),
+                config.tests_timeout,
+                &config.jail,
+            )
             .await;
         let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
         let outcome = run.results.get(&target.failure.id).copied();
@@ -329,6 +343,7 @@ impl Baseline {
             output_lines: self.expectation.as_ref().map_or(0, Expectation::len),
             masked_lines: self.expectation.as_ref().map_or(0, |e| e.masked),
             duration_ms: ladder::millis(self.duration),
+            reused: false,
             tests: self.tests.as_ref().map(|t| TestsReport {
                 command: self.tests_command.clone(),
                 passed: t
@@ -386,12 +401,17 @@ pub(super) async fn probed(
             None
         }
     };
+    let scratch = sandbox.scratch().ok();
+    let mut writable = vec![sandbox.path()];
+    writable.extend(scratch.as_deref());
     let outcome = run::execute(&run::Spec {
         program: &program,
         args: &args,
         cwd: sandbox.path(),
         env: &env,
         timeout: config.rerun_timeout,
+        jail: &config.jail,
+        writable: &writable,
     })
     .await
     .map_err(|e| format!("cannot start the program: {e}"))?;

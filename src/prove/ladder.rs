@@ -2,18 +2,19 @@
 //! file, and the user's `verify.commands`. Also the small helpers every step shares: the
 //! supervised command pointed at a copy, and how a command and an exit are worded.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{ProveConfig, Step, StepName, run, syntax};
+use super::{ProveConfig, Sandbox, Step, StepName, run, syntax};
 use crate::apply::Plan;
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-pub(super) async fn syntax_step(plan: &Plan, config: &ProveConfig, copy: &Path) -> Step {
+pub(super) async fn syntax_step(plan: &Plan, config: &ProveConfig, sandbox: &Sandbox) -> Step {
+    let copy = sandbox.path();
     let started = std::time::Instant::now();
     let python: Vec<&crate::apply::PlannedFile> = plan
         .files
@@ -59,17 +60,30 @@ pub(super) async fn syntax_step(plan: &Plan, config: &ProveConfig, copy: &Path) 
             .collect::<Vec<_>>()
             .join(" ")
     );
-    // Bytecode goes to a throwaway folder, not into __pycache__ folders in the copy.
-    let pycache = tempfile::Builder::new().prefix("heal-pycache-").tempdir();
+    // Bytecode goes to a throwaway folder beside the copy, not into __pycache__ folders in it.
+    let pycache = sandbox
+        .scratch()
+        .map(|s| s.join("pycache"))
+        .and_then(|dir| {
+            std::fs::create_dir_all(&dir)
+                .map(|()| dir.clone())
+                .map_err(|source| super::SandboxError::Copy { path: dir, source })
+        });
     let compiled = match &pycache {
         Ok(dir) => {
-            run::run(
-                &OsString::from("python3"),
-                &args,
-                copy,
-                &[("PYTHONPYCACHEPREFIX", dir.path())],
-                config.check_timeout,
-            )
+            let env = [(
+                "PYTHONPYCACHEPREFIX".to_string(),
+                dir.clone().into_os_string(),
+            )];
+            run::execute(&run::Spec {
+                program: OsStr::new("python3"),
+                args: &args,
+                cwd: copy,
+                env: &env,
+                timeout: config.check_timeout,
+                jail: &config.jail,
+                writable: &[copy, dir.as_path()],
+            })
             .await
         }
         Err(e) => Err(std::io::Error::other(format!(
@@ -106,7 +120,9 @@ pub(super) async fn syntax_step(plan: &Plan, config: &ProveConfig, copy: &Path) 
     step
 }
 
-pub(super) async fn check_step(command: &str, timeout: Duration, copy: &Path) -> Step {
+pub(super) async fn check_step(command: &str, config: &ProveConfig, sandbox: &Sandbox) -> Step {
+    let timeout = config.check_timeout;
+    let copy = sandbox.path();
     let args = [OsString::from("-c"), OsString::from(command)];
     let mut step = Step {
         name: StepName::Check,
@@ -117,7 +133,20 @@ pub(super) async fn check_step(command: &str, timeout: Duration, copy: &Path) ->
         passed: false,
         detail: String::new(),
     };
-    match run::run(&OsString::from("sh"), &args, copy, &[], timeout).await {
+    let scratch = sandbox.scratch().ok();
+    let mut writable = vec![copy];
+    writable.extend(scratch.as_deref());
+    let ran = run::execute(&run::Spec {
+        program: OsStr::new("sh"),
+        args: &args,
+        cwd: copy,
+        env: &[],
+        timeout,
+        jail: &config.jail,
+        writable: &writable,
+    })
+    .await;
+    match ran {
         Ok(outcome) => {
             step.exit = outcome.exit;
             step.output_tail = outcome.output_tail;

@@ -26,6 +26,7 @@
 pub mod baseline;
 pub mod behaviour;
 pub mod edited;
+pub mod jail;
 mod ladder;
 pub mod output;
 mod rerun;
@@ -91,6 +92,10 @@ pub struct ProveConfig {
     /// The failing test a fix must make pass, when the incident is a test run's: then the proof
     /// runs that test and its neighbours, not the program.
     pub test: Option<TestTarget>,
+    /// What confines every command of the proof.
+    pub jail: Arc<jail::Jail>,
+    /// Environment names heal treats as secret: removed from the `.env` of every copy.
+    pub secret_names: Vec<String>,
 }
 
 /// A failing test of a test run, and how to run it.
@@ -126,6 +131,8 @@ impl ProveConfig {
             suite: None,
             tests_timeout: DEFAULT_CHECK_TIMEOUT,
             test: None,
+            jail: Arc::new(jail::Jail::none()),
+            secret_names: Vec::new(),
         }
     }
 }
@@ -261,6 +268,8 @@ pub struct Validation {
     /// Why this proof was weaker than a full one, if it was (the baseline did not reproduce
     /// the error).
     pub weaker: Option<String>,
+    /// What confined it, in words.
+    pub sandbox: String,
 }
 
 impl Validation {
@@ -273,6 +282,7 @@ impl Validation {
             next: None,
             baseline: None,
             weaker: None,
+            sandbox: String::new(),
         }
     }
 }
@@ -332,15 +342,14 @@ impl Prover {
         let mut report = None;
         let mut weaker = None;
         'ladder: {
-            let syntax = ladder::syntax_step(plan, &self.config, sandbox.path()).await;
+            let syntax = ladder::syntax_step(plan, &self.config, &sandbox).await;
             let ok = syntax.passed;
             steps.push(syntax);
             if !ok {
                 break 'ladder;
             }
             for command in &self.config.verify_commands {
-                let step =
-                    ladder::check_step(command, self.config.check_timeout, sandbox.path()).await;
+                let step = ladder::check_step(command, &self.config, &sandbox).await;
                 let ok = step.passed;
                 steps.push(step);
                 if !ok {
@@ -360,8 +369,11 @@ impl Prover {
             if !self.config.rerun && self.config.suite.is_none() {
                 break 'ladder;
             }
-            let baseline = self.baseline(plan, pending).await;
-            report = Some(baseline.report());
+            let (baseline, reused) = self.baseline(plan, pending).await;
+            report = Some(BaselineReport {
+                reused,
+                ..baseline.report()
+            });
             weaker = baseline.weaker();
             if self.config.rerun {
                 let judged = rerun::rerun(&self.config, &baseline, plan, &sandbox).await;
@@ -391,6 +403,12 @@ impl Prover {
         // Removing a worktree runs git and deletes files: off the async threads.
         let _ = tokio::task::spawn_blocking(move || drop(sandbox)).await;
         let failure = steps.iter().find(|s| !s.passed).map(failure_text);
+        if let Some(note) = self.config.jail.network_note() {
+            weaker = Some(match weaker {
+                Some(w) => format!("{w}; {note}"),
+                None => note.to_string(),
+            });
+        }
         Validation {
             passed: failure.is_none(),
             steps,
@@ -399,11 +417,12 @@ impl Prover {
             next,
             baseline: report,
             weaker,
+            sandbox: self.config.jail.describe(),
         }
     }
 
-    /// The baseline of the code `plan` applies to, from the cache or run now.
-    async fn baseline(&self, plan: &Plan, pending: &Pending) -> Arc<Baseline> {
+    /// The baseline of the code `plan` applies to, from the cache (then `true`) or run now.
+    async fn baseline(&self, plan: &Plan, pending: &Pending) -> (Arc<Baseline>, bool) {
         let mut files = self.config.probe_files.clone();
         for f in &plan.files {
             if !files.contains(&f.rel) {
@@ -427,7 +446,7 @@ impl Prover {
             )
         });
         if let Some(found) = key.as_deref().and_then(|k| self.baselines.get(k)) {
-            return found;
+            return (found, true);
         }
         let made = Arc::new(Baseline::run(self, pending, &files).await);
         if let Some(key) = key
@@ -435,7 +454,7 @@ impl Prover {
         {
             self.baselines.put(key, Arc::clone(&made));
         }
-        made
+        (made, false)
     }
 
     /// The tests a fix of a failing test is proved with.
@@ -505,11 +524,13 @@ impl Prover {
         }
         // Copying may take a while: off the async threads. Should this future be dropped
         // while it runs, the sandbox is dropped (and removed) when the blocking task ends.
+        let secrets = self.config.secret_names.clone();
         let made = tokio::task::spawn_blocking(move || {
             let sandbox = Sandbox::create(&root, &storage, &temp, max)?;
             for (rel, live, text) in &files {
                 sandbox.write(rel, text, Some(live))?;
             }
+            sandbox.forget_secrets(&secrets)?;
             Ok::<_, SandboxError>(sandbox)
         })
         .await;

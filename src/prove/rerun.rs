@@ -82,6 +82,24 @@ pub(super) async fn rerun(
     );
     step.passed = verdict.passed();
     step.detail = verdict.detail().to_string();
+    let timing = verdict::Timing {
+        baseline_longest: baseline
+            .runs
+            .iter()
+            .all(|r| !r.timed_out)
+            .then(|| baseline.runs.iter().map(|r| r.duration).max())
+            .flatten(),
+        limit: config.rerun_timeout,
+        timed_out: outcome.timed_out,
+        last_output: outcome.last_output,
+        cpu: outcome.cpu_at_limit,
+    };
+    if step.passed
+        && let Some(why) = verdict::no_longer_ends(timing)
+    {
+        step.passed = false;
+        step.detail = why;
+    }
     let mut next = None;
     if let RunVerdict::Progress { next: at, .. } = &verdict
         && let Some(seen) = seen.get(*at)
@@ -96,8 +114,9 @@ pub(super) async fn rerun(
             stream: seen.printed.stream,
         });
     }
+    let passed = step.passed;
     let mut steps = vec![step];
-    if !verdict.passed() {
+    if !passed {
         return Judged { steps, next: None };
     }
     let behaviour = behaviour_step(baseline, &calls, &functions);
@@ -199,7 +218,9 @@ pub(super) async fn tests(
         );
         return Some(step);
     };
-    let mut after = suite.run(sandbox.path(), None, config.tests_timeout).await;
+    let mut after = suite
+        .run(sandbox.path(), None, config.tests_timeout, &config.jail)
+        .await;
     step.exit = after.exit;
     step.output_tail = after.output_tail.clone();
     step.duration_ms = ladder::millis(after.duration);
@@ -212,7 +233,12 @@ pub(super) async fn tests(
     if !verdict.passed() {
         let ids = verdict.broken_ids();
         let again = suite
-            .run(sandbox.path(), Some(&ids), config.tests_timeout)
+            .run(
+                sandbox.path(),
+                Some(&ids),
+                config.tests_timeout,
+                &config.jail,
+            )
             .await;
         step.duration_ms += ladder::millis(again.duration);
         if again.problem.is_none() {
@@ -255,7 +281,12 @@ pub(super) async fn test_step(
         detail: String::new(),
     };
     let mut after = suite
-        .run(sandbox.path(), Some(selection), config.tests_timeout)
+        .run(
+            sandbox.path(),
+            Some(selection),
+            config.tests_timeout,
+            &config.jail,
+        )
         .await;
     step.exit = after.exit;
     step.output_tail = after.output_tail.clone();
@@ -286,7 +317,12 @@ pub(super) async fn test_step(
     if !verdict.passed() {
         let ids = verdict.broken_ids();
         let again = suite
-            .run(sandbox.path(), Some(&ids), config.tests_timeout)
+            .run(
+                sandbox.path(),
+                Some(&ids),
+                config.tests_timeout,
+                &config.jail,
+            )
             .await;
         step.duration_ms += ladder::millis(again.duration);
         if again.problem.is_none() {

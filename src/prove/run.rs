@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::jail::Jail;
 pub use crate::detect::Stream;
 use crate::detect::Traceback;
 use crate::detect::lines::LineSplitter;
@@ -72,6 +73,11 @@ pub struct Outcome {
     /// Tracebacks beyond [`MAX_ERRORS`], counted only.
     pub errors_dropped: usize,
     pub duration: Duration,
+    /// When, after the start, the last line of output came; `None` for no output at all.
+    pub last_output: Option<Duration>,
+    /// CPU time its processes had used when the time limit stopped it (`None` when it ended
+    /// by itself, or when it could not be read).
+    pub cpu_at_limit: Option<Duration>,
 }
 
 /// A command to run.
@@ -80,9 +86,14 @@ pub struct Spec<'a> {
     pub program: &'a OsStr,
     pub args: &'a [OsString],
     pub cwd: &'a Path,
-    /// Added to heal's environment.
+    /// Added to the proof's environment (the jail's).
     pub env: &'a [(String, OsString)],
     pub timeout: Duration,
+    /// What confines the command.
+    pub jail: &'a Jail,
+    /// The only places it may write (besides private temporary folders): the copy, and the
+    /// folder beside it.
+    pub writable: &'a [&'a Path],
 }
 
 #[derive(Default)]
@@ -94,12 +105,15 @@ struct Collected {
     stdout_bytes: usize,
     errors: Vec<Printed>,
     errors_dropped: usize,
+    /// When the last line came.
+    last_line: Option<Instant>,
 }
 
 impl Collected {
     /// Takes one line; returns its place in the output.
     fn line(&mut self, line: &str, stream: Stream) -> u64 {
         self.seq += 1;
+        self.last_line = Some(Instant::now());
         let seq = self.seq;
         if stream == Stream::Stderr {
             if self.stderr.len() == STDERR_LINES {
@@ -142,36 +156,13 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Runs `program args` in `cwd` with heal's environment plus `env` (the short form of
-/// [`execute`], for checks whose output is only reported).
-pub async fn run(
-    program: &OsString,
-    args: &[OsString],
-    cwd: &Path,
-    env: &[(&str, &Path)],
-    timeout: Duration,
-) -> std::io::Result<Outcome> {
-    let env: Vec<(String, OsString)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.as_os_str().to_os_string()))
-        .collect();
-    execute(&Spec {
-        program,
-        args,
-        cwd,
-        env: &env,
-        timeout,
-    })
-    .await
-}
-
-/// Runs one command to its end or its time limit. Dropping the future kills its process
-/// group.
+/// Runs one command, confined by `spec.jail`, to its end or its time limit. Dropping the
+/// future kills its process group (and, in the sandbox, its PID namespace with it).
 pub async fn execute(spec: &Spec<'_>) -> std::io::Result<Outcome> {
-    let mut cmd = tokio::process::Command::new(spec.program);
-    cmd.args(spec.args)
-        .current_dir(spec.cwd)
-        .stdin(Stdio::null())
+    let mut cmd = spec
+        .jail
+        .command(spec.program, spec.args, spec.cwd, spec.writable);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -203,6 +194,11 @@ pub async fn execute(spec: &Spec<'_>) -> std::io::Result<Outcome> {
 
     let waited = tokio::time::timeout(spec.timeout, child.wait()).await;
     let duration = started.elapsed();
+    // Read before the kill: whether a run stopped at the limit was busy or waiting.
+    let cpu_at_limit = match (&waited, child.id()) {
+        (Err(_), Some(pid)) => descendants_cpu(pid),
+        _ => None,
+    };
     drop(guard);
     let (status, timed_out) = match waited {
         Ok(status) => (Some(status?), false),
@@ -222,6 +218,7 @@ pub async fn execute(spec: &Spec<'_>) -> std::io::Result<Outcome> {
         Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
     };
     c.errors.sort_by_key(|e| e.seq);
+    let last_output = c.last_line.map(|at| at.saturating_duration_since(started));
     use std::os::unix::process::ExitStatusExt;
     Ok(Outcome {
         exit: if timed_out {
@@ -241,7 +238,62 @@ pub async fn execute(spec: &Spec<'_>) -> std::io::Result<Outcome> {
         errors: c.errors,
         errors_dropped: c.errors_dropped,
         duration,
+        last_output,
+        cpu_at_limit,
     })
+}
+
+/// The CPU time (user and system, their reaped children's included) of `pid` and every
+/// process below it, from `/proc`; `None` when `/proc` cannot be read.
+fn descendants_cpu(pid: u32) -> Option<Duration> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = u64::try_from(ticks).ok().filter(|t| *t > 0)?;
+    let mut parents: Vec<(u32, u32, u64)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The command name (field 2) may hold spaces and parentheses: fields count from the
+        // last `)`.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let num = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+        let ppid = u32::try_from(num(1)).unwrap_or(0);
+        parents.push((p, ppid, num(11) + num(12) + num(13) + num(14)));
+    }
+    let mut total = 0u64;
+    let mut frontier = vec![pid];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(current) = frontier.pop() {
+        if !seen.insert(current) {
+            continue;
+        }
+        for (p, ppid, t) in &parents {
+            if *p == current {
+                total += t;
+            }
+            if *ppid == current {
+                frontier.push(*p);
+            }
+        }
+    }
+    Some(Duration::from_millis(total.saturating_mul(1000) / ticks))
 }
 
 struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
@@ -324,6 +376,11 @@ fn found(
 mod tests {
     use super::*;
 
+    fn jail() -> &'static Jail {
+        static JAIL: std::sync::OnceLock<Jail> = std::sync::OnceLock::new();
+        JAIL.get_or_init(Jail::none)
+    }
+
     fn spec<'a>(args: &'a [OsString], cwd: &'a Path) -> Spec<'a> {
         Spec {
             program: OsStr::new("python3"),
@@ -331,6 +388,8 @@ mod tests {
             cwd,
             env: &[],
             timeout: Duration::from_secs(20),
+            jail: jail(),
+            writable: &[],
         }
     }
 
@@ -383,6 +442,8 @@ f()\n";
                 cwd: &cwd,
                 env: &[],
                 timeout: Duration::from_secs(60),
+                jail: jail(),
+                writable: &[],
             })
             .await;
         });

@@ -1,10 +1,11 @@
-//! The isolated copy a fix is proved in: a detached git worktree when the project is the top of
-//! a git work tree, otherwise a plain copy of the project, always in a temporary folder outside
-//! the project.
+//! The isolated copy a fix is proved in: a snapshot of HEAD (`git archive`) plus the live
+//! tree's uncommitted files when the project is the top of a git work tree, otherwise a plain
+//! copy of the project, always in a temporary folder outside the project.
 //!
-//! The live tree is only ever read. The copy is always removed when the [`Sandbox`] is dropped,
-//! on success, on failure and on panic: the worktree is unregistered from git and the folder
-//! deleted, so `git worktree list` shows nothing of heal's afterwards.
+//! The copy has no git data of its own and nothing pointing back at the live repository (a
+//! worktree's `.git` file would name it, and code run in the copy could reach the live `.git`
+//! through it). The live tree and its `.git` are only ever read. The copy is always removed
+//! when the [`Sandbox`] is dropped, on success, on failure and on panic.
 
 /// Sandboxes are named `heal-prove-{pid}-XXXXXX` in the temp dir.
 pub const SANDBOX_PREFIX: &str = "heal-prove-";
@@ -19,8 +20,8 @@ pub const SKIPPED_DIRS: &[&str] = &[".git", "__pycache__", "node_modules", ".ven
 /// How the copy was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
-    /// `git worktree add --detach` at HEAD, plus the live tree's uncommitted files.
-    GitWorktree,
+    /// HEAD exported with `git archive`, plus the live tree's uncommitted files.
+    GitSnapshot,
     /// A copy of the live tree, without [`SKIPPED_DIRS`] and heal's storage folder.
     Copy,
 }
@@ -28,7 +29,7 @@ pub enum Isolation {
 impl Isolation {
     pub fn as_str(self) -> &'static str {
         match self {
-            Isolation::GitWorktree => "git worktree",
+            Isolation::GitSnapshot => "git snapshot",
             Isolation::Copy => "copy",
         }
     }
@@ -65,16 +66,14 @@ pub struct Sandbox {
     /// The copy's root: the project's files are at the same relative paths under it.
     tree: PathBuf,
     isolation: Isolation,
-    /// The live repository, to unregister the worktree from.
-    repo: PathBuf,
     /// Owns the temporary folder; `None` once removed.
     temp: Option<tempfile::TempDir>,
 }
 
 impl Sandbox {
-    /// Makes the copy in a new folder under `temp_dir`. Prefers a git worktree when `root` is
+    /// Makes the copy in a new folder under `temp_dir`. Prefers a git snapshot when `root` is
     /// the top of a work tree; falls back to a plain copy (capped at `max_bytes`) when it is
-    /// not, when git is missing, or when the worktree cannot be made (a repository without any
+    /// not, when git is missing, or when the snapshot cannot be made (a repository without any
     /// commit, for one).
     pub fn create(
         root: &Path,
@@ -103,22 +102,21 @@ impl Sandbox {
         let mut sandbox = Sandbox {
             tree,
             isolation: Isolation::Copy,
-            repo: root.clone(),
             temp: Some(temp),
         };
         let mut budget = Budget::new(max_bytes);
         if is_git_toplevel(&root) {
-            match add_worktree(&root, &sandbox.tree) {
+            match export_head(&root, &sandbox.tree) {
                 Ok(()) => {
-                    sandbox.isolation = Isolation::GitWorktree;
+                    sandbox.isolation = Isolation::GitSnapshot;
                     copy_uncommitted(&root, &sandbox.tree, &storage, &mut budget)?;
                     return Ok(sandbox);
                 }
                 Err(reason) => {
-                    tracing::warn!("cannot make a git worktree ({reason}); proving in a copy");
-                    // Git may have created part of it; start the copy from an empty folder.
+                    tracing::warn!("cannot export HEAD ({reason}); proving in a copy");
+                    // The export may have written part of it; start the copy from an empty
+                    // folder.
                     let _ = std::fs::remove_dir_all(&sandbox.tree);
-                    prune_worktrees(&root);
                 }
             }
         }
@@ -154,6 +152,29 @@ impl Sandbox {
         Ok(dir)
     }
 
+    /// Takes heal's own secrets out of the copy: `heal.toml` (heal's, not the program's) is
+    /// removed, and the lines of `.env` that set one of `names` are dropped. Code run in the
+    /// copy may read any of its files.
+    pub fn forget_secrets(&self, names: &[String]) -> Result<(), SandboxError> {
+        let _ = std::fs::remove_file(self.tree.join("heal.toml"));
+        let env = self.tree.join(".env");
+        let Ok(text) = std::fs::read_to_string(&env) else {
+            return Ok(());
+        };
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|line| {
+                let line = line.trim_start();
+                let line = line.strip_prefix("export ").unwrap_or(line);
+                let name = line.split('=').next().unwrap_or("").trim();
+                !names.iter().any(|n| n == name)
+            })
+            .collect();
+        let mut out = kept.join("\n");
+        out.push('\n');
+        std::fs::write(&env, out).map_err(|source| SandboxError::Copy { path: env, source })
+    }
+
     /// Writes `text` at `rel` in the copy, keeping the mode of the live file `like` (the
     /// worktree holds HEAD's version, which may differ from the live one).
     pub fn write(&self, rel: &str, text: &str, like: Option<&Path>) -> Result<(), SandboxError> {
@@ -177,27 +198,11 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if self.isolation == Isolation::GitWorktree {
-            let removed = git(&self.repo)
-                .args(["worktree", "remove", "--force"])
-                .arg(&self.tree)
-                .status();
-            if !removed.is_ok_and(|s| s.success()) {
-                tracing::warn!(
-                    "git worktree remove failed for {}; deleting it and pruning",
-                    self.tree.display()
-                );
-            }
-        }
         if let Some(temp) = self.temp.take() {
             let path = temp.path().to_path_buf();
             if let Err(e) = temp.close() {
                 tracing::warn!("cannot delete the copy {}: {e}", path.display());
             }
-        }
-        if self.isolation == Isolation::GitWorktree {
-            // Whatever `remove` left registered now points at a deleted folder: prune drops it.
-            prune_worktrees(&self.repo);
         }
     }
 }
@@ -233,32 +238,43 @@ fn is_git_toplevel(root: &Path) -> bool {
     Path::new(&top).canonicalize().is_ok_and(|top| top == root)
 }
 
-fn add_worktree(root: &Path, tree: &Path) -> Result<(), String> {
-    // The repository's hooks (post-checkout) are the user's and have no business running in a
-    // throwaway copy.
-    let out = git(root)
-        .args([
-            "-c",
-            "core.hooksPath=/dev/null",
-            "worktree",
-            "add",
-            "--detach",
-            "--quiet",
-        ])
+/// Writes HEAD's files into `tree` (a new folder): `git archive` piped into `tar`, so nothing
+/// is written to the live repository (no worktree registration, no index).
+fn export_head(root: &Path, tree: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(tree).map_err(|e| format!("cannot create {}: {e}", tree.display()))?;
+    let mut archive = git(root)
+        .args(["archive", "--format=tar", "HEAD"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let Some(tar_input) = archive.stdout.take() else {
+        return Err("git archive gave no output".to_string());
+    };
+    let extracted = Command::new("tar")
+        .arg("-x")
+        .arg("-f")
+        .arg("-")
+        .arg("-C")
         .arg(tree)
-        .arg("HEAD")
+        .stdin(tar_input)
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    let archived = archive
+        .wait_with_output()
         .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    if !archived.status.success() {
+        return Err(String::from_utf8_lossy(&archived.stderr).trim().to_string());
     }
-}
-
-fn prune_worktrees(repo: &Path) {
-    let _ = git(repo).args(["worktree", "prune"]).status();
+    if !extracted.status.success() {
+        return Err(format!(
+            "tar: {}",
+            String::from_utf8_lossy(&extracted.stderr).trim()
+        ));
+    }
+    Ok(())
 }
 
 /// Bytes left to copy.

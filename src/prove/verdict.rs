@@ -200,6 +200,48 @@ pub fn judge(errors: &[Seen], ending: Ending, against: &Against<'_>) -> RunVerdi
     }
 }
 
+/// How the runs' timing reads, for the hang rule ([`no_longer_ends`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// The longest run of the unchanged program, when every run ended by itself; `None` when
+    /// one was still running at the limit (a service), or there was none.
+    pub baseline_longest: Option<std::time::Duration>,
+    pub limit: std::time::Duration,
+    /// The fixed run was still running at the limit.
+    pub timed_out: bool,
+    /// When the fixed run last printed, after its start.
+    pub last_output: Option<std::time::Duration>,
+    /// The CPU time the fixed run had used at the limit.
+    pub cpu: Option<std::time::Duration>,
+}
+
+/// The hang rule: a fix that turns a crash into a hang is no fix. When the unchanged program
+/// ended by itself within half the limit, and the fixed one is still running at the limit
+/// while burning CPU (more than half the limit's time) or having printed nothing at all, the
+/// program no longer ends. A program that was running at the limit before the fix (a service)
+/// may be running at the limit after it; so may one that prints, or waits without burning
+/// CPU, as a service does once started.
+pub fn no_longer_ends(t: Timing) -> Option<String> {
+    let ended_within = t.baseline_longest?;
+    if !t.timed_out || ended_within > t.limit / 2 {
+        return None;
+    }
+    let burning = t.cpu.is_some_and(|c| c >= t.limit / 2);
+    let silent = t.last_output.is_none();
+    if !burning && !silent {
+        return None;
+    }
+    let how = match (burning, t.cpu) {
+        (true, Some(cpu)) => format!("burning {:.1} s of CPU", cpu.as_secs_f32()),
+        _ => "printing nothing".to_string(),
+    };
+    Some(format!(
+        "the program no longer ends: the unchanged program ended within {:.1} s, and the fixed one was still running after {:.0} s, {how}",
+        ended_within.as_secs_f32(),
+        t.limit.as_secs_f32()
+    ))
+}
+
 /// Why the fix caused `seen`, if it did: a frame on a line it changed, or the innermost
 /// project frame in a function it edited.
 fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
@@ -399,6 +441,32 @@ mod tests {
         );
         assert!(matches!(v, RunVerdict::Clean { .. }), "{v:?}");
         assert!(v.detail().contains("tolerated"), "{v:?}");
+    }
+
+    #[test]
+    fn a_crash_turned_into_a_busy_or_silent_hang_no_longer_ends() {
+        use std::time::Duration as D;
+        let t = |baseline: Option<u64>, cpu: Option<u64>, out: Option<u64>| Timing {
+            baseline_longest: baseline.map(D::from_millis),
+            limit: D::from_secs(10),
+            timed_out: true,
+            last_output: out.map(D::from_millis),
+            cpu: cpu.map(D::from_millis),
+        };
+        // `while True: pass` in place of a crash.
+        let why = no_longer_ends(t(Some(100), Some(9_800), Some(50))).unwrap();
+        assert!(
+            why.contains("no longer ends") && why.contains("burning"),
+            "{why}"
+        );
+        // Silent from the start.
+        assert!(no_longer_ends(t(Some(100), Some(10), None)).is_some());
+        // A service once started: it printed, and waits.
+        assert!(no_longer_ends(t(Some(100), Some(300), Some(200))).is_none());
+        // A service before the fix too.
+        assert!(no_longer_ends(t(None, Some(9_800), None)).is_none());
+        // The unchanged program took most of the limit: no telling.
+        assert!(no_longer_ends(t(Some(8_000), Some(9_800), None)).is_none());
     }
 
     #[test]

@@ -313,13 +313,19 @@ fn r10_a_fix_that_drops_the_computation_is_refused_with_the_changed_call() {
         "{behaviour}"
     );
     assert!(slack.requests().len() >= 2);
-    // The baseline ran once for both answers: the crash, two baseline runs, one run per
-    // answer, and the restart on the fixed code.
+    // The baseline ran once for both answers: the second answer's proof reused it.
+    assert_eq!(r["fix"]["baseline"]["reused"], true, "{r:#}");
+    assert_eq!(r["fix"]["baseline"]["runs"], 2);
+    // The proof's runs wrote nowhere outside their copy: only the crash and the restart on
+    // the fixed code reached the log.
     let count = std::fs::read_to_string(runs.path())
         .unwrap()
         .lines()
         .count();
-    assert_eq!(count, 6, "the program ran {count} times");
+    assert_eq!(
+        count, 2,
+        "the program ran {count} times outside the sandbox"
+    );
 }
 
 #[test]

@@ -181,7 +181,7 @@ async fn a_correct_fix_passes_syntax_and_rerun_in_a_worktree() {
     let plan = case.plan(&[("app.py", "+ nme", "+ name")]);
     let v = case.prove(&plan, &config).await;
     assert!(v.passed, "{v:#?}");
-    assert_eq!(v.isolation, Some(Isolation::GitWorktree));
+    assert_eq!(v.isolation, Some(Isolation::GitSnapshot));
     assert_eq!(
         names(&v),
         [

@@ -31,6 +31,17 @@ impl Healer {
         if let Err(why) = &self.provider {
             return Some(Verdict::new(Status::Skipped, why.clone(), false));
         }
+        // A model's fix is untrusted code: it is proved in a sandbox, or not at all, unless
+        // the user chose to prove without one.
+        if let Some(why) = self.jail.missing() {
+            return Some(Verdict::new(
+                Status::Skipped,
+                format!(
+                    "no sandbox can start here ({why}): model fixes are not proved without one; install bubblewrap, or set verify.sandbox = \"off\" to prove them unsandboxed"
+                ),
+                false,
+            ));
+        }
         None
     }
 

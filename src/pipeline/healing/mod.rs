@@ -193,6 +193,8 @@ pub struct Healer {
     taken: Mutex<Vec<String>>,
     /// The project's own tests, found once.
     suite: tokio::sync::OnceCell<Option<Suite>>,
+    /// What confines the proof's commands.
+    jail: Arc<crate::prove::jail::Jail>,
 }
 
 impl Healer {
@@ -222,7 +224,14 @@ impl Healer {
             cancel: CancellationToken::new(),
             taken: Mutex::new(Vec::new()),
             suite: tokio::sync::OnceCell::new(),
+            jail: Arc::new(crate::prove::jail::Jail::none()),
         }
+    }
+
+    /// The proof's commands run confined by `jail`.
+    pub fn with_jail(mut self, jail: Arc<crate::prove::jail::Jail>) -> Healer {
+        self.jail = jail;
+        self
     }
 
     /// Heal stops healing when `cancel` is cancelled.
@@ -370,6 +379,8 @@ impl Healer {
         config.fingerprint = record.fingerprint.clone();
         config.probe_files = self.traceback_files(record);
         config.tests_timeout = h.tests_timeout;
+        config.jail = self.jail.clone();
+        config.secret_names = crate::config::secret_names();
         config.test = test_target(record, &config.command, &self.config.root);
         // A failing test is proved by its own test step, not by the whole suite.
         if config.test.is_none() {

@@ -112,6 +112,9 @@ pub(super) fn add_proof(fix: &mut Value, v: &Validation) {
     if let Some(w) = &v.weaker {
         fix["proof_note"] = json!(w);
     }
+    if !v.sandbox.is_empty() {
+        fix["sandbox"] = json!(v.sandbox);
+    }
 }
 
 /// Removes secrets from everything a record holds.

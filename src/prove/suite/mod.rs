@@ -37,6 +37,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::jail::Jail;
 use super::run;
 
 /// The runner script, written to a temporary folder outside the copy for each run.
@@ -247,7 +248,13 @@ impl Suite {
 
     /// Runs the suite (or only the tests `only` names) in `copy`, bounded by `timeout`. Never
     /// fails: what went wrong is in [`SuiteRun::problem`].
-    pub async fn run(&self, copy: &Path, only: Option<&[String]>, timeout: Duration) -> SuiteRun {
+    pub async fn run(
+        &self,
+        copy: &Path,
+        only: Option<&[String]>,
+        timeout: Duration,
+        jail: &Jail,
+    ) -> SuiteRun {
         let started = Instant::now();
         let failed = |problem| SuiteRun {
             results: BTreeMap::new(),
@@ -261,8 +268,18 @@ impl Suite {
             Err(e) => return failed(SuiteProblem::Setup(e.to_string())),
         };
         let args = self.runner_args(&files);
-        let env = [("PYTHONDONTWRITEBYTECODE", Path::new("1"))];
-        let outcome = match run::run(&self.python, &args, copy, &env, timeout).await {
+        let env = [("PYTHONDONTWRITEBYTECODE".to_string(), OsString::from("1"))];
+        let ran = run::execute(&run::Spec {
+            program: &self.python,
+            args: &args,
+            cwd: copy,
+            env: &env,
+            timeout,
+            jail,
+            writable: &[copy, files._dir.path()],
+        })
+        .await;
+        let outcome = match ran {
             Ok(outcome) => outcome,
             Err(e) => {
                 return failed(SuiteProblem::Start {
@@ -553,8 +570,19 @@ fn read_config(path: &Path) -> Option<String> {
 /// Whether `python`, started in `root`, can import pytest within [`PROBE_TIMEOUT`].
 async fn pytest_importable(root: &Path, python: &OsStr) -> bool {
     let args = [OsString::from("-c"), OsString::from("import pytest")];
-    let env = [("PYTHONDONTWRITEBYTECODE", Path::new("1"))];
-    let probe = run::run(&python.to_os_string(), &args, root, &env, PROBE_TIMEOUT).await;
+    let env = [("PYTHONDONTWRITEBYTECODE".to_string(), OsString::from("1"))];
+    // It runs no project code: `import pytest` from the project folder, as the proof will.
+    let jail = Jail::none();
+    let probe = run::execute(&run::Spec {
+        program: python,
+        args: &args,
+        cwd: root,
+        env: &env,
+        timeout: PROBE_TIMEOUT,
+        jail: &jail,
+        writable: &[],
+    })
+    .await;
     matches!(probe, Ok(outcome) if outcome.exit == Some(0))
 }
 

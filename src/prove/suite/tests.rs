@@ -101,7 +101,7 @@ async fn unittest_without_init_runs_in_the_tests_folder_and_imports_the_project(
         suite.command_line(),
         "python3 -m unittest discover -s tests"
     );
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(run.problem, None, "{}", run.output_tail);
     assert_eq!(
         run.results,
@@ -134,7 +134,7 @@ async fn unittest_package_layout_runs_from_the_top_level() {
         suite.command_line(),
         "python3 -m unittest discover -s tests -t ."
     );
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(run.problem, None, "{}", run.output_tail);
     assert_eq!(
         run.results,
@@ -156,7 +156,7 @@ async fn a_test_folder_is_found_when_there_is_no_tests_folder() {
             top_level: false
         }
     );
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(run.results.len(), 2, "{}", run.output_tail);
 }
 
@@ -190,8 +190,8 @@ async fn r_even_share_zeroed_a_broken_test_is_named_in_the_verdict() {
         ("tests/test_red.py", TEST_ALREADY_RED),
     ]);
     let suite = Suite::discover(baseline.path(), &python).await.unwrap();
-    let before = suite.run(baseline.path(), None, RUN).await;
-    let after = suite.run(fixed.path(), None, RUN).await;
+    let before = suite.run(baseline.path(), None, RUN, &Jail::none()).await;
+    let after = suite.run(fixed.path(), None, RUN, &Jail::none()).await;
     assert_eq!(before.problem, None, "{}", before.output_tail);
     assert_eq!(after.problem, None, "{}", after.output_tail);
     assert_eq!(after.exit, Some(1));
@@ -220,7 +220,12 @@ async fn r_even_share_zeroed_a_broken_test_is_named_in_the_verdict() {
 
     // The caller re-runs the broken tests once, by id, to rule out a flaky test.
     let again = suite
-        .run(fixed.path(), Some(&verdict.broken_ids()), RUN)
+        .run(
+            fixed.path(),
+            Some(&verdict.broken_ids()),
+            RUN,
+            &Jail::none(),
+        )
         .await;
     assert_eq!(again.problem, None, "{}", again.output_tail);
     assert_eq!(
@@ -243,8 +248,8 @@ async fn a_test_already_failing_in_the_baseline_is_tolerated() {
     let baseline = project(&files);
     let fixed = project(&files);
     let suite = Suite::discover(baseline.path(), &python3()).await.unwrap();
-    let before = suite.run(baseline.path(), None, RUN).await;
-    let after = suite.run(fixed.path(), None, RUN).await;
+    let before = suite.run(baseline.path(), None, RUN, &Jail::none()).await;
+    let after = suite.run(fixed.path(), None, RUN, &Jail::none()).await;
     let verdict = compare(&before, &after);
     assert!(verdict.passed(), "{}", verdict.describe());
     assert_eq!(verdict.tolerated, vec!["tests.test_red.RedTest.test_red"]);
@@ -274,7 +279,12 @@ async fn only_reruns_the_tests_it_names_in_both_layouts() {
         let suite = Suite::discover(dir.path(), &python).await.unwrap();
         let gone = id.replace("test_whole", "test_gone");
         let run = suite
-            .run(dir.path(), Some(&[id.to_string(), gone.clone()]), RUN)
+            .run(
+                dir.path(),
+                Some(&[id.to_string(), gone.clone()]),
+                RUN,
+                &Jail::none(),
+            )
             .await;
         assert_eq!(run.problem, None, "{}", run.output_tail);
         // A test that no longer exists is not a pass.
@@ -294,7 +304,9 @@ async fn a_hanging_test_is_stopped_at_the_timeout() {
         "import time\nimport unittest\n\nclass T(unittest.TestCase):\n    def test_hang(self):\n        time.sleep(600)\n",
     )]);
     let suite = Suite::discover(dir.path(), &python3()).await.unwrap();
-    let run = suite.run(dir.path(), None, Duration::from_secs(2)).await;
+    let run = suite
+        .run(dir.path(), None, Duration::from_secs(2), &Jail::none())
+        .await;
     assert_eq!(
         run.problem,
         Some(SuiteProblem::TimedOut {
@@ -318,7 +330,7 @@ async fn a_test_module_that_cannot_be_imported_is_an_error_entry() {
         ("tests/test_broken.py", "import no_such_module\n"),
     ]);
     let suite = Suite::discover(dir.path(), &python3()).await.unwrap();
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(run.problem, None, "{}", run.output_tail);
     assert_eq!(
         run.results,
@@ -384,7 +396,7 @@ class SetUpClass(unittest.TestCase):
 ",
     )]);
     let suite = Suite::discover(dir.path(), &python3()).await.unwrap();
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(run.problem, None, "{}", run.output_tail);
     assert_eq!(
         run.results,
@@ -410,7 +422,7 @@ async fn a_runner_that_ends_without_results_says_why() {
             top_level: false,
         },
     };
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     let Some(SuiteProblem::NoResults { how, last_lines }) = &run.problem else {
         panic!("{:?}", run.problem);
     };
@@ -426,7 +438,7 @@ async fn a_python_that_cannot_start_is_a_problem() {
         python: OsString::from("/no/such/python"),
         runner: Runner::Pytest,
     };
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert!(
         matches!(&run.problem, Some(SuiteProblem::Start { python, .. }) if python == "/no/such/python"),
         "{:?}",
@@ -496,7 +508,7 @@ async fn pytest_is_chosen_when_importable_and_its_reports_are_recorded() {
     let suite = Suite::discover(dir.path(), &python3()).await.unwrap();
     assert_eq!(suite.runner, Runner::Pytest);
     assert_eq!(suite.command_line(), "python3 -m pytest");
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(run.problem, None, "{}", run.output_tail);
     assert_eq!(run.exit, Some(1));
     assert_eq!(
@@ -513,7 +525,7 @@ async fn pytest_is_chosen_when_importable_and_its_reports_are_recorded() {
     );
 
     let only = ["tests/test_a.py::test_p[1-2]".to_string()];
-    let run = suite.run(dir.path(), Some(&only), RUN).await;
+    let run = suite.run(dir.path(), Some(&only), RUN, &Jail::none()).await;
     assert_eq!(
         run.results,
         results(&[
@@ -541,7 +553,7 @@ async fn pytest_stopping_early_is_a_problem() {
         ("tests/test_a.py", ""),
     ]);
     let suite = Suite::discover(dir.path(), &python3()).await.unwrap();
-    let run = suite.run(dir.path(), None, RUN).await;
+    let run = suite.run(dir.path(), None, RUN, &Jail::none()).await;
     assert_eq!(
         run.problem.map(|p| p.to_string()).as_deref(),
         Some("pytest stopped before the end: usage error (exit code 4)")
