@@ -229,6 +229,7 @@ fn sandbox_line(config: &Config) -> String {
         &config.healing.jail,
         &config.root,
         &crate::config::secret_names(),
+        &[],
     ) {
         Ok(jail) if jail.missing().is_some() => format!(
             "sandbox: {} (verify.sandbox = {mode}); model fixes are refused until it works, or verify.sandbox = \"off\"",

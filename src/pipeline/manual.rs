@@ -52,6 +52,7 @@ pub async fn retry(
         &config.healing.jail,
         &config.root,
         &crate::config::secret_names(),
+        &command,
     ) {
         Ok(jail) => std::sync::Arc::new(jail),
         Err(e) => {

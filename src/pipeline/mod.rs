@@ -85,6 +85,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             &config.healing.jail,
             &config.root,
             &crate::config::secret_names(),
+            &options.command,
         )?
     } else {
         Jail::none()

@@ -4,9 +4,10 @@
 //!
 //! With bubblewrap (`bwrap`, Debian's `bubblewrap`):
 //! - **filesystem**: the whole system read-only; a private `/tmp` and `/var/tmp`; the live
-//!   project and `$HOME` hidden behind empty folders (the live project's virtualenvs shown
-//!   again, read-only, since the program's interpreter may live there); only the copy and the
-//!   folder beside it writable;
+//!   project and `$HOME` hidden behind empty folders; only the copy and the folder beside it
+//!   writable. What the program needs to start is shown again, read-only: the live project's
+//!   virtualenvs, and the folders of `$HOME` that hold a `PATH` entry or the program itself
+//!   (`~/.pyenv`, `~/.local`), so the proof runs the interpreter the program runs;
 //! - **network**: none but a private loopback, unless `verify.network = true`;
 //! - **processes**: a PID namespace of their own and `--die-with-parent`, so everything the
 //!   proof started (`setsid` and double forks included) dies with it, and with heal, even when
@@ -139,6 +140,7 @@ impl Jail {
         cfg: &JailConfig,
         live_root: &Path,
         secret_names: &[String],
+        command: &[String],
     ) -> Result<Jail, JailError> {
         let kind = match cfg.mode {
             SandboxMode::Off => Kind::Bare {
@@ -163,15 +165,39 @@ impl Jail {
         {
             hidden.push(home);
         }
-        let readable = hidden
+        let env = environment(std::env::vars_os(), secret_names, cfg);
+        let mut readable: Vec<PathBuf> = hidden
             .iter()
             .take(2)
             .flat_map(|root| VENVS.iter().map(move |v| root.join(v)))
             .filter(|p| p.is_dir())
             .collect();
+        // The interpreter may live under a hidden folder: `~/.pyenv/shims` on PATH, or a
+        // program given by its path.
+        let path_entries = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| std::env::split_paths(v).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let program = command
+            .first()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        for needed in path_entries.iter().chain(program.iter()) {
+            for hide in &hidden {
+                if let Ok(rest) = needed.strip_prefix(hide)
+                    && let Some(first) = rest.components().next()
+                {
+                    let top = hide.join(first);
+                    if top.is_dir() && !readable.contains(&top) && !live_root.starts_with(&top) {
+                        readable.push(top);
+                    }
+                }
+            }
+        }
         Ok(Jail {
             kind,
-            env: environment(std::env::vars_os(), secret_names, cfg),
+            env,
             network: cfg.network,
             hidden,
             readable,
@@ -426,7 +452,7 @@ mod tests {
             program: "/nonexistent/bwrap".into(),
             ..JailConfig::default()
         };
-        let err = Jail::start(&missing, root.path(), &[]).unwrap_err();
+        let err = Jail::start(&missing, root.path(), &[], &[]).unwrap_err();
         assert!(
             err.to_string().contains("apt-get install bubblewrap"),
             "{err}"
@@ -435,7 +461,7 @@ mod tests {
             mode: SandboxMode::Auto,
             ..missing
         };
-        let jail = Jail::start(&auto, root.path(), &[]).unwrap();
+        let jail = Jail::start(&auto, root.path(), &[], &[]).unwrap();
         assert!(!jail.is_sandboxed());
         assert!(jail.missing().unwrap().contains("/nonexistent/bwrap"));
         assert!(jail.describe().starts_with("no sandbox"));

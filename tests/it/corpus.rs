@@ -14,6 +14,8 @@
 //!   "about":  "one line: what this answer tries",                      (required)
 //!   "expect": "words the record's reason must contain",                 (required)
 //!   "status": "failed" | "rejected" | "skipped",                        (optional: exactly this)
+//!   "output_has":   "text the record must hold" (what the proof printed),  (optional)
+//!   "output_lacks": "text the record must not hold",                       (optional)
 //!   "setup": {                                                          (optional)
 //!     "files":    {"rel/path": "content"},     written in the project (after `git init`, so
 //!                                              `.git/hooks/...` works), then committed
@@ -35,9 +37,14 @@
 //!
 //! In `reply` strings, symlink targets and `body_text`, `$OUTSIDE_REL` is the outside folder as
 //! a path relative to the project (`../heal-corpus-outside-XXXX`), `$OUTSIDE` its absolute path
-//! and `$PROJECT` the project's absolute path. Paths of hostile edits that reach the host
+//! and `$PROJECT` the project's absolute path; `$MARKER` a path in the system's temporary folder
+//! that must not exist after the run, and `$SLEEP` a `sleep` duration unique to the case: no
+//! process whose command line holds it may outlive the run. Paths of hostile edits that reach the host
 //! (`/etc/passwd`) use a search that never matches and code that is never called, so that even a
 //! broken heal cannot damage the machine running the tests.
+//!
+//! Every case also runs with `HOME` set to a folder of its own, which must stay untouched, and
+//! the proof sandboxed (bubblewrap, as `.ci/run` installs it): see issue 12.
 //!
 //! A fixture without a valid shape fails the test. The cases run on a few threads; every
 //! failing case is reported at the end, by name.
@@ -70,6 +77,8 @@ struct Fixture {
     about: String,
     expect: String,
     status: Option<String>,
+    output_has: Option<String>,
+    output_lacks: Option<String>,
     files: BTreeMap<String, String>,
     symlinks: BTreeMap<String, String>,
     outside: BTreeMap<String, String>,
@@ -216,6 +225,8 @@ fn parse_fixture(v: &Value) -> Result<Fixture, String> {
             "about",
             "expect",
             "status",
+            "output_has",
+            "output_lacks",
             "setup",
             "reply",
             "tool_name",
@@ -227,6 +238,14 @@ fn parse_fixture(v: &Value) -> Result<Fixture, String> {
     )?;
     let about = non_empty_str(obj, "about")?;
     let expect = non_empty_str(obj, "expect")?;
+    let output_has = obj
+        .contains_key("output_has")
+        .then(|| non_empty_str(obj, "output_has"))
+        .transpose()?;
+    let output_lacks = obj
+        .contains_key("output_lacks")
+        .then(|| non_empty_str(obj, "output_lacks"))
+        .transpose()?;
     let status = match obj.get("status") {
         None => None,
         Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
@@ -338,6 +357,8 @@ fn parse_fixture(v: &Value) -> Result<Fixture, String> {
         about,
         expect,
         status,
+        output_has,
+        output_lacks,
         files,
         symlinks,
         outside,
@@ -394,11 +415,13 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The paths `$OUTSIDE_REL`, `$OUTSIDE` and `$PROJECT` stand for.
+/// What `$OUTSIDE_REL`, `$OUTSIDE`, `$PROJECT`, `$MARKER` and `$SLEEP` stand for.
 struct Places {
     project: PathBuf,
     outside: PathBuf,
     outside_rel: String,
+    marker: PathBuf,
+    sleep: String,
 }
 
 impl Places {
@@ -406,6 +429,8 @@ impl Places {
         text.replace("$OUTSIDE_REL", &self.outside_rel)
             .replace("$OUTSIDE", &self.outside.to_string_lossy())
             .replace("$PROJECT", &self.project.to_string_lossy())
+            .replace("$MARKER", &self.marker.to_string_lossy())
+            .replace("$SLEEP", &self.sleep)
     }
 
     fn fill_json(&self, v: &mut Value) {
@@ -476,11 +501,20 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
         .unwrap();
     let project = s.p.path().canonicalize().unwrap();
     let outside = outside_dir.path().canonicalize().unwrap();
+    static CASE: AtomicUsize = AtomicUsize::new(0);
+    let n = CASE.fetch_add(1, Ordering::SeqCst);
     let places = Places {
         outside_rel: relative(&project, &outside),
         project: project.clone(),
         outside: outside.clone(),
+        marker: std::env::temp_dir().join(format!("heal-corpus-marker-{}-{n}", std::process::id())),
+        sleep: format!("4321.{}{n:03}", std::process::id()),
     };
+    let home = tempfile::Builder::new()
+        .prefix("heal-corpus-home-")
+        .tempdir()
+        .unwrap();
+    s.p.env("HOME", home.path().to_str().unwrap());
 
     // The project: a git repository on `main`, pushed to a bare origin.
     let origin = tempfile::tempdir().unwrap();
@@ -511,6 +545,7 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
     let (reply, watched) = build_reply(&f.answer, &places);
     s.model.respond_always(reply);
 
+    let home_before = snapshot(home.path(), &[]);
     let tree_before = snapshot(&project, &["storage", ".git"]);
     let git_before = git_snapshot(&project);
     let outside_before = snapshot(&outside, &[]);
@@ -646,6 +681,34 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
         problems.push("app.py is not the crashing app any more".to_string());
     }
 
+    // Nothing in $HOME, nothing at the marker, no process left.
+    diff_snapshots("$HOME", &home_before, &snapshot(home.path(), &[]), problems);
+    if places.marker.exists() {
+        problems.push(format!("{} was written", places.marker.display()));
+        let _ = std::fs::remove_file(&places.marker);
+    }
+    let left = processes_holding(&places.sleep);
+    if !left.is_empty() {
+        problems.push(format!("processes outlived the run: {left:?}"));
+        for pid in left {
+            crate::support::kill(pid, libc::SIGKILL);
+        }
+    }
+    // What the proof printed, as the record keeps it.
+    if let Some(r) = records.first() {
+        let text = r.to_string();
+        if let Some(want) = &f.output_has
+            && !text.contains(want.as_str())
+        {
+            problems.push(format!("the record lacks `{want}`"));
+        }
+        if let Some(unwanted) = &f.output_lacks
+            && text.contains(unwanted.as_str())
+        {
+            problems.push(format!("the record holds `{unwanted}`"));
+        }
+    }
+
     // No commit, no push, no branch.
     let head = git(&project, &["rev-parse", "HEAD"]);
     if head != head_before {
@@ -670,6 +733,21 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
     if !problems.is_empty() {
         problems.push(format!("(the case: {})", f.about));
     }
+}
+
+/// Processes whose command line holds `needle`.
+fn processes_holding(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn excerpt(text: &str, max: usize) -> String {

@@ -21,6 +21,7 @@ mod proof;
 mod prove;
 mod real_model;
 mod run;
+mod sandbox;
 mod store;
 mod streams;
 mod testruns;
