@@ -182,6 +182,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "verify.max_chain", env: "HEAL_VERIFY_MAX_CHAIN", kind: Kind::U64 { min: 1 }, default: Some("3"), secret: false, help: "links of a crash chain healed before one restart (a fix that lets the program reach the next error)" },
     Key { toml: "instant.enabled", env: "HEAL_INSTANT", kind: Kind::Bool, default: Some("true"), secret: false, help: "try the instant rules (no model, no cost) before any model" },
     Key { toml: "instant.rules", env: "HEAL_INSTANT_RULES", kind: Kind::List, default: Some(r#"["did-you-mean", "nearest-name", "unused-import", "missing-colon", "missing-comma", "tab-indent"]"#), secret: false, help: "the instant rules to use, in this order" },
+    Key { toml: "triage.force", env: "HEAL_TRIAGE_FORCE", kind: Kind::List, default: Some("[]"), secret: false, help: "kinds of errors that are not code bugs to send for a fix anyway: missing-env, connection, missing-file, read-only, exit, assertion" },
     Key { toml: "provider", env: "HEAL_PROVIDER", kind: Kind::OneOf(PROVIDERS), default: Some("anthropic"), secret: false, help: "the model provider: anthropic, openai (any OpenAI-compatible server), or none (instant rules only)" },
     Key { toml: "model", env: "HEAL_MODEL", kind: Kind::Text, default: None, secret: false, help: "the model asked for fixes (default: claude-sonnet-4-5 for anthropic, gpt-4o-mini for openai)" },
     Key { toml: "anthropic_api_key", env: "ANTHROPIC_API_KEY", kind: Kind::Text, default: None, secret: true, help: "Anthropic API key" },
@@ -306,6 +307,8 @@ pub struct HealingConfig {
     /// Whether instant rules run before any model, and which.
     pub instant_enabled: bool,
     pub instant_rules: Vec<String>,
+    /// Kinds of errors that are not code bugs that are sent for a fix anyway.
+    pub triage_force: Vec<String>,
     pub llm_max_retries: u32,
     pub llm_backoff_initial: Duration,
     pub llm_timeout: Duration,
@@ -592,6 +595,7 @@ impl Config {
             openai_structured: get("openai.structured").unwrap_or("tools").to_string(),
             instant_enabled: get("instant.enabled").and_then(parse_bool).unwrap_or(true),
             instant_rules: list("instant.rules"),
+            triage_force: list("triage.force"),
             anthropic_api_key: get("anthropic_api_key").map(str::to_string),
             anthropic_base_url: get("anthropic_base_url")
                 .unwrap_or(crate::analyse::anthropic::DEFAULT_BASE_URL)
@@ -645,6 +649,7 @@ impl Config {
                 other_files: list("policy.other_files"),
                 test_files: list("policy.test_files"),
                 guarded: guarded_by_checks(&list("verify.commands")),
+                incident_error: None,
             },
         };
         let git_mode = get("git.mode")
@@ -684,6 +689,22 @@ impl Config {
                     .map(|s| s.source.clone())
                     .unwrap_or(Source::Default),
                 expected: format!("rule names among {}", crate::rules::RULES.join(", ")),
+            });
+        }
+        if let Some(unknown) = healing
+            .triage_force
+            .iter()
+            .find(|k| !crate::triage::KINDS.contains(&k.as_str()))
+        {
+            return Err(ConfigError::Invalid {
+                key: "HEAL_TRIAGE_FORCE".to_string(),
+                value: unknown.clone(),
+                source_: settings
+                    .iter()
+                    .find(|s| s.key.toml == "triage.force")
+                    .map(|s| s.source.clone())
+                    .unwrap_or(Source::Default),
+                expected: format!("kinds among {}", crate::triage::KINDS.join(", ")),
             });
         }
         // pr mode cannot do its job without these: say so at start, not at the first fix.

@@ -36,3 +36,4 @@ pub mod redact;
 pub mod rules;
 pub mod supervise;
 pub mod testrun;
+pub mod triage;

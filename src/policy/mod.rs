@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod hiding;
 mod paths;
 mod scan;
 
@@ -42,6 +43,9 @@ pub struct PolicyConfig {
     pub test_files: Vec<String>,
     /// Files the checks (`verify.commands`) name: no fix may edit what judges it.
     pub guarded: Vec<String>,
+    /// The exception type of the incident being fixed, set per incident: an `except` that
+    /// catches it and only passes or returns a default hides it.
+    pub incident_error: Option<String>,
 }
 
 impl Default for PolicyConfig {
@@ -63,6 +67,7 @@ impl Default for PolicyConfig {
             .map(String::from)
             .to_vec(),
             guarded: Vec::new(),
+            incident_error: None,
         }
     }
 }
@@ -106,6 +111,8 @@ pub enum Violation {
         "{file} is a test ({why}): tests are the evidence a fix is judged by, and no fix may edit them; change policy.test_files if this file is not a test"
     )]
     Test { file: String, why: &'static str },
+    #[error("the fix hides the error in {file} instead of fixing it: {why}")]
+    HidesTheError { file: String, why: String },
 }
 
 /// All violations of `plan`, in a stable order (empty = allowed). `traceback_files`: the
@@ -173,6 +180,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         violations.push(Violation::DeletesFile { file: rel.clone() });
     }
     if is_python(file) {
+        for why in hiding::hides(&file.before, &file.after, cfg.incident_error.as_deref()) {
+            violations.push(Violation::HidesTheError {
+                file: rel.clone(),
+                why,
+            });
+        }
         for (line, what) in scan_added(&file.before, &file.after) {
             violations.push(Violation::Dangerous {
                 file: rel.clone(),

@@ -19,6 +19,7 @@ mod openai;
 mod peers;
 mod proof;
 mod prove;
+mod quality;
 mod real_model;
 mod run;
 mod sandbox;

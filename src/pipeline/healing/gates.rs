@@ -49,6 +49,21 @@ impl Healer {
     /// to heal, and whether fixes can be scoped at all.
     pub(super) fn fix_gates(&self, record: &Record) -> Option<Verdict> {
         let h = &self.config.healing;
+        // Not a code bug: what to do is said, and no rule or model is asked.
+        if let Some(t) = crate::triage::triage(&record.error)
+            && !h.triage_force.iter().any(|k| k == t.kind.name())
+        {
+            return Some(Verdict::new(
+                Status::Skipped,
+                format!(
+                    "not a code bug ({}): {}; heal does not fix it (triage.force = [\"{}\"] would send it for a fix)",
+                    t.kind.name(),
+                    t.advice,
+                    t.kind.name()
+                ),
+                false,
+            ));
+        }
         if let Some(result) = &record.result
             && result["not_a_code_bug"] == true
         {
@@ -84,6 +99,7 @@ impl Healer {
         let mut policy = self.config.healing.policy.clone();
         // A failing test is the evidence a fix is judged by: it is never edited to pass.
         policy.protect_tests |= record.context.test.is_some();
+        policy.incident_error = Some(record.error.exc_type.clone());
         let violations = crate::policy::check(plan, &traceback_files, &policy);
         (!violations.is_empty()).then(|| {
             violations

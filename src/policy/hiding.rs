@@ -1,0 +1,257 @@
+//! Fixes that hide the error instead of fixing it: an `except` that catches it (or everything)
+//! and only passes, continues or returns a default; and a required environment read
+//! (`os.environ["X"]`) turned into one with a default. Both make the crash go away and the bug
+//! stay, which a re-run cannot tell from a fix.
+//!
+//! The exception: a default the function's docstring promises ("returns 0 when the client has
+//! no budget") is the intended behaviour, not a hidden error.
+//!
+//! Pure: two texts in, findings out.
+
+use tree_sitter::Node;
+
+/// Words of a docstring that say a default is meant.
+const DEFAULT_WORDS: &[&str] = &[
+    "default",
+    "none if",
+    "none when",
+    "returns none",
+    "return none",
+    "0 if",
+    "0 when",
+    "zero if",
+    "zero when",
+    "empty if",
+    "empty when",
+];
+
+/// Why `after` hides an error of type `error_type` that `before` raised, if it does.
+pub fn hides(before: &str, after: &str, error_type: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    let added = added_rows(before, after);
+    if added.is_empty() {
+        return out;
+    }
+    if let Some(tree) = crate::prove::syntax::parse(after) {
+        let src = after.as_bytes();
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "except_clause"
+                && touches(node, &added)
+                && catches(node, src, error_type)
+                && only_hides(node, src)
+                && !docstring_promises_a_default(node, src)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "an except clause at line {line} that only passes or returns a default: it hides the error instead of fixing it"
+                ));
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+    }
+    for name in required_reads(before) {
+        if defaulted(after, &name) && !required_reads(after).contains(&name) {
+            out.push(format!(
+                "it gives the required setting {name} a default (os.environ[\"{name}\"] became a read with a fallback): a missing setting must be set, not guessed"
+            ));
+        }
+    }
+    out
+}
+
+fn added_rows(before: &str, after: &str) -> Vec<usize> {
+    similar::TextDiff::from_lines(before, after)
+        .iter_all_changes()
+        .filter(|c| c.tag() == similar::ChangeTag::Insert)
+        .filter_map(|c| c.new_index())
+        .collect()
+}
+
+fn touches(node: Node<'_>, added: &[usize]) -> bool {
+    let (start, end) = (node.start_position().row, node.end_position().row);
+    added.iter().any(|r| (start..=end).contains(r))
+}
+
+/// Whether the clause catches `error_type`: bare, `Exception`, `BaseException`, or the type
+/// itself (alone or in a tuple).
+fn catches(clause: Node<'_>, src: &[u8], error_type: Option<&str>) -> bool {
+    let mut cursor = clause.walk();
+    let caught: Vec<String> = clause
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() != "block" && c.kind() != "comment")
+        .map(|c| c.utf8_text(src).unwrap_or("").to_string())
+        .collect();
+    let Some(spec) = caught.first() else {
+        return true; // a bare `except:`
+    };
+    let short = error_type.map(|t| t.rsplit('.').next().unwrap_or(t));
+    spec.split(|c: char| c == ',' || c == '(' || c == ')' || c.is_whitespace())
+        .map(|w| w.rsplit('.').next().unwrap_or(w))
+        .any(|w| w == "Exception" || w == "BaseException" || Some(w) == short)
+}
+
+/// Whether the handler's body only passes, continues, or returns nothing or a literal.
+fn only_hides(clause: Node<'_>, src: &[u8]) -> bool {
+    let Some(body) = clause.child_by_field_name("body").or_else(|| {
+        let mut cursor = clause.walk();
+        clause
+            .named_children(&mut cursor)
+            .find(|c| c.kind() == "block")
+    }) else {
+        return false;
+    };
+    let mut cursor = body.walk();
+    let statements: Vec<Node<'_>> = body
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    !statements.is_empty()
+        && statements.iter().all(|s| match s.kind() {
+            "pass_statement" | "continue_statement" => true,
+            "expression_statement" => s.utf8_text(src).is_ok_and(|t| t.trim() == "..."),
+            "return_statement" => {
+                let mut c = s.walk();
+                let value: Vec<Node<'_>> = s.named_children(&mut c).collect();
+                value.is_empty() || value.iter().all(|v| is_literal(*v))
+            }
+            _ => false,
+        })
+}
+
+fn is_literal(node: Node<'_>) -> bool {
+    match node.kind() {
+        "none" | "true" | "false" | "integer" | "float" | "string" => true,
+        "list" | "dictionary" | "tuple" | "set" => node.named_child_count() == 0,
+        "unary_operator" => node.named_child(0).is_some_and(is_literal),
+        _ => false,
+    }
+}
+
+/// Whether the function around `node` says in its docstring that a default is meant.
+fn docstring_promises_a_default(node: Node<'_>, src: &[u8]) -> bool {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if n.kind() == "function_definition" {
+            let Some(body) = n.child_by_field_name("body") else {
+                return false;
+            };
+            let Some(first) = body.named_child(0) else {
+                return false;
+            };
+            let is_doc = first.kind() == "expression_statement"
+                && first.named_child(0).is_some_and(|s| s.kind() == "string");
+            if !is_doc {
+                return false;
+            }
+            let text = first.utf8_text(src).unwrap_or("").to_lowercase();
+            return DEFAULT_WORDS.iter().any(|w| text.contains(w));
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// The names read with `os.environ["NAME"]` (or `environ['NAME']`).
+fn required_reads(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("environ[") {
+        rest = &rest[at + "environ[".len()..];
+        if let Some(name) = quoted(rest)
+            && !out.contains(&name)
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Whether `text` reads `name` with a fallback: `environ.get("NAME", ...)` or
+/// `getenv("NAME", ...)`.
+fn defaulted(text: &str, name: &str) -> bool {
+    ["environ.get(", "getenv("].iter().any(|call| {
+        let mut rest = text;
+        while let Some(at) = rest.find(call) {
+            rest = &rest[at + call.len()..];
+            if quoted(rest).as_deref() == Some(name) {
+                let args = rest.split(')').next().unwrap_or("");
+                if args.contains(',') {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+}
+
+/// The text of a string literal at the start of `s` (after spaces).
+fn quoted(s: &str) -> Option<String> {
+    let s = s.trim_start();
+    let quote = s.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let body = &s[1..];
+    let end = body.find(quote)?;
+    Some(body[..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEFORE: &str = "def share(total, n):\n    return total / n\n";
+
+    #[test]
+    fn an_except_that_only_passes_or_returns_a_default_hides_the_error() {
+        for handler in [
+            "pass",
+            "return None",
+            "return 0",
+            "return []",
+            "return",
+            "...",
+        ] {
+            let after = format!(
+                "def share(total, n):\n    try:\n        return total / n\n    except ZeroDivisionError:\n        {handler}\n"
+            );
+            let found = hides(BEFORE, &after, Some("ZeroDivisionError"));
+            assert_eq!(found.len(), 1, "{handler}: {found:?}");
+        }
+        let broad = "def share(total, n):\n    try:\n        return total / n\n    except Exception:\n        return 0.0\n";
+        assert_eq!(hides(BEFORE, broad, Some("ZeroDivisionError")).len(), 1);
+    }
+
+    #[test]
+    fn near_misses_are_not_hiding() {
+        // A guard that keeps the computation.
+        let guard =
+            "def share(total, n):\n    if n == 0:\n        return 0.0\n    return total / n\n";
+        assert!(hides(BEFORE, guard, Some("ZeroDivisionError")).is_empty());
+        // A handler that does something.
+        let logs = "def share(total, n):\n    try:\n        return total / n\n    except ZeroDivisionError:\n        raise ValueError('no clients')\n";
+        assert!(hides(BEFORE, logs, Some("ZeroDivisionError")).is_empty());
+        // Another exception type.
+        let other = "def share(total, n):\n    try:\n        return total / n\n    except KeyError:\n        return 0\n";
+        assert!(hides(BEFORE, other, Some("ZeroDivisionError")).is_empty());
+        // The docstring promises the default.
+        let promised = "def share(total, n):\n    \"\"\"The share, 0 when there are no clients.\"\"\"\n    try:\n        return total / n\n    except ZeroDivisionError:\n        return 0\n";
+        let before = "def share(total, n):\n    \"\"\"The share, 0 when there are no clients.\"\"\"\n    return total / n\n";
+        assert!(hides(before, promised, Some("ZeroDivisionError")).is_empty());
+    }
+
+    #[test]
+    fn a_required_setting_given_a_default_is_refused() {
+        let before = "import os\nTOKEN = os.environ[\"ADS_API_TOKEN\"]\n";
+        let after = "import os\nTOKEN = os.environ.get('ADS_API_TOKEN', 'default_token')\n";
+        let found = hides(before, after, Some("KeyError"));
+        assert!(
+            found.iter().any(|f| f.contains("ADS_API_TOKEN")),
+            "{found:?}"
+        );
+        let getenv = "import os\nTOKEN = os.getenv(\"ADS_API_TOKEN\", \"x\")\n";
+        assert_eq!(hides(before, getenv, Some("KeyError")).len(), 1);
+        // A read without a default still fails loudly: not hiding.
+        let plain = "import os\nTOKEN = os.environ.get('ADS_API_TOKEN')\nassert TOKEN\n";
+        assert!(hides(before, plain, Some("KeyError")).is_empty());
+    }
+}

@@ -1,0 +1,143 @@
+//! What makes a model's fix right, not just quiet: errors that are not code bugs are triaged
+//! before any model; fixes that hide the error are refused. The real binary, real python3, a
+//! fake model. See: issue 13.
+
+use serde_json::{Value, json};
+
+use crate::support::Project;
+use crate::support::anthropic::{FakeAnthropic, Reply};
+
+fn project(model: &FakeAnthropic) -> Project {
+    let mut p = Project::new();
+    p.env("ANTHROPIC_API_KEY", "sk-ant-api03-test-key-0123456789");
+    p.env("ANTHROPIC_BASE_URL", &model.base_url());
+    p.env("HEAL_LLM_RETRY_INITIAL_MS", "10");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    p.env("HEAL_INSTANT", "false");
+    p
+}
+
+fn answer(edits: &[(&str, &str, &str)]) -> Value {
+    json!({
+        "fixable": true,
+        "reason": "a bug",
+        "error_category": "logic",
+        "root_cause": "see the edits",
+        "affected_file": "app.py",
+        "confidence": "high",
+        "explanation": "see the edits",
+        "changes_summary": "see the edits",
+        "edits": edits.iter().map(|(f, s, r)| json!({"file": f, "search": s, "replace": r})).collect::<Vec<_>>(),
+    })
+}
+
+const NEEDS_TOKEN: &str = "\
+import os
+
+
+def client():
+    \"\"\"The ads client. ADS_API_TOKEN must be set: never default it.\"\"\"
+    token = os.environ[\"ADS_API_TOKEN\"]
+    return {\"token\": token}
+
+
+print(client(), flush=True)
+";
+
+#[test]
+fn r13_a_missing_environment_variable_is_triaged_with_no_model_call() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", NEEDS_TOKEN);
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "skipped", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("not a code bug (missing-env)")
+            && reason.contains("ADS_API_TOKEN is not set: set it in the program's environment"),
+        "{reason}"
+    );
+    assert!(model.requests().is_empty(), "a model was asked");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        NEEDS_TOKEN
+    );
+}
+
+#[test]
+fn r13_a_models_default_for_a_required_setting_is_refused() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    // Sent for a fix on purpose: the policy still refuses the default.
+    p.env("HEAL_TRIAGE_FORCE", "missing-env");
+    p.file("app.py", NEEDS_TOKEN);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    token = os.environ[\"ADS_API_TOKEN\"]\n",
+        "    token = os.environ.get('ADS_API_TOKEN', 'default_token')\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("gives the required setting ADS_API_TOKEN a default"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        NEEDS_TOKEN
+    );
+}
+
+const SHARE: &str = "\
+def share(total, clients):
+    return total / clients
+
+
+print(share(100.0, 0), flush=True)
+";
+
+#[test]
+fn r13_error_swallowing_is_refused_and_a_guard_with_a_promised_default_is_not() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", SHARE);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    return total / clients\n",
+        "    try:\n        return total / clients\n    except ZeroDivisionError:\n        pass\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("hides the error in app.py instead of fixing it"),
+        "{r:#}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        SHARE
+    );
+
+    // The near miss: the docstring says what an empty share is.
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    let promised = SHARE.replace(
+        "def share(total, clients):\n",
+        "def share(total, clients):\n    \"\"\"Each client's share; 0 when there are no clients.\"\"\"\n",
+    );
+    p.file("app.py", &promised);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    return total / clients\n",
+        "    try:\n        return total / clients\n    except ZeroDivisionError:\n        return 0\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+}
