@@ -190,6 +190,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "openai_api_key", env: "OPENAI_API_KEY", kind: Kind::Text, default: None, secret: true, help: "OpenAI API key (optional for local servers)" },
     Key { toml: "openai_base_url", env: "OPENAI_BASE_URL", kind: Kind::Url, default: Some(DEFAULT_OPENAI_BASE_URL), secret: false, help: "OpenAI-compatible base URL: llama.cpp http://127.0.0.1:8080/v1, Ollama http://127.0.0.1:11434/v1" },
     Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("tools"), secret: false, help: "how the openai provider asks for the report_fix answer: tools, json_schema or json" },
+    Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: Some("1"), secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
     Key { toml: "llm.timeout_s", env: "HEAL_LLM_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "timeout of one model request" },
@@ -310,6 +311,8 @@ pub struct HealingConfig {
     /// Kinds of errors that are not code bugs that are sent for a fix anyway.
     pub triage_force: Vec<String>,
     pub llm_max_retries: u32,
+    /// Candidate fixes asked for when the first one fails.
+    pub candidates: u32,
     pub llm_backoff_initial: Duration,
     pub llm_timeout: Duration,
     pub min_confidence: crate::analyse::Confidence,
@@ -602,6 +605,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             llm_max_retries: small("llm.max_retries"),
+            candidates: small("llm.candidates"),
             llm_backoff_initial: Duration::from_millis(num("llm.retry_initial_ms")),
             llm_timeout: Duration::from_secs(num("llm.timeout_s")),
             min_confidence: get("auto_fix_min_confidence")

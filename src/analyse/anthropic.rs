@@ -147,6 +147,7 @@ impl Anthropic {
                 // One answer, one call: a second call would need a result of its own.
                 disable_parallel_tool_use: true,
             },
+            temperature: conv.temperature(),
         };
         // Serializing these structs of strings and values cannot fail.
         let mut body = serde_json::to_value(&request).unwrap_or(Value::Null);
@@ -333,6 +334,8 @@ struct Request<'a> {
     messages: Vec<Message<'a>>,
     tools: [Tool<'a>; 1],
     tool_choice: ToolChoice<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
 }
 
 #[derive(Serialize)]

@@ -152,6 +152,9 @@ pub struct Conversation {
     system: String,
     turns: Vec<Turn>,
     usage: Vec<Usage>,
+    /// The sampling temperature asked for, in hundredths; `None` leaves the provider's own
+    /// (heal asks its first candidate as it always did, further candidates higher).
+    temperature: Option<u16>,
 }
 
 impl Conversation {
@@ -163,7 +166,19 @@ impl Conversation {
                 replies_to: Vec::new(),
             }],
             usage: Vec::new(),
+            temperature: None,
         }
+    }
+
+    /// The same conversation asked at `temperature`: for candidates that should differ.
+    pub fn with_temperature(mut self, temperature: f32) -> Conversation {
+        let hundredths = (temperature.clamp(0.0, 2.0) * 100.0).round();
+        self.temperature = Some(hundredths as u16);
+        self
+    }
+
+    pub fn temperature(&self) -> Option<f64> {
+        self.temperature.map(|t| f64::from(t) / 100.0)
     }
 
     pub fn system(&self) -> &str {

@@ -222,7 +222,10 @@ impl OpenAi {
             model: &self.config.model,
             messages,
             max_tokens: self.config.max_tokens,
-            temperature: 0,
+            temperature: match conv.temperature() {
+                Some(t) if t > 0.0 => json!(t),
+                _ => json!(0),
+            },
             tools: None,
             tool_choice: None,
             response_format: None,
@@ -546,7 +549,8 @@ struct Request<'a> {
     model: &'a str,
     messages: Vec<Message<'a>>,
     max_tokens: u32,
-    temperature: u32,
+    /// 0 (an integer, as servers expect) unless the conversation asks for another.
+    temperature: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<[Tool<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]

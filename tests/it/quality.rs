@@ -141,3 +141,61 @@ fn r13_error_swallowing_is_refused_and_a_guard_with_a_promised_default_is_not() 
     let r = p.record();
     assert_eq!(r["status"], "applied", "{r:#}");
 }
+
+#[test]
+fn r13_a_second_candidate_passes_where_the_first_failed() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_LLM_CANDIDATES", "3");
+    p.env("HEAL_MAX_ATTEMPTS", "1");
+    p.file("app.py", SHARE);
+    // The first candidate changes nothing that matters; two more are asked at once: both
+    // pass, the smaller is applied.
+    let useless = answer(&[(
+        "app.py",
+        "    return total / clients\n",
+        "    return total / clients  # checked\n",
+    )]);
+    let guard = answer(&[(
+        "app.py",
+        "    return total / clients\n",
+        "    if clients == 0:\n        return 0.0\n    return total / clients\n",
+    )]);
+    let bigger = answer(&[(
+        "app.py",
+        "    return total / clients\n",
+        "    if clients == 0:\n        # no clients, no share\n        return 0.0\n    return total / clients\n",
+    )]);
+    model.script([
+        Reply::tool_use(useless),
+        Reply::tool_use(bigger),
+        Reply::tool_use(guard),
+    ]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let live = std::fs::read_to_string(p.path().join("app.py")).unwrap();
+    assert!(
+        live.contains("    if clients == 0:\n        return 0.0\n"),
+        "{live}"
+    );
+    assert!(!live.contains("no clients, no share"), "{live}");
+    // Every candidate is in the record, with why it passed or failed.
+    let round = &r["fix"]["candidates"][0];
+    assert_eq!(round["tried"].as_array().unwrap().len(), 2, "{r:#}");
+    assert_eq!(round["chosen"], 3);
+    assert!(
+        r["fix"]["refused"][0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("the same error again")
+    );
+    // Three requests, each one call; the extra ones fresh and at a higher temperature.
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 3);
+    for extra in &reqs[1..] {
+        assert_eq!(extra.messages().len(), 1, "{}", extra.raw);
+        assert_eq!(extra.body["temperature"], json!(0.8));
+    }
+    assert_eq!(r["llm"]["calls"].as_array().unwrap().len(), 3);
+}

@@ -1,14 +1,39 @@
 //! The model's path through healing: ask, plan, judge by the policy, prove; each failure is fed
-//! back to the model, up to `max_attempts` fixes in all.
+//! back to the model, up to `max_attempts` rounds. With `llm.candidates` above 1, a round whose
+//! first fix fails also asks for more, each in a fresh conversation at a higher temperature,
+//! proves each against the same baseline, and applies the smallest that passes (agreement
+//! between candidates breaks ties).
 
 use std::time::Instant;
 
+use serde_json::json;
+
 use super::report::analysis_json;
 use super::{Healer, Outcome, Proved, Refused, Timings, Verdict};
-use crate::analyse::{self, Conversation, Model};
-use crate::apply::{self, PlanError};
-use crate::prove::{Pending, Prover};
+use crate::analyse::{self, Conversation, Model, ReportFix, Usage};
+use crate::apply::{self, Plan, PlanError};
+use crate::prove::{Pending, Prover, Validation};
 use crate::record::model::{LlmCall, LlmUsage, Record, Status};
+
+/// The temperature further candidates are asked at: enough to differ from the first.
+const CANDIDATE_TEMPERATURE: f32 = 0.8;
+
+/// Why a candidate was not applied.
+struct Refusal {
+    /// What the model is told next.
+    feedback: String,
+    /// What the record says, when it ends the healing.
+    status: Status,
+    reason: String,
+    /// Whether another round may mend it.
+    retry: bool,
+}
+
+/// A candidate that passed its proof.
+struct Passed {
+    plan: Plan,
+    validation: Validation,
+}
 
 impl Healer {
     /// Asks the model for a fix of `record` (in the code as the pending links leave it) and
@@ -36,149 +61,248 @@ impl Healer {
             let over = |rel: &str| pending.text(rel).map(str::to_string);
             analyse::gather_over(record, &root, &allowed, &over)
         };
-        let mut conv = Conversation::new(analyse::render(&input));
+        let prompt = analyse::render(&input);
+        let mut conv = Conversation::new(prompt.clone());
         let max_attempts = self.config.healing.max_attempts.max(1);
+        let extra = self.config.healing.candidates.max(1) - 1;
         let mut attempts = 0;
+        let mut usage: Vec<Usage> = Vec::new();
+        let mut main_seen = 0;
         let mut counted = 0;
         let mut timings = Timings::default();
-        let read = |rel: &str, abs: &std::path::Path| Healer::read(pending, rel, abs);
         loop {
             attempts += 1;
             let t = Instant::now();
             let asked = analyse::analyse(provider, &mut conv).await;
             timings.analyse += t.elapsed();
-            counted = self.count_calls(&id, &conv, counted).await;
+            usage.extend(conv.usage().iter().skip(main_seen).cloned());
+            main_seen = conv.usage().len();
+            counted = self.count_calls(&id, &usage, counted).await;
             let fix = match asked {
                 Ok((fix, _)) => fix,
                 Err(e) => return Outcome::Ended(Verdict::new(Status::Failed, e.to_string(), true)),
             };
             let analysis = analysis_json(&fix);
             self.save(&id, move |r| r.analysis = Some(analysis)).await;
-            if !fix.fixable {
-                return Outcome::Ended(Verdict::new(
-                    Status::Skipped,
-                    format!(
-                        "the model says this cannot be fixed automatically: {}",
-                        fix.reason
-                    ),
-                    true,
-                ));
+            if let Some(verdict) = self.model_declines(&fix) {
+                return Outcome::Ended(verdict);
             }
-            if fix.confidence < self.config.healing.min_confidence {
-                return Outcome::Ended(Verdict::new(
-                    Status::Skipped,
-                    format!(
-                        "the model's confidence ({}) is below AUTO_FIX_MIN_CONFIDENCE ({})",
-                        fix.confidence.as_str(),
-                        self.config.healing.min_confidence.as_str()
-                    ),
-                    true,
-                ));
-            }
-            let plan = match apply::plan_with(scope, &fix.edits, &read) {
-                Ok(plan) => plan,
-                Err(PlanError::Edit { file, source }) if attempts < max_attempts => {
-                    conv.follow_up(&analyse::prompt::edit_failed(
-                        source.index + 1,
-                        &file,
-                        &source.kind.to_string(),
-                    ));
-                    self.record_fix(&id, &fix, attempts, None, None).await;
-                    continue;
-                }
-                Err(e) => {
-                    self.record_fix(&id, &fix, attempts, None, None).await;
-                    return Outcome::Ended(Verdict::new(
-                        Status::Rejected,
-                        format!("the fix was rejected, nothing was written: {e}"),
-                        true,
-                    ));
-                }
+            let first = self
+                .candidate(record, pending, prover, &fix, attempts, &mut timings)
+                .await;
+            let refusal = match first {
+                Ok(passed) => return self.proved(passed, timings),
+                Err(refusal) => refusal,
             };
-            if let Some(why) = self.policy_refusal(record, &plan) {
-                self.record_fix(&id, &fix, attempts, None, Some(&plan))
+            // More candidates, each from a fresh conversation, against the same baseline.
+            let mut passing: Vec<(Passed, ReportFix)> = Vec::new();
+            let mut tried = Vec::new();
+            for k in 0..extra {
+                let mut side =
+                    Conversation::new(prompt.clone()).with_temperature(CANDIDATE_TEMPERATURE);
+                let t = Instant::now();
+                let asked = analyse::analyse(provider, &mut side).await;
+                timings.analyse += t.elapsed();
+                usage.extend(side.usage().iter().cloned());
+                counted = self.count_calls(&id, &usage, counted).await;
+                let Ok((fix, _)) = asked else { continue };
+                if self.model_declines(&fix).is_some() {
+                    tried.push(json!({"candidate": k + 2, "passed": false, "failure": "declined or not confident"}));
+                    continue;
+                }
+                match self
+                    .candidate(record, pending, prover, &fix, attempts, &mut timings)
+                    .await
+                {
+                    Ok(passed) => {
+                        tried.push(
+                            json!({"candidate": k + 2, "passed": true, "diff": passed.plan.diff()}),
+                        );
+                        passing.push((passed, fix));
+                    }
+                    Err(r) => tried
+                        .push(json!({"candidate": k + 2, "passed": false, "failure": r.reason})),
+                }
+            }
+            if !tried.is_empty() {
+                let chosen = choose(&passing);
+                let note =
+                    json!({"round": attempts, "tried": tried, "chosen": chosen.map(|i| i + 2)});
+                self.save(&id, move |r| {
+                    if let Some(fix) = r.fix.as_mut() {
+                        let list = fix["candidates"].as_array().cloned().unwrap_or_default();
+                        let mut list = list;
+                        list.push(note);
+                        fix["candidates"] = serde_json::Value::Array(list);
+                    }
+                })
+                .await;
+                if let Some(i) = chosen {
+                    let (passed, fix) = passing.swap_remove(i);
+                    self.record_fix(
+                        &id,
+                        &fix,
+                        attempts,
+                        Some(&passed.validation),
+                        Some(&passed.plan),
+                    )
                     .await;
-                if attempts < max_attempts {
-                    conv.follow_up(&analyse::prompt::policy_refused(&why));
-                    continue;
+                    return self.proved(passed, timings);
                 }
-                return Outcome::Ended(Verdict::new(
-                    Status::Rejected,
-                    format!("the fix was refused by the scope policy, nothing was written: {why}"),
-                    true,
-                ));
             }
-            let key = Refused::key(&record.fingerprint, &plan);
-            if let Some(before) = self.refused.get(&key) {
-                // The same fix on the same code fails the same way: no need to prove it again.
-                let failure =
-                    format!("This exact fix was already proved on this code and failed: {before}");
-                self.record_candidate(
-                    &id,
-                    &fix,
-                    attempts,
-                    None,
-                    Some(&plan),
-                    Some(failure.clone()),
-                )
-                .await;
-                if attempts < max_attempts {
-                    conv.follow_up(&analyse::prompt::validation_failed("proof", &failure));
-                    continue;
-                }
-                return Outcome::Ended(Verdict::new(
-                    Status::Rejected,
-                    format!("the fix did not pass its proof, nothing was written: {failure}"),
-                    true,
-                ));
+            if attempts >= max_attempts || !refusal.retry {
+                return Outcome::Ended(Verdict::new(refusal.status, refusal.reason, true));
             }
-            if let Some(n) = &self.notifier {
-                n.stage(
-                    record,
-                    &format!(
-                        "🔧 Fix proposed for {id}: {}. Proving it in an isolated copy…",
-                        fix.changes_summary
-                    ),
-                );
-            }
-            let t = Instant::now();
-            let validation = prover.prove(&plan, pending).await;
-            timings.prove += t.elapsed();
-            self.record_fix(&id, &fix, attempts, Some(&validation), Some(&plan))
-                .await;
-            if !validation.passed {
-                let failure = validation
-                    .failure
-                    .clone()
-                    .unwrap_or_else(|| "the proof failed".to_string());
-                self.refused.put(key, failure.clone());
-                if attempts < max_attempts {
-                    let step = validation.steps.iter().find(|s| !s.passed);
-                    conv.follow_up(&analyse::prompt::validation_failed(
-                        step.map(|s| s.name.as_str()).unwrap_or("proof"),
-                        &failure,
-                    ));
-                    continue;
-                }
-                return Outcome::Ended(Verdict::new(
-                    Status::Rejected,
-                    format!("the fix did not pass its proof, nothing was written: {failure}"),
-                    true,
-                ));
-            }
-            return Outcome::Proved(Box::new(Proved {
-                plan,
-                next: validation.next,
-                weaker: validation.weaker,
-                timings,
-            }));
+            conv.follow_up(&refusal.feedback);
         }
     }
 
-    /// Counts the model calls made since the last count against the hourly limit and records
-    /// their cost; returns how many are counted now.
-    async fn count_calls(&self, id: &str, conv: &Conversation, counted: usize) -> usize {
-        let usage = conv.usage().to_vec();
+    /// The model's own reasons not to fix: not fixable, or not confident enough.
+    fn model_declines(&self, fix: &ReportFix) -> Option<Verdict> {
+        if !fix.fixable {
+            return Some(Verdict::new(
+                Status::Skipped,
+                format!(
+                    "the model says this cannot be fixed automatically: {}",
+                    fix.reason
+                ),
+                true,
+            ));
+        }
+        if fix.confidence < self.config.healing.min_confidence {
+            return Some(Verdict::new(
+                Status::Skipped,
+                format!(
+                    "the model's confidence ({}) is below AUTO_FIX_MIN_CONFIDENCE ({})",
+                    fix.confidence.as_str(),
+                    self.config.healing.min_confidence.as_str()
+                ),
+                true,
+            ));
+        }
+        None
+    }
+
+    /// Plans, judges by the policy and proves one candidate fix.
+    async fn candidate(
+        &self,
+        record: &Record,
+        pending: &Pending,
+        prover: &Prover,
+        fix: &ReportFix,
+        attempt: u32,
+        timings: &mut Timings,
+    ) -> Result<Passed, Refusal> {
+        let id = record.id.clone();
+        let Ok(scope) = &self.scope else {
+            return Err(Refusal {
+                feedback: String::new(),
+                status: Status::Failed,
+                reason: "healing is not set up".to_string(),
+                retry: false,
+            });
+        };
+        let read = |rel: &str, abs: &std::path::Path| Healer::read(pending, rel, abs);
+        let plan = match apply::plan_with(scope, &fix.edits, &read) {
+            Ok(plan) => plan,
+            Err(PlanError::Edit { file, source }) => {
+                self.record_fix(&id, fix, attempt, None, None).await;
+                return Err(Refusal {
+                    feedback: analyse::prompt::edit_failed(
+                        source.index + 1,
+                        &file,
+                        &source.kind.to_string(),
+                    ),
+                    status: Status::Rejected,
+                    reason: format!(
+                        "the fix was rejected, nothing was written: {}",
+                        PlanError::Edit { file, source }
+                    ),
+                    retry: true,
+                });
+            }
+            Err(e) => {
+                self.record_fix(&id, fix, attempt, None, None).await;
+                // A fix out of scope, or changing nothing, is not worth another round.
+                return Err(Refusal {
+                    feedback: String::new(),
+                    status: Status::Rejected,
+                    reason: format!("the fix was rejected, nothing was written: {e}"),
+                    retry: false,
+                });
+            }
+        };
+        if let Some(why) = self.policy_refusal(record, &plan) {
+            self.record_fix(&id, fix, attempt, None, Some(&plan)).await;
+            return Err(Refusal {
+                feedback: analyse::prompt::policy_refused(&why),
+                status: Status::Rejected,
+                reason: format!(
+                    "the fix was refused by the scope policy, nothing was written: {why}"
+                ),
+                retry: true,
+            });
+        }
+        let key = Refused::key(&record.fingerprint, &plan);
+        if let Some(before) = self.refused.get(&key) {
+            // The same fix on the same code fails the same way: no need to prove it again.
+            let failure =
+                format!("This exact fix was already proved on this code and failed: {before}");
+            self.record_candidate(&id, fix, attempt, None, Some(&plan), Some(failure.clone()))
+                .await;
+            return Err(Refusal {
+                feedback: analyse::prompt::validation_failed("proof", &failure),
+                status: Status::Rejected,
+                reason: format!("the fix did not pass its proof, nothing was written: {failure}"),
+                retry: true,
+            });
+        }
+        if let Some(n) = &self.notifier {
+            n.stage(
+                record,
+                &format!(
+                    "🔧 Fix proposed for {id}: {}. Proving it in an isolated copy…",
+                    fix.changes_summary
+                ),
+            );
+        }
+        let t = Instant::now();
+        let validation = prover.prove(&plan, pending).await;
+        timings.prove += t.elapsed();
+        self.record_fix(&id, fix, attempt, Some(&validation), Some(&plan))
+            .await;
+        if validation.passed {
+            return Ok(Passed { plan, validation });
+        }
+        let failure = validation
+            .failure
+            .clone()
+            .unwrap_or_else(|| "the proof failed".to_string());
+        self.refused.put(key, failure.clone());
+        let step = validation.steps.iter().find(|s| !s.passed);
+        Err(Refusal {
+            feedback: analyse::prompt::validation_failed(
+                step.map(|s| s.name.as_str()).unwrap_or("proof"),
+                &failure,
+            ),
+            status: Status::Rejected,
+            reason: format!("the fix did not pass its proof, nothing was written: {failure}"),
+            retry: true,
+        })
+    }
+
+    fn proved(&self, passed: Passed, timings: Timings) -> Outcome {
+        Outcome::Proved(Box::new(Proved {
+            next: passed.validation.next,
+            weaker: passed.validation.weaker,
+            plan: passed.plan,
+            timings,
+        }))
+    }
+
+    /// Counts the model calls in `usage` past the first `counted` against the hourly limit,
+    /// and records the cost of all; returns how many are counted now.
+    async fn count_calls(&self, id: &str, usage: &[Usage], counted: usize) -> usize {
         let new: Vec<_> = usage.iter().skip(counted).cloned().collect();
         let store = self.store.clone();
         let owned_id = id.to_string();
@@ -211,4 +335,35 @@ impl Healer {
         self.save(id, |r| r.llm = Some(total)).await;
         usage.len()
     }
+}
+
+/// The candidate to apply among those that passed: the smallest change, then the one most
+/// others agree with (the same diff once whitespace is ignored), then the first.
+fn choose(passing: &[(Passed, ReportFix)]) -> Option<usize> {
+    let normal = |p: &Passed| -> String {
+        p.plan
+            .diff()
+            .lines()
+            .filter(|l| l.starts_with('+') || l.starts_with('-'))
+            .map(|l| l.split_whitespace().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let size = |p: &Passed| {
+        p.plan
+            .diff()
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') && !l.starts_with("+++"))
+                    || (l.starts_with('-') && !l.starts_with("---"))
+            })
+            .count()
+    };
+    (0..passing.len()).min_by_key(|&i| {
+        let agree = passing
+            .iter()
+            .filter(|(other, _)| normal(other) == normal(&passing[i].0))
+            .count();
+        (size(&passing[i].0), std::cmp::Reverse(agree), i)
+    })
 }

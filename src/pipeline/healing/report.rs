@@ -73,6 +73,10 @@ impl Healer {
             if !history.is_empty() {
                 value["refused"] = Value::Array(history);
             }
+            // The rounds of candidates stay in the record, whichever was recorded last.
+            if let Some(candidates) = r.fix.as_ref().and_then(|f| f.get("candidates")) {
+                value["candidates"] = candidates.clone();
+            }
             // A candidate refused without a proof was judged against the same baseline as the
             // one before it: keep what the record said of it.
             if value.get("baseline").is_none()
