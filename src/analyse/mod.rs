@@ -27,7 +27,7 @@ pub use answer::{Category, Confidence, Edit, ReportFix};
 pub use anthropic::{Anthropic, AnthropicConfig};
 pub use openai::{OpenAi, OpenAiConfig};
 pub use parse::report_fix_schema;
-pub use prompt::{Prompt, PromptInput, gather, gather_over, render};
+pub use prompt::{EditForm, Prompt, PromptInput, gather, gather_over, render};
 
 /// How many answers [`analyse`] asks for: the first, and one more when it was unusable.
 pub const MAX_ANSWERS: u32 = 2;

@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod edits;
+pub mod function;
 pub mod lock;
 pub mod scope;
 

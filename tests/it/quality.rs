@@ -199,3 +199,46 @@ fn r13_a_second_candidate_passes_where_the_first_failed() {
     }
     assert_eq!(r["llm"]["calls"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn r13_the_function_edit_form_takes_a_def_line_and_a_whole_function() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_LLM_EDIT_FORM", "function");
+    p.env("HEAL_MAX_ATTEMPTS", "2");
+    p.file("app.py", SHARE);
+    // First a changed signature (refused: the error is not about arguments), then the same
+    // function with its signature kept, written without the file's indentation.
+    let resigned = answer(&[(
+        "app.py",
+        "def share(total, clients):",
+        "def share(total, clients=1):\n    return total / clients\n",
+    )]);
+    let kept = answer(&[(
+        "app.py",
+        "def share(total, clients):",
+        "def share(total, clients):\n    if clients == 0:\n        return 0.0\n    return total / clients",
+    )]);
+    model.script([Reply::tool_use(resigned), Reply::tool_use(kept)]);
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        SHARE.replace(
+            "    return total / clients\n",
+            "    if clients == 0:\n        return 0.0\n    return total / clients\n"
+        )
+    );
+    let reqs = model.requests();
+    assert!(
+        reqs[0].raw.contains("Change whole functions"),
+        "{}",
+        reqs[0].raw
+    );
+    assert!(
+        reqs[1].raw.contains("changes the signature of `share`"),
+        "{}",
+        reqs[1].raw
+    );
+}

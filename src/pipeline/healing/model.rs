@@ -56,11 +56,12 @@ impl Healer {
             );
         }
         let root = self.config.root.clone();
-        let input = {
+        let mut input = {
             let allowed = |rel: &str| scope.check(rel).is_ok();
             let over = |rel: &str| pending.text(rel).map(str::to_string);
             analyse::gather_over(record, &root, &allowed, &over)
         };
+        input.edit_form = self.config.healing.edit_form;
         let prompt = analyse::render(&input);
         let mut conv = Conversation::new(prompt.clone());
         let max_attempts = self.config.healing.max_attempts.max(1);
@@ -203,7 +204,21 @@ impl Healer {
             });
         };
         let read = |rel: &str, abs: &std::path::Path| Healer::read(pending, rel, abs);
-        let plan = match apply::plan_with(scope, &fix.edits, &read) {
+        let edits = match self.function_edits(record, fix, pending) {
+            Ok(edits) => edits,
+            Err((number, file, why)) => {
+                self.record_fix(&id, fix, attempt, None, None).await;
+                return Err(Refusal {
+                    feedback: analyse::prompt::edit_failed(number, &file, &why),
+                    status: Status::Rejected,
+                    reason: format!(
+                        "the fix was rejected, nothing was written: edit {number} of {file}: {why}"
+                    ),
+                    retry: true,
+                });
+            }
+        };
+        let plan = match apply::plan_with(scope, &edits, &read) {
             Ok(plan) => plan,
             Err(PlanError::Edit { file, source }) => {
                 self.record_fix(&id, fix, attempt, None, None).await;
@@ -289,6 +304,43 @@ impl Healer {
             reason: format!("the fix did not pass its proof, nothing was written: {failure}"),
             retry: true,
         })
+    }
+
+    /// The edits as search/replace: edits of the function form (a lone `def` line as
+    /// `search`) expanded to the function's current text. `Err((edit number, file, why))`.
+    fn function_edits(
+        &self,
+        record: &Record,
+        fix: &ReportFix,
+        pending: &Pending,
+    ) -> Result<Vec<analyse::Edit>, (usize, String, String)> {
+        if self.config.healing.edit_form != analyse::EditForm::Function {
+            return Ok(fix.edits.clone());
+        }
+        let Ok(scope) = &self.scope else {
+            return Ok(fix.edits.clone());
+        };
+        let signature_may_change = apply::function::error_is_about_arguments(
+            &record.error.exc_type,
+            &record.error.message,
+        );
+        let mut out = Vec::with_capacity(fix.edits.len());
+        for (i, edit) in fix.edits.iter().enumerate() {
+            // Paths are checked again by the plan; a file that cannot be read is the plan's to
+            // report.
+            let text = scope
+                .check(&edit.file)
+                .ok()
+                .and_then(|abs| Healer::read(pending, &edit.file, &abs).ok())
+                .and_then(|b| String::from_utf8(b).ok());
+            let expanded = match text {
+                Some(text) => apply::function::expand(&text, edit, signature_may_change)
+                    .map_err(|e| (i + 1, edit.file.clone(), e.to_string()))?,
+                None => None,
+            };
+            out.push(expanded.unwrap_or_else(|| edit.clone()));
+        }
+        Ok(out)
     }
 
     fn proved(&self, passed: Passed, timings: Timings) -> Outcome {
