@@ -192,6 +192,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "openai_base_url", env: "OPENAI_BASE_URL", kind: Kind::Url, default: Some(DEFAULT_OPENAI_BASE_URL), secret: false, help: "OpenAI-compatible base URL: llama.cpp http://127.0.0.1:8080/v1, Ollama http://127.0.0.1:11434/v1" },
     Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("tools"), secret: false, help: "how the openai provider asks for the report_fix answer: tools, json_schema or json" },
     Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: Some("search_replace"), secret: false, help: "how the model writes edits: search_replace (exact text to replace) or function (the def line, and the whole new function)" },
+    Key { toml: "llm.context_calls", env: "HEAL_LLM_CONTEXT_CALLS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model what the failing function was called with and gave in a run of the program (the baseline's calls)" },
     Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: Some("1"), secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
@@ -317,6 +318,8 @@ pub struct HealingConfig {
     pub candidates: u32,
     /// How the model writes its edits.
     pub edit_form: crate::analyse::EditForm,
+    /// Whether the prompt shows the failing function's calls from a run of the program.
+    pub context_calls: bool,
     pub llm_backoff_initial: Duration,
     pub llm_timeout: Duration,
     pub min_confidence: crate::analyse::Confidence,
@@ -610,6 +613,9 @@ impl Config {
                 .to_string(),
             llm_max_retries: small("llm.max_retries"),
             candidates: small("llm.candidates"),
+            context_calls: get("llm.context_calls")
+                .and_then(parse_bool)
+                .unwrap_or(true),
             edit_form: get("llm.edit_form")
                 .and_then(crate::analyse::EditForm::parse)
                 .unwrap_or_default(),

@@ -105,6 +105,10 @@ pub struct PromptInput {
     pub limits: Limits,
     /// How the model is asked to write its edits.
     pub edit_form: EditForm,
+    /// What the failing function was called with and what it gave, in a run of the program
+    /// as it is (`cost_per_click(5.0, 0) raised ZeroDivisionError`): the value that broke it,
+    /// beside ones that worked. Data from the program, fenced like the traceback.
+    pub observed: Vec<String>,
 }
 
 /// How the model writes an edit (`llm.edit_form`).
@@ -250,6 +254,7 @@ pub fn gather_over(
         sources,
         limits: Limits::default(),
         edit_form: EditForm::default(),
+        observed: Vec::new(),
     }
 }
 
@@ -360,6 +365,20 @@ pub fn render(input: &PromptInput) -> Prompt {
         "TRACEBACK",
         &cut_middle(&input.traceback, traceback_cap),
     );
+    if !input.observed.is_empty() {
+        let calls: Vec<String> = input
+            .observed
+            .iter()
+            .take(12)
+            .map(|c| cut_middle(c, 300).into_owned())
+            .collect();
+        fence.block(&mut head, "CALLS", &calls.join("\n"));
+        head.push_str(
+            "CALLS are calls of the failing function seen in a run of the program as it is: \
+             the ones that raised, and ones that returned. A fix must keep what the ones that \
+             returned gave.\n\n",
+        );
+    }
     if !input.tags.is_empty() {
         let tags: Vec<String> = input
             .tags
@@ -463,6 +482,7 @@ impl Fence {
         let mut parts: Vec<&str> = vec![&input.exc_type, &input.message, &input.traceback];
         parts.extend(input.related.iter().map(String::as_str));
         parts.extend(input.origin.as_deref());
+        parts.extend(input.observed.iter().map(String::as_str));
         for (k, v) in &input.tags {
             parts.push(k);
             parts.push(v);

@@ -421,6 +421,30 @@ impl Prover {
         }
     }
 
+    /// What the calls of function `name` in `file` did in a run of the program as it is (the
+    /// baseline, run now or reused by the proof after): sentences like
+    /// `cost_per_click(5.0, 0) raised ZeroDivisionError`, for the model. Empty when the
+    /// program does not re-run here, or the probe saw nothing.
+    pub async fn observed_calls(
+        &self,
+        pending: &Pending,
+        file: &str,
+        name: &str,
+        max: usize,
+    ) -> Vec<String> {
+        if !self.config.rerun || self.config.test.is_some() {
+            return Vec::new();
+        }
+        let (baseline, _) = self
+            .baseline_of(self.config.probe_files.clone(), pending)
+            .await;
+        baseline
+            .calls
+            .first()
+            .map(|c| c.described(file, name, max))
+            .unwrap_or_default()
+    }
+
     /// The baseline of the code `plan` applies to, from the cache (then `true`) or run now.
     async fn baseline(&self, plan: &Plan, pending: &Pending) -> (Arc<Baseline>, bool) {
         let mut files = self.config.probe_files.clone();
@@ -429,6 +453,16 @@ impl Prover {
                 files.push(f.rel.clone());
             }
         }
+        self.baseline_of(files, pending).await
+    }
+
+    /// The baseline with the functions of `files` watched, from the cache (then `true`) or
+    /// run now.
+    async fn baseline_of(
+        &self,
+        mut files: Vec<String>,
+        pending: &Pending,
+    ) -> (Arc<Baseline>, bool) {
         files.sort();
         let root = self.config.root.clone();
         let storage = self.config.storage_dir.clone();

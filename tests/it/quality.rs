@@ -242,3 +242,26 @@ fn r13_the_function_edit_form_takes_a_def_line_and_a_whole_function() {
         reqs[1].raw
     );
 }
+
+#[test]
+fn r13_the_prompt_names_the_value_that_broke_the_function() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file(
+        "app.py",
+        "def cost_per_click(spend, clicks):\n    return spend / clicks\n\n\nfor spend, clicks in [(10.0, 4), (5.0, 0)]:\n    print(cost_per_click(spend, clicks), flush=True)\n",
+    );
+    model.respond_always(Reply::tool_use(json!({
+        "fixable": false, "reason": "just looking", "error_category": "logic",
+        "root_cause": "n/a", "affected_file": "app.py", "confidence": "high",
+        "explanation": "n/a", "changes_summary": "n/a", "edits": []
+    })));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let reqs = model.requests();
+    let prompt = reqs[0].prompt();
+    assert!(
+        prompt.contains("cost_per_click(5.0, 0) raised ZeroDivisionError")
+            && prompt.contains("cost_per_click(10.0, 4) returned 2.5"),
+        "{prompt}"
+    );
+}

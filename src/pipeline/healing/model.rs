@@ -62,6 +62,13 @@ impl Healer {
             analyse::gather_over(record, &root, &allowed, &over)
         };
         input.edit_form = self.config.healing.edit_form;
+        // The value that broke the failing function, and ones that worked, from the
+        // baseline's run (which the proof reuses).
+        if self.config.healing.context_calls
+            && let (Some(file), Some(function)) = (&record.context.file, &record.context.function)
+        {
+            input.observed = prover.observed_calls(pending, file, function, 12).await;
+        }
         let prompt = analyse::render(&input);
         let mut conv = Conversation::new(prompt.clone());
         let max_attempts = self.config.healing.max_attempts.max(1);

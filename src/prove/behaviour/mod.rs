@@ -261,6 +261,9 @@ pub fn prepend_python_path(dir: &Path, existing: Option<&OsStr>) -> Result<OsStr
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FunctionCalls {
     pub results: BTreeMap<String, BTreeSet<String>>,
+    /// Calls that raised (most likely: an exception was seen and the call ended without a
+    /// value), by arguments: the exception's type. Context for the model, never judged.
+    pub raised: BTreeMap<String, String>,
     /// The probe stopped watching it (bounds), so calls may be missing.
     pub truncated: bool,
 }
@@ -283,6 +286,7 @@ struct LineWire {
     function: Option<String>,
     args: Option<String>,
     ret: Option<String>,
+    raised: Option<String>,
     #[serde(default)]
     truncated: bool,
 }
@@ -326,6 +330,32 @@ impl Calls {
             .insert(ret.to_string());
     }
 
+    /// What the calls of the function named `name` (its qualified name's last part, in
+    /// `file`) did, as sentences for the model: the ones that raised first, then some that
+    /// returned; at most `max`.
+    pub fn described(&self, file: &str, name: &str, max: usize) -> Vec<String> {
+        let mut raised = Vec::new();
+        let mut returned = Vec::new();
+        for (id, calls) in &self.functions {
+            if id.file != file || id.qualname.rsplit('.').next() != Some(name) {
+                continue;
+            }
+            let short = id.qualname.rsplit('.').next().unwrap_or(&id.qualname);
+            for (args, exc) in &calls.raised {
+                raised.push(format!("{short}({args}) raised {exc}"));
+            }
+            for (args, rets) in &calls.results {
+                for ret in rets {
+                    returned.push(format!("{short}({args}) returned {ret}"));
+                }
+            }
+        }
+        raised.truncate(max / 2 + max % 2);
+        let room = max.saturating_sub(raised.len());
+        raised.extend(returned.into_iter().take(room));
+        raised
+    }
+
     pub fn mark_truncated(&mut self, function: FunctionId) {
         self.functions.entry(function).or_default().truncated = true;
     }
@@ -359,6 +389,19 @@ impl Calls {
                 ret: Some(ret),
                 ..
             } => self.record(FunctionId::new(file, function), &args, &ret),
+            LineWire {
+                file: Some(file),
+                function: Some(function),
+                args: Some(args),
+                raised: Some(raised),
+                ..
+            } => {
+                self.functions
+                    .entry(FunctionId::new(file, function))
+                    .or_default()
+                    .raised
+                    .insert(args, raised);
+            }
             LineWire {
                 file: Some(file),
                 function: Some(function),

@@ -136,15 +136,19 @@ class _Local(object):
     def __init__(self, w, args):
         self.w = w
         self.args = args
-        self.raised = False
+        self.raised = None
 
     def trace(self, frame, event, arg):
         try:
             if event == "return":
-                if not (self.raised and arg is None):
+                if self.raised is None or arg is not None:
                     _record(self.w, self.args, arg)
+                else:
+                    # Unwinding, most likely (or caught, then returned None): kept apart, as
+                    # what the call raised, never as what it returned.
+                    _record_raised(self.w, self.args, self.raised)
             elif event == "exception":
-                self.raised = True
+                self.raised = getattr(arg[0], "__name__", "an exception")
         except RecursionError:
             _recursion_error()
             _disable()
@@ -406,6 +410,20 @@ def _record(w, args, ret):
         return
     seen.add(key)
     _write({"file": w.file, "fn": w.fn, "args": key[0], "ret": key[1]})
+
+
+def _record_raised(w, args, exc_name):
+    if w.done:
+        return
+    key = (args, "raised " + exc_name)
+    seen = w.seen
+    if key in seen:
+        return
+    if len(seen) >= _max_values:
+        _truncate(w)
+        return
+    seen.add(key)
+    _write({"file": w.file, "fn": w.fn, "args": args, "raised": exc_name})
 
 
 def _truncate(w):
