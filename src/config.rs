@@ -193,6 +193,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("tools"), secret: false, help: "how the openai provider asks for the report_fix answer: tools, json_schema or json" },
     Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: Some("search_replace"), secret: false, help: "how the model writes edits: search_replace (exact text to replace) or function (the def line, and the whole new function)" },
     Key { toml: "llm.context_calls", env: "HEAL_LLM_CONTEXT_CALLS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model what the failing function was called with and gave in a run of the program (the baseline's calls)" },
+    Key { toml: "llm.context_tests", env: "HEAL_LLM_CONTEXT_TESTS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model the project's tests that call the failing function" },
     Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: Some("1"), secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
@@ -320,6 +321,8 @@ pub struct HealingConfig {
     pub edit_form: crate::analyse::EditForm,
     /// Whether the prompt shows the failing function's calls from a run of the program.
     pub context_calls: bool,
+    /// Whether the prompt shows the project's tests that call the failing function.
+    pub context_tests: bool,
     pub llm_backoff_initial: Duration,
     pub llm_timeout: Duration,
     pub min_confidence: crate::analyse::Confidence,
@@ -613,6 +616,9 @@ impl Config {
                 .to_string(),
             llm_max_retries: small("llm.max_retries"),
             candidates: small("llm.candidates"),
+            context_tests: get("llm.context_tests")
+                .and_then(parse_bool)
+                .unwrap_or(true),
             context_calls: get("llm.context_calls")
                 .and_then(parse_bool)
                 .unwrap_or(true),

@@ -109,6 +109,9 @@ pub struct PromptInput {
     /// as it is (`cost_per_click(5.0, 0) raised ZeroDivisionError`): the value that broke it,
     /// beside ones that worked. Data from the program, fenced like the traceback.
     pub observed: Vec<String>,
+    /// The project's tests that call the failing function: (file, the test's text). What the
+    /// project expects of it.
+    pub tests: Vec<(String, String)>,
 }
 
 /// How the model writes an edit (`llm.edit_form`).
@@ -255,6 +258,7 @@ pub fn gather_over(
         limits: Limits::default(),
         edit_form: EditForm::default(),
         observed: Vec::new(),
+        tests: Vec::new(),
     }
 }
 
@@ -379,6 +383,19 @@ pub fn render(input: &PromptInput) -> Prompt {
              returned gave.\n\n",
         );
     }
+    for (file, test) in input.tests.iter().take(3) {
+        fence.block(
+            &mut head,
+            "TEST",
+            &format!("# {}\n{}", clean_path(file), cut_middle(test, 2000)),
+        );
+    }
+    if !input.tests.is_empty() {
+        head.push_str(
+            "TEST blocks are the project's own tests of the failing function: they say what \
+             it must do; a fix must keep them passing, and must not edit them.\n\n",
+        );
+    }
     if !input.tags.is_empty() {
         let tags: Vec<String> = input
             .tags
@@ -483,6 +500,10 @@ impl Fence {
         parts.extend(input.related.iter().map(String::as_str));
         parts.extend(input.origin.as_deref());
         parts.extend(input.observed.iter().map(String::as_str));
+        for (file, test) in &input.tests {
+            parts.push(file);
+            parts.push(test);
+        }
         for (k, v) in &input.tags {
             parts.push(k);
             parts.push(v);

@@ -25,7 +25,7 @@ use crate::detect::locate::{self, Location};
 use crate::detect::{Frame, Traceback};
 
 pub use call::call;
-pub use select::selection;
+pub use select::{selection, tests_calling};
 
 /// Which runner runs the tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -107,7 +107,7 @@ fn imports_module(text: &str, module: &str) -> bool {
 }
 
 /// The project's test files, relative to `root`, in a bounded walk.
-fn test_files(root: &Path) -> Vec<String> {
+pub fn test_files(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::new()];
     let mut seen = 0usize;
@@ -136,6 +136,49 @@ fn test_files(root: &Path) -> Vec<String> {
                 if is_test_file(&rel) {
                     out.push(rel);
                 }
+            }
+        }
+    }
+    out
+}
+
+/// The test functions of the project that call `name(`: (test file, the test's text), the
+/// first `max` found, each cut to `max_lines` lines. What the project expects of a function,
+/// said by its own tests.
+pub fn tests_calling(
+    root: &Path,
+    name: &str,
+    max: usize,
+    max_lines: usize,
+) -> Vec<(String, String)> {
+    let needle = format!("{name}(");
+    let mut out = Vec::new();
+    for file in test_files(root) {
+        if out.len() >= max {
+            break;
+        }
+        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+            continue;
+        };
+        if !text.contains(&needle) {
+            continue;
+        }
+        for def in crate::prove::edited::functions(&text) {
+            if out.len() >= max {
+                break;
+            }
+            let short = def.qualname.rsplit('.').next().unwrap_or(&def.qualname);
+            if !short.starts_with("test") {
+                continue;
+            }
+            let lines: Vec<&str> = text
+                .lines()
+                .skip(def.start.saturating_sub(1) as usize)
+                .take((def.end + 1).saturating_sub(def.start) as usize)
+                .collect();
+            if lines.iter().any(|l| l.contains(&needle)) {
+                let body: Vec<&str> = lines.into_iter().take(max_lines).collect();
+                out.push((file.clone(), body.join("\n")));
             }
         }
     }

@@ -414,6 +414,12 @@ fn r10_a_fix_that_breaks_a_unit_test_that_passed_is_refused_with_its_name() {
     );
     let failing = r["fix"]["baseline"]["tests"]["failing"].to_string();
     assert!(failing.contains("test_already_red"), "{failing}");
+    // The model was shown the project's test of the failing function.
+    let prompt = model.requests()[0].prompt();
+    assert!(
+        prompt.contains("def test_even_share(self):") && prompt.contains("=== BEGIN TEST"),
+        "{prompt}"
+    );
     // heal doctor says which tests it found.
     let doctor = p.run(&["doctor"]);
     assert!(

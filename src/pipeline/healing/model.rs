@@ -69,6 +69,17 @@ impl Healer {
         {
             input.observed = prover.observed_calls(pending, file, function, 12).await;
         }
+        if self.config.healing.context_tests
+            && let Some(function) = record.context.function.clone()
+            && function != "<module>"
+        {
+            let root = self.config.root.clone();
+            input.tests = tokio::task::spawn_blocking(move || {
+                crate::testrun::tests_calling(&root, &function, 3, 40)
+            })
+            .await
+            .unwrap_or_default();
+        }
         let prompt = analyse::render(&input);
         let mut conv = Conversation::new(prompt.clone());
         let max_attempts = self.config.healing.max_attempts.max(1);
