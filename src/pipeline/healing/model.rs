@@ -265,6 +265,16 @@ impl Healer {
                 });
             }
         };
+        if plan.files.iter().all(|f| same_code(&f.before, &f.after)) {
+            self.record_fix(&id, fix, attempt, None, Some(&plan)).await;
+            let why = "the fix changes only quotes or spacing: the code Python runs is the same, so the error stays";
+            return Err(Refusal {
+                feedback: analyse::prompt::validation_failed("proof", why),
+                status: Status::Rejected,
+                reason: format!("the fix was rejected, nothing was written: {why}"),
+                retry: true,
+            });
+        }
         if let Some(why) = self.policy_refusal(record, &plan) {
             self.record_fix(&id, fix, attempt, None, Some(&plan)).await;
             return Err(Refusal {
@@ -405,6 +415,18 @@ impl Healer {
         self.save(id, |r| r.llm = Some(total)).await;
         usage.len()
     }
+}
+
+/// Whether two texts are the same code but for quote style and spacing (a small model's
+/// "fix" that re-quotes the line it copied).
+fn same_code(before: &str, after: &str) -> bool {
+    let normal = |t: &str| -> String {
+        t.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| if c == '\'' { '"' } else { c })
+            .collect()
+    };
+    normal(before) == normal(after)
 }
 
 /// The candidate to apply among those that passed: the smallest change, then the one most

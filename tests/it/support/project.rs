@@ -96,13 +96,16 @@ impl Project {
         Run::from(out)
     }
 
-    /// Starts `heal ARGS` with piped output, for tests that act while it runs.
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.heal(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+    /// Starts `heal ARGS` with piped output, for tests that act while it runs. heal is
+    /// stopped when the test ends, passed or failed, so it never outlives the test.
+    pub fn spawn(&self, args: &[&str]) -> Spawned {
+        Spawned(
+            self.heal(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
     }
 
     pub fn storage(&self) -> PathBuf {
@@ -134,6 +137,37 @@ impl Project {
         let records = self.records();
         assert_eq!(records.len(), 1, "expected one record, got {records:#?}");
         records.into_iter().next().unwrap()
+    }
+}
+
+/// A heal started by [`Project::spawn`]: asked to stop (SIGTERM, which it passes to the
+/// program), then killed, when dropped while it still runs.
+pub struct Spawned(Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            kill(self.0.id(), libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 

@@ -1,0 +1,10 @@
+"""VAT."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+VAT_RATE = 0.2
+
+
+def with_vat(price):
+    """The price including 20% VAT, as a Decimal rounded half-up to the cent."""
+    return round(float(price) * (1 + VAT_RATE), 2)
