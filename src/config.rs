@@ -147,6 +147,8 @@ pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 const GIT_MODES: &[&str] = &["push", "branch", "pr", "commit", "off"];
 const SANDBOXES: &[&str] = &["auto", "required", "off"];
+/// Values of .env this long or longer are secrets, whatever their names.
+const DOTENV_SECRET_LEN: usize = 8;
 const EDIT_FORMS: &[&str] = &["search_replace", "function"];
 
 /// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
@@ -183,6 +185,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "verify.max_chain", env: "HEAL_VERIFY_MAX_CHAIN", kind: Kind::U64 { min: 1 }, default: Some("3"), secret: false, help: "links of a crash chain healed before one restart (a fix that lets the program reach the next error)" },
     Key { toml: "instant.enabled", env: "HEAL_INSTANT", kind: Kind::Bool, default: Some("true"), secret: false, help: "try the instant rules (no model, no cost) before any model" },
     Key { toml: "instant.rules", env: "HEAL_INSTANT_RULES", kind: Kind::List, default: Some(r#"["did-you-mean", "nearest-name", "unused-import", "missing-colon", "missing-comma", "tab-indent"]"#), secret: false, help: "the instant rules to use, in this order" },
+    Key { toml: "redact.allow", env: "HEAL_REDACT_ALLOW", kind: Kind::List, default: Some("[]"), secret: false, help: "names whose values are not secrets: every .env value of 8 characters or more is redacted otherwise" },
     Key { toml: "triage.force", env: "HEAL_TRIAGE_FORCE", kind: Kind::List, default: Some("[]"), secret: false, help: "kinds of errors that are not code bugs to send for a fix anyway: missing-env, connection, missing-file, read-only, exit, assertion" },
     Key { toml: "provider", env: "HEAL_PROVIDER", kind: Kind::OneOf(PROVIDERS), default: Some("anthropic"), secret: false, help: "the model provider: anthropic, openai (any OpenAI-compatible server), or none (instant rules only)" },
     Key { toml: "model", env: "HEAL_MODEL", kind: Kind::Text, default: None, secret: false, help: "the model asked for fixes (default: claude-sonnet-4-5 for anthropic, gpt-4o-mini for openai)" },
@@ -401,6 +404,9 @@ pub struct GitConfig {
     /// `owner/name`.
     pub github_repo: Option<String>,
     pub github_api_url: String,
+    /// Commit messages and pull requests leave for a remote: they go through the same
+    /// redactor as every other channel.
+    pub redactor: crate::redact::Redactor,
 }
 
 /// The validated configuration of one `heal` invocation.
@@ -524,18 +530,49 @@ impl Config {
             }
             settings.push(setting);
         }
-        // Every secret heal can see, whatever its name's source, is redacted: the process
-        // environment, the application's .env, and secret settings from heal.toml.
-        let secret_settings = settings
+        // Every secret heal can see is redacted: values of the process environment and of
+        // .env whose names say secret; every setting heal itself treats as secret, whatever its
+        // name or shape (a webhook off Slack's domain); and every value of .env of 8
+        // characters or more, since .env is where secrets live, unless redact.allow names it.
+        let allowed: Vec<String> = settings
             .iter()
-            .filter(|s| s.key.secret)
-            .filter_map(|s| s.value.clone().map(|v| (s.key.env.to_string(), v)));
-        let redactor = crate::redact::Redactor::from_env(
+            .find(|s| s.key.toml == "redact.allow")
+            .and_then(|s| s.value.as_deref())
+            .and_then(parse_list)
+            .unwrap_or_default();
+        let mut values: Vec<String> = env
+            .iter()
+            .chain(dotenv_all.iter())
+            .filter(|(k, _)| crate::redact::is_secret_name(k) && !allowed.contains(k))
+            .map(|(_, v)| v.trim().to_string())
+            .collect();
+        values.extend(
+            settings
+                .iter()
+                .filter(|s| s.key.secret)
+                .filter_map(|s| s.value.as_deref().map(|v| v.trim().to_string())),
+        );
+        values.extend(
+            dotenv_all
+                .iter()
+                .filter(|(k, v)| {
+                    v.trim().len() >= DOTENV_SECRET_LEN
+                        && !allowed.contains(k)
+                        // heal's own settings that are not secret (HEAL_PROVIDER, a base URL).
+                        && !KEYS.iter().any(|key| !key.secret && key.env == k.as_str())
+                })
+                .map(|(_, v)| v.trim().to_string()),
+        );
+        // The password of a URL (a DSN), whatever its variable's name: the URL shape is
+        // redacted anyway, but a driver's error prints the password alone.
+        values.extend(
             env.iter()
                 .chain(dotenv_all.iter())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(secret_settings),
+                .filter(|(k, _)| !allowed.contains(k))
+                .filter_map(|(_, v)| crate::redact::url_password(v.trim()))
+                .map(str::to_string),
         );
+        let redactor = crate::redact::Redactor::from_values(values);
         Config::from_settings(root, settings, redactor)
     }
 
@@ -697,6 +734,7 @@ impl Config {
                 .unwrap_or("https://api.github.com")
                 .trim_end_matches('/')
                 .to_string(),
+            redactor: redactor.clone(),
         };
         if let Some(unknown) = healing
             .instant_rules

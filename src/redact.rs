@@ -31,6 +31,25 @@ pub const SECRET_NAME_PARTS: &[&str] = &[
     "CREDENTIAL",
 ];
 
+/// Words of an environment variable's name (split at `_`) that mark its value as a secret,
+/// besides [`SECRET_NAME_PARTS`] found anywhere: `MYSQL_PWD`, `SMTP_PASS`, `SESSION_SIGNING`,
+/// `JWT_PRIVATE`, `OAUTH_AUTH_HEADER`, `SESSION_COOKIE`, `HASH_SALT`. Whole words, so that
+/// `GIT_AUTHOR_NAME` (`AUTHOR`) and the shell's own `PWD` (the working folder) stay readable.
+pub const SECRET_NAME_WORDS: &[&str] = &[
+    "PWD",
+    "PASS",
+    "PRIVATE",
+    "AUTH",
+    "COOKIE",
+    "COOKIES",
+    "SALT",
+    "SIGNING",
+    "CREDENTIALS",
+];
+
+/// Names that hold a secret word but never a secret.
+const NOT_SECRET_NAMES: &[&str] = &["PWD", "OLDPWD"];
+
 /// Values shorter than this (in bytes, after trimming) are not redacted: `DEBUG_TOKENS=1` or
 /// `USE_KEYRING=true` would otherwise replace every `1` or `true` in the text.
 pub const MIN_SECRET_LEN: usize = 6;
@@ -82,6 +101,9 @@ pub struct Redactor {
     regex: Option<Regex>,
     /// How many environment values the regex holds, for `Debug` (never the values).
     env_values: usize,
+    /// The literal secrets, to catch the start of one cut off at the end of a line (a line
+    /// capped in size keeps its head): shared, never printed.
+    literals: std::sync::Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -139,6 +161,10 @@ impl Redactor {
             .map(str::to_string)
             .collect();
         values.extend(passwords);
+        // The forms a value takes when a program prints it quoted: Python's repr (`%r`
+        // doubles backslashes), JSON, and percent-encoding in a URL.
+        let forms: Vec<String> = values.iter().flat_map(|v| escaped_forms(v)).collect();
+        values.extend(forms);
         // Longest first: the regex takes the first alternative that matches at a position,
         // and a value that is a prefix of another must not leave the other's tail behind.
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -150,6 +176,7 @@ impl Redactor {
         Ok(Redactor {
             regex: Some(regex),
             env_values,
+            literals: std::sync::Arc::new(values),
         })
     }
 
@@ -159,11 +186,64 @@ impl Redactor {
         Redactor {
             regex: build(&alternatives).ok(),
             env_values: 0,
+            literals: std::sync::Arc::new(Vec::new()),
         }
     }
 
-    /// `text` with every secret replaced by [`REDACTED`]; borrowed when there was none.
+    /// `text` with every secret replaced by [`REDACTED`]; borrowed when there was none. A
+    /// line that ends with the first [`MIN_SECRET_LEN`] or more characters of a secret (a
+    /// line cut at a size cap in the middle of one) has that start replaced too.
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let whole = self.redact_whole(text);
+        if self.literals.is_empty() {
+            return whole;
+        }
+        match self.mask_cut_starts(&whole) {
+            Some(masked) => Cow::Owned(masked),
+            None => whole,
+        }
+    }
+
+    /// Replaces, at the end of each line, the start of a secret cut off there.
+    fn mask_cut_starts(&self, text: &str) -> Option<String> {
+        let mut out: Option<String> = None;
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.trim_end_matches('\n');
+            let cut = self.cut_start(body);
+            if let Some(at) = cut {
+                let o = out.get_or_insert_with(|| text[..start].to_string());
+                o.push_str(&body[..at]);
+                o.push_str(REDACTED);
+                o.push_str(&line[body.len()..]);
+            } else if let Some(o) = out.as_mut() {
+                o.push_str(line);
+            }
+            start += line.len();
+        }
+        out
+    }
+
+    /// Where, in `line`, a secret's start runs to its end, if one does.
+    fn cut_start(&self, line: &str) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for secret in self.literals.iter() {
+            let longest = (secret.len().saturating_sub(1)).min(line.len());
+            for k in (MIN_SECRET_LEN..=longest).rev() {
+                if !secret.is_char_boundary(k) {
+                    continue;
+                }
+                if line.ends_with(&secret[..k]) {
+                    let at = line.len() - k;
+                    best = Some(best.map_or(at, |b: usize| b.min(at)));
+                    break;
+                }
+            }
+        }
+        best
+    }
+
+    fn redact_whole<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let Some(regex) = &self.regex else {
             return Cow::Borrowed(text);
         };
@@ -218,11 +298,55 @@ impl Redactor {
 /// Whether an environment variable of this name holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
+    if NOT_SECRET_NAMES.contains(&upper.as_str()) {
+        return false;
+    }
     SECRET_NAME_PARTS.iter().any(|part| upper.contains(part))
+        || upper
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| SECRET_NAME_WORDS.contains(&word))
 }
 
-/// The password of `scheme://user:password@host...`, when there is one.
-fn url_password(value: &str) -> Option<&str> {
+/// The other spellings of `value` a program prints: Python's repr of it (backslashes
+/// doubled, quotes escaped), its JSON string body, and its percent-encoding. Only the ones
+/// that differ from `value`.
+fn escaped_forms(value: &str) -> Vec<String> {
+    let repr: String = value
+        .chars()
+        .flat_map(|c| match c {
+            '\\' => vec!['\\', '\\'],
+            '\'' => vec!['\\', '\''],
+            '\n' => vec!['\\', 'n'],
+            '\t' => vec!['\\', 't'],
+            '\r' => vec!['\\', 'r'],
+            c => vec![c],
+        })
+        .collect();
+    let json = serde_json::to_string(value)
+        .map(|q| q[1..q.len() - 1].to_string())
+        .unwrap_or_default();
+    let url: String = value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    for form in [repr, json, url] {
+        if form != value && !form.is_empty() && !out.contains(&form) {
+            out.push(form);
+        }
+    }
+    out
+}
+
+/// The password of `scheme://user:password@host...`, when there is one. A URL that carries a
+/// password is a secret whatever its variable's name (`DATABASE_URL`).
+pub fn url_password(value: &str) -> Option<&str> {
     let rest = &value[value.find("://")? + 3..];
     let authority = rest.split(['/', '?', '#']).next()?;
     let userinfo = &authority[..authority.rfind('@')?];
@@ -311,6 +435,63 @@ mod tests {
         for name in ["HOME", "PATH", "GIT_AUTHOR_NAME", "LANG"] {
             assert!(!is_secret_name(name), "{name}");
         }
+    }
+
+    #[test]
+    fn r14_names_that_mean_secret_are_known_and_others_are_not() {
+        for name in [
+            "MYSQL_PWD",
+            "SESSION_SIGNING",
+            "SMTP_PASS",
+            "GOOGLE_CREDENTIALS",
+            "JWT_PRIVATE",
+            "OAUTH_AUTH_HEADER",
+            "SESSION_COOKIE",
+            "HASH_SALT",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "PWD",
+            "OLDPWD",
+            "GIT_AUTHOR_NAME",
+            "PASSENGERS",
+            "AUTHORS_FILE",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn r14_a_secret_is_caught_in_every_form_a_program_prints_it() {
+        let r = env(&[
+            ("DATABASE_URL_PASSWORD", "postgres://app:S3cr3t-pw@db/prod"),
+            ("API_KEY", "back\\slash'quote/and space"),
+        ]);
+        // The URL's password alone.
+        assert_eq!(
+            r.redact("auth failed for S3cr3t-pw"),
+            "auth failed for [REDACTED]"
+        );
+        // repr doubles the backslash and escapes the quote; JSON escapes the backslash; a
+        // URL percent-encodes.
+        for printed in [
+            "key='back\\\\slash\\'quote/and space'",
+            "{\"key\": \"back\\\\slash'quote/and space\"}",
+            "GET /?key=back%5Cslash%27quote%2Fand%20space",
+        ] {
+            let out = r.redact(printed);
+            assert!(!out.contains("slash"), "{printed} -> {out}");
+        }
+    }
+
+    #[test]
+    fn r14_a_secret_cut_at_the_end_of_a_line_loses_its_start_too() {
+        let r = env(&[("API_TOKEN", "tok-0123456789abcdefghijklmnopqrstu")]);
+        let cut = "x = call(token='tok-0123456789abcdefghij\nnext line";
+        assert_eq!(r.redact(cut), "x = call(token='[REDACTED]\nnext line");
+        // Fewer than six characters of it say nothing.
+        assert_eq!(r.redact("ends with tok-0"), "ends with tok-0");
     }
 
     #[test]

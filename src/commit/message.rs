@@ -23,7 +23,13 @@ pub const TRAILER: &str = "Heal-Incident";
 ///
 /// Heal-Incident: err_20260128_143022
 /// ```
-pub fn fix_message(record: &Record, files: &[String]) -> String {
+///
+/// The message is pushed to a remote: it goes through `redactor` like every other channel.
+pub fn fix_message(
+    record: &Record,
+    files: &[String],
+    redactor: &crate::redact::Redactor,
+) -> String {
     let text = |v: &Option<serde_json::Value>, k: &str| -> Option<String> {
         v.as_ref()
             .and_then(|v| v.get(k))
@@ -41,11 +47,12 @@ pub fn fix_message(record: &Record, files: &[String]) -> String {
         .or_else(|| text(&record.analysis, "changes_summary"))
         .unwrap_or_else(|| "see the incident record".to_string());
     let confidence = text(&record.analysis, "confidence").unwrap_or_else(|| "high".to_string());
-    format!(
+    let message = format!(
         "{SUBJECT_PREFIX}{id}\n\nError: {error}\nCategory: {category}\nFiles: {files}\n\nFix: {fix}\n\nConfidence: {confidence}\n\n{TRAILER}: {id}\n",
         id = record.id,
         files = files.join(", "),
-    )
+    );
+    redactor.redact(&message).into_owned()
 }
 
 /// The message of the commit that reverts `commit`, the fix of incident `id`.
@@ -130,7 +137,12 @@ mod tests {
         }))
         .expect("record");
         record.status = crate::record::model::Status::Applied;
-        let msg = fix_message(&record, &["engine/decision_engine.py".to_string()]);
+        let redactor = crate::redact::Redactor::default();
+        let msg = fix_message(
+            &record,
+            &["engine/decision_engine.py".to_string()],
+            &redactor,
+        );
         assert!(msg.starts_with("🤖 Auto-fix: err_20260128_143022\n\nError: NameError: name 'update' is not defined second line\nCategory: name\nFiles: engine/decision_engine.py\n\nFix: Use `updates`.\n\nConfidence: high\n\nHeal-Incident: err_20260128_143022"));
         let log = format!(
             "abc\u{1f}2026-01-28T14:30:25+00:00\u{1f}{msg}\u{1e}\ndef\u{1f}2026-01-27T00:00:00+00:00\u{1f}Other commit\n\u{1e}"
@@ -145,5 +157,22 @@ mod tests {
                 files: "engine/decision_engine.py".into(),
             }]
         );
+    }
+
+    #[test]
+    fn r14_the_message_goes_through_the_redactor() {
+        let record: Record = serde_json::from_value(serde_json::json!({
+            "id": "err_20260128_143022", "status": "applied", "fingerprint": "f",
+            "occurrences": 1, "created_at": "", "last_seen_at": "",
+            "error": {"type": "ValueError", "message": "cannot log in as mysql-pass-9876",
+                      "traceback": "", "frames": []},
+            "context": {"command": [], "tags": {}},
+            "fix": {"changes_summary": "Stop printing mysql-pass-9876."}
+        }))
+        .expect("record");
+        let redactor = crate::redact::Redactor::from_values(vec!["mysql-pass-9876".into()]);
+        let msg = fix_message(&record, &["app.py".to_string()], &redactor);
+        assert!(!msg.contains("mysql-pass-9876"), "{msg}");
+        assert!(msg.contains("Fix: Stop printing [REDACTED]."), "{msg}");
     }
 }

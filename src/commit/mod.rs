@@ -212,7 +212,7 @@ async fn run(
         });
     }
     let rels: Vec<String> = changes.iter().map(|c| c.rel.clone()).collect();
-    let message = message::fix_message(record, &rels);
+    let message = message::fix_message(record, &rels, &cfg.redactor);
     let commit = land::make_commit(&git, cfg, &head, &files, &message).await?;
 
     match cfg.mode {
@@ -426,7 +426,7 @@ async fn open_pull(
         record.id,
         record.error.exc_type
     );
-    let body = github::pull_body(record);
+    let body = cfg.redactor.redact(&github::pull_body(record)).into_owned();
     let pull = github::NewPull {
         title: &title,
         head,

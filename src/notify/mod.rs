@@ -218,6 +218,9 @@ pub struct Notifier {
     webhook: bool,
     /// Print instead of sending ([`SlackTarget::Terminal`]).
     terminal: bool,
+    /// Every message goes through it: a stage's text may quote a model's answer, and a
+    /// record read back from disk may predate a secret.
+    redactor: crate::redact::Redactor,
 }
 
 impl Notifier {
@@ -228,6 +231,7 @@ impl Notifier {
         target: SlackTarget,
         retry: RetryPolicy,
         deliveries: mpsc::UnboundedSender<Delivery>,
+        redactor: crate::redact::Redactor,
     ) -> Notifier {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let pending = Arc::new(watch::Sender::new(0));
@@ -238,6 +242,7 @@ impl Notifier {
             channel: target.attempt_channel(),
             webhook: matches!(target, SlackTarget::Webhook { .. }),
             terminal: matches!(target, SlackTarget::Terminal),
+            redactor,
         };
         if notifier.terminal {
             return notifier;
@@ -255,6 +260,7 @@ impl Notifier {
     /// The first message about a new incident ("🚨 ERROR DETECTED - err_..."). In Web API mode
     /// it opens the incident's thread.
     pub fn alert(&self, record: &Record) {
+        let record = &self.redacted(record);
         if self.terminal {
             return print_box("Slack: alert", &render::alert_terminal(record));
         }
@@ -269,6 +275,8 @@ impl Notifier {
     /// A later stage of the incident (a line of text): a reply in its thread (Web API), or a
     /// plain message (webhook).
     pub fn stage(&self, record: &Record, text: &str) {
+        let record = &self.redacted(record);
+        let text = &self.redactor.redact(text);
         if self.terminal {
             return print_box("Slack", text);
         }
@@ -287,6 +295,7 @@ impl Notifier {
             // A webhook cannot edit what it posted, and a new message per change would be noise.
             return;
         }
+        let record = &self.redacted(record);
         self.enqueue(Job {
             kind: Kind::Update,
             incident_id: Some(record.id.clone()),
@@ -297,6 +306,7 @@ impl Notifier {
 
     /// A message about heal itself, not tied to an incident (start limit reached, heal stopping).
     pub fn notice(&self, text: &str) {
+        let text = &self.redactor.redact(text);
         if self.terminal {
             return print_box("Slack: notice", text);
         }
@@ -306,6 +316,12 @@ impl Notifier {
             known_thread: None,
             message: render::notice(text),
         });
+    }
+
+    fn redacted(&self, record: &Record) -> Record {
+        let mut record = record.clone();
+        record.redact(&self.redactor);
+        record
     }
 
     /// Waits until every queued message has been sent or given up, or until `deadline` passes.

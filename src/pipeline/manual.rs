@@ -22,10 +22,14 @@ pub async fn retry(
     id: &str,
 ) -> Result<Record, crate::record::RecordError> {
     let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = config
-        .slack
-        .clone()
-        .map(|target| Notifier::start(target, config.slack_retry.clone(), deliveries_tx));
+    let notifier = config.slack.clone().map(|target| {
+        Notifier::start(
+            target,
+            config.slack_retry.clone(),
+            deliveries_tx,
+            config.redactor.clone(),
+        )
+    });
     let deliveries = tokio::spawn(record_deliveries(Some(store.clone()), deliveries_rx));
     let reset_id = id.to_string();
     let reset_store = store.clone();
@@ -135,7 +139,12 @@ pub async fn revert(
     })?;
     if let Some(target) = config.slack.clone() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let n = Notifier::start(target, config.slack_retry.clone(), tx);
+        let n = Notifier::start(
+            target,
+            config.slack_retry.clone(),
+            tx,
+            config.redactor.clone(),
+        );
         n.update(&record);
         n.stage(
             &record,

@@ -100,10 +100,14 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         }
     };
     let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = config
-        .slack
-        .clone()
-        .map(|target| Notifier::start(target, config.slack_retry.clone(), deliveries_tx));
+    let notifier = config.slack.clone().map(|target| {
+        Notifier::start(
+            target,
+            config.slack_retry.clone(),
+            deliveries_tx,
+            config.redactor.clone(),
+        )
+    });
     if store.is_none()
         && let Some(n) = &notifier
     {
@@ -707,7 +711,7 @@ impl Incidents {
         record.reason = Some(
             "not recorded and not healed: heal cannot write its store (see heal's log)".to_string(),
         );
-        healing::redact_record(&self.config.redactor, &mut record);
+        record.redact(&self.config.redactor);
         n.alert(&record);
     }
 
@@ -744,7 +748,7 @@ impl Incidents {
                 let mut record = finding.into_record(id, &now_text, &run);
                 record.context.exit = exit;
                 // Tracebacks carry what the program printed, secrets included.
-                healing::redact_record(&redactor, &mut record);
+                record.redact(&redactor);
                 record
             })
         })

@@ -139,7 +139,7 @@ impl Publisher {
                     result["reason"] = json!(r.reason);
                 }
                 r.timings_ms.insert("commit".into(), took);
-                crate::pipeline::healing::redact_record(&redactor, r);
+                r.redact(&redactor);
             })
         })
         .await;

@@ -298,7 +298,8 @@ impl Budget {
 }
 
 /// Brings the worktree (at HEAD) level with the live tree: files git reports as modified,
-/// added or untracked (not ignored) are copied over, deleted ones removed. The fix was planned
+/// added or untracked (not ignored) are copied over, deleted ones removed, and an ignored
+/// `.env` is copied. The fix was planned
 /// against the live files, so it must be proved against them too.
 fn copy_uncommitted(
     root: &Path,
@@ -355,6 +356,16 @@ fn copy_uncommitted(
                 let _ = std::fs::remove_file(&target);
             }
         }
+    }
+    // `.env` is ignored in most projects, yet the program reads it at start: the copy needs
+    // it too. `forget_secrets` then takes heal's own lines out.
+    let env = root.join(".env");
+    let target = tree.join(".env");
+    if !target.exists()
+        && let Ok(meta) = std::fs::metadata(&env)
+        && meta.is_file()
+    {
+        copy_entry(root, tree, &env, &target, &meta, budget)?;
     }
     Ok(())
 }

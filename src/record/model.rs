@@ -118,6 +118,20 @@ pub struct Record {
     pub heal_failures: u32,
 }
 
+impl Record {
+    /// Removes secrets from everything the record holds: before it is written, and before any
+    /// of it leaves for Slack.
+    pub fn redact(&mut self, redactor: &crate::redact::Redactor) {
+        let Ok(mut value) = serde_json::to_value(&*self) else {
+            return;
+        };
+        redactor.redact_json(&mut value);
+        if let Ok(clean) = serde_json::from_value(value) {
+            *self = clean;
+        }
+    }
+}
+
 /// The cost of the model calls of one healing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LlmUsage {

@@ -23,6 +23,7 @@ mod quality;
 mod real_model;
 mod run;
 mod sandbox;
+mod secrets;
 mod store;
 mod streams;
 mod testruns;

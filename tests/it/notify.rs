@@ -81,7 +81,10 @@ fn web_api(slack: &FakeSlack) -> SlackTarget {
 
 fn start(target: SlackTarget, retry: RetryPolicy) -> (Notifier, mpsc::UnboundedReceiver<Delivery>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (Notifier::start(target, retry, tx), rx)
+    (
+        Notifier::start(target, retry, tx, heal::redact::Redactor::default()),
+        rx,
+    )
 }
 
 /// The next `n` deliveries, waiting for each.

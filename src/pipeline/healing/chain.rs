@@ -85,7 +85,7 @@ impl Healer {
             store.upsert(&fingerprint, 0, now, |id| {
                 let mut record = finding.into_record(id, &now_text, &run);
                 record.context.found_in_proof = Some(from);
-                super::redact_record(&redactor, &mut record);
+                record.redact(&redactor);
                 record
             })
         })

@@ -38,8 +38,6 @@ use crate::prove::{Baselines, ErrorLocation, ErrorSignature, Pending, ProveConfi
 use crate::record::model::{Record, Status};
 use crate::record::{Store, journal, off_thread};
 
-pub use report::redact_record;
-
 /// Fixes that failed their proof, remembered so the same fix on the same code is not proved
 /// again (a program that crashes the same way at each restart then costs no proof).
 const REFUSED_KEPT: usize = 256;
@@ -440,7 +438,7 @@ impl Healer {
         off_thread("record the healing", move || {
             store.update(&id, |r| {
                 change(r);
-                redact_record(&redactor, r);
+                r.redact(&redactor);
             })
         })
         .await

@@ -121,20 +121,6 @@ pub(super) fn add_proof(fix: &mut Value, v: &Validation) {
     }
 }
 
-/// Removes secrets from everything a record holds.
-pub fn redact_record(
-    redactor: &crate::redact::Redactor,
-    record: &mut crate::record::model::Record,
-) {
-    let Ok(mut value) = serde_json::to_value(&*record) else {
-        return;
-    };
-    redactor.redact_json(&mut value);
-    if let Ok(clean) = serde_json::from_value(value) {
-        *record = clean;
-    }
-}
-
 pub(super) fn analysis_json(fix: &ReportFix) -> Value {
     json!({
         "fixable": fix.fixable,
