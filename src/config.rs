@@ -200,6 +200,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: Some("1"), secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
+    Key { toml: "llm.max_retry_after_s", env: "HEAL_LLM_MAX_RETRY_AFTER_S", kind: Kind::U64 { min: 0 }, default: Some("60"), secret: false, help: "a model asking to wait longer than this (retry-after) is not waited for: the incident fails" },
     Key { toml: "llm.timeout_s", env: "HEAL_LLM_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "timeout of one model request" },
     Key { toml: "github_token", env: "GITHUB_TOKEN", kind: Kind::Text, default: None, secret: true, help: "token for pushes and pull requests" },
     Key { toml: "github_repo", env: "GITHUB_REPO", kind: Kind::Repo, default: None, secret: false, help: "owner/name of the GitHub repository" },
@@ -224,6 +225,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "restart.backoff_max_ms", env: "HEAL_RESTART_BACKOFF_MAX_MS", kind: Kind::U64 { min: 0 }, default: Some("60000"), secret: false, help: "longest wait before a restart" },
     Key { toml: "restart.start_limit_burst", env: "HEAL_START_LIMIT_BURST", kind: Kind::U64 { min: 1 }, default: Some("5"), secret: false, help: "failed starts allowed within the interval" },
     Key { toml: "restart.start_limit_interval_s", env: "HEAL_START_LIMIT_INTERVAL_S", kind: Kind::U64 { min: 1 }, default: Some("60"), secret: false, help: "window of the start limit, seconds" },
+    Key { toml: "shutdown_grace_s", env: "HEAL_SHUTDOWN_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "once the program has ended for good, how long heal lets the healing of errors it logged go on before cancelling it and exiting" },
     Key { toml: "restart.stop_grace_s", env: "HEAL_STOP_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "seconds between SIGTERM and SIGKILL when stopping" },
     Key { toml: "detect.quiet_ms", env: "HEAL_DETECT_QUIET_MS", kind: Kind::U64 { min: 1 }, default: Some("200"), secret: false, help: "stderr silence that ends a logged traceback" },
 ];
@@ -287,6 +289,9 @@ pub struct RestartConfig {
     pub start_limit_burst: u32,
     pub start_limit_interval: Duration,
     pub stop_grace: Duration,
+    /// Once the program has ended and will not be restarted, how long the healing of errors
+    /// it logged may go on before it is cancelled and heal exits.
+    pub shutdown_grace: Duration,
 }
 
 /// Which model heal asks for fixes.
@@ -327,6 +332,8 @@ pub struct HealingConfig {
     /// Whether the prompt shows the project's tests that call the failing function.
     pub context_tests: bool,
     pub llm_backoff_initial: Duration,
+    /// The longest `retry-after` heal waits for; a longer one fails the incident.
+    pub llm_max_retry_after: Duration,
     pub llm_timeout: Duration,
     pub min_confidence: crate::analyse::Confidence,
     pub max_calls_per_hour: u64,
@@ -663,6 +670,7 @@ impl Config {
                 .and_then(crate::analyse::EditForm::parse)
                 .unwrap_or_default(),
             llm_backoff_initial: Duration::from_millis(num("llm.retry_initial_ms")),
+            llm_max_retry_after: Duration::from_secs(num("llm.max_retry_after_s")),
             llm_timeout: Duration::from_secs(num("llm.timeout_s")),
             min_confidence: get("auto_fix_min_confidence")
                 .and_then(crate::analyse::Confidence::parse)
@@ -808,6 +816,7 @@ impl Config {
                     .unwrap_or(u32::MAX),
                 start_limit_interval: Duration::from_secs(num("restart.start_limit_interval_s")),
                 stop_grace: Duration::from_secs(num("restart.stop_grace_s")),
+                shutdown_grace: Duration::from_secs(num("shutdown_grace_s")),
             },
             quiet: Duration::from_millis(num("detect.quiet_ms")),
             healing,

@@ -465,6 +465,16 @@ impl Restarts {
 
     /// Decides after a run whose crash a fix was just applied for: restart at once (unless
     /// the policy is `never`), not counted as a failed start, with the backoff started over.
+    /// Whether an exit like `exit` would be followed by a restart even without a fix (the
+    /// start limit aside): when it would not, heal is ending.
+    pub fn restarts_after(&self, exit: Exit) -> bool {
+        match self.config.policy {
+            RestartPolicy::Never => false,
+            RestartPolicy::OnFailure => !exit.success(),
+            RestartPolicy::Always => true,
+        }
+    }
+
     pub fn after_fix(&mut self) -> Decision {
         if self.config.policy == RestartPolicy::Never {
             return Decision::Stop;
@@ -520,6 +530,7 @@ mod tests {
             start_limit_burst: 5,
             start_limit_interval: Duration::from_secs(60),
             stop_grace: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 

@@ -52,6 +52,8 @@ pub struct AnthropicConfig {
     /// The wait before the first retry, doubling after each, unless the server says
     /// `retry-after`; never more than [`MAX_BACKOFF`].
     pub backoff_initial: Duration,
+    /// The longest `retry-after` waited for: a server asking for more fails the request.
+    pub max_retry_after: Duration,
     /// Cap on one request, connection included.
     pub request_timeout: Duration,
     /// Cap on the answer's length, in tokens.
@@ -67,6 +69,7 @@ impl AnthropicConfig {
             model: DEFAULT_MODEL.to_string(),
             max_retries: DEFAULT_MAX_RETRIES,
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            max_retry_after: retry::DEFAULT_MAX_RETRY_AFTER,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_tokens: DEFAULT_MAX_TOKENS,
         }
@@ -82,6 +85,7 @@ impl std::fmt::Debug for AnthropicConfig {
             .field("model", &self.model)
             .field("max_retries", &self.max_retries)
             .field("backoff_initial", &self.backoff_initial)
+            .field("max_retry_after", &self.max_retry_after)
             .field("request_timeout", &self.request_timeout)
             .field("max_tokens", &self.max_tokens)
             .finish()
@@ -162,6 +166,7 @@ impl Anthropic {
             provider: PROVIDER,
             max_retries: self.config.max_retries,
             backoff_initial: self.config.backoff_initial,
+            max_retry_after: self.config.max_retry_after,
         };
         retries.run(|| self.attempt(&url, body)).await
     }

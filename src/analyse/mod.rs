@@ -69,6 +69,14 @@ pub enum AnalyseError {
         attempts: u32,
         last: String,
     },
+    #[error(
+        "{provider} asked heal to wait {asked_s} s before trying again (retry-after), more than llm.max_retry_after_s ({max_s} s): not waited for; the incident is healed again on its next occurrence (raise HEAL_LLM_MAX_RETRY_AFTER_S to wait longer)"
+    )]
+    WaitTooLong {
+        provider: &'static str,
+        asked_s: u64,
+        max_s: u64,
+    },
     #[error("{provider}'s answer cannot be read: {detail}")]
     BadResponse {
         provider: &'static str,

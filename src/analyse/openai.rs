@@ -111,6 +111,8 @@ pub struct OpenAiConfig {
     /// The wait before the first retry, doubling after each, unless the server says
     /// `retry-after`; never more than [`MAX_BACKOFF`].
     pub backoff_initial: Duration,
+    /// The longest `retry-after` waited for: a server asking for more fails the request.
+    pub max_retry_after: Duration,
     /// Cap on one request, connection included.
     pub request_timeout: Duration,
     /// Cap on the answer's length, in tokens.
@@ -127,6 +129,7 @@ impl OpenAiConfig {
             structured: Structured::Tools,
             max_retries: DEFAULT_MAX_RETRIES,
             backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            max_retry_after: retry::DEFAULT_MAX_RETRY_AFTER,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_tokens: DEFAULT_MAX_TOKENS,
         }
@@ -149,6 +152,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("structured", &self.structured)
             .field("max_retries", &self.max_retries)
             .field("backoff_initial", &self.backoff_initial)
+            .field("max_retry_after", &self.max_retry_after)
             .field("request_timeout", &self.request_timeout)
             .field("max_tokens", &self.max_tokens)
             .finish()
@@ -280,6 +284,7 @@ impl OpenAi {
             provider: PROVIDER,
             max_retries: self.config.max_retries,
             backoff_initial: self.config.backoff_initial,
+            max_retry_after: self.config.max_retry_after,
         };
         retries.run(|| self.attempt(&url, conv)).await
     }

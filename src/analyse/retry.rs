@@ -18,6 +18,8 @@ use crate::redact::Redactor;
 
 /// Cap on one wait, `retry-after` included: a server asking for an hour is not waited for.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest `retry-after` waited for by default (`llm.max_retry_after_s`).
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How much of an answer to read: a 4,096-token answer is under 32 KiB; a misbehaving peer
 /// must not make heal buffer more.
 pub(super) const ANSWER_MAX: usize = 4 * 1024 * 1024;
@@ -46,6 +48,9 @@ pub(super) struct Retries {
     pub max_retries: u32,
     /// The wait before the first retry, doubling after each.
     pub backoff_initial: Duration,
+    /// A server asking to wait longer is not waited for: heal would sit on the incident, and
+    /// hold its own exit, for as long as the server likes.
+    pub max_retry_after: Duration,
 }
 
 impl Retries {
@@ -64,6 +69,16 @@ impl Retries {
                 Ok(value) => return Ok((value, attempts)),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Resend) => {}
+                Err(Failure::Transient {
+                    retry_after: Some(asked),
+                    ..
+                }) if asked > self.max_retry_after => {
+                    return Err(AnalyseError::WaitTooLong {
+                        provider: self.provider,
+                        asked_s: asked.as_secs(),
+                        max_s: self.max_retry_after.as_secs(),
+                    });
+                }
                 Err(Failure::Transient { reason, .. }) if retries >= self.max_retries => {
                     return Err(AnalyseError::Unavailable {
                         provider: self.provider,
@@ -134,13 +149,14 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .ok()?;
         (value.is_finite() && value >= 0.0).then_some(value)
     };
+    // Kept as asked (a wait beyond `llm.max_retry_after_s` fails the request, so its length
+    // must be known), bounded only so that the conversion cannot overflow.
+    const FAR: f64 = 1e12;
     if let Some(ms) = read("retry-after-ms") {
-        return Some(Duration::from_secs_f64(
-            (ms / 1000.0).min(MAX_BACKOFF.as_secs_f64()),
-        ));
+        return Some(Duration::from_secs_f64((ms / 1000.0).min(FAR)));
     }
     let secs = read(RETRY_AFTER.as_str())?;
-    Some(Duration::from_secs_f64(secs.min(MAX_BACKOFF.as_secs_f64())))
+    Some(Duration::from_secs_f64(secs.min(FAR)))
 }
 
 /// Cleans texts from the peer and from reqwest before they go into an error: secrets the

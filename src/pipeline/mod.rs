@@ -56,7 +56,10 @@ const NOTIFY_DRAIN: Duration = Duration::from_secs(15);
 /// finished at its next start (the journal says what).
 const GIT_GRACE_ON_STOP: Duration = Duration::from_secs(3);
 /// How long heal, asked to stop, waits for Slack messages still being sent.
-const NOTIFY_DRAIN_ON_STOP: Duration = Duration::from_secs(3);
+const NOTIFY_DRAIN_ON_STOP: Duration = Duration::from_secs(1);
+/// How long heal, once a healing is cancelled (asked to stop, or past the shutdown grace),
+/// waits for it to record its incidents `interrupted` before it exits anyway.
+const CANCEL_CUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -239,10 +242,23 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     .await;
 
     // The incidents task owns the healer's queue: when it ends, the healer finishes what it
-    // has and ends too.
-    let _ = incident_task.await;
-    if let Some(task) = healer_task {
-        let _ = task.await;
+    // has and ends too. A cancelled healing only has its incidents to mark `interrupted`:
+    // heal does not wait for more than that.
+    let healing_done = async {
+        let _ = incident_task.await;
+        if let Some(task) = healer_task {
+            let _ = task.await;
+        }
+    };
+    if cancel.is_cancelled() {
+        if tokio::time::timeout(CANCEL_CUT, healing_done)
+            .await
+            .is_err()
+        {
+            tracing::warn!("heal stops with a healing that did not end when cancelled");
+        }
+    } else {
+        healing_done.await;
     }
     // Last, the commits and pushes of what was applied (bounded by the push timeouts). Asked
     // to stop, heal waits for them only briefly: an unfinished publish is in the journal and is
@@ -295,6 +311,9 @@ struct ExitEvent {
     /// heal itself ended the program (asked to stop, to restart it on a fix, or past the
     /// stop grace): not an incident.
     by_heal: bool,
+    /// The incident the exit itself is (a crash), as soon as it is judged.
+    judged: oneshot::Sender<Option<String>>,
+    /// The same, once healing is done with everything the run left.
     ack: oneshot::Sender<Option<String>>,
 }
 
@@ -386,20 +405,66 @@ async fn supervise_loop(
         };
         tracing::info!("`{}` {}", options.command.join(" "), exit.describe());
         let (ack, acked) = oneshot::channel();
+        let (judged, crash) = oneshot::channel();
         // heal stopped it (asked to, or to restart it on a fix): how it died is that stop's
         // doing. A traceback it printed on the way is still recorded by detection.
         let by_heal = killed || restarting || stopping.is_some();
-        let last_incident = if exits.send(ExitEvent { exit, by_heal, ack }).await.is_ok() {
-            // Healing what the run left may take a while; a stop signal meanwhile cancels it.
+        let event = ExitEvent {
+            exit,
+            by_heal,
+            judged,
+            ack,
+        };
+        let last_incident = if exits.send(event).await.is_ok() {
+            // Healing what the run left may take a while. Its bounds: a stop signal cancels
+            // it, and heal exits at most CANCEL_CUT later. Once the program has ended for
+            // good, the healing of errors it logged along the way gets the shutdown grace;
+            // the healing of the error that ended it (its crash, a failing test) is what heal
+            // exits after, bounded by the model's and the proof's own timeouts.
             tokio::pin!(acked);
+            tokio::pin!(crash);
+            let mut judged = false;
+            let mut cut: Option<tokio::time::Instant> = None;
             loop {
+                let cut_at = cut.unwrap_or_else(tokio::time::Instant::now);
                 tokio::select! {
                     id = &mut acked => break id.ok().flatten(),
+                    id = &mut crash, if !judged => {
+                        judged = true;
+                        let ending = stopping.is_none()
+                            && !test_run
+                            && !restarts.restarts_after(exit)
+                            && id.ok().flatten().is_none();
+                        if ending {
+                            cut = Some(tokio::time::Instant::now() + config.restart.shutdown_grace);
+                        }
+                        continue;
+                    }
                     _ = sigint.recv() => asked_to_stop(libc::SIGINT),
                     _ = sigterm.recv() => asked_to_stop(libc::SIGTERM),
                     _ = sighup.recv() => asked_to_stop(libc::SIGHUP),
+                    _ = tokio::time::sleep_until(cut_at), if cut.is_some() => {
+                        if stop_signal.cancel.is_cancelled() {
+                            tracing::warn!(
+                                "the healing did not stop within {CANCEL_CUT:?} of being cancelled: heal exits without it"
+                            );
+                            break None;
+                        }
+                        tracing::warn!(
+                            "the program has ended and is not restarted: the healing still in flight after {:?} (shutdown_grace_s) is cancelled",
+                            config.restart.shutdown_grace
+                        );
+                        stop_signal.cancel.cancel();
+                        stopping.get_or_insert_with(tokio::time::Instant::now);
+                        cut = Some(tokio::time::Instant::now() + CANCEL_CUT);
+                        continue;
+                    }
                 }
-                stopping.get_or_insert_with(tokio::time::Instant::now);
+                // Asked to stop, or past the grace: the healing is cancelled, and heal waits
+                // for it only briefly.
+                let now = tokio::time::Instant::now();
+                cut = Some(cut.map_or(now + CANCEL_CUT, |c| c.min(now + CANCEL_CUT)));
+                stopping.get_or_insert(now);
             }
         } else {
             None
@@ -521,15 +586,11 @@ impl Incidents {
                     }
                     self.handle_detections(std::mem::take(&mut batch)).await;
                 }
-                Some(event) = exits.recv() => {
-                    let id = self.handle_exit(event.exit, event.by_heal).await;
-                    let _ = event.ack.send(id);
-                }
+                Some(event) = exits.recv() => self.handle_exit(event).await,
             }
         }
         while let Some(event) = exits.recv().await {
-            let id = self.handle_exit(event.exit, event.by_heal).await;
-            let _ = event.ack.send(id);
+            self.handle_exit(event).await;
         }
     }
 
@@ -781,8 +842,9 @@ impl Incidents {
 
     /// Judges an exit: a crash is an incident, with the traceback that preceded it when there
     /// is one. Returns the incident's id.
-    async fn handle_exit(&mut self, exit: Exit, by_heal: bool) -> Option<String> {
-        let id = self.judge_exit(exit, by_heal).await;
+    async fn handle_exit(&mut self, event: ExitEvent) {
+        let id = self.judge_exit(event.exit, event.by_heal).await;
+        let _ = event.judged.send(id.clone());
         if let Some(id) = &id {
             self.heal(id);
         }
@@ -795,7 +857,7 @@ impl Incidents {
             }
         }
         self.queued.clear();
-        id
+        let _ = event.ack.send(id);
     }
 
     async fn judge_exit(&mut self, exit: Exit, by_heal: bool) -> Option<String> {

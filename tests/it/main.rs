@@ -24,6 +24,7 @@ mod real_model;
 mod run;
 mod sandbox;
 mod secrets;
+mod shutdown;
 mod store;
 mod streams;
 mod testruns;

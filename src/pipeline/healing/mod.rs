@@ -498,6 +498,7 @@ fn provider(config: &Config) -> Result<Provider, String> {
                 structured,
                 max_retries: h.llm_max_retries,
                 backoff_initial: h.llm_backoff_initial,
+                max_retry_after: h.llm_max_retry_after,
                 request_timeout: h.llm_timeout,
                 ..analyse::OpenAiConfig::new()
             };
@@ -521,6 +522,7 @@ fn provider(config: &Config) -> Result<Provider, String> {
             c.model = h.model.clone();
             c.max_retries = h.llm_max_retries;
             c.backoff_initial = h.llm_backoff_initial;
+            c.max_retry_after = h.llm_max_retry_after;
             c.request_timeout = h.llm_timeout;
             analyse::Anthropic::new(c, config.redactor.clone())
                 .map(Provider::Anthropic)
