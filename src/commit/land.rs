@@ -39,8 +39,16 @@ pub async fn preflight(git: &Git, on_branch: bool) -> Result<String, CommitError
                 return Err(CommitError::InProgress(what));
             }
         }
-        if git.git_path("index.lock").await?.exists() {
-            return Err(CommitError::IndexLocked);
+        // A lock held for a moment (another heal syncing its own fix) is waited out; one
+        // that stays is a git command that crashed, for the user to look at.
+        let lock = git.git_path("index.lock").await?;
+        let mut tries = 0;
+        while lock.exists() {
+            tries += 1;
+            if tries >= INDEX_LOCK_TRIES {
+                return Err(CommitError::IndexLocked);
+            }
+            tokio::time::sleep(INDEX_LOCK_WAIT).await;
         }
     }
     Ok(branch)
@@ -193,6 +201,42 @@ pub async fn merge_file(
     Ok(out.ok.then_some(out.stdout))
 }
 
+/// Whether any of `paths` differs between commits `old` and `new`.
+pub async fn touched(
+    git: &Git,
+    old: &str,
+    new: &str,
+    paths: &[String],
+) -> Result<bool, CommitError> {
+    let mut argv = vec!["diff", "--name-only", "--no-renames", old, new, "--"];
+    argv.extend(paths.iter().map(String::as_str));
+    Ok(!git.git(argv).await?.trim().is_empty())
+}
+
+/// How often an index update is tried while another git command holds the index's lock
+/// (another heal syncing its own fix, for one), and the wait between tries.
+const INDEX_LOCK_TRIES: u32 = 40;
+const INDEX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// `git update-index ARGS`, tried again while the index is locked by someone else.
+async fn update_index(git: &Git, args: &[&str]) -> Result<(), CommitError> {
+    let mut argv = vec!["update-index"];
+    argv.extend_from_slice(args);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match git.git(argv.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(super::GitError::Failed { stderr, .. })
+                if tries < INDEX_LOCK_TRIES && stderr.contains("index.lock") =>
+            {
+                tokio::time::sleep(INDEX_LOCK_WAIT).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// After the checked-out branch moved from `old` to `new`, makes the user's index agree for
 /// `paths`, where it still held `old`'s version (a path the user staged something else for is
 /// left alone). Returns a note when the index could not be updated.
@@ -209,18 +253,10 @@ pub async fn sync_index(git: &Git, old: &str, new: &str, paths: &[String]) -> Op
             match git.blob(new, path).await? {
                 Some(blob) => {
                     let mode = mode_of(git, new, path).await?;
-                    git.git([
-                        "update-index",
-                        "--add",
-                        "--cacheinfo",
-                        &format!("{mode},{blob},{path}"),
-                    ])
-                    .await?;
+                    let info = format!("{mode},{blob},{path}");
+                    update_index(git, &["--add", "--cacheinfo", &info]).await?;
                 }
-                None => {
-                    git.git(["update-index", "--force-remove", "--", path])
-                        .await?;
-                }
+                None => update_index(git, &["--force-remove", "--", path]).await?,
             }
             Ok(())
         }

@@ -179,57 +179,51 @@ async fn run(
     let git = Git::open(root).await?.ok_or(CommitError::NotARepo)?;
     let on_branch = matches!(cfg.mode, GitMode::Push | GitMode::Commit);
     let branch = land::preflight(&git, on_branch).await?;
-    let head = git.git(["rev-parse", "HEAD"]).await?;
-
-    let mut files = Vec::with_capacity(changes.len());
-    for change in changes {
-        let path = git.path_of(&change.rel);
-        let content = match git.blob(&head, &path).await? {
-            None => change.after.clone().into_bytes(),
-            Some(blob) => {
-                let committed = git.cat(&blob).await?;
-                if committed == change.before.as_bytes() {
-                    change.after.clone().into_bytes()
-                } else {
-                    // The live file had uncommitted changes: commit HEAD's version plus the
-                    // fix only, never the user's unfinished work.
-                    land::merge_file(
-                        &git,
-                        &committed,
-                        change.before.as_bytes(),
-                        change.after.as_bytes(),
-                    )
-                    .await?
-                    .ok_or_else(|| CommitError::UncommittedOverlap {
-                        file: change.rel.clone(),
-                    })?
-                }
-            }
-        };
-        files.push(land::FileState {
-            path,
-            content: Some(content),
-        });
-    }
-    let rels: Vec<String> = changes.iter().map(|c| c.rel.clone()).collect();
-    let message = message::fix_message(record, &rels, &cfg.redactor);
-    let commit = land::make_commit(&git, cfg, &head, &files, &message).await?;
+    let refname = format!("refs/heads/{branch}");
+    let reflog = format!("heal: auto-fix {}", record.id);
+    let message = message::fix_message(record, &rels_of(changes), &cfg.redactor);
+    let mut head = git.git(["rev-parse", "HEAD"]).await?;
+    let mut rebuilds = 0;
+    let (commit, files) = loop {
+        let files = files_on(&git, &head, changes).await?;
+        let commit = land::make_commit(&git, cfg, &head, &files, &message).await?;
+        if !on_branch {
+            break (commit, files);
+        }
+        if git
+            .git(["update-ref", "-m", &reflog, &refname, &commit, &head])
+            .await
+            .is_ok()
+        {
+            break (commit, files);
+        }
+        // The branch moved under heal (another heal's fix, the user's commit). When the move
+        // left the fix's files alone, the fix is rebuilt on the new tip; otherwise it is the
+        // user's to merge.
+        let moved_to = git.git(["rev-parse", &refname]).await?;
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        if rebuilds >= MAX_REBUILDS || land::touched(&git, &head, &moved_to, &paths).await? {
+            return Err(CommitError::BranchMoved {
+                branch: branch.clone(),
+            });
+        }
+        rebuilds += 1;
+        tracing::info!(
+            "{branch} moved to {} while the fix was being committed; rebuilding the fix's commit on it",
+            short(&moved_to)
+        );
+        head = moved_to;
+    };
 
     match cfg.mode {
         GitMode::Push | GitMode::Commit => {
-            let refname = format!("refs/heads/{branch}");
-            let reflog = format!("heal: auto-fix {}", record.id);
-            git.git(["update-ref", "-m", &reflog, &refname, &commit, &head])
-                .await
-                .map_err(|_| CommitError::BranchMoved {
-                    branch: branch.clone(),
-                })?;
             on_commit(&Landed {
                 commit: commit.clone(),
                 parent: head.clone(),
                 branch: branch.clone(),
                 base: branch.clone(),
             });
+            crate::failpoint::hit("before-index-sync");
             let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
             let index_note = land::sync_index(&git, &head, &commit, &paths).await;
             crate::failpoint::hit("after-commit");
@@ -270,6 +264,52 @@ async fn run(
     Ok(())
 }
 
+/// How often a fix's commit is rebuilt on a branch that keeps moving under heal.
+const MAX_REBUILDS: u32 = 5;
+
+fn rels_of(changes: &[Change]) -> Vec<String> {
+    changes.iter().map(|c| c.rel.clone()).collect()
+}
+
+/// The fixed files as they go into a commit on `head`: the fixed version, or, where the live
+/// file had uncommitted changes, `head`'s version plus the fix only, never the user's
+/// unfinished work.
+async fn files_on(
+    git: &Git,
+    head: &str,
+    changes: &[Change],
+) -> Result<Vec<land::FileState>, CommitError> {
+    let mut files = Vec::with_capacity(changes.len());
+    for change in changes {
+        let path = git.path_of(&change.rel);
+        let content = match git.blob(head, &path).await? {
+            None => change.after.clone().into_bytes(),
+            Some(blob) => {
+                let committed = git.cat(&blob).await?;
+                if committed == change.before.as_bytes() {
+                    change.after.clone().into_bytes()
+                } else {
+                    land::merge_file(
+                        git,
+                        &committed,
+                        change.before.as_bytes(),
+                        change.after.as_bytes(),
+                    )
+                    .await?
+                    .ok_or_else(|| CommitError::UncommittedOverlap {
+                        file: change.rel.clone(),
+                    })?
+                }
+            }
+        };
+        files.push(land::FileState {
+            path,
+            content: Some(content),
+        });
+    }
+    Ok(files)
+}
+
 /// A fix commit that landed on a branch: what a resumed push needs.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Landed {
@@ -291,6 +331,12 @@ pub async fn resume(cfg: &GitConfig, root: &Path, record: &Record, landed: &Land
     let result = async {
         let git = Git::open(root).await?.ok_or(CommitError::NotARepo)?;
         if landed.branch == landed.base {
+            // heal may have died between moving the branch and syncing the index: the index
+            // would still hold the pre-fix versions, and the user's next commit would undo
+            // the fix. Finished here, for the entries that still hold them.
+            if let Some(note) = finish_index_sync(&git, landed).await {
+                outcome.reason.push_str(&format!("; {note}"));
+            }
             push_on_branch(
                 &git,
                 cfg,
@@ -323,6 +369,45 @@ pub async fn resume(cfg: &GitConfig, root: &Path, record: &Record, landed: &Land
         );
     }
     outcome
+}
+
+/// The index sync of a fix commit that landed on the checked-out branch, when the branch
+/// still holds the commit. Returns a note when the index could not be updated.
+async fn finish_index_sync(git: &Git, landed: &Landed) -> Option<String> {
+    let current = git
+        .git(["symbolic-ref", "-q", "--short", "HEAD"])
+        .await
+        .ok()?;
+    let holds = git
+        .output(git::Cmd::new([
+            "merge-base",
+            "--is-ancestor",
+            &landed.commit,
+            "HEAD",
+        ]))
+        .await
+        .ok()?
+        .ok;
+    if current != landed.branch || !holds {
+        return None;
+    }
+    let changed = git
+        .git([
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            &landed.parent,
+            &landed.commit,
+        ])
+        .await
+        .ok()?;
+    let paths: Vec<String> = changed
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    land::sync_index(git, &landed.parent, &landed.commit, &paths).await
 }
 
 /// Push and commit modes, once the commit is on `branch`.

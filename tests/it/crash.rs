@@ -22,7 +22,8 @@ fn two_file_fix() -> Value {
     ])
 }
 
-fn killed_then_restarted(armed: &str, second_exit: i32) {
+/// Returns the project, for checks of its own.
+fn killed_then_restarted(armed: &str, second_exit: i32) -> Project {
     let failpoint = armed.split('@').next().unwrap();
     let model = FakeAnthropic::start();
     model.respond_always(Reply::tool_use(two_file_fix()));
@@ -131,6 +132,7 @@ fn killed_then_restarted(armed: &str, second_exit: i32) {
             || (recovery.contains("heal was stopped") && r["occurrences"] == json!(2)),
         "{failpoint}: the record does not say what happened: {r:#}"
     );
+    p
 }
 
 #[test]
@@ -146,6 +148,26 @@ fn killed_between_two_file_writes_the_fix_is_undone_then_made_again() {
 #[test]
 fn killed_after_the_commit_the_push_is_resumed() {
     killed_then_restarted("after-commit", 0);
+}
+
+/// Killed after the branch moved to the fix's commit, before the index followed: recovery
+/// finishes the sync, so `git status` is clean and the user's next commit keeps the fix.
+#[test]
+fn r14_killed_between_update_ref_and_the_index_sync_the_sync_is_finished() {
+    let p = killed_then_restarted("before-index-sync", 0);
+    let dir = p.path();
+    git(
+        dir,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "the user's next commit",
+        ],
+    );
+    assert_eq!(git(dir, &["show", "HEAD:app.py"]), FIXED.trim_end());
+    assert_eq!(git(dir, &["show", "HEAD:other.py"]), OTHER_FIXED.trim_end());
 }
 
 #[test]

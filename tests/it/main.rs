@@ -11,6 +11,7 @@ mod crash;
 mod detect;
 mod faults;
 mod git;
+mod git_races;
 mod heal;
 mod instant;
 mod load;

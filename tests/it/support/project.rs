@@ -108,6 +108,19 @@ impl Project {
         )
     }
 
+    /// `spawn`, with `env` set on top of the project's (two heal processes on one project,
+    /// each with its own model).
+    pub fn spawn_with(&self, args: &[&str], env: &[(&str, &str)]) -> Spawned {
+        let mut cmd = self.heal(args);
+        cmd.envs(env.iter().copied());
+        Spawned(
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
     pub fn storage(&self) -> PathBuf {
         self.dir.path().join("storage")
     }

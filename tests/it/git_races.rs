@@ -1,0 +1,100 @@
+//! git when heal is not alone: two heal processes fixing different files of one project at
+//! once, and a heal killed between moving the branch and syncing the index. See: issue 14.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::Project;
+use crate::support::anthropic::{FakeAnthropic, Reply};
+use crate::support::git::git;
+use crate::support::project::wait_with_timeout;
+
+const BOUND: Duration = Duration::from_secs(120);
+
+fn fix(file: &str) -> Reply {
+    Reply::tool_use(json!({
+        "fixable": true, "reason": "r", "error_category": "logic",
+        "root_cause": "a bad literal", "affected_file": file, "confidence": "high",
+        "explanation": "e", "changes_summary": format!("parse a number in {file}"),
+        "edits": [{"file": file, "search": "int(\"abc\")", "replace": "int(\"1\")"}]
+    }))
+}
+
+/// A project in git, pushed to a bare origin; returns the origin.
+fn repo(p: &Project) -> tempfile::TempDir {
+    let origin = tempfile::tempdir().unwrap();
+    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
+    git(p.path(), &["init", "-q", "-b", "main"]);
+    git(p.path(), &["add", "."]);
+    git(p.path(), &["commit", "-q", "-m", "initial"]);
+    git(
+        p.path(),
+        &["remote", "add", "origin", origin.path().to_str().unwrap()],
+    );
+    git(p.path(), &["push", "-q", "-u", "origin", "main"]);
+    origin
+}
+
+/// Two heal processes, each supervising a program that crashes in its own file, both in push
+/// mode. The race is made certain: the pre-commit hook holds a.py's commit until b.py's has
+/// landed, so main moves under the first heal. Its fix's file was not touched by the move:
+/// heal rebuilds its commit on the new tip, and both commits land and are pushed.
+#[test]
+fn r14_two_heals_fixing_different_files_at_once_both_land() {
+    let model_a = FakeAnthropic::start();
+    let model_b = FakeAnthropic::start();
+    model_a.respond_always(fix("a.py"));
+    model_b.respond_always(fix("b.py"));
+    let mut p = Project::new();
+    p.env("ANTHROPIC_API_KEY", "sk-ant-test");
+    p.env("HEAL_LLM_RETRY_INITIAL_MS", "10");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "3");
+    p.env("HEAL_GIT_MODE", "push");
+    p.file(".gitignore", "storage/\n");
+    p.file(
+        "a.py",
+        "def parse():\n    return int(\"abc\")\n\n\nparse()\n",
+    );
+    p.file(
+        "b.py",
+        "def parse():\n    return int(\"abc\")\n\n\nparse()\n",
+    );
+    let origin = repo(&p);
+    let hook = p.path().join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\n\
+         if git diff --cached --name-only | grep -qx a.py; then\n\
+           i=0\n\
+           until git log --format=%B main | grep -q 'Files: b.py'; do\n\
+             i=$((i+1)); [ $i -gt 1200 ] && exit 0; sleep 0.05\n\
+           done\n\
+         fi\n\
+         exit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let a_url = model_a.base_url();
+    let b_url = model_b.base_url();
+    let mut a = p.spawn_with(
+        &["run", "--", "python3", "a.py"],
+        &[("ANTHROPIC_BASE_URL", a_url.as_str())],
+    );
+    let mut b = p.spawn_with(
+        &["run", "--", "python3", "b.py"],
+        &[("ANTHROPIC_BASE_URL", b_url.as_str())],
+    );
+    wait_with_timeout(&mut a, BOUND);
+    wait_with_timeout(&mut b, BOUND);
+    let records = p.records();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for r in &records {
+        assert_eq!(r["status"], "pushed", "{r:#}");
+    }
+    let log = git(origin.path(), &["log", "--format=%B", "main"]);
+    assert!(log.contains("Files: a.py"), "{log}");
+    assert!(log.contains("Files: b.py"), "{log}");
+    let status = git(p.path(), &["status", "--porcelain", "--", "a.py", "b.py"]);
+    assert_eq!(status.trim(), "", "the fixed files are not clean in git");
+}
