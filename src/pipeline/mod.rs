@@ -238,6 +238,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             stopping,
         },
         test_run.is_some(),
+        store.clone(),
     )
     .await;
 
@@ -340,6 +341,7 @@ async fn supervise_loop(
     channels: Channels,
     stop_signal: Stop,
     test_run: bool,
+    store: Option<Arc<Store>>,
 ) -> Result<i32, PipelineError> {
     let Channels {
         detected,
@@ -366,6 +368,7 @@ async fn supervise_loop(
         let running = supervise::start(&spec, config.quiet, detected.clone())?;
         let pid = running.pid;
         tracing::info!("started `{}` (pid {pid})", options.command.join(" "));
+        note_child(store.as_ref(), pid, &options.command).await;
         let wait = running.wait(OUTPUT_LINGER);
         tokio::pin!(wait);
         let mut stopping: Option<tokio::time::Instant> = None;
@@ -404,6 +407,12 @@ async fn supervise_loop(
             }
         };
         tracing::info!("`{}` {}", options.command.join(" "), exit.describe());
+        if let Some(store) = store.clone() {
+            off_thread("note that the program ended", move || {
+                store.journal_done("", journal::step::CHILD)
+            })
+            .await;
+        }
         let (ack, acked) = oneshot::channel();
         let (judged, crash) = oneshot::channel();
         // heal stopped it (asked to, or to restart it on a fix): how it died is that stop's
@@ -523,6 +532,22 @@ async fn supervise_loop(
             }
         }
     }
+}
+
+/// Journals the program heal just started, so that a heal started after this one was killed
+/// can stop it rather than run a second copy beside it.
+async fn note_child(store: Option<&Arc<Store>>, pid: u32, command: &[String]) {
+    let Some(store) = store.cloned() else { return };
+    let Some(note) = supervise::orphan::ChildNote::of(pid, command) else {
+        return;
+    };
+    let Ok(data) = serde_json::to_value(&note) else {
+        return;
+    };
+    off_thread("note the program heal runs", move || {
+        store.journal_add("", journal::step::CHILD, &data)
+    })
+    .await;
 }
 
 /// Passes a stop signal to the child; returns when it gets SIGKILL if it has not exited.

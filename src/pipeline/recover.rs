@@ -9,6 +9,9 @@
 //!   and pushed now, or only pushed when the commit had landed.
 //! - `heal`: the incident was being analysed or proved; nothing was written. `interrupted`.
 //!
+//! - `child`: the program the dead heal ran. Still running, it is stopped (SIGTERM to its
+//!   group, SIGKILL after the stop grace) before a new copy starts.
+//!
 //! Then, when any process died (its `run` note is left), the proof copies of dead processes are
 //! removed (and their worktrees unregistered), and every record's JSON export is rewritten from
 //! the database.
@@ -49,6 +52,14 @@ pub async fn recover(
     // free of the sweep and the re-export below.
     if dead.is_empty() {
         return done;
+    }
+    // The programs of dead heals first: the files are put back or finished with nothing of
+    // theirs running, and the program is never started twice.
+    for entry in dead.iter().filter(|e| e.step == step::CHILD) {
+        if let Some(line) = stop_orphan(config, entry).await {
+            done.push(line);
+        }
+        let _ = store.journal_remove(entry.id);
     }
     // Undo first, then finish, then close: an incident may have several notes.
     for entry in dead.iter().filter(|e| e.step == step::APPLY) {
@@ -229,4 +240,21 @@ fn sweep_sandboxes(root: &Path) -> usize {
             .status();
     }
     removed
+}
+
+/// Stops the program a dead heal left running (see `supervise::orphan`); says what it did.
+async fn stop_orphan(config: &Config, entry: &Entry) -> Option<String> {
+    use crate::supervise::orphan::{self, ChildNote, Stopped};
+    let note: ChildNote = serde_json::from_value(entry.data.clone()).ok()?;
+    let command = note.command.join(" ");
+    let how = match orphan::stop(&note, config.restart.stop_grace).await {
+        Stopped::Gone => return None,
+        Stopped::Terminated => "stopped it (SIGTERM)",
+        Stopped::Killed => "killed it: it ignored SIGTERM for the stop grace",
+        Stopped::Stuck => "could not stop it, even with SIGKILL: check it by hand",
+    };
+    Some(format!(
+        "`{command}` (pid {}) was still running after the heal that started it was killed: {how}, before starting it again",
+        note.pid
+    ))
 }

@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS journal (
 pub mod step {
     /// A `heal run` process is running (incident `""`): left behind, it says heal was killed.
     pub const RUN: &str = "run";
+    /// The program a `heal run` supervises (incident `""`; `data`: its pid, process group,
+    /// start time and command): left behind, a program that may outlive its heal.
+    pub const CHILD: &str = "child";
     /// An incident taken for healing by a process (`data`: {}).
     pub const HEAL: &str = "heal";
     /// Files being written to the live tree (`data`: {"backups": [{file, backup}]}).

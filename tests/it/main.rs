@@ -17,6 +17,7 @@ mod instant;
 mod load;
 mod notify;
 mod openai;
+mod orphan;
 mod peers;
 mod proof;
 mod prove;

@@ -6,6 +6,8 @@
 //! detection of a burst (counted and reported) but never holds up the program's output. Memory
 //! stays bounded however much the child writes.
 
+pub mod orphan;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -159,6 +161,7 @@ pub fn start(
         // what the child gets, and so that signals reach the child's own children too.
         .process_group(0)
         .kill_on_drop(false);
+    orphan::die_with_heal(&mut cmd);
     // A child in a background process group that reads the terminal would be stopped by
     // SIGTTIN; supervised programs do not read a terminal, so give them none. Piped input is
     // passed on as it is.
