@@ -136,7 +136,7 @@ fn finish(result: anyhow::Result<i32>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
         Err(e) => {
-            eprintln!("heal: {e:#}");
+            eprintln!("heal: {}", crate::term::escape(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }
@@ -196,11 +196,12 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             let store = Arc::new(open_store(&config)?);
             let record =
                 runtime()?.block_on(crate::pipeline::revert(Arc::new(config), store, &id))?;
-            println!(
+            let line = format!(
                 "{}: {}",
                 record.id,
                 record.reason.as_deref().unwrap_or("reverted")
             );
+            println!("{}", crate::term::escape(&line));
             Ok(0)
         }
         Command::Log { since } => {
@@ -208,7 +209,8 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
                 &config.root,
                 since.as_deref(),
             ))?;
-            print!("{}", crate::commit::history::render(&entries));
+            let rendered = crate::commit::history::render(&entries);
+            print!("{}", crate::term::escape(&rendered));
             Ok(0)
         }
         Command::Doctor => {
@@ -309,7 +311,14 @@ where
         } else if level == tracing::Level::WARN {
             writer.write_str("warning: ")?;
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        // The message may quote a program's or a model's text: formatted apart, then written
+        // with its control characters escaped.
+        let mut message = String::new();
+        ctx.field_format().format_fields(
+            tracing_subscriber::fmt::format::Writer::new(&mut message),
+            event,
+        )?;
+        writer.write_str(&crate::term::escape(&message))?;
         writeln!(writer)
     }
 }

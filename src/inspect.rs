@@ -1,4 +1,6 @@
-//! What `heal list` and `heal show` print: records made readable. Pure formatting.
+//! What `heal list` and `heal show` print: records made readable. Pure formatting. The text
+//! is the program's and the model's: control characters in it come out escaped
+//! ([`crate::term::escape`]).
 
 use std::fmt::Write as _;
 
@@ -47,7 +49,7 @@ pub fn list(records: &[Record]) -> String {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         line(&cells);
     }
-    out
+    crate::term::escape(&out).into_owned()
 }
 
 fn place(r: &Record) -> String {
@@ -181,7 +183,7 @@ pub fn show(r: &Record) -> String {
     if let Some(diff) = text(&r.fix, "diff") {
         let _ = writeln!(out, "\n{}", diff.trim_end());
     }
-    out
+    crate::term::escape(&out).into_owned()
 }
 
 fn first_line(s: &str) -> &str {

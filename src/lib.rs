@@ -35,5 +35,6 @@ pub mod record;
 pub mod redact;
 pub mod rules;
 pub mod supervise;
+pub mod term;
 pub mod testrun;
 pub mod triage;

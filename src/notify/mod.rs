@@ -684,7 +684,7 @@ fn print_box(title: &str, text: &str) {
         "┌─ {title} {}",
         "─".repeat(56usize.saturating_sub(title.len()))
     );
-    for line in text.lines() {
+    for line in crate::term::escape(text).lines() {
         let _ = writeln!(err, "│ {line}");
     }
     let _ = writeln!(err, "└{rule}");

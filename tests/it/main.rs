@@ -29,4 +29,5 @@ mod secrets;
 mod shutdown;
 mod store;
 mod streams;
+mod terminal;
 mod testruns;
