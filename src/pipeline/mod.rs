@@ -161,6 +161,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     }
     // Cancelled when heal is asked to stop: healing is abandoned before anything is applied.
     let cancel = CancellationToken::new();
+    let cancel_why: Arc<std::sync::OnceLock<String>> = Arc::default();
     // Set while heal stops the program itself, so what that stop makes the program print or
     // do is not taken for an error.
     let stopping = Arc::new(AtomicBool::new(false));
@@ -188,7 +189,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
                 restart_tx,
                 git_tx.clone(),
             )
-            .with_cancel(cancel.clone())
+            .with_cancel(cancel.clone(), cancel_why.clone())
             .with_jail(jail.clone());
             watch = healer.watch.clone();
             Some(tokio::spawn(healer.run(jobs_rx)))
@@ -220,6 +221,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         alerted_unstored: HashSet::new(),
         git: git_tx,
         stopping: stopping.clone(),
+        cancel: cancel.clone(),
         test_run: test_run.clone(),
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
@@ -235,6 +237,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         },
         Stop {
             cancel: cancel.clone(),
+            why: cancel_why,
             stopping,
         },
         test_run.is_some(),
@@ -242,24 +245,19 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     )
     .await;
 
-    // The incidents task owns the healer's queue: when it ends, the healer finishes what it
-    // has and ends too. A cancelled healing only has its incidents to mark `interrupted`:
-    // heal does not wait for more than that.
-    let healing_done = async {
-        let _ = incident_task.await;
-        if let Some(task) = healer_task {
+    // The incidents task records every detection to the last (bounded by the output, which
+    // has ended) and owns the healer's queue: when it ends, the healer finishes what it has
+    // and ends too. A cancelled healing only has its incidents to mark `interrupted`: heal
+    // does not wait for more than that.
+    let _ = incident_task.await;
+    if let Some(task) = healer_task {
+        if cancel.is_cancelled() {
+            if tokio::time::timeout(CANCEL_CUT, task).await.is_err() {
+                tracing::warn!("heal stops with a healing that did not end when cancelled");
+            }
+        } else {
             let _ = task.await;
         }
-    };
-    if cancel.is_cancelled() {
-        if tokio::time::timeout(CANCEL_CUT, healing_done)
-            .await
-            .is_err()
-        {
-            tracing::warn!("heal stops with a healing that did not end when cancelled");
-        }
-    } else {
-        healing_done.await;
     }
     // Last, the commits and pushes of what was applied (bounded by the push timeouts). Asked
     // to stop, heal waits for them only briefly: an unfinished publish is in the journal and is
@@ -330,6 +328,8 @@ struct Channels {
 struct Stop {
     /// Cancels a healing in progress.
     cancel: CancellationToken,
+    /// Why, for the interrupted incidents (set once, before `cancel`).
+    why: Arc<std::sync::OnceLock<String>>,
     /// Tells the incidents task that heal is stopping the program.
     stopping: Arc<AtomicBool>,
 }
@@ -354,6 +354,10 @@ async fn supervise_loop(
             supervise::signal_name(sig).unwrap_or("a signal")
         );
         stop_signal.stopping.store(true, Ordering::SeqCst);
+        let _ = stop_signal.why.set(format!(
+            "heal was asked to stop ({})",
+            supervise::signal_name(sig).unwrap_or("a signal")
+        ));
         stop_signal.cancel.cancel();
     };
     let spec = ChildSpec {
@@ -463,6 +467,10 @@ async fn supervise_loop(
                             "the program has ended and is not restarted: the healing still in flight after {:?} (shutdown_grace_s) is cancelled",
                             config.restart.shutdown_grace
                         );
+                        let _ = stop_signal.why.set(format!(
+                            "the program had ended and heal stopped waiting after shutdown_grace_s ({} s)",
+                            config.restart.shutdown_grace.as_secs()
+                        ));
                         stop_signal.cancel.cancel();
                         stopping.get_or_insert_with(tokio::time::Instant::now);
                         cut = Some(tokio::time::Instant::now() + CANCEL_CUT);
@@ -583,6 +591,9 @@ struct Incidents {
     git: Option<mpsc::UnboundedSender<GitJob>>,
     /// Set while heal stops the program itself.
     stopping: Arc<AtomicBool>,
+    /// Cancelled when the healing is: the wait for it is then cut short, while detections
+    /// are still recorded to the last one.
+    cancel: CancellationToken,
     /// The command is a test run: each failing test is its own incident.
     test_run: Option<TestRun>,
     run: RunContext,
@@ -878,7 +889,14 @@ impl Incidents {
         if let Some(jobs) = &self.jobs {
             let (done, finished) = oneshot::channel();
             if jobs.send(Job::Barrier(done)).is_ok() {
-                let _ = finished.await;
+                let cut = async {
+                    self.cancel.cancelled().await;
+                    tokio::time::sleep(CANCEL_CUT).await;
+                };
+                tokio::select! {
+                    _ = finished => {}
+                    _ = cut => {}
+                }
             }
         }
         self.queued.clear();

@@ -67,8 +67,10 @@ impl Store {
         super::write_row(&tx, &record).map_err(|e| self.sql(e))?;
         insert(&tx, id, step::HEAL, &Value::Object(Default::default())).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
-        drop(conn);
+        // Exported before the connection is released, so exports land in commit order: two
+        // writers of one record never leave the older version on disk.
         self.export(&record)?;
+        drop(conn);
         Ok(Some(record))
     }
 

@@ -182,8 +182,10 @@ impl Store {
         };
         write_row(&tx, &record).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
-        drop(conn);
+        // Exported before the connection is released, so exports land in commit order: two
+        // writers of one record never leave the older version on disk.
         self.export(&record)?;
+        drop(conn);
         Ok((record, is_new))
     }
 
@@ -203,11 +205,13 @@ impl Store {
         change(&mut record);
         write_row(&tx, &record).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))?;
-        drop(conn);
         // Between the database (the truth) and its JSON export: a heal killed here leaves a
         // stale export, which the next start rewrites.
         crate::failpoint::hit("record-write");
+        // Exported before the connection is released, so exports land in commit order: two
+        // writers of one record never leave the older version on disk.
         self.export(&record)?;
+        drop(conn);
         Ok(record)
     }
 

@@ -184,9 +184,11 @@ pub struct Healer {
     /// Baselines of the unchanged program, reused while the code stays the same.
     baselines: Arc<Baselines>,
     refused: Refused,
-    /// Cancelled when heal is asked to stop: a healing in progress is abandoned before
-    /// anything is applied.
+    /// Cancelled when heal is asked to stop, or stops waiting: a healing in progress is
+    /// abandoned before anything is applied.
     cancel: CancellationToken,
+    /// Why it was cancelled, for the interrupted incidents' reason.
+    cancel_why: Arc<std::sync::OnceLock<String>>,
     /// Incidents this healing took (the links of a chain), for an interruption to close.
     taken: Mutex<Vec<String>>,
     /// The project's own tests, found once.
@@ -220,6 +222,7 @@ impl Healer {
             baselines: Arc::default(),
             refused: Refused::default(),
             cancel: CancellationToken::new(),
+            cancel_why: Arc::default(),
             taken: Mutex::new(Vec::new()),
             suite: tokio::sync::OnceCell::new(),
             jail: Arc::new(crate::prove::jail::Jail::none()),
@@ -233,8 +236,13 @@ impl Healer {
     }
 
     /// Heal stops healing when `cancel` is cancelled.
-    pub fn with_cancel(mut self, cancel: CancellationToken) -> Healer {
+    pub fn with_cancel(
+        mut self,
+        cancel: CancellationToken,
+        why: Arc<std::sync::OnceLock<String>>,
+    ) -> Healer {
         self.cancel = cancel;
+        self.cancel_why = why;
         self
     }
 
@@ -310,18 +318,24 @@ impl Healer {
             Ok(mut taken) => std::mem::take(&mut *taken),
             Err(_) => Vec::new(),
         };
-        let reason = "heal was asked to stop while healing this incident: the healing was \
-                      cancelled before anything was written; it will be healed again on its next \
-                      occurrence";
+        let why = self
+            .cancel_why
+            .get()
+            .map_or("heal was asked to stop", String::as_str);
+        let reason = format!(
+            "{why} while healing this incident: the healing was cancelled before anything was \
+             written; it will be healed again on its next occurrence"
+        );
         for id in taken {
+            let text = reason.clone();
             let saved = self
                 .save(&id, move |r| {
                     if r.status == Status::Healing {
                         r.status = Status::Interrupted;
-                        r.reason = Some(reason.to_string());
+                        r.reason = Some(text.clone());
                         let result = r.result.get_or_insert_with(|| serde_json::json!({}));
                         result["status"] = serde_json::json!("interrupted");
-                        result["reason"] = serde_json::json!(reason);
+                        result["reason"] = serde_json::json!(text);
                     }
                 })
                 .await;
