@@ -718,6 +718,7 @@ impl Config {
                 test_files: list("policy.test_files"),
                 guarded: guarded_by_checks(&list("verify.commands")),
                 incident_error: None,
+                incident_lines: Vec::new(),
             },
         };
         let git_mode = get("git.mode")

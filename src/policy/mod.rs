@@ -46,6 +46,9 @@ pub struct PolicyConfig {
     /// The exception type of the incident being fixed, set per incident: an `except` that
     /// catches it and only passes or returns a default hides it.
     pub incident_error: Option<String>,
+    /// The traceback's lines in project files (file, 1-based line), set per incident: a fix
+    /// that deletes one with nothing left of it hides the error.
+    pub incident_lines: Vec<(String, u32)>,
 }
 
 impl Default for PolicyConfig {
@@ -68,6 +71,7 @@ impl Default for PolicyConfig {
             .to_vec(),
             guarded: Vec::new(),
             incident_error: None,
+            incident_lines: Vec::new(),
         }
     }
 }
@@ -181,6 +185,18 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
     }
     if is_python(file) {
         for why in hiding::hides(&file.before, &file.after, cfg.incident_error.as_deref()) {
+            violations.push(Violation::HidesTheError {
+                file: rel.clone(),
+                why,
+            });
+        }
+        let lines: Vec<u32> = cfg
+            .incident_lines
+            .iter()
+            .filter(|(f, _)| f == rel)
+            .map(|(_, l)| *l)
+            .collect();
+        for why in hiding::deletes_failing(&file.before, &file.after, &lines) {
             violations.push(Violation::HidesTheError {
                 file: rel.clone(),
                 why,

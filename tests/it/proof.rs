@@ -269,7 +269,9 @@ fn r10_a_fix_that_drops_the_computation_is_refused_with_the_changed_call() {
         &[(
             "app.py",
             "    return spend / clicks\n",
-            "    if clicks == 0:\n        return 0.0\n",
+            // The division is still there (the policy sees nothing deleted), its result no
+            // longer returned: only the behaviour check sees that.
+            "    if clicks == 0:\n        return 0.0\n    spend / clicks\n",
         )],
     );
     let right = answer(
@@ -391,7 +393,7 @@ fn r10_a_fix_that_breaks_a_unit_test_that_passed_is_refused_with_its_name() {
         &[(
             "budget.py",
             "    return total / clients\n",
-            "    return 0.0\n",
+            "    return total / (clients + 1)\n",
         )],
     );
     model.script([Reply::tool_use(zeroes.clone()), Reply::tool_use(zeroes)]);
@@ -514,8 +516,8 @@ fn r10_a_baseline_that_does_not_reproduce_is_recorded_and_the_proof_said_weaker(
         "ignore the flag",
         &[(
             "app.py",
-            "        raise RuntimeError(\"the flag is set\")\n",
-            "        print(\"the flag is set\", flush=True)\n",
+            "    if os.path.exists(\"local.flag\"):\n",
+            "    if os.path.exists(\"local.flag\") and os.environ.get(\"STRICT\"):\n",
         )],
     ))]);
     p.env("HEAL_GIT_MODE", "off");

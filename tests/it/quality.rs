@@ -142,6 +142,60 @@ fn r13_error_swallowing_is_refused_and_a_guard_with_a_promised_default_is_not() 
     assert_eq!(r["status"], "applied", "{r:#}");
 }
 
+const REPORT: &str = "\
+def send(row):
+    return row[\"email\"].lower()
+
+
+def report(rows):
+    sent = 0
+    for row in rows:
+        send(row)
+        sent += 1
+    return sent
+
+
+print(report([{\"email\": \"A@x\"}, {\"name\": \"b\"}]), flush=True)
+";
+
+/// The failing call deleted (the crash goes away, nothing is sent) is refused; the near miss,
+/// the call kept behind a guard, is not.
+#[test]
+fn r13_a_fix_that_deletes_the_failing_call_is_refused() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", REPORT);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "        send(row)\n",
+        "",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("deletes line 8 of the traceback (`send(row)`)"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        REPORT
+    );
+
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", REPORT);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "        send(row)\n        sent += 1\n",
+        "        if \"email\" in row:\n            send(row)\n            sent += 1\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+}
+
 #[test]
 fn r13_a_second_candidate_passes_where_the_first_failed() {
     let model = FakeAnthropic::start();

@@ -87,7 +87,8 @@ fn r14_no_secret_leaves_through_the_model_slack_the_records_or_a_pushed_commit()
         "changes_summary": "return the length instead of raising mysql-pass-9876",
         "edits": [{"file": "app.py",
                    "search": "    raise ValueError(text + \"x\" * pad + os.environ[\"LONG_TOKEN\"])\n",
-                   "replace": "    return len(text) + pad\n"}]
+                   // A rewrite of the failing line: deleting it would be refused as hiding.
+                   "replace": "    return len(text + \"x\" * pad + os.environ[\"LONG_TOKEN\"])\n"}]
     })));
     p.run(&["run", "--", "python3", "app.py"]);
     let r = p.record();

@@ -421,6 +421,19 @@ impl Healer {
         files
     }
 
+    /// The traceback's lines in project files, as (relative path, line).
+    fn traceback_lines(&self, record: &Record) -> Vec<(String, u32)> {
+        let Ok(scope) = &self.scope else {
+            return Vec::new();
+        };
+        record
+            .error
+            .frames
+            .iter()
+            .filter_map(|f| Some((instant::project_relative(scope, &f.file)?, f.line)))
+            .collect()
+    }
+
     /// The text of `rel` as the fix for this link sees it: the pending links' version, else
     /// the live file's.
     fn read(pending: &Pending, rel: &str, abs: &std::path::Path) -> std::io::Result<Vec<u8>> {
