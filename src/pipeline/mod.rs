@@ -13,6 +13,7 @@
 //! The supervised program never waits on the store or on Slack: a store that cannot be opened
 //! turns heal into a plain pass-through supervisor that says so.
 
+mod exports;
 pub mod healing;
 mod manual;
 pub mod publish;
@@ -37,7 +38,7 @@ use crate::prove::jail::Jail;
 use crate::record::build::{Finding, RunContext};
 use crate::record::model::TestRef;
 use crate::record::model::{ExitInfo, Status};
-use crate::record::{Store, journal, off_thread};
+use crate::record::{Export, Store, journal, off_thread};
 use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
 use crate::testrun::{self, TestRun};
 use healing::{Healer, Job, Watch};
@@ -215,6 +216,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         roots: roots(&config.root),
         last_incident: None,
         ended_run: None,
+        exports: exports::Deferred::default(),
         jobs: healer_task.is_some().then_some(jobs_tx),
         queued: HashSet::new(),
         watch,
@@ -602,6 +604,8 @@ struct Incidents {
     last_incident: Option<(String, Instant)>,
     /// What the run whose output just ended left: its latest incident and stderr's tail.
     ended_run: Option<(Option<(String, Instant)>, String)>,
+    /// Repeats counted in the database whose export waits (an error storm).
+    exports: exports::Deferred,
 }
 
 impl Incidents {
@@ -612,6 +616,7 @@ impl Incidents {
     ) {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
+            let exports_due = self.exports.due();
             tokio::select! {
                 // Detections first: the output of a run that ended is already queued when its
                 // exit arrives, and must be recorded before the exit is judged.
@@ -621,10 +626,16 @@ impl Incidents {
                         break;
                     }
                     self.handle_detections(std::mem::take(&mut batch)).await;
+                    self.exports.write_if_due(&self.store).await;
                 }
-                Some(event) = exits.recv() => self.handle_exit(event).await,
+                Some(event) = exits.recv() => {
+                    self.exports.write(&self.store).await;
+                    self.handle_exit(event).await;
+                }
+                _ = sleep_until_some(exports_due) => self.exports.write(&self.store).await,
             }
         }
+        self.exports.write(&self.store).await;
         while let Some(event) = exits.recv().await {
             self.handle_exit(event).await;
         }
@@ -661,6 +672,8 @@ impl Incidents {
                     skipped_bytes,
                 } => {
                     self.flush(std::mem::take(&mut pending)).await;
+                    // The run's output ended: its records are exported as they stand.
+                    self.exports.write(&self.store).await;
                     if skipped_bytes > 0 {
                         tracing::warn!(
                             "{skipped_bytes} bytes of stderr were passed through without being examined: the program wrote faster than heal could read"
@@ -838,10 +851,16 @@ impl Incidents {
         let fingerprint = finding.fingerprint.clone();
         // Kept to alert without a record if the store fails (a full disk).
         let unstored = (finding.clone(), exit.clone());
+        // A crash is exported at once; a repeat seen in the output may wait (an error storm).
+        let export = if exit.is_some() {
+            Export::Always
+        } else {
+            Export::NewOnly
+        };
         let stored = off_thread("record the incident", move || {
             let now = time::OffsetDateTime::now_utc();
             let now_text = crate::record::rfc3339(now);
-            store.upsert(&fingerprint, count, now, |id| {
+            store.upsert_with(&fingerprint, count, now, export, |id| {
                 let mut record = finding.into_record(id, &now_text, &run);
                 record.context.exit = exit;
                 // Tracebacks carry what the program printed, secrets included.
@@ -854,6 +873,9 @@ impl Incidents {
             self.alert_unstored(unstored.0, unstored.1);
             return None;
         };
+        if !is_new && export == Export::NewOnly {
+            self.exports.note(&record.id);
+        }
         if is_new {
             tracing::info!(
                 "incident {}: {} at {}",
@@ -966,5 +988,13 @@ async fn record_deliveries(
             })
         })
         .await;
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }

@@ -66,11 +66,10 @@ impl Store {
         record.status = super::model::Status::Healing;
         super::write_row(&tx, &record).map_err(|e| self.sql(e))?;
         insert(&tx, id, step::HEAL, &Value::Object(Default::default())).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))?;
-        // Exported before the connection is released, so exports land in commit order: two
-        // writers of one record never leave the older version on disk.
+        // Exported inside the write transaction, like every export (ordered across
+        // processes).
         self.export(&record)?;
-        drop(conn);
+        tx.commit().map_err(|e| self.sql(e))?;
         Ok(Some(record))
     }
 
@@ -149,13 +148,13 @@ impl Store {
     }
 
     /// Rewrites every record's JSON export from the database (the source of truth): a heal
-    /// killed between a commit and its export leaves a stale file.
+    /// killed between an export and its commit leaves a file ahead of the database, and a
+    /// storm's repeats may not have been exported yet.
     pub fn reexport_all(&self) -> Result<usize, RecordError> {
-        let records = self.list(usize::MAX)?;
-        for r in &records {
-            self.export(r)?;
-        }
-        Ok(records.len())
+        let ids: Vec<String> = self.list(usize::MAX)?.into_iter().map(|r| r.id).collect();
+        // Under the write lock: another heal of the project may be writing its exports.
+        self.export_current(&ids)?;
+        Ok(ids.len())
     }
 }
 

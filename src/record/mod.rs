@@ -97,14 +97,21 @@ impl Store {
         let conn = Connection::open(&db_path).map_err(sql)?;
         // Another heal process may hold the write lock for a moment; wait rather than fail.
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        // NORMAL is durable across application crashes in WAL mode and avoids an fsync per
-        // commit, which matters during an error storm.
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
-        conn.execute_batch(journal::SCHEMA).map_err(sql)?;
+        // Two heals starting at once on a new store race to set it up; SQLite answers "busy"
+        // at once (without its busy wait) to the one whose read has to become a write, or
+        // whose switch to WAL meets the other's. The setup is idempotent: the loser tries
+        // again.
+        let mut tries = 0;
+        loop {
+            match setup(&conn) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && tries < OPEN_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(OPEN_RETRY_WAIT);
+                }
+                Err(e) => return Err(sql(e)),
+            }
+        }
         Ok(Store {
             conn: Mutex::new(conn),
             db_path,
@@ -130,12 +137,25 @@ impl Store {
 
     /// Records `count` occurrences of `fingerprint` seen at `now`: adds them to the open
     /// incident with that fingerprint, or creates one from `make` (given the new id). Returns
-    /// the record as stored and whether it is new.
+    /// the record as stored and whether it is new. The JSON export is rewritten at once.
     pub fn upsert(
         &self,
         fingerprint: &str,
         count: u64,
         now: time::OffsetDateTime,
+        make: impl FnOnce(String) -> Record,
+    ) -> Result<(Record, bool), RecordError> {
+        self.upsert_with(fingerprint, count, now, Export::Always, make)
+    }
+
+    /// [`Store::upsert`], with a choice of when the export is rewritten: an error storm adds
+    /// occurrences to the same records many times a second, and each export is a synced file.
+    pub fn upsert_with(
+        &self,
+        fingerprint: &str,
+        count: u64,
+        now: time::OffsetDateTime,
+        export: Export,
         make: impl FnOnce(String) -> Record,
     ) -> Result<(Record, bool), RecordError> {
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
@@ -181,12 +201,34 @@ impl Store {
             }
         };
         write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        // Exported inside the write transaction: the database's write lock orders exports
+        // like commits, across heal processes too, so two writers of one record never leave
+        // the older version on disk. A heal killed before the commit leaves an export ahead
+        // of the database, which the next start rewrites.
+        if is_new || export == Export::Always {
+            self.export(&record)?;
+        }
         tx.commit().map_err(|e| self.sql(e))?;
-        // Exported before the connection is released, so exports land in commit order: two
-        // writers of one record never leave the older version on disk.
-        self.export(&record)?;
-        drop(conn);
         Ok((record, is_new))
+    }
+
+    /// Rewrites the JSON exports of `ids` from the database, as they are now (the exports an
+    /// [`Export::NewOnly`] upsert left behind).
+    pub fn export_current(&self, ids: &[String]) -> Result<(), RecordError> {
+        let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        // A write transaction though nothing is written: it holds the write lock, so no
+        // other writer's export can land between this read and this export.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
+        for id in ids {
+            let Some(doc) = read_doc(&tx, id).map_err(|e| self.sql(e))? else {
+                continue;
+            };
+            self.export(&parse_doc(id, &doc)?)?;
+        }
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(())
     }
 
     /// Applies `change` to the stored record `id` and saves it, in one transaction.
@@ -204,14 +246,12 @@ impl Store {
         let mut record = parse_doc(id, &doc)?;
         change(&mut record);
         write_row(&tx, &record).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))?;
-        // Between the database (the truth) and its JSON export: a heal killed here leaves a
-        // stale export, which the next start rewrites.
-        crate::failpoint::hit("record-write");
-        // Exported before the connection is released, so exports land in commit order: two
-        // writers of one record never leave the older version on disk.
+        // Exported inside the write transaction, like an upsert's (ordered across processes).
         self.export(&record)?;
-        drop(conn);
+        // Between the JSON export and the database (the truth): a heal killed here leaves an
+        // export ahead of the database, which the next start rewrites.
+        crate::failpoint::hit("record-write");
+        tx.commit().map_err(|e| self.sql(e))?;
         Ok(record)
     }
 
@@ -326,6 +366,47 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
         ],
     )?;
     Ok(())
+}
+
+/// How many times opening a store that another heal is setting up is tried again, and the
+/// wait between tries: 5 s in all.
+const OPEN_TRIES: u32 = 100;
+const OPEN_RETRY_WAIT: Duration = Duration::from_millis(50);
+
+/// Sets a store up (WAL, its tables): idempotent.
+fn setup(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL is durable across application crashes in WAL mode and avoids an fsync per
+    // commit, which matters during an error storm.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // One write transaction from the start, so the tables' creation never has to turn a
+    // read into a write.
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\nCOMMIT;",
+        journal::SCHEMA
+    ))
+    .inspect_err(|_| {
+        // A failed batch may leave its transaction open.
+        let _ = conn.execute_batch("ROLLBACK");
+    })
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// When an upsert rewrites the record's JSON export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// Every time: the export is never behind the database.
+    Always,
+    /// Only for a new record; repeats are exported later with [`Store::export_current`]. A
+    /// heal killed before then leaves an export behind the database, which the next start
+    /// rewrites.
+    NewOnly,
 }
 
 /// Runs a store call off the async threads (SQLite blocks). A failure is logged as

@@ -161,3 +161,41 @@ fn a_read_only_storage_folder_degrades_to_pass_through_with_an_alert() {
     assert!(text.contains("cannot write its records"), "{text}");
     assert!(text.contains("ValueError"), "{text}");
 }
+
+/// Heals started at once on a project without a store race to create it (WAL, tables):
+/// SQLite answers "busy" at once, without its wait, to the loser of that race. Every heal
+/// must still get the store and record its own incident.
+#[test]
+fn heals_started_at_once_on_a_new_store_all_record() {
+    const HEALS: usize = 6;
+    let mut p = Project::new();
+    p.env("HEAL_PROVIDER", "none");
+    p.env("HEAL_RESTART", "never");
+    for i in 0..HEALS {
+        p.file(
+            &format!("app{i}.py"),
+            "def parse():\n    return int(\"abc\")\n\n\nparse()\n",
+        );
+    }
+    let scripts: Vec<String> = (0..HEALS).map(|i| format!("app{i}.py")).collect();
+    let mut heals: Vec<_> = scripts
+        .iter()
+        .map(|s| p.spawn(&["run", "--", "python3", s]))
+        .collect();
+    let mut logs = Vec::new();
+    for heal in &mut heals {
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut heal.stderr.take().unwrap(), &mut err).unwrap();
+        let status = crate::support::wait_with_timeout(heal, Duration::from_secs(60));
+        assert_eq!(status.code(), Some(1), "{err}");
+        logs.push(err);
+    }
+    for log in &logs {
+        assert!(
+            !log.contains("cannot be used"),
+            "a heal went without its store:\n{log}"
+        );
+    }
+    let records = p.records();
+    assert_eq!(records.len(), HEALS, "{records:#?}");
+}
