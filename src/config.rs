@@ -197,7 +197,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: Some("search_replace"), secret: false, help: "how the model writes edits: search_replace (exact text to replace) or function (the def line, and the whole new function)" },
     Key { toml: "llm.context_calls", env: "HEAL_LLM_CONTEXT_CALLS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model what the failing function was called with and gave in a run of the program (the baseline's calls)" },
     Key { toml: "llm.context_tests", env: "HEAL_LLM_CONTEXT_TESTS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model the project's tests that call the failing function" },
-    Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: Some("1"), secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call" },
+    Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: None, secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call (default: 3 for a local model, an OpenAI-compatible server on loopback or a private address; 1 for a paid API)" },
     Key { toml: "llm.max_retries", env: "HEAL_LLM_MAX_RETRIES", kind: Kind::U64 { min: 0 }, default: Some("4"), secret: false, help: "retries of a model request after 429, 5xx or a timeout" },
     Key { toml: "llm.retry_initial_ms", env: "HEAL_LLM_RETRY_INITIAL_MS", kind: Kind::U64 { min: 0 }, default: Some("2000"), secret: false, help: "first wait between model retries, doubling (retry-after wins)" },
     Key { toml: "llm.max_retry_after_s", env: "HEAL_LLM_MAX_RETRY_AFTER_S", kind: Kind::U64 { min: 0 }, default: Some("60"), secret: false, help: "a model asking to wait longer than this (retry-after) is not waited for: the incident fails" },
@@ -659,7 +659,17 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             llm_max_retries: small("llm.max_retries"),
-            candidates: small("llm.candidates"),
+            // A local model's answers cost only time, and a small model's first answer is
+            // often wrong: more candidates are worth it there. A paid API is asked once.
+            candidates: match get("llm.candidates") {
+                Some(_) => small("llm.candidates"),
+                None if get("provider") == Some("openai")
+                    && is_local_url(get("openai_base_url").unwrap_or(DEFAULT_OPENAI_BASE_URL)) =>
+                {
+                    LOCAL_CANDIDATES
+                }
+                None => 1,
+            },
             context_tests: get("llm.context_tests")
                 .and_then(parse_bool)
                 .unwrap_or(true),
@@ -1015,6 +1025,36 @@ fn parse_dotenv(path: &Path, text: &str) -> Result<BTreeMap<String, String>, Con
     Ok(out)
 }
 
+/// Candidates asked of a local model by default.
+const LOCAL_CANDIDATES: u32 = 3;
+
+/// Whether a model server's URL is on this machine or a private network (a local model):
+/// loopback, private and link-local addresses, `localhost` and `*.local` names.
+fn is_local_url(url: &str) -> bool {
+    use std::net::IpAddr;
+    let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    else {
+        return false;
+    };
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unique_local()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
+        }
+        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.ends_with(".local"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1036,6 +1076,46 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_sources(dir.path(), &env, &Overrides::default())
+    }
+
+    #[test]
+    fn candidates_default_to_three_for_a_local_model_and_one_for_a_paid_api() {
+        let candidates = |env: &[(&str, &str)]| load(None, None, env).unwrap().healing.candidates;
+        assert_eq!(candidates(&[("ANTHROPIC_API_KEY", "sk-ant-x")]), 1);
+        assert_eq!(
+            candidates(&[("HEAL_PROVIDER", "openai"), ("OPENAI_API_KEY", "sk-x")]),
+            1
+        );
+        for local in [
+            "http://127.0.0.1:8090/v1",
+            "http://localhost:11434/v1",
+            "http://[::1]:8080/v1",
+            "http://192.168.1.20:8000/v1",
+            "http://10.0.0.5/v1",
+            "http://gpu.local:8000/v1",
+        ] {
+            assert_eq!(
+                candidates(&[("HEAL_PROVIDER", "openai"), ("OPENAI_BASE_URL", local)]),
+                3,
+                "{local}"
+            );
+        }
+        for remote in ["https://api.example.com/v1", "http://8.8.8.8/v1"] {
+            assert_eq!(
+                candidates(&[("HEAL_PROVIDER", "openai"), ("OPENAI_BASE_URL", remote)]),
+                1,
+                "{remote}"
+            );
+        }
+        // Set, it wins.
+        assert_eq!(
+            candidates(&[
+                ("HEAL_PROVIDER", "openai"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:8090/v1"),
+                ("HEAL_LLM_CANDIDATES", "1"),
+            ]),
+            1
+        );
     }
 
     #[test]
