@@ -465,16 +465,19 @@ fn a_fix_whose_error_comes_back_after_the_restart_is_rolled_back() {
 fn a_fix_for_an_error_logged_while_running_restarts_the_program_on_the_fixed_code() {
     let mut s = setup();
     s.p.env("HEAL_RESTART", "on-failure");
-    s.p.env("HEAL_VERIFY_RERUN_SECONDS", "2");
+    // The program serves until released, so each proof run lasts the whole window: one long
+    // enough for a loaded machine to start python and print (2 s was seen to cut the fixed
+    // run before its first line under a parallel test suite).
+    s.p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
     let app = "import logging, os, time\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return mesage\n\n\ntry:\n    print(greet('team'), flush=True)\nexcept Exception:\n    logging.exception('greeting failed')\nprint('serving', flush=True)\nwhile not os.path.exists('release'):\n    time.sleep(0.02)\n";
     s.p.file("app.py", app);
     s.model.script([Reply::tool_use(good())]);
     let mut child = s.p.spawn(&["run", "--", "python3", "app.py"]);
     let mut out = crate::support::Stream::new(child.stdout.take().unwrap());
-    let _err = crate::support::Stream::new(child.stderr.take().unwrap());
+    let mut err = crate::support::Stream::new(child.stderr.take().unwrap());
     // The first run logs the error and keeps serving; the fixed run greets.
-    out.wait_for("serving", std::time::Duration::from_secs(30));
-    out.wait_for("hello team", std::time::Duration::from_secs(60));
+    out.wait_for_or_show("serving", std::time::Duration::from_secs(30), &mut err);
+    out.wait_for_or_show("hello team", std::time::Duration::from_secs(60), &mut err);
     std::fs::write(s.p.path().join("release"), "").unwrap();
     let status = crate::support::wait_with_timeout(&mut child, std::time::Duration::from_secs(30));
     assert_eq!(status.code(), Some(0));

@@ -259,6 +259,27 @@ impl Stream {
         }
     }
 
+    /// [`Stream::wait_for`], showing `log` (heal's stderr) too when the wait fails.
+    pub fn wait_for_or_show(&mut self, needle: &str, timeout: Duration, log: &mut Stream) {
+        let deadline = Instant::now() + timeout;
+        while !String::from_utf8_lossy(&self.seen).contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend_from_slice(&chunk),
+                Err(_) => {
+                    while let Ok(chunk) = log.rx.try_recv() {
+                        log.seen.extend_from_slice(&chunk);
+                    }
+                    panic!(
+                        "`{needle}` did not show up within {timeout:?}; got:\n{}\nheal's log:\n{}",
+                        String::from_utf8_lossy(&self.seen),
+                        String::from_utf8_lossy(&log.seen)
+                    )
+                }
+            }
+        }
+    }
+
     /// Everything until the stream ends (bounded by `timeout`).
     pub fn rest(&mut self, timeout: Duration) -> Vec<u8> {
         let deadline = Instant::now() + timeout;
