@@ -728,6 +728,7 @@ impl Config {
                 test_files: list("policy.test_files"),
                 guarded: guarded_by_checks(&list("verify.commands")),
                 incident_error: None,
+                incident_message: None,
                 incident_lines: Vec::new(),
             },
         };

@@ -26,13 +26,34 @@ const DEFAULT_WORDS: &[&str] = &[
     "empty when",
 ];
 
-/// Why `after` hides an error of type `error_type` that `before` raised, if it does.
-pub fn hides(before: &str, after: &str, error_type: Option<&str>) -> Vec<String> {
+/// Phrases of a docstring that say a function may return None: a caller's guard against that
+/// None is then handling a documented case, not hiding an error.
+const NONE_WORDS: &[&str] = &[
+    "none if",
+    "none when",
+    "none otherwise",
+    "or none",
+    "returns none",
+    "return none",
+];
+
+/// Why `after` hides an error of type `error_type` (its message `message`) that `before`
+/// raised, if it does.
+pub fn hides(
+    before: &str,
+    after: &str,
+    error_type: Option<&str>,
+    message: Option<&str>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let added = added_rows(before, after);
     if added.is_empty() {
         return out;
     }
+    // An error on a None (`'NoneType' object has no attribute 'name'`): the bug is where the
+    // None came from, unless the program documents that None.
+    let none_error = message.is_some_and(|m| m.contains("NoneType"))
+        && !NONE_WORDS.iter().any(|w| before.to_lowercase().contains(w));
     if let Some(tree) = crate::prove::syntax::parse(after) {
         let src = after.as_bytes();
         let mut stack = vec![tree.root_node()];
@@ -46,6 +67,29 @@ pub fn hides(before: &str, after: &str, error_type: Option<&str>) -> Vec<String>
                 let line = node.start_position().row + 1;
                 out.push(format!(
                     "an except clause at line {line} that only passes or returns a default: it hides the error instead of fixing it"
+                ));
+            }
+            if none_error
+                && node.kind() == "conditional_expression"
+                && touches(node, &added)
+                && defaults_on_none(node, src)
+                && !docstring_promises_a_default(node, src)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "a conditional at line {line} that gives a default when a value is None: the error was that value being None, and the fix must be where it came from (a default is for a None the program documents)"
+                ));
+            }
+            if none_error
+                && node.kind() == "if_statement"
+                && touches(node, &added)
+                && tests_for_none(node, src)
+                && only_leaves(node)
+                && !docstring_promises_a_default(node, src)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "a guard at line {line} that leaves when a value is None: the error was that value being None, and the fix must be where it came from (a guard is for a None the program documents)"
                 ));
             }
             let mut cursor = node.walk();
@@ -292,6 +336,66 @@ fn only_hides(clause: Node<'_>, src: &[u8]) -> bool {
         })
 }
 
+/// Whether an `if`'s condition asks whether something is None (`x is None`, `x == None`,
+/// `not x`).
+fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
+    let Some(cond) = if_node.child_by_field_name("condition") else {
+        return false;
+    };
+    let cond = if cond.kind() == "parenthesized_expression" {
+        cond.named_child(0).unwrap_or(cond)
+    } else {
+        cond
+    };
+    match cond.kind() {
+        "not_operator" => true,
+        "comparison_operator" => {
+            let text = cond.utf8_text(src).unwrap_or("");
+            let mut c = cond.walk();
+            let has_none = cond.named_children(&mut c).any(|n| n.kind() == "none");
+            has_none && !text.contains("is not") && !text.contains("!=")
+        }
+        _ => false,
+    }
+}
+
+/// Whether a conditional expression (`a if cond else b`) tests for None or truthiness and
+/// has a literal branch: `x.name if x is not None else 'nobody'`.
+fn defaults_on_none(node: Node<'_>, src: &[u8]) -> bool {
+    let mut cursor = node.walk();
+    let parts: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+    let [yes, cond, no] = parts.as_slice() else {
+        return false;
+    };
+    let cond_text = cond.utf8_text(src).unwrap_or("");
+    let tests = cond_text.contains("None")
+        || matches!(
+            cond.kind(),
+            "not_operator" | "identifier" | "attribute" | "call"
+        );
+    tests && (is_literal(*yes) || is_literal(*no))
+}
+
+/// Whether the `if`'s own block only leaves: passes, continues, breaks or returns (whatever
+/// value), never raising nor computing anything.
+fn only_leaves(if_node: Node<'_>) -> bool {
+    let Some(body) = if_node.child_by_field_name("consequence") else {
+        return false;
+    };
+    let mut cursor = body.walk();
+    let statements: Vec<Node<'_>> = body
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .collect();
+    !statements.is_empty()
+        && statements.iter().all(|s| {
+            matches!(
+                s.kind(),
+                "pass_statement" | "continue_statement" | "break_statement" | "return_statement"
+            )
+        })
+}
+
 fn is_literal(node: Node<'_>) -> bool {
     match node.kind() {
         "none" | "true" | "false" | "integer" | "float" | "string" => true,
@@ -386,11 +490,103 @@ mod tests {
             let after = format!(
                 "def share(total, n):\n    try:\n        return total / n\n    except ZeroDivisionError:\n        {handler}\n"
             );
-            let found = hides(BEFORE, &after, Some("ZeroDivisionError"));
+            let found = hides(BEFORE, &after, Some("ZeroDivisionError"), None);
             assert_eq!(found.len(), 1, "{handler}: {found:?}");
         }
         let broad = "def share(total, n):\n    try:\n        return total / n\n    except Exception:\n        return 0.0\n";
-        assert_eq!(hides(BEFORE, broad, Some("ZeroDivisionError")).len(), 1);
+        assert_eq!(
+            hides(BEFORE, broad, Some("ZeroDivisionError"), None).len(),
+            1
+        );
+    }
+
+    const LOOKUP: &str = "def find(people, email):\n    for p in people:\n        if p.email == email:\n            return p\n\n\ndef greeting(people, email):\n    return 'Hello ' + find(people, email).name\n";
+    const NONE_MSG: Option<&str> = Some("'NoneType' object has no attribute 'name'");
+
+    #[test]
+    fn a_guard_that_leaves_on_none_hides_an_error_about_that_none() {
+        for guard in [
+            "    if person is None:\n        return 'Hello'\n",
+            "    if not person:\n        return 'Hello ' + email\n",
+            "    if person == None:\n        return None\n",
+            "    if (person is None):\n        pass\n",
+        ] {
+            let after = LOOKUP.replace(
+                "    return 'Hello ' + find(people, email).name\n",
+                &format!(
+                    "    person = find(people, email)\n{guard}    return 'Hello ' + person.name\n"
+                ),
+            );
+            let found = hides(LOOKUP, &after, Some("AttributeError"), NONE_MSG);
+            assert_eq!(found.len(), 1, "{guard}: {found:?}");
+            assert!(found[0].contains("None"), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn a_conditional_default_on_none_hides_an_error_about_that_none() {
+        let after = LOOKUP.replace(
+            "    return 'Hello ' + find(people, email).name\n",
+            "    return 'Hello ' + find(people, email).name if find(people, email) is not None else 'No customer found'\n",
+        );
+        let found = hides(LOOKUP, &after, Some("AttributeError"), NONE_MSG);
+        assert_eq!(found.len(), 1, "{found:?}");
+        // Not about a None: a conditional is the program's business.
+        assert!(
+            hides(
+                LOOKUP,
+                &after,
+                Some("AttributeError"),
+                Some("no attribute 'nam'")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn near_misses_of_a_none_guard_are_not_hiding() {
+        let guarded = |guard: &str| {
+            LOOKUP.replace(
+                "    return 'Hello ' + find(people, email).name\n",
+                &format!(
+                    "    person = find(people, email)\n{guard}    return 'Hello ' + person.name\n"
+                ),
+            )
+        };
+        // A guard that raises keeps the error, with a better message.
+        let raises = guarded("    if person is None:\n        raise LookupError(email)\n");
+        assert!(hides(LOOKUP, &raises, Some("AttributeError"), NONE_MSG).is_empty());
+        // An error that is not about a None.
+        let other = guarded("    if person is None:\n        return 'Hello'\n");
+        assert!(
+            hides(
+                LOOKUP,
+                &other,
+                Some("AttributeError"),
+                Some("'Person' object has no attribute 'nam'")
+            )
+            .is_empty()
+        );
+        // A None the program documents: the caller's guard handles it.
+        let documented = LOOKUP.replace(
+            "def find(people, email):\n",
+            "def find(people, email):\n    \"\"\"The person with this email, or None if there is none.\"\"\"\n",
+        );
+        let after = documented.replace(
+            "    return 'Hello ' + find(people, email).name\n",
+            "    person = find(people, email)\n    if person is None:\n        return 'Hello stranger'\n    return 'Hello ' + person.name\n",
+        );
+        assert!(hides(&documented, &after, Some("AttributeError"), NONE_MSG).is_empty());
+        // The fix where the None came from.
+        let right = LOOKUP.replace(
+            "if p.email == email:",
+            "if p.email.lower() == email.lower():",
+        );
+        assert!(hides(LOOKUP, &right, Some("AttributeError"), NONE_MSG).is_empty());
+        // A guard for "is not None" computes on.
+        let not_none =
+            guarded("    if person is not None:\n        return 'Hello ' + person.name\n");
+        assert!(hides(LOOKUP, &not_none, Some("AttributeError"), NONE_MSG).is_empty());
     }
 
     #[test]
@@ -398,17 +594,17 @@ mod tests {
         // A guard that keeps the computation.
         let guard =
             "def share(total, n):\n    if n == 0:\n        return 0.0\n    return total / n\n";
-        assert!(hides(BEFORE, guard, Some("ZeroDivisionError")).is_empty());
+        assert!(hides(BEFORE, guard, Some("ZeroDivisionError"), None).is_empty());
         // A handler that does something.
         let logs = "def share(total, n):\n    try:\n        return total / n\n    except ZeroDivisionError:\n        raise ValueError('no clients')\n";
-        assert!(hides(BEFORE, logs, Some("ZeroDivisionError")).is_empty());
+        assert!(hides(BEFORE, logs, Some("ZeroDivisionError"), None).is_empty());
         // Another exception type.
         let other = "def share(total, n):\n    try:\n        return total / n\n    except KeyError:\n        return 0\n";
-        assert!(hides(BEFORE, other, Some("ZeroDivisionError")).is_empty());
+        assert!(hides(BEFORE, other, Some("ZeroDivisionError"), None).is_empty());
         // The docstring promises the default.
         let promised = "def share(total, n):\n    \"\"\"The share, 0 when there are no clients.\"\"\"\n    try:\n        return total / n\n    except ZeroDivisionError:\n        return 0\n";
         let before = "def share(total, n):\n    \"\"\"The share, 0 when there are no clients.\"\"\"\n    return total / n\n";
-        assert!(hides(before, promised, Some("ZeroDivisionError")).is_empty());
+        assert!(hides(before, promised, Some("ZeroDivisionError"), None).is_empty());
     }
 
     #[test]
@@ -463,15 +659,15 @@ mod tests {
     fn a_required_setting_given_a_default_is_refused() {
         let before = "import os\nTOKEN = os.environ[\"ADS_API_TOKEN\"]\n";
         let after = "import os\nTOKEN = os.environ.get('ADS_API_TOKEN', 'default_token')\n";
-        let found = hides(before, after, Some("KeyError"));
+        let found = hides(before, after, Some("KeyError"), None);
         assert!(
             found.iter().any(|f| f.contains("ADS_API_TOKEN")),
             "{found:?}"
         );
         let getenv = "import os\nTOKEN = os.getenv(\"ADS_API_TOKEN\", \"x\")\n";
-        assert_eq!(hides(before, getenv, Some("KeyError")).len(), 1);
+        assert_eq!(hides(before, getenv, Some("KeyError"), None).len(), 1);
         // A read without a default still fails loudly: not hiding.
         let plain = "import os\nTOKEN = os.environ.get('ADS_API_TOKEN')\nassert TOKEN\n";
-        assert!(hides(before, plain, Some("KeyError")).is_empty());
+        assert!(hides(before, plain, Some("KeyError"), None).is_empty());
     }
 }

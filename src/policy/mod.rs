@@ -46,6 +46,9 @@ pub struct PolicyConfig {
     /// The exception type of the incident being fixed, set per incident: an `except` that
     /// catches it and only passes or returns a default hides it.
     pub incident_error: Option<String>,
+    /// The incident's error message, set per incident: a guard against a None hides an
+    /// error about that None (`'NoneType' object has no attribute ...`).
+    pub incident_message: Option<String>,
     /// The traceback's lines in project files (file, 1-based line), set per incident: a fix
     /// that deletes one with nothing left of it hides the error.
     pub incident_lines: Vec<(String, u32)>,
@@ -71,6 +74,7 @@ impl Default for PolicyConfig {
             .to_vec(),
             guarded: Vec::new(),
             incident_error: None,
+            incident_message: None,
             incident_lines: Vec::new(),
         }
     }
@@ -184,7 +188,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         violations.push(Violation::DeletesFile { file: rel.clone() });
     }
     if is_python(file) {
-        for why in hiding::hides(&file.before, &file.after, cfg.incident_error.as_deref()) {
+        for why in hiding::hides(
+            &file.before,
+            &file.after,
+            cfg.incident_error.as_deref(),
+            cfg.incident_message.as_deref(),
+        ) {
             violations.push(Violation::HidesTheError {
                 file: rel.clone(),
                 why,

@@ -25,6 +25,10 @@ pub struct EditedFile {
     pub changed: BTreeSet<u32>,
     /// The innermost function around each changed line, once each.
     pub functions: Vec<EditedFunction>,
+    /// The functions an error in is the fix's: the innermost around each changed line, and
+    /// the one around that when the changed line is a `def` (a function the fix nested
+    /// inside a method leaves the method edited too).
+    pub enclosing: Vec<EditedFunction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +65,7 @@ impl Edited {
     /// The edited function `line` of `rel` is in, if any.
     pub fn function_at(&self, rel: &str, line: u32) -> Option<&EditedFunction> {
         self.file(rel)?
-            .functions
+            .enclosing
             .iter()
             .filter(|f| f.start <= line && line <= f.end)
             // The innermost: nested functions start later and end sooner.
@@ -85,7 +89,25 @@ fn edited_file(rel: &str, before: &str, after: &str) -> EditedFile {
     let changed = changed_lines(before, after);
     let defs = functions(after);
     let mut functions: Vec<EditedFunction> = Vec::new();
+    let mut enclosing: Vec<EditedFunction> = Vec::new();
     for &line in &changed {
+        // Innermost first. A changed `def` line is a statement of the function around it
+        // too: that one counts as edited for the errors that follow.
+        let mut around: Vec<&EditedFunction> = defs
+            .iter()
+            .filter(|f| f.start <= line && line <= f.end)
+            .collect();
+        around.sort_by_key(|f| std::cmp::Reverse(f.start));
+        let depth = if around.first().is_some_and(|f| f.start == line) {
+            2
+        } else {
+            1
+        };
+        for f in around.into_iter().take(depth) {
+            if !enclosing.contains(f) {
+                enclosing.push(f.clone());
+            }
+        }
         let innermost = defs
             .iter()
             .filter(|f| f.start <= line && line <= f.end)
@@ -100,6 +122,7 @@ fn edited_file(rel: &str, before: &str, after: &str) -> EditedFile {
         rel: rel.to_string(),
         changed,
         functions,
+        enclosing,
     }
 }
 

@@ -119,7 +119,8 @@ pub(super) async fn rerun(
     if !passed {
         return Judged { steps, next: None };
     }
-    let behaviour = behaviour_step(baseline, &calls, &functions);
+    let none_was_the_error = config.original.message.contains("NoneType");
+    let behaviour = behaviour_step(baseline, &calls, &functions, none_was_the_error);
     let kept = behaviour.passed;
     steps.push(behaviour);
     if !kept {
@@ -131,7 +132,12 @@ pub(super) async fn rerun(
 
 /// The `behaviour` step: the calls of the edited functions that returned in the baseline
 /// return the same values with the fix.
-fn behaviour_step(baseline: &Baseline, fixed: &Calls, edited: &[FunctionId]) -> Step {
+fn behaviour_step(
+    baseline: &Baseline,
+    fixed: &Calls,
+    edited: &[FunctionId],
+    none_was_the_error: bool,
+) -> Step {
     if edited.is_empty() {
         return Step::judged(
             StepName::Behaviour,
@@ -146,7 +152,7 @@ fn behaviour_step(baseline: &Baseline, fixed: &Calls, edited: &[FunctionId]) -> 
             "not judged: the unchanged program did not show the error".to_string(),
         );
     }
-    let judgement = behaviour::compare(&baseline.calls, fixed, edited);
+    let judgement = behaviour::compare_for(&baseline.calls, fixed, edited, none_was_the_error);
     Step::judged(
         StepName::Behaviour,
         !judgement.is_changed(),

@@ -323,6 +323,42 @@ mod tests {
     }
 
     #[test]
+    fn a_new_error_in_a_method_the_fix_nested_a_def_in_is_the_fixs() {
+        // BEFORE's `report` gets a nested def in place of its first line; the error that
+        // follows, on the next line of `report`, is the fix's doing, not progress.
+        let after = BEFORE.replacen("    curent = x\n", "    def curent(y): return y\n", 1);
+        let e = edited(&after);
+        let errors = [seen(
+            "NameError: name 'current' is not defined",
+            &[
+                ("main.py", 12, "<module>"),
+                ("main.py", 9, "main"),
+                ("main.py", 6, "report"),
+            ],
+        )];
+        let o = original();
+        let v = judge(
+            &errors,
+            ending(1),
+            &Against {
+                original: &o,
+                known: &[],
+                reproduced: true,
+                edited: &e,
+            },
+        );
+        match v {
+            RunVerdict::Failed { detail } => {
+                assert!(
+                    detail.contains("a function the fix edited (report"),
+                    "{detail}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_new_error_in_untouched_code_is_progress() {
         let after = BEFORE.replacen("import missing\n", "", 1);
         let e = edited(&after);

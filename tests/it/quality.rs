@@ -196,6 +196,43 @@ fn r13_a_fix_that_deletes_the_failing_call_is_refused() {
     assert_eq!(r["status"], "applied", "{r:#}");
 }
 
+/// The customer lookup compares emails case-sensitively, so a signed-in `Ana@Example.com`
+/// finds no one and `.name` is read on None.
+const GREET: &str = "class Customer:\n    def __init__(self, name, email):\n        self.name = name\n        self.email = email\n\n\nCUSTOMERS = [Customer('Ana', 'ana@example.com')]\n\n\ndef find_customer(email):\n    for c in CUSTOMERS:\n        if c.email == email:\n            return c\n\n\ndef greeting(email):\n    return 'Hello ' + find_customer(email).name\n\n\nprint(greeting('Ana@Example.com'))\n";
+
+#[test]
+fn r13_a_guard_against_the_none_is_refused_and_the_fix_at_its_source_applied() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", GREET);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    return 'Hello ' + find_customer(email).name\n",
+        "    customer = find_customer(email)\n    if customer is None:\n        return 'Hello'\n    return 'Hello ' + customer.name\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("leaves when a value is None"), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        GREET
+    );
+
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", GREET);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "        if c.email == email:\n",
+        "        if c.email.lower() == email.lower():\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+}
+
 #[test]
 fn r13_a_second_candidate_passes_where_the_first_failed() {
     let model = FakeAnthropic::start();

@@ -100,6 +100,7 @@ impl Healer {
         // A failing test is the evidence a fix is judged by: it is never edited to pass.
         policy.protect_tests |= record.context.test.is_some();
         policy.incident_error = Some(record.error.exc_type.clone());
+        policy.incident_message = Some(record.error.message.clone());
         policy.incident_lines = self.traceback_lines(record);
         let violations = crate::policy::check(plan, &traceback_files, &policy);
         (!violations.is_empty()).then(|| {

@@ -534,6 +534,20 @@ impl Judgement {
 /// module's Decisions), else the first such call is [`Judgement::Changed`]. If any run has no
 /// data, nothing is judged ([`NO_DATA`]).
 pub fn compare(baselines: &[Calls], fixed: &Calls, edited: &[FunctionId]) -> Judgement {
+    compare_for(baselines, fixed, edited, false)
+}
+
+/// [`compare`], for an incident whose error was about a None (`'NoneType' object has no
+/// attribute 'name'`) when `none_was_the_error`: a call that returned None before the fix may
+/// return something else after, since that None is the bad value the fix must change (a
+/// lookup that found nothing, a function that forgot its `return`). Every other call must
+/// keep its result.
+pub fn compare_for(
+    baselines: &[Calls],
+    fixed: &Calls,
+    edited: &[FunctionId],
+    none_was_the_error: bool,
+) -> Judgement {
     let no_data = baselines.is_empty() || !fixed.loaded || baselines.iter().any(|b| !b.loaded);
     let mut judged = Vec::new();
     let mut not_judged = Vec::new();
@@ -552,6 +566,14 @@ pub fn compare(baselines: &[Calls], fixed: &Calls, edited: &[FunctionId]) -> Jud
             for (args, rets) in run.of(function) {
                 before.entry(args).or_default().extend(rets);
             }
+        }
+        if none_was_the_error {
+            for rets in before.values_mut() {
+                if rets.len() == 1 && rets.contains("None") {
+                    rets.clear();
+                }
+            }
+            before.retain(|_, rets| !rets.is_empty());
         }
         match judge_one(&before, &fixed.of(function)) {
             Verdict::NotJudged(reason) => not_judged.push((function.clone(), reason.to_string())),

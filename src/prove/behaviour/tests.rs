@@ -702,6 +702,32 @@ fn compare_accepts_more_values_after_as_long_as_the_baselines_is_among_them() {
 }
 
 #[test]
+fn a_none_that_was_the_error_may_change_and_nothing_else() {
+    // find('Ana@Example.com') returned None, and `.name` on it was the crash.
+    let before = calls(&[
+        ("find", "'Ana@Example.com'", "None"),
+        ("find", "'ben'", "<Ben>"),
+    ]);
+    let right = calls(&[
+        ("find", "'Ana@Example.com'", "<Ana>"),
+        ("find", "'ben'", "<Ben>"),
+    ]);
+    let edited = [id("app.py", "find")];
+    let baselines = [before.clone(), before.clone()];
+    assert!(compare(&baselines, &right, &edited).is_changed());
+    assert!(!compare_for(&baselines, &right, &edited, true).is_changed());
+    // The other call must still keep its result.
+    let broke = calls(&[
+        ("find", "'Ana@Example.com'", "<Ana>"),
+        ("find", "'ben'", "None"),
+    ]);
+    assert_eq!(
+        compare_for(&baselines, &broke, &edited, true).describe(),
+        "find('ben') returned <Ben> before the fix and None after"
+    );
+}
+
+#[test]
 fn compare_does_not_judge_what_varies_without_the_fix() {
     let across = [calls(&[("f", "", "1")]), calls(&[("f", "", "2")])];
     let within = [calls(&[("g", "", "1"), ("g", "", "2")]), calls(&[])];
