@@ -106,6 +106,80 @@ pub fn hides(
     out
 }
 
+/// Functions that returned a value before the fix and, with it, can no longer return one
+/// (no `return` with a value left in their own body): every caller now gets None. A small
+/// model's rewrite has been seen to move a function's body into a nested copy of itself.
+pub fn drops_return(before: &str, after: &str) -> Vec<String> {
+    let was = returning_functions(before);
+    let now = returning_functions(after);
+    was.into_iter()
+        .filter(|(name, returns)| {
+            *returns
+                && now
+                    .iter()
+                    .any(|(other, returns_now)| other == name && !returns_now)
+        })
+        .map(|(name, _)| {
+            format!("it leaves {name} without the `return` of a value it had: its callers would get None")
+        })
+        .collect()
+}
+
+/// Every function of `source` (its dotted path), and whether its own body (nested functions
+/// and classes aside) returns a value somewhere.
+fn returning_functions(source: &str) -> Vec<(String, bool)> {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    collect_functions(tree.root_node(), source.as_bytes(), "", &mut out);
+    out
+}
+
+fn collect_functions(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<(String, bool)>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let def = if child.kind() == "decorated_definition" {
+            child.child_by_field_name("definition").unwrap_or(child)
+        } else {
+            child
+        };
+        let name = def
+            .child_by_field_name("name")
+            .and_then(|n| n.utf8_text(src).ok())
+            .unwrap_or("");
+        match def.kind() {
+            "function_definition" | "class_definition" => {
+                let full = if path.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
+                if def.kind() == "function_definition" {
+                    let returns = def.child_by_field_name("body").is_some_and(returns_a_value);
+                    out.push((full.clone(), returns));
+                }
+                if let Some(body) = def.child_by_field_name("body") {
+                    collect_functions(body, src, &full, out);
+                }
+            }
+            _ => collect_functions(child, src, path, out),
+        }
+    }
+}
+
+/// Whether a `return` with a value is in `node`, outside nested functions, classes and
+/// lambdas.
+fn returns_a_value(node: Node<'_>) -> bool {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor)
+        .any(|child| match child.kind() {
+            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => false,
+            "return_statement" => child.named_child_count() > 0,
+            _ => returns_a_value(child),
+        })
+}
+
 /// Words that look like calls or names in a line of Python but are neither.
 const KEYWORDS: &[&str] = &[
     "and", "as", "assert", "await", "def", "del", "elif", "else", "for", "from", "if", "import",
@@ -521,6 +595,34 @@ mod tests {
             assert_eq!(found.len(), 1, "{guard}: {found:?}");
             assert!(found[0].contains("None"), "{found:?}");
         }
+    }
+
+    #[test]
+    fn a_function_left_without_its_return_is_found() {
+        let before = "def parse(line):\n    return line.split(';')\n\n\ndef total(lines):\n    return sum(len(parse(l)) for l in lines)\n";
+        // The body moved into a nested copy of the function: `total` returns nothing.
+        let nested = before.replace(
+            "def total(lines):\n    return sum(len(parse(l)) for l in lines)\n",
+            "def total(lines):\n    def total(lines):\n        return sum(len(parse(l)) for l in lines)\n",
+        );
+        let found = drops_return(before, &nested);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("total"), "{found:?}");
+        // Near misses: the return rewritten, or moved under an `if`.
+        let rewritten = before.replace(
+            "return sum(len(parse(l)) for l in lines)",
+            "return len(lines)",
+        );
+        assert!(drops_return(before, &rewritten).is_empty());
+        let guarded = before.replace(
+            "    return sum(len(parse(l)) for l in lines)\n",
+            "    if lines:\n        return sum(len(parse(l)) for l in lines)\n    return 0\n",
+        );
+        assert!(drops_return(before, &guarded).is_empty());
+        // A function that returned nothing before is not concerned.
+        let proc_before = "def show(x):\n    print(x)\n";
+        let proc_after = "def show(x):\n    print(x, flush=True)\n";
+        assert!(drops_return(proc_before, proc_after).is_empty());
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub enum Violation {
     Test { file: String, why: &'static str },
     #[error("the fix hides the error in {file} instead of fixing it: {why}")]
     HidesTheError { file: String, why: String },
+    #[error("the fix breaks {file}: {why}")]
+    Breaks { file: String, why: String },
 }
 
 /// All violations of `plan`, in a stable order (empty = allowed). `traceback_files`: the
@@ -207,6 +209,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             .collect();
         for why in hiding::deletes_failing(&file.before, &file.after, &lines) {
             violations.push(Violation::HidesTheError {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in hiding::drops_return(&file.before, &file.after) {
+            violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
             });

@@ -356,3 +356,32 @@ fn r13_the_prompt_names_the_value_that_broke_the_function() {
         "{prompt}"
     );
 }
+
+/// `parse_line` forgot its `return`; a small model's answer nested `order_total`'s body in a
+/// copy of itself, so `order_total` returns None and the crash moves to its caller, which a
+/// chain of fixes would take for progress.
+const ORDERS: &str = "def parse_line(line):\n    sku, qty = line.split(';')\n    item = {'sku': sku, 'qty': int(qty)}\n\n\ndef order_total(lines):\n    return sum(i['qty'] for i in map(parse_line, lines))\n\n\ndef main():\n    print('total: %d' % order_total(['a;2', 'b;3']))\n\n\nmain()\n";
+
+#[test]
+fn r13_a_fix_that_leaves_a_function_without_its_return_is_refused() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", ORDERS);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    return sum(i['qty'] for i in map(parse_line, lines))\n",
+        "    def order_total(lines):\n        return sum(i['qty'] for i in map(parse_line, lines) if i)\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("without the `return` of a value it had"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        ORDERS
+    );
+}
