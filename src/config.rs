@@ -249,6 +249,8 @@ impl Key {
         match self.kind {
             Kind::Repo => "\"acme/ads-agent\"".to_string(),
             Kind::Url => "\"https://…\"".to_string(),
+            // A number without a fixed default (it depends on another key): the least allowed.
+            Kind::U64 { min } => min.to_string(),
             _ => "\"…\"".to_string(),
         }
     }

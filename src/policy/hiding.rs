@@ -54,6 +54,10 @@ pub fn hides(
     // None came from, unless the program documents that None.
     let none_error = message.is_some_and(|m| m.contains("NoneType"))
         && !NONE_WORDS.iter().any(|w| before.to_lowercase().contains(w));
+    // A KeyError's message is the key's repr: `'spent'`.
+    let missing_key = (error_type.is_some_and(|t| t.rsplit('.').next() == Some("KeyError")))
+        .then(|| message.and_then(quoted))
+        .flatten();
     if let Some(tree) = crate::prove::syntax::parse(after) {
         let src = after.as_bytes();
         let mut stack = vec![tree.root_node()];
@@ -67,6 +71,17 @@ pub fn hides(
                 let line = node.start_position().row + 1;
                 out.push(format!(
                     "an except clause at line {line} that only passes or returns a default: it hides the error instead of fixing it"
+                ));
+            }
+            if let Some(key) = &missing_key
+                && node.kind() == "call"
+                && touches(node, &added)
+                && reads_with_default(node, src, key)
+                && !docstring_promises_a_default(node, src)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "it reads the missing key '{key}' with .get() at line {line}: a KeyError on a key the code requires is a wrong key or missing data, not something to default (a default is for a key the docstring says is optional)"
                 ));
             }
             if none_error
@@ -110,6 +125,10 @@ pub fn hides(
 /// (no `return` with a value left in their own body): every caller now gets None. A small
 /// model's rewrite has been seen to move a function's body into a nested copy of itself.
 pub fn drops_return(before: &str, after: &str) -> Vec<String> {
+    // Text that does not parse is the syntax step's to refuse, with its own words.
+    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+        return Vec::new();
+    }
     let was = returning_functions(before);
     let now = returning_functions(after);
     was.into_iter()
@@ -433,6 +452,22 @@ fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
     }
 }
 
+/// Whether `call` is `x.get("key", ...)` (or `x.get("key")`).
+fn reads_with_default(call: Node<'_>, src: &[u8], key: &str) -> bool {
+    let is_get = call
+        .child_by_field_name("function")
+        .filter(|f| f.kind() == "attribute")
+        .and_then(|f| f.child_by_field_name("attribute"))
+        .and_then(|a| a.utf8_text(src).ok())
+        == Some("get");
+    let first = call
+        .child_by_field_name("arguments")
+        .and_then(|a| a.named_child(0))
+        .and_then(|a| a.utf8_text(src).ok())
+        .and_then(quoted);
+    is_get && first.as_deref() == Some(key)
+}
+
 /// Whether a conditional expression (`a if cond else b`) tests for None or truthiness and
 /// has a literal branch: `x.name if x is not None else 'nobody'`.
 fn defaults_on_none(node: Node<'_>, src: &[u8]) -> bool {
@@ -595,6 +630,23 @@ mod tests {
             assert_eq!(found.len(), 1, "{guard}: {found:?}");
             assert!(found[0].contains("None"), "{found:?}");
         }
+    }
+
+    #[test]
+    fn a_required_key_read_with_get_hides_the_key_error() {
+        let before = "def over(cs):\n    \"\"\"Every campaign has 'spend' (required).\"\"\"\n    return [c['id'] for c in cs if c['spent'] > c['budget']]\n";
+        let msg = Some("'spent'");
+        let hidden = before.replace("c['spent']", "c.get('spent', 0)");
+        assert_eq!(hides(before, &hidden, Some("KeyError"), msg).len(), 1);
+        // The right key, read either way, is a fix.
+        let right = before.replace("c['spent']", "c['spend']");
+        assert!(hides(before, &right, Some("KeyError"), msg).is_empty());
+        let right_get = before.replace("c['spent']", "c.get('spend', 0)");
+        assert!(hides(before, &right_get, Some("KeyError"), msg).is_empty());
+        // A default the docstring promises.
+        let optional = "def budget(c):\n    \"\"\"The budget; 0 when the client has none (default).\"\"\"\n    return c['budget']\n";
+        let with_default = optional.replace("c['budget']", "c.get('budget', 0)");
+        assert!(hides(optional, &with_default, Some("KeyError"), Some("'budget'")).is_empty());
     }
 
     #[test]

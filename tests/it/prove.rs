@@ -282,16 +282,15 @@ while True:
     let pid_file = pids.path().join("pid");
     let mut config = case.config("server.py");
     config.command.push(pid_file.to_string_lossy().into_owned());
-    config.rerun_timeout = Duration::from_secs(2);
+    // Long enough for a loaded machine to start python in the sandbox and print.
+    config.rerun_timeout = Duration::from_secs(5);
     let plan = case.plan(&[("server.py", "print(", "PORT = \"8000\"\nprint(")]);
-    let started = std::time::Instant::now();
     let v = case.prove(&plan, &config).await;
     assert!(v.passed, "{v:#?}");
     let rerun = &v.steps[1];
     assert!(rerun.detail.contains("still running"), "{rerun:#?}");
     assert_eq!(rerun.exit, None);
     assert!(rerun.output_tail.contains("serving on 8000"), "{rerun:#?}");
-    assert!(started.elapsed() < Duration::from_secs(20));
     let pid = std::fs::read_to_string(&pid_file).unwrap();
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
