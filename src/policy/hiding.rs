@@ -54,6 +54,15 @@ pub fn hides(
     // None came from, unless the program documents that None.
     let none_error = message.is_some_and(|m| m.contains("NoneType"))
         && !NONE_WORDS.iter().any(|w| before.to_lowercase().contains(w));
+    // `f() missing 1 required positional argument: 'currency'`: the parameter left out.
+    let missing_argument = (error_type == Some("TypeError"))
+        .then(|| {
+            message
+                .filter(|m| m.contains("missing") && m.contains("required"))
+                .and_then(|m| m.rsplit(": ").next())
+                .and_then(quoted)
+        })
+        .flatten();
     // A KeyError's message is the key's repr: `'spent'`.
     let missing_key = (error_type.is_some_and(|t| t.rsplit('.').next() == Some("KeyError")))
         .then(|| message.and_then(quoted))
@@ -71,6 +80,17 @@ pub fn hides(
                 let line = node.start_position().row + 1;
                 out.push(format!(
                     "an except clause at line {line} that only passes or returns a default: it hides the error instead of fixing it"
+                ));
+            }
+            if let Some(param) = &missing_argument
+                && node.kind() == "function_definition"
+                && touches(node, &added)
+                && gives_a_default(node, src, param)
+                && !docstring_promises_a_default_in(node, src)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "it gives the parameter '{param}' a default at line {line}, where a caller left it out: the call must pass it (a guessed default is a silent wrong value)"
                 ));
             }
             if let Some(key) = &missing_key
@@ -452,6 +472,27 @@ fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
     }
 }
 
+/// Whether the function's parameter `name` has a default.
+fn gives_a_default(def: Node<'_>, src: &[u8], name: &str) -> bool {
+    let Some(params) = def.child_by_field_name("parameters") else {
+        return false;
+    };
+    let mut cursor = params.walk();
+    params.named_children(&mut cursor).any(|p| {
+        matches!(p.kind(), "default_parameter" | "typed_default_parameter")
+            && p.child_by_field_name("name")
+                .and_then(|n| n.utf8_text(src).ok())
+                == Some(name)
+    })
+}
+
+/// [`docstring_promises_a_default`] for a function itself (its own docstring).
+fn docstring_promises_a_default_in(def: Node<'_>, src: &[u8]) -> bool {
+    def.child_by_field_name("body")
+        .and_then(|b| b.named_child(0))
+        .is_some_and(|first| docstring_promises_a_default(first, src))
+}
+
 /// Whether `call` is `x.get("key", ...)` (or `x.get("key")`).
 fn reads_with_default(call: Node<'_>, src: &[u8], key: &str) -> bool {
     let is_get = call
@@ -630,6 +671,26 @@ mod tests {
             assert_eq!(found.len(), 1, "{guard}: {found:?}");
             assert!(found[0].contains("None"), "{found:?}");
         }
+    }
+
+    #[test]
+    fn a_default_for_the_missing_argument_hides_the_type_error() {
+        let before = "def fmt(amount, currency):\n    return f'{amount} {currency}'\n\n\ndef show(c):\n    return fmt(c['balance'])\n";
+        let msg = Some("fmt() missing 1 required positional argument: 'currency'");
+        let hidden = before.replace(
+            "def fmt(amount, currency):",
+            "def fmt(amount, currency='EUR'):",
+        );
+        assert_eq!(hides(before, &hidden, Some("TypeError"), msg).len(), 1);
+        // Passing it is the fix.
+        let right = before.replace("fmt(c['balance'])", "fmt(c['balance'], c['currency'])");
+        assert!(hides(before, &right, Some("TypeError"), msg).is_empty());
+        // A default the function's docstring promises.
+        let promised = hidden.replace(
+            "def fmt(amount, currency='EUR'):\n",
+            "def fmt(amount, currency='EUR'):\n    \"\"\"EUR by default.\"\"\"\n",
+        );
+        assert!(hides(before, &promised, Some("TypeError"), msg).is_empty());
     }
 
     #[test]
