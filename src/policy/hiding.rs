@@ -94,6 +94,17 @@ pub fn hides(
                 ));
             }
             if let Some(key) = &missing_key
+                && node.kind() == "dictionary"
+                && touches(node, &added)
+                && merges_a_default(node, src, key)
+                && !docstring_promises_a_default(node, src)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "it merges a default for the missing key '{key}' into the data at line {line}: a KeyError on a key the code requires is a wrong key or missing data, not something to default"
+                ));
+            }
+            if let Some(key) = &missing_key
                 && node.kind() == "call"
                 && touches(node, &added)
                 && reads_with_default(node, src, key)
@@ -493,6 +504,31 @@ fn docstring_promises_a_default_in(def: Node<'_>, src: &[u8]) -> bool {
         .is_some_and(|first| docstring_promises_a_default(first, src))
 }
 
+/// Whether `dict` gives `key` a literal value while merging into other data: `x | {"key": ""}`
+/// or `{**x, "key": ""}`.
+fn merges_a_default(dict: Node<'_>, src: &[u8], key: &str) -> bool {
+    let mut cursor = dict.walk();
+    let children: Vec<Node<'_>> = dict.named_children(&mut cursor).collect();
+    let defaults_key = children.iter().any(|pair| {
+        pair.kind() == "pair"
+            && pair
+                .child_by_field_name("key")
+                .and_then(|k| k.utf8_text(src).ok())
+                .and_then(quoted)
+                .as_deref()
+                == Some(key)
+            && pair.child_by_field_name("value").is_some_and(is_literal)
+    });
+    let merged = children.iter().any(|c| c.kind() == "dictionary_splat")
+        || dict.parent().is_some_and(|p| {
+            p.kind() == "binary_operator"
+                && p.child_by_field_name("operator")
+                    .and_then(|o| o.utf8_text(src).ok())
+                    == Some("|")
+        });
+    defaults_key && merged
+}
+
 /// Whether `call` is `x.get("key", ...)` (or `x.get("key")`).
 fn reads_with_default(call: Node<'_>, src: &[u8], key: &str) -> bool {
     let is_get = call
@@ -702,6 +738,14 @@ mod tests {
         // The right key, read either way, is a fix.
         let right = before.replace("c['spent']", "c['spend']");
         assert!(hides(before, &right, Some("KeyError"), msg).is_empty());
+        for merged in ["(c | {'spent': 0})['spent']", "{**c, 'spent': 0}['spent']"] {
+            let after = before.replace("c['spent']", merged);
+            assert_eq!(
+                hides(before, &after, Some("KeyError"), msg).len(),
+                1,
+                "{merged}"
+            );
+        }
         let right_get = before.replace("c['spent']", "c.get('spend', 0)");
         assert!(hides(before, &right_get, Some("KeyError"), msg).is_empty());
         // A default the docstring promises.
