@@ -67,76 +67,23 @@ pub fn hides(
     let missing_key = (error_type.is_some_and(|t| t.rsplit('.').next() == Some("KeyError")))
         .then(|| message.and_then(quoted))
         .flatten();
+    let incident = Incident {
+        error_type,
+        none_error,
+        missing_argument,
+        missing_key,
+    };
     if let Some(tree) = crate::prove::syntax::parse(after) {
         let src = after.as_bytes();
         let mut stack = vec![tree.root_node()];
         while let Some(node) = stack.pop() {
-            if node.kind() == "except_clause"
-                && touches(node, &added)
-                && catches(node, src, error_type)
-                && only_hides(node, src)
+            // Only what the fix added is judged; a default the docstring promises is meant.
+            if touches(node, &added)
+                && let Some(why) = hidden_by(node, src, &incident)
                 && !docstring_promises_a_default(node, src)
             {
                 let line = node.start_position().row + 1;
-                out.push(format!(
-                    "an except clause at line {line} that only passes or returns a default: it hides the error instead of fixing it"
-                ));
-            }
-            if let Some(param) = &missing_argument
-                && node.kind() == "function_definition"
-                && touches(node, &added)
-                && gives_a_default(node, src, param)
-                && !docstring_promises_a_default_in(node, src)
-            {
-                let line = node.start_position().row + 1;
-                out.push(format!(
-                    "it gives the parameter '{param}' a default at line {line}, where a caller left it out: the call must pass it (a guessed default is a silent wrong value)"
-                ));
-            }
-            if let Some(key) = &missing_key
-                && node.kind() == "dictionary"
-                && touches(node, &added)
-                && merges_a_default(node, src, key)
-                && !docstring_promises_a_default(node, src)
-            {
-                let line = node.start_position().row + 1;
-                out.push(format!(
-                    "it merges a default for the missing key '{key}' into the data at line {line}: a KeyError on a key the code requires is a wrong key or missing data, not something to default"
-                ));
-            }
-            if let Some(key) = &missing_key
-                && node.kind() == "call"
-                && touches(node, &added)
-                && reads_with_default(node, src, key)
-                && !docstring_promises_a_default(node, src)
-            {
-                let line = node.start_position().row + 1;
-                out.push(format!(
-                    "it reads the missing key '{key}' with .get() at line {line}: a KeyError on a key the code requires is a wrong key or missing data, not something to default (a default is for a key the docstring says is optional)"
-                ));
-            }
-            if none_error
-                && node.kind() == "conditional_expression"
-                && touches(node, &added)
-                && defaults_on_none(node, src)
-                && !docstring_promises_a_default(node, src)
-            {
-                let line = node.start_position().row + 1;
-                out.push(format!(
-                    "a conditional at line {line} that gives a default when a value is None: the error was that value being None, and the fix must be where it came from (a default is for a None the program documents)"
-                ));
-            }
-            if none_error
-                && node.kind() == "if_statement"
-                && touches(node, &added)
-                && tests_for_none(node, src)
-                && only_leaves(node)
-                && !docstring_promises_a_default(node, src)
-            {
-                let line = node.start_position().row + 1;
-                out.push(format!(
-                    "a guard at line {line} that leaves when a value is None: the error was that value being None, and the fix must be where it came from (a guard is for a None the program documents)"
-                ));
+                out.push(format!("{} at line {line}{}", why.0, why.1));
             }
             let mut cursor = node.walk();
             stack.extend(node.children(&mut cursor));
@@ -150,6 +97,72 @@ pub fn hides(
         }
     }
     out
+}
+
+/// Why a default for a missing key hides a `KeyError`.
+const KEY_REASON: &str = ": a KeyError on a key the code requires is a wrong key or missing data, not something to default (a default is for a key the docstring says is optional)";
+
+/// What the incident's error says, for the rules that read it.
+struct Incident<'a> {
+    error_type: Option<&'a str>,
+    /// The error was about a None the program does not document.
+    none_error: bool,
+    /// The parameter a call left out (`TypeError: ... missing ... argument: 'currency'`).
+    missing_argument: Option<String>,
+    /// The key of a `KeyError`.
+    missing_key: Option<String>,
+}
+
+/// Why `node`, a construct of the fixed text, hides the incident's error, if it does: what
+/// it is, and the reason (the caller puts the line between them).
+fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(String, String)> {
+    let why = |what: &str, reason: String| Some((what.to_string(), reason));
+    match node.kind() {
+        "except_clause" if catches(node, src, incident.error_type) && only_hides(node, src) => why(
+            "an except clause that only passes or returns a default",
+            ": it hides the error instead of fixing it".to_string(),
+        ),
+        "function_definition" => {
+            let param = incident.missing_argument.as_deref()?;
+            // The function's own docstring decides, not the one around it.
+            if !gives_a_default(node, src, param) || docstring_promises_a_default_in(node, src) {
+                return None;
+            }
+            why(
+                &format!("it gives the parameter '{param}' a default"),
+                ", where a caller left it out: the call must pass it (a guessed default is a silent wrong value)".to_string(),
+            )
+        }
+        "dictionary" => {
+            let key = incident.missing_key.as_deref()?;
+            merges_a_default(node, src, key).then_some(())?;
+            why(
+                &format!("it merges a default for the missing key '{key}' into the data"),
+                KEY_REASON.to_string(),
+            )
+        }
+        "call" => {
+            let key = incident.missing_key.as_deref()?;
+            reads_with_default(node, src, key).then_some(())?;
+            why(
+                &format!("it reads the missing key '{key}' with .get()"),
+                KEY_REASON.to_string(),
+            )
+        }
+        "conditional_expression" if incident.none_error && defaults_on_none(node, src) => why(
+            "a conditional that gives a default when a value is None",
+            ": the error was that value being None, and the fix must be where it came from (a default is for a None the program documents)".to_string(),
+        ),
+        "if_statement"
+            if incident.none_error && tests_for_none(node, src) && only_leaves(node) =>
+        {
+            why(
+                "a guard that leaves when a value is None",
+                ": the error was that value being None, and the fix must be where it came from (a guard is for a None the program documents)".to_string(),
+            )
+        }
+        _ => None,
+    }
 }
 
 /// Functions that returned a value before the fix and, with it, can no longer return one
@@ -442,11 +455,7 @@ fn only_hides(clause: Node<'_>, src: &[u8]) -> bool {
     }) else {
         return false;
     };
-    let mut cursor = body.walk();
-    let statements: Vec<Node<'_>> = body
-        .named_children(&mut cursor)
-        .filter(|s| s.kind() != "comment")
-        .collect();
+    let statements = statements_of(body);
     !statements.is_empty()
         && statements.iter().all(|s| match s.kind() {
             "pass_statement" | "continue_statement" => true,
@@ -562,17 +571,22 @@ fn defaults_on_none(node: Node<'_>, src: &[u8]) -> bool {
     tests && (is_literal(*yes) || is_literal(*no))
 }
 
+/// The statements of a block, comments aside.
+fn statements_of(block: Node<'_>) -> Vec<Node<'_>> {
+    let mut cursor = block.walk();
+    block
+        .named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .collect()
+}
+
 /// Whether the `if`'s own block only leaves: passes, continues, breaks or returns (whatever
 /// value), never raising nor computing anything.
 fn only_leaves(if_node: Node<'_>) -> bool {
     let Some(body) = if_node.child_by_field_name("consequence") else {
         return false;
     };
-    let mut cursor = body.walk();
-    let statements: Vec<Node<'_>> = body
-        .named_children(&mut cursor)
-        .filter(|s| s.kind() != "comment")
-        .collect();
+    let statements = statements_of(body);
     !statements.is_empty()
         && statements.iter().all(|s| {
             matches!(

@@ -322,22 +322,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_new_error_in_a_method_the_fix_nested_a_def_in_is_the_fixs() {
-        // BEFORE's `report` gets a nested def in place of its first line; the error that
-        // follows, on the next line of `report`, is the fix's doing, not progress.
-        let after = BEFORE.replacen("    curent = x\n", "    def curent(y): return y\n", 1);
-        let e = edited(&after);
+    /// The verdict on a fixed `after` whose run crashed with a NameError at `line` of
+    /// `report`, against a baseline that reproduced the incident.
+    fn judged_after_a_crash_in_report(after: &str, line: u32) -> RunVerdict {
+        let e = edited(after);
         let errors = [seen(
             "NameError: name 'current' is not defined",
             &[
                 ("main.py", 12, "<module>"),
                 ("main.py", 9, "main"),
-                ("main.py", 6, "report"),
+                ("main.py", line, "report"),
             ],
         )];
         let o = original();
-        let v = judge(
+        judge(
             &errors,
             ending(1),
             &Against {
@@ -346,7 +344,15 @@ mod tests {
                 reproduced: true,
                 edited: &e,
             },
-        );
+        )
+    }
+
+    #[test]
+    fn a_new_error_in_a_method_the_fix_nested_a_def_in_is_the_fixs() {
+        // BEFORE's `report` gets a nested def in place of its first line; the error that
+        // follows, on the next line of `report`, is the fix's doing, not progress.
+        let after = BEFORE.replacen("    curent = x\n", "    def curent(y): return y\n", 1);
+        let v = judged_after_a_crash_in_report(&after, 6);
         match v {
             RunVerdict::Failed { detail } => {
                 assert!(
@@ -361,6 +367,8 @@ mod tests {
     #[test]
     fn a_new_error_in_untouched_code_is_progress() {
         let after = BEFORE.replacen("import missing\n", "", 1);
+        let v = judged_after_a_crash_in_report(&after, 5);
+        assert!(matches!(v, RunVerdict::Progress { next: 0, .. }), "{v:?}");
         let e = edited(&after);
         let errors = [seen(
             "NameError: name 'current' is not defined",
@@ -371,17 +379,6 @@ mod tests {
             ],
         )];
         let o = original();
-        let v = judge(
-            &errors,
-            ending(1),
-            &Against {
-                original: &o,
-                known: &[],
-                reproduced: true,
-                edited: &e,
-            },
-        );
-        assert!(matches!(v, RunVerdict::Progress { next: 0, .. }), "{v:?}");
         // Without a reproduced baseline, nothing is known to be new: the crash fails it.
         let v = judge(
             &errors,
