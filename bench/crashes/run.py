@@ -20,8 +20,7 @@ environment:
 
 A case that runs longer than --timeout (default 900 s) is killed (its process group) and
 counted as it stands. Then the program's files are compared with the pristine copy, and the
-case's check.py runs (in a copy of the healed program, with BENCH_PRISTINE naming the pristine
-copy). Each case is classified:
+case's check.py runs (in a copy of the healed program). Each case is classified:
 
   right      a bug; the program's files changed, and check.py passes
   wrong      any file changed and check.py fails; or a not_a_bug case changed at all
@@ -198,12 +197,12 @@ def unified_diff(before, after, changed):
     return text if len(text) <= DIFF_CHARS else text[:DIFF_CHARS] + "\n… (cut)\n"
 
 
-def run_check(case, work, pristine, tmp, base_env):
+def run_check(case, work, tmp, base_env):
     """check.py's exit status and output, in a copy of the healed program."""
     folder = Path(tmp, "check")
     caselib.copy_tree(work, folder)
     shutil.copy2(case["dir"] / "check.py", folder / "check.py")
-    env = {"PATH": base_env["PATH"], "HOME": base_env["HOME"], "BENCH_PRISTINE": str(pristine)}
+    env = {"PATH": base_env["PATH"], "HOME": base_env["HOME"]}
     try:
         r = subprocess.run(
             [sys.executable, "check.py"], cwd=folder, env=env, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
@@ -243,7 +242,7 @@ def run_case(case, heal, env_extra, timeout, keep):
         after = caselib.snapshot(work)
         changed = caselib.compare(before, after)
         changed_any = any(changed.values())
-        check_passed, check_exit, check_output = run_check(case, work, pristine, tmp, env)
+        check_passed, check_exit, check_output = run_check(case, work, tmp, env)
         records = read_records(work)
 
         model_ms = sum(r["latency_ms"] for r in records)

@@ -12,8 +12,8 @@ For every case (or those of --cases), in fresh temporary copies and a clean envi
               FAILS with the silencing fix (.silenced/), which hides the condition.
 
 check.py always runs from a copy holding the program and check.py only, as run.py runs it.
-For not_a_bug cases the silenced copy is checked without BENCH_PRISTINE, so what catches it is
-the check's own test of the behaviour, not the comparison with the pristine files.
+A not_a_bug's silenced copy is caught by the check's own test of the behaviour (run.py also
+counts any change to a not_a_bug case as wrong, by comparing its files).
 
 Usage: python3 bench/crashes/validate.py [--cases NAME,NAME] [-v]
 Exit status 0 when every case is valid.
@@ -56,15 +56,14 @@ def tail(text, n=6):
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def check_in(case, tmp, label, overlay_name=None, pristine=None):
+def check_in(case, tmp, label, overlay_name=None):
     """check.py's exit status in a copy of the program (with an overlay), and its output tail."""
     folder = Path(tmp, label)
     caselib.copy_program(case["dir"], folder)
     if overlay_name:
         caselib.overlay(case["dir"] / overlay_name, folder)
     shutil.copy2(case["dir"] / "check.py", folder / "check.py")
-    extra = {"BENCH_PRISTINE": str(pristine)} if pristine else {}
-    code, out, err, _ = run([sys.executable, "check.py"], folder, clean_env(Path(tmp, "home"), extra))
+    code, out, err, _ = run([sys.executable, "check.py"], folder, clean_env(Path(tmp, "home"), {}))
     return code, tail(out + "\n" + err)
 
 
@@ -74,8 +73,6 @@ def validate(case, verbose):
     row = {"case": case["name"], "kind": case["kind"]}
     with tempfile.TemporaryDirectory(prefix="heal-validate-") as tmp:
         Path(tmp, "home").mkdir()
-        pristine = Path(tmp, "pristine")
-        caselib.copy_program(case["dir"], pristine)
         env = clean_env(Path(tmp, "home"))
 
         runs = []
@@ -112,14 +109,14 @@ def validate(case, verbose):
             problems.append("no .silenced/ fix")
 
         if case["kind"] == "bug":
-            c, o = check_in(case, tmp, "unfixed", pristine=pristine)
+            c, o = check_in(case, tmp, "unfixed")
             row["unfixed"] = "fails" if c != 0 else "PASSES"
             if c == 0:
                 problems.append("check.py passes on the unfixed program")
             if not has_ref:
                 problems.append("no .reference/ fix")
             else:
-                c, o = check_in(case, tmp, "reference", ".reference", pristine=pristine)
+                c, o = check_in(case, tmp, "reference", ".reference")
                 row["reference"] = "passes" if c == 0 else "FAILS"
                 if c != 0:
                     problems.append(f"check.py fails with the reference fix: {o}")
@@ -127,13 +124,10 @@ def validate(case, verbose):
                 if code_r != 0:
                     problems.append(f"main.py still fails with the reference fix: {tail(out_r + err_r)}")
         else:
-            c, o = check_in(case, tmp, "unfixed", pristine=pristine)
+            c, o = check_in(case, tmp, "unfixed")
             row["unfixed"] = "passes" if c == 0 else "FAILS"
             if c != 0:
                 problems.append(f"check.py fails on the unchanged program: {o}")
-            c, o = check_in(case, tmp, "unfixed-nopristine")
-            if c != 0:
-                problems.append(f"check.py fails on the unchanged program without BENCH_PRISTINE: {o}")
             if has_ref:
                 problems.append("a not_a_bug case has no reference fix (leave it unchanged)")
         if has_sil:

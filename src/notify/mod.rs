@@ -224,6 +224,22 @@ pub struct Notifier {
 }
 
 impl Notifier {
+    /// [`Notifier::start`] with heal's configuration: its Slack target, retry policy and
+    /// redactor. `None` when Slack is not configured.
+    pub fn for_config(
+        config: &crate::config::Config,
+        deliveries: mpsc::UnboundedSender<Delivery>,
+    ) -> Option<Notifier> {
+        config.slack.clone().map(|target| {
+            Notifier::start(
+                target,
+                config.slack_retry.clone(),
+                deliveries,
+                config.redactor.clone(),
+            )
+        })
+    }
+
     /// Starts the background sender on the current tokio runtime. Outcomes of every attempt go
     /// to `deliveries`. Outside a runtime nothing can be sent: every message is then reported
     /// as dropped.

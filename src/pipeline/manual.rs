@@ -22,14 +22,7 @@ pub async fn retry(
     id: &str,
 ) -> Result<Record, crate::record::RecordError> {
     let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = config.slack.clone().map(|target| {
-        Notifier::start(
-            target,
-            config.slack_retry.clone(),
-            deliveries_tx,
-            config.redactor.clone(),
-        )
-    });
+    let notifier = Notifier::for_config(&config, deliveries_tx);
     let deliveries = tokio::spawn(record_deliveries(Some(store.clone()), deliveries_rx));
     let reset_id = id.to_string();
     let reset_store = store.clone();
@@ -137,14 +130,8 @@ pub async fn revert(
         result["revert_commit"] = json!(revert_commit);
         r.reason = Some(reason);
     })?;
-    if let Some(target) = config.slack.clone() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let n = Notifier::start(
-            target,
-            config.slack_retry.clone(),
-            tx,
-            config.redactor.clone(),
-        );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    if let Some(n) = Notifier::for_config(&config, tx) {
         n.update(&record);
         n.stage(
             &record,

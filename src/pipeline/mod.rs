@@ -104,14 +104,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         }
     };
     let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = config.slack.clone().map(|target| {
-        Notifier::start(
-            target,
-            config.slack_retry.clone(),
-            deliveries_tx,
-            config.redactor.clone(),
-        )
-    });
+    let notifier = Notifier::for_config(&config, deliveries_tx);
     if store.is_none()
         && let Some(n) = &notifier
     {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::heal::{APP, FIXED, answer};
 use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
-use crate::support::git::git;
+use crate::support::git::{commit_and_push_to, git};
 
 const OTHER: &str = "VERSION = 1\n";
 const OTHER_FIXED: &str = "VERSION = 2\n";
@@ -40,15 +40,7 @@ fn killed_then_restarted(armed: &str, second_exit: i32) -> Project {
     // heal's proof copies go here, so the test can see that none is left behind.
     p.env("TMPDIR", temp.path().to_str().unwrap());
     let dir = p.path().to_path_buf();
-    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
-    git(&dir, &["init", "-q", "-b", "main"]);
-    git(&dir, &["add", "."]);
-    git(&dir, &["commit", "-q", "-m", "initial"]);
-    git(
-        &dir,
-        &["remote", "add", "origin", origin.path().to_str().unwrap()],
-    );
-    git(&dir, &["push", "-q", "-u", "origin", "main"]);
+    commit_and_push_to(&dir, origin.path());
     let initial = git(&dir, &["rev-parse", "HEAD"]);
 
     // 1. Killed at the failpoint.

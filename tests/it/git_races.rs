@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
-use crate::support::git::git;
+use crate::support::git::{commit_and_push_to, git};
 use crate::support::project::wait_with_timeout;
 
 const BOUND: Duration = Duration::from_secs(120);
@@ -24,15 +24,7 @@ fn fix(file: &str) -> Reply {
 /// A project in git, pushed to a bare origin; returns the origin.
 fn repo(p: &Project) -> tempfile::TempDir {
     let origin = tempfile::tempdir().unwrap();
-    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
-    git(p.path(), &["init", "-q", "-b", "main"]);
-    git(p.path(), &["add", "."]);
-    git(p.path(), &["commit", "-q", "-m", "initial"]);
-    git(
-        p.path(),
-        &["remote", "add", "origin", origin.path().to_str().unwrap()],
-    );
-    git(p.path(), &["push", "-q", "-u", "origin", "main"]);
+    commit_and_push_to(p.path(), origin.path());
     origin
 }
 

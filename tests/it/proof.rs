@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
-use crate::support::git::git;
+use crate::support::git::{commit_and_push_to, git};
 use crate::support::slack::FakeSlack;
 
 /// A git project with a bare `origin`, pushed, for tests that look at commits.
@@ -18,16 +18,7 @@ fn with_origin(p: &Project) -> tempfile::TempDir {
         .prefix("heal-origin-")
         .tempdir()
         .unwrap();
-    let dir = p.path();
-    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "."]);
-    git(dir, &["commit", "-q", "-m", "initial"]);
-    git(
-        dir,
-        &["remote", "add", "origin", origin.path().to_str().unwrap()],
-    );
-    git(dir, &["push", "-q", "-u", "origin", "main"]);
+    commit_and_push_to(p.path(), origin.path());
     origin
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::Project;
 use crate::support::anthropic::{FakeAnthropic, Reply};
-use crate::support::git::git;
+use crate::support::git::{commit_and_push_to, git};
 use crate::support::slack::FakeSlack;
 
 /// The program: it reads its secrets (from the environment and from .env) and raises an
@@ -70,15 +70,7 @@ fn r14_no_secret_leaves_through_the_model_slack_the_records_or_a_pushed_commit()
     p.env("MYSQL_PWD", "mysql-pass-9876");
     p.env("LONG_TOKEN", "tok-abcdefghijklmnopqrstuvwxyz0123456789");
     let origin = tempfile::tempdir().unwrap();
-    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
-    git(p.path(), &["init", "-q", "-b", "main"]);
-    git(p.path(), &["add", "."]);
-    git(p.path(), &["commit", "-q", "-m", "initial"]);
-    git(
-        p.path(),
-        &["remote", "add", "origin", origin.path().to_str().unwrap()],
-    );
-    git(p.path(), &["push", "-q", "-u", "origin", "main"]);
+    commit_and_push_to(p.path(), origin.path());
     model.respond_always(Reply::tool_use(json!({
         "fixable": true, "reason": "a bad raise", "error_category": "logic",
         "root_cause": "load raises where it should count", "affected_file": "app.py",

@@ -401,29 +401,27 @@ def _clean(text):
 def _record(w, args, ret):
     if w.done:
         return
-    key = (args, _safe_repr(ret))
-    seen = w.seen
-    if key in seen:
-        return
-    if len(seen) >= _max_values:
-        _truncate(w)
-        return
-    seen.add(key)
-    _write({"file": w.file, "fn": w.fn, "args": key[0], "ret": key[1]})
+    text = _safe_repr(ret)
+    if _first(w, (args, text)):
+        _write({"file": w.file, "fn": w.fn, "args": args, "ret": text})
 
 
 def _record_raised(w, args, exc_name):
-    if w.done:
-        return
-    key = (args, "raised " + exc_name)
+    if not w.done and _first(w, (args, "raised " + exc_name)):
+        _write({"file": w.file, "fn": w.fn, "args": args, "raised": exc_name})
+
+
+def _first(w, key):
+    """Whether `key` is new for this function and fits its limit (past it, the function is
+    marked truncated)."""
     seen = w.seen
     if key in seen:
-        return
+        return False
     if len(seen) >= _max_values:
         _truncate(w)
-        return
+        return False
     seen.add(key)
-    _write({"file": w.file, "fn": w.fn, "args": args, "raised": exc_name})
+    return True
 
 
 def _truncate(w):

@@ -35,3 +35,22 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim_end().to_string()
 }
+
+/// Makes `dir` a git repository on `main` with everything in it committed, pushed to the bare
+/// repository `origin` (set as its `origin` remote).
+pub fn commit_and_push_to(dir: &Path, origin: &Path) {
+    git(origin, &["init", "-q", "--bare", "-b", "main"]);
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "initial"]);
+    git(
+        dir,
+        &[
+            "remote",
+            "add",
+            "origin",
+            origin.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    git(dir, &["push", "-q", "-u", "origin", "main"]);
+}
