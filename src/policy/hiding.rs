@@ -52,7 +52,9 @@ pub fn hides(
     }
     // An error on a None (`'NoneType' object has no attribute 'name'`): the bug is where the
     // None came from, unless the program documents that None.
-    let none_error = message.is_some_and(|m| m.contains("NoneType"))
+    let none_error = error_type
+        .zip(message)
+        .is_some_and(|(t, m)| crate::prove::signature::is_about_none(t, m))
         && !NONE_WORDS.iter().any(|w| before.to_lowercase().contains(w));
     // `f() missing 1 required positional argument: 'currency'`: the parameter left out.
     let missing_argument = (error_type == Some("TypeError"))

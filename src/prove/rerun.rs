@@ -119,7 +119,7 @@ pub(super) async fn rerun(
     if !passed {
         return Judged { steps, next: None };
     }
-    let none_was_the_error = config.original.message.contains("NoneType");
+    let none_was_the_error = config.original.is_about_none();
     let behaviour = behaviour_step(baseline, &calls, &functions, none_was_the_error);
     let kept = behaviour.passed;
     steps.push(behaviour);

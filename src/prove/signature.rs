@@ -27,6 +27,15 @@ pub struct ErrorLocation {
 }
 
 impl ErrorSignature {
+    /// Whether the error is Python's own about a None: an `AttributeError` or `TypeError`
+    /// naming `'NoneType'` (`'NoneType' object has no attribute 'name'`, `... not
+    /// subscriptable`, `unsupported operand type(s) for +: 'NoneType' and 'int'`). The message
+    /// is the program's to write, so a type that Python does not raise for this, or a message
+    /// that only mentions the word, is not one: the proof loosens a check for this error.
+    pub fn is_about_none(&self) -> bool {
+        is_about_none(&self.exc_type, &self.message)
+    }
+
     /// The signature of a parsed traceback: its primary exception (the first leaf of an
     /// exception group) and that exception's innermost frame.
     pub fn from_traceback(tb: &Traceback) -> ErrorSignature {
@@ -105,9 +114,35 @@ pub fn last_traceback(stderr: &str) -> Option<Traceback> {
     python::parse(&lines[start..].join("\n")).traceback
 }
 
+/// [`ErrorSignature::is_about_none`], from an error's type and message.
+pub fn is_about_none(exc_type: &str, message: &str) -> bool {
+    let short = exc_type.rsplit('.').next().unwrap_or(exc_type);
+    matches!(short, "AttributeError" | "TypeError") && message.contains("'NoneType'")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_about_a_none_is_python_s_own() {
+        let sig = |exc_type: &str, message: &str| ErrorSignature {
+            exc_type: exc_type.to_string(),
+            message: message.to_string(),
+            location: None,
+        };
+        assert!(
+            sig(
+                "AttributeError",
+                "'NoneType' object has no attribute 'name'"
+            )
+            .is_about_none()
+        );
+        assert!(sig("TypeError", "'NoneType' object is not subscriptable").is_about_none());
+        // A message the program wrote to look like one.
+        assert!(!sig("ValueError", "'NoneType' object has no attribute 'x'").is_about_none());
+        assert!(!sig("AttributeError", "'Customer' object has no attribute 'nam'").is_about_none());
+    }
 
     const NAME_ERROR: &str = "Traceback (most recent call last):\n  File \"/x/main.py\", line 3, in <module>\n    run()\n  File \"/x/main.py\", line 2, in run\n    print(y)\nNameError: name 'y' is not defined\n";
 
