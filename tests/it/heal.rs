@@ -477,7 +477,16 @@ fn a_fix_for_an_error_logged_while_running_restarts_the_program_on_the_fixed_cod
     let mut err = crate::support::Stream::new(child.stderr.take().unwrap());
     // The first run logs the error and keeps serving; the fixed run greets.
     out.wait_for_or_show("serving", std::time::Duration::from_secs(30), &mut err);
-    out.wait_for_or_show("hello team", std::time::Duration::from_secs(60), &mut err);
+    // Intermittent in CI (2 of 5 full runs on 2026-11-30, never alone): the records say why.
+    if let Err(why) =
+        out.wait_for_or_explain("hello team", std::time::Duration::from_secs(60), &mut err)
+    {
+        panic!(
+            "{why}\nrecords: {:#}\nmodel requests: {}",
+            serde_json::Value::Array(s.p.records()),
+            s.model.requests().len()
+        );
+    }
     std::fs::write(s.p.path().join("release"), "").unwrap();
     let status = crate::support::wait_with_timeout(&mut child, std::time::Duration::from_secs(30));
     assert_eq!(status.code(), Some(0));

@@ -261,6 +261,19 @@ impl Stream {
 
     /// [`Stream::wait_for`], showing `log` (heal's stderr) too when the wait fails.
     pub fn wait_for_or_show(&mut self, needle: &str, timeout: Duration, log: &mut Stream) {
+        if let Err(why) = self.wait_for_or_explain(needle, timeout, log) {
+            panic!("{why}");
+        }
+    }
+
+    /// [`Stream::wait_for_or_show`], returning what it would show instead of failing the test,
+    /// for a test that adds more of its own (the records).
+    pub fn wait_for_or_explain(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+        log: &mut Stream,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         while !String::from_utf8_lossy(&self.seen).contains(needle) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -270,14 +283,15 @@ impl Stream {
                     while let Ok(chunk) = log.rx.try_recv() {
                         log.seen.extend_from_slice(&chunk);
                     }
-                    panic!(
+                    return Err(format!(
                         "`{needle}` did not show up within {timeout:?}; got:\n{}\nheal's log:\n{}",
                         String::from_utf8_lossy(&self.seen),
                         String::from_utf8_lossy(&log.seen)
-                    )
+                    ));
                 }
             }
         }
+        Ok(())
     }
 
     /// Everything until the stream ends (bounded by `timeout`).
