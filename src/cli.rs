@@ -77,6 +77,56 @@ enum Command {
     Demo,
 }
 
+/// `heal run python3 main.py`: clap sees `python3` as an argument of heal's. Says to put `--`
+/// before the program's command, with the line as it should have been.
+fn missing_separator(error: &clap::Error) -> Option<String> {
+    use clap::error::ErrorKind;
+    if !matches!(
+        error.kind(),
+        ErrorKind::UnknownArgument | ErrorKind::MissingRequiredArgument
+    ) {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run = args.iter().position(|a| a == "run")?;
+    if args.iter().any(|a| a == "--") {
+        return None;
+    }
+    // heal's own options stay before `--`; the first word that is not one starts the command.
+    let mut before: Vec<&str> = Vec::new();
+    let mut rest = args[run + 1..].iter().map(String::as_str).peekable();
+    while let Some(arg) = rest.peek() {
+        match *arg {
+            "--tag" | "--restart" | "--root" => {
+                before.push(rest.next()?);
+                before.push(rest.next()?);
+            }
+            a if a.starts_with("--tag=")
+                || a.starts_with("--restart=")
+                || a.starts_with("--root=") =>
+            {
+                before.push(rest.next()?);
+            }
+            _ => break,
+        }
+    }
+    let command: Vec<&str> = rest.collect();
+    if command.is_empty() {
+        return Some(
+            "heal run needs the program's command after `--`, like `heal run -- python3 main.py`"
+                .to_string(),
+        );
+    }
+    let mut fixed = vec!["heal", "run"];
+    fixed.extend(before);
+    fixed.push("--");
+    fixed.extend(command);
+    Some(format!(
+        "put `--` before the program's command, so heal does not read it as its own options: `{}`",
+        fixed.join(" ")
+    ))
+}
+
 fn parse_tag(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -89,6 +139,10 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if let Some(hint) = missing_separator(&e) {
+                eprintln!("heal: {hint}");
+                return ExitCode::from(2);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
@@ -153,6 +207,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
     match command {
         Command::Run { tags, command, .. } => {
+            for s in config.placeholders() {
+                tracing::warn!(
+                    "{} in {} still holds the example value, so it is treated as unset: put the real value there, or remove the line",
+                    s.key.env,
+                    s.source
+                );
+            }
             let runtime = runtime()?;
             let options = RunOptions {
                 command,

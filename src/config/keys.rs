@@ -35,6 +35,30 @@ impl Kind {
         }
     }
 
+    /// How a value of this kind is written in heal.toml, as `name = ...`.
+    pub(super) fn toml_form(self, name: &str) -> String {
+        match self {
+            Kind::Bool => format!("true or false without quotes, like {name} = true"),
+            Kind::U64 { min } => {
+                format!(
+                    "a whole number >= {min} without quotes, like {name} = {}",
+                    min.max(1) * 10
+                )
+            }
+            Kind::List => format!(
+                "a list of strings in brackets, even for one item, like {name} = [\"first\", \"second\"]"
+            ),
+            Kind::OneOf(names) => format!(
+                "one of {} in quotes, like {name} = \"{}\"",
+                names.join(", "),
+                names.first().copied().unwrap_or_default()
+            ),
+            Kind::Text | Kind::Url | Kind::Repo | Kind::Author => {
+                format!("{} in quotes, like {name} = \"…\"", self.expected())
+            }
+        }
+    }
+
     pub(super) fn check(self, value: &str) -> bool {
         match self {
             Kind::Bool => parse_bool(value).is_some(),

@@ -8,6 +8,7 @@
 
 mod files;
 mod keys;
+mod placeholder;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use crate::notify::{RetryPolicy, SlackTarget};
 
 use files::{parse_dotenv, parse_toml, read_optional};
-use keys::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, DOTENV_SECRET_LEN};
+use keys::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, DOTENV_SECRET_LEN, Kind};
 pub use keys::{KEYS, Key, parse_bool, parse_list, secret_names};
 
 /// Where one setting's value came from.
@@ -36,8 +37,8 @@ impl fmt::Display for Source {
             Source::Default => f.write_str("default"),
             Source::File(p) => write!(f, "{}", p.display()),
             Source::DotEnv(p) => write!(f, "{}", p.display()),
-            Source::Env => f.write_str("environment"),
-            Source::Flag => f.write_str("command line"),
+            Source::Env => f.write_str("the environment"),
+            Source::Flag => f.write_str("the command line"),
         }
     }
 }
@@ -54,25 +55,48 @@ pub enum ConfigError {
         "{path} is not valid TOML: {message}\nfix the file, or move it away to use the defaults"
     )]
     Toml { path: PathBuf, message: String },
-    #[error("{path}: unknown key `{key}`; known keys: {known}")]
+    #[error("{path}: unknown key `{key}`: {hint}")]
     UnknownKey {
         path: PathBuf,
         key: String,
-        known: String,
+        /// The nearest known key, or where the keys are listed.
+        hint: String,
     },
-    #[error("{path}: line {line} is not KEY=VALUE: {message}")]
+    #[error("{path}: `{key}` is {found}; expected {expected}")]
+    WrongType {
+        path: PathBuf,
+        key: String,
+        /// The value's TOML type and the value (`the number 5`).
+        found: String,
+        /// How to write it (`text in quotes, like storage_dir = "…"`).
+        expected: String,
+    },
+    #[error(
+        "{path}: line {line} is not KEY=VALUE (at column {column}): {shown}\nwrite one \
+         setting per line as NAME=value (like HEAL_PROVIDER=none); a line starting with # is a \
+         comment"
+    )]
     DotEnv {
         path: PathBuf,
+        /// 1-based, in the file.
         line: usize,
-        message: String,
+        /// 1-based, in the line.
+        column: usize,
+        /// The line as written, its long words cut (they may be secrets).
+        shown: String,
     },
-    #[error("{key} = {value:?} (from {source_}) is not valid: expected {expected}")]
+    #[error("{key} = {value:?} in {source_} is not valid: expected {expected}")]
     Invalid {
+        /// The key as the user wrote it: its heal.toml path when it came from heal.toml, its
+        /// environment name otherwise.
         key: String,
         value: String,
         source_: Source,
         expected: String,
     },
+    /// Every problem found, when there are several: one per line.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 /// A setting's value and where it came from.
@@ -81,6 +105,8 @@ pub struct Setting {
     pub key: &'static Key,
     pub value: Option<String>,
     pub source: Source,
+    /// The value at `source` was a placeholder (`sk-ant-xxxx…`), so `value` is unset.
+    pub placeholder: bool,
 }
 
 /// When to start the program again after it exits.
@@ -327,11 +353,13 @@ impl Config {
         layers.push((Source::Flag, flags));
 
         let mut settings = Vec::with_capacity(KEYS.len());
+        let mut problems = Vec::new();
         for key in KEYS {
             let mut setting = Setting {
                 key,
                 value: key.default.map(str::to_string),
                 source: Source::Default,
+                placeholder: false,
             };
             for (source, values) in &layers {
                 if let Some(v) = values.get(key.toml) {
@@ -343,9 +371,18 @@ impl Config {
                 // An empty value means "unset", as in most .env conventions.
                 if value.is_empty() && key.default.is_none() {
                     setting.value = None;
+                } else if (key.secret || key.toml == "github_repo")
+                    && placeholder::is_placeholder(value)
+                {
+                    // Still the example of .env.example: unset, and said so by doctor and run.
+                    setting.value = None;
+                    setting.placeholder = true;
                 } else if !key.kind.check(value) {
-                    return Err(ConfigError::Invalid {
-                        key: key.env.to_string(),
+                    problems.push(ConfigError::Invalid {
+                        key: match setting.source {
+                            Source::File(_) => key.toml.to_string(),
+                            _ => key.env.to_string(),
+                        },
                         value: if key.secret {
                             "<secret>".to_string()
                         } else {
@@ -357,6 +394,11 @@ impl Config {
                 }
             }
             settings.push(setting);
+        }
+        match problems.len() {
+            0 => {}
+            1 => return Err(problems.remove(0)),
+            _ => return Err(ConfigError::Several(problems)),
         }
         // Every secret heal can see is redacted: values of the process environment and of
         // .env whose names say secret; every setting heal itself treats as secret, whatever its
@@ -661,14 +703,26 @@ impl Config {
 
     /// The effective configuration as `heal doctor` prints it: one line per setting, secrets
     /// shown only as set or unset.
+    /// The settings that still hold a placeholder, and where it was written.
+    pub fn placeholders(&self) -> impl Iterator<Item = &Setting> {
+        self.settings.iter().filter(|s| s.placeholder)
+    }
+
     pub fn describe(&self) -> String {
         let mut out = format!("project root: {}\n", self.root.display());
         out.push_str(&format!("storage: {}\n", self.storage_dir.display()));
         let width = KEYS.iter().map(|k| k.env.len()).max().unwrap_or(0);
         for s in &self.settings {
             let shown = match (&s.value, s.key.secret) {
+                (None, _) if s.placeholder => {
+                    "(placeholder: still the example value, treated as unset; put the real value there)".to_string()
+                }
                 (None, _) => "(unset)".to_string(),
                 (Some(_), true) => "(set)".to_string(),
+                // A list as a list, so one can see how it was split.
+                (Some(v), false) if matches!(s.key.kind, Kind::List) => {
+                    serde_json::to_string(&parse_list(v).unwrap_or_default()).unwrap_or_default()
+                }
                 (Some(v), false) => v.clone(),
             };
             out.push_str(&format!(
@@ -858,7 +912,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("AUTO_FIX_MIN_CONFIDENCE")
+            err.contains("auto_fix_min_confidence = \"sure\"")
+                && !err.contains("AUTO_FIX_MIN_CONFIDENCE")
                 && err.contains("heal.toml")
                 && err.contains("low, medium, high"),
             "{err}"
@@ -870,7 +925,61 @@ mod tests {
         let err = load(Some("[slack]\nwebhok_url = \"x\""), None, &[])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown key `slack.webhok_url`"), "{err}");
+        assert!(
+            err.contains("unknown key `slack.webhok_url`: did you mean `slack.webhook_url`?"),
+            "{err}"
+        );
+        // Every bad value at once, each named as written where it was written.
+        let err = load(
+            Some("watch_seconds = 60\nauto_fix_min_confidence = \"sure\""),
+            Some("HEAL_GIT_MODE=sometimes\n"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auto_fix_min_confidence = \"sure\""), "{err}");
+        assert!(err.contains("HEAL_GIT_MODE = \"sometimes\" in "), "{err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+    }
+
+    #[test]
+    fn placeholders_count_as_unset_and_doctor_says_which() {
+        let config = load(None, Some(&crate::init::env_example()), &[]).unwrap();
+        let held: Vec<&str> = config.placeholders().map(|s| s.key.env).collect();
+        for name in [
+            "ANTHROPIC_API_KEY",
+            "GITHUB_TOKEN",
+            "SLACK_WEBHOOK_URL",
+            "GITHUB_REPO",
+        ] {
+            assert!(
+                held.contains(&name),
+                "{name} not seen as a placeholder: {held:?}"
+            );
+        }
+        assert!(config.slack.is_none());
+        assert!(config.healing.anthropic_api_key.is_none());
+        let doctor = config.describe();
+        let line = doctor
+            .lines()
+            .find(|l| l.starts_with("ANTHROPIC_API_KEY"))
+            .unwrap();
+        assert!(line.contains("placeholder"), "{line}");
+    }
+
+    #[test]
+    fn doctor_prints_lists_as_lists() {
+        let config = load(
+            Some("[verify]\ncommands = [\"pytest -q\", \"ruff check, strict\"]"),
+            None,
+            &[],
+        )
+        .unwrap();
+        let doctor = config.describe();
+        assert!(
+            doctor.contains(r#"["pytest -q","ruff check, strict"]"#),
+            "{doctor}"
+        );
     }
 
     #[test]

@@ -36,16 +36,47 @@ const TAIL_LINES: usize = 40;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SuperviseError {
-    #[error("cannot start `{program}`: {source}; check that it is installed and on PATH")]
+    /// The OS error is said once, in the advice that fits it (not also as a source, which
+    /// `{:#}` would print a second time).
+    #[error("cannot start `{program}`: {}", spawn_advice(program, error))]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot wait for the program: {0}")]
     Wait(#[source] std::io::Error),
     #[error("cannot install a signal handler: {0}")]
     Signal(#[source] std::io::Error),
+}
+
+/// Why a program could not start, and what to do, for the error the OS gave.
+fn spawn_advice(program: &str, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let is_path = program.contains('/');
+    match error.kind() {
+        ErrorKind::InvalidInput if program.is_empty() => {
+            "no command was given: put the program's command after `--`, like `heal run -- python3 main.py`".to_string()
+        }
+        ErrorKind::NotFound if is_path => {
+            "there is no such file: check the path (relative paths start from the project root)".to_string()
+        }
+        ErrorKind::NotFound => format!(
+            "no program of that name is on PATH: check the spelling, and that it is installed (`command -v {program}`)"
+        ),
+        ErrorKind::PermissionDenied => {
+            let interpreter = if program.ends_with(".py") {
+                "python3"
+            } else if program.ends_with(".sh") {
+                "sh"
+            } else {
+                "INTERPRETER"
+            };
+            format!(
+                "it is not executable: make it so (`chmod +x {program}`), or run it through its interpreter (`heal run -- {interpreter} {program}`)"
+            )
+        }
+        _ => format!("{error}"),
+    }
 }
 
 /// What to run and where.
@@ -148,7 +179,7 @@ pub fn start(
         None => {
             return Err(SuperviseError::Spawn {
                 program: String::new(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
+                error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
             });
         }
     };
@@ -171,9 +202,9 @@ pub fn start(
     } else {
         cmd.stdin(Stdio::inherit());
     }
-    let mut child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
+    let mut child = cmd.spawn().map_err(|error| SuperviseError::Spawn {
         program: program.clone(),
-        source,
+        error,
     })?;
     let pid = child.id().unwrap_or(0);
     let stdout = child.stdout.take();

@@ -10,6 +10,7 @@ mod corpus;
 mod crash;
 mod detect;
 mod faults;
+mod first_hour;
 mod git;
 mod git_races;
 mod heal;

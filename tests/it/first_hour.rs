@@ -1,0 +1,156 @@
+//! A new user's first hour (issue 15): the mistakes a newcomer makes get messages that say
+//! what is wrong, where, and what to write instead.
+
+use crate::support::project::Project;
+
+#[test]
+fn r15_every_bad_key_of_heal_toml_is_named_as_written_with_the_form_expected() {
+    let p = Project::new();
+    p.file(
+        "heal.toml",
+        "max_heal_failure = 3\nstorage_dir = 5\nwatch_seconds = \"sixty\"\n\
+         auto_fix_min_confidence = \"sure\"\n[verify]\ncommands = \"pytest -q\"\n",
+    );
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let err = &run.stderr;
+    // A typo'd key: the nearest key, not the list of every key.
+    assert!(
+        err.contains("unknown key `max_heal_failure`: did you mean `max_heal_failures`?"),
+        "{err}"
+    );
+    assert!(!err.contains("known keys"), "{err}");
+    // Wrong types, named by the key as written in heal.toml, with the form to write.
+    assert!(
+        err.contains("`storage_dir` is the number 5; expected text in quotes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`watch_seconds` is the text \"sixty\"; expected a whole number"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "`verify.commands` is the text \"pytest -q\"; expected a list of strings in brackets"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("HEAL_WATCH_SECONDS"), "{err}");
+    // All at once: the four problems of the file's syntax-level pass.
+    assert!(err.contains("heal.toml"), "{err}");
+    assert_eq!(err.matches("heal.toml: ").count(), 4, "{err}");
+
+    // Once the types are right, a bad value is named as written, where it was written.
+    p.file("heal.toml", "auto_fix_min_confidence = \"sure\"\n");
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("auto_fix_min_confidence = \"sure\" in ")
+            && run.stderr.contains("low, medium, high")
+            && !run.stderr.contains("AUTO_FIX_MIN_CONFIDENCE"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn r15_a_bad_line_of_dotenv_is_named_by_its_line_number_with_secrets_cut() {
+    let p = Project::new();
+    p.file(
+        ".env",
+        "# settings\nHEAL_PROVIDER=none\n\nsk-ant-api03-pastedalonebyaccident\n",
+    );
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains(".env: line 4 is not KEY=VALUE"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("NAME=value"), "{run:?}");
+    assert!(!run.stderr.contains("pastedalone"), "{run:?}");
+
+    p.file(".env", "HEAL_PROVIDER=none\n=novalue\n");
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains(".env: line 2 is not KEY=VALUE"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn r15_placeholders_copied_from_the_example_count_as_unset_and_are_named() {
+    let p = Project::new();
+    assert_eq!(p.run(&["init"]).code, Some(0));
+    std::fs::copy(p.path().join(".env.example"), p.path().join(".env")).unwrap();
+    let doctor = p.run(&["doctor"]);
+    assert_eq!(doctor.code, Some(0), "{doctor:?}");
+    for key in [
+        "ANTHROPIC_API_KEY",
+        "GITHUB_TOKEN",
+        "GITHUB_REPO",
+        "SLACK_WEBHOOK_URL",
+    ] {
+        let line = doctor
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} missing: {}", doctor.stdout));
+        assert!(line.contains("placeholder"), "{line}");
+        assert!(!line.contains("(set)"), "{line}");
+    }
+
+    // heal run says which keys hold a placeholder, once each, and never tries the fake webhook.
+    p.file("main.py", "print('hello')\n");
+    let run = p.run(&["run", "--", "python3", "main.py"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for key in ["ANTHROPIC_API_KEY", "SLACK_WEBHOOK_URL"] {
+        assert_eq!(
+            run.stderr.matches(&format!("{key} in ")).count(),
+            1,
+            "{run:?}"
+        );
+    }
+    assert!(run.stderr.contains("example value"), "{run:?}");
+    assert!(
+        !run.stderr.to_lowercase().contains("slack failed"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn r15_a_missing_double_dash_is_explained_with_the_line_to_type() {
+    let p = Project::new();
+    let run = p.run(&["run", "python3", "main.py"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("put `--` before the program's command")
+            && run.stderr.contains("heal run -- python3 main.py"),
+        "{run:?}"
+    );
+    let run = p.run(&["run", "--tag", "client=demo", "python3", "main.py"]);
+    assert!(
+        run.stderr
+            .contains("heal run --tag client=demo -- python3 main.py"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn r15_a_command_that_cannot_start_says_why_once_with_the_advice_that_fits() {
+    let p = Project::new();
+    let run = p.run(&["run", "--", "pythn3", "main.py"]);
+    assert_ne!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains("cannot start `pythn3`"), "{run:?}");
+    assert!(run.stderr.contains("on PATH"), "{run:?}");
+    assert!(
+        !run.stderr.contains("os error"),
+        "the OS error twice: {run:?}"
+    );
+
+    p.file("start.sh", "echo hi\n");
+    let run = p.run(&["run", "--", "./start.sh"]);
+    assert!(run.stderr.contains("not executable"), "{run:?}");
+    assert!(run.stderr.contains("chmod +x ./start.sh"), "{run:?}");
+    assert!(!run.stderr.contains("PATH"), "wrong advice: {run:?}");
+}
