@@ -157,9 +157,15 @@ pub fn main() -> ExitCode {
                 Err(e) => return finish(Err(e.into())),
             },
         };
-        return finish(crate::init::init(&root).map_err(Into::into).map(|files| {
-            for f in files {
+        return finish(crate::init::init(&root).map_err(Into::into).map(|done| {
+            for f in done.written {
                 println!("wrote {}", f.display());
+            }
+            if !done.ignored.is_empty() {
+                println!(
+                    "added to .gitignore: {} (your secrets and heal's records stay out of git)",
+                    done.ignored.join(", ")
+                );
             }
             println!("next: copy .env.example to .env and fill it in, then `heal doctor`");
             0

@@ -17,9 +17,81 @@ pub enum InitError {
     },
 }
 
-/// Writes `heal.toml` and `.env.example` into `root`; returns the files written. Refuses, and
-/// writes nothing, when either exists.
-pub fn init(root: &Path) -> Result<Vec<PathBuf>, InitError> {
+/// What `.gitignore` must hold so that `git add -A` never stages heal's secrets or records.
+pub const IGNORED: [&str; 2] = ["/.env", "/storage/"];
+
+/// What `heal init` did.
+#[derive(Debug, Default)]
+pub struct Initialized {
+    pub written: Vec<PathBuf>,
+    /// Lines added to `.gitignore` (none when it already covered them).
+    pub ignored: Vec<String>,
+}
+
+/// Writes `heal.toml` and `.env.example` into `root`, then adds to `.gitignore` what keeps
+/// heal's files out of git. Refuses, and writes nothing, when either file exists.
+pub fn init(root: &Path) -> Result<Initialized, InitError> {
+    let written = write_files(root)?;
+    let ignored = ignore(root)?;
+    Ok(Initialized { written, ignored })
+}
+
+/// Adds the lines of [`IGNORED`] that `.gitignore` does not cover yet; returns them. A line is
+/// covered when git says the path is ignored (any rule, global ones included), or, outside a
+/// repository, when the same pattern is already there. Never adds a line twice.
+pub fn ignore(root: &Path) -> Result<Vec<String>, InitError> {
+    let path = root.join(".gitignore");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(InitError::Write { path, source }),
+    };
+    let normal = |line: &str| line.trim().trim_matches('/').to_string();
+    let present: Vec<String> = existing.lines().map(normal).collect();
+    let missing: Vec<String> = IGNORED
+        .iter()
+        .filter(|line| !present.contains(&normal(line)) && !git_ignores(root, line))
+        .map(|line| line.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    let mut text = existing.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# heal: secrets and records stay out of git\n");
+    for line in &missing {
+        text.push_str(line);
+        text.push('\n');
+    }
+    let like = std::fs::metadata(&path).ok();
+    let result = match &like {
+        Some(meta) => crate::apply::atomic::write(&path, text.as_bytes(), Some(meta)),
+        None => std::fs::write(&path, text.as_bytes()),
+    };
+    result.map_err(|source| InitError::Write { path, source })?;
+    Ok(missing)
+}
+
+/// Whether git already ignores the path of `pattern` in `root` (`false` outside a repository).
+fn git_ignores(root: &Path, pattern: &str) -> bool {
+    let probe = pattern.trim_start_matches('/');
+    // A folder is asked about through a file inside it, as `storage/` matches only folders.
+    let probe = match probe.strip_suffix('/') {
+        Some(folder) => format!("{folder}/heal.db"),
+        None => probe.to_string(),
+    };
+    std::process::Command::new("git")
+        .args(["check-ignore", "-q", "--no-index", "--", &probe])
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn write_files(root: &Path) -> Result<Vec<PathBuf>, InitError> {
     let files = [
         (root.join("heal.toml"), heal_toml()),
         (root.join(".env.example"), env_example()),

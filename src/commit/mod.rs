@@ -8,6 +8,7 @@
 //!   detached HEAD. The fix stays applied and the outcome says why it was not committed.
 //! - The stage never fails the healing: every way out is an [`Outcome`] with a reason.
 
+pub mod exposed;
 pub mod git;
 pub mod github;
 pub mod history;

@@ -126,6 +126,10 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             n.notice(&format!("⚠️ {text}"));
         }
     }
+    // Secrets and records that git would carry away: said once, before the program starts.
+    for warning in crate::commit::exposed::exposed(&config.root, &config.storage_dir).await {
+        tracing::warn!("{warning}");
+    }
     // Before the program starts: whatever a heal that was killed left half-done is finished
     // or undone, so the program runs on a tree that is entirely fixed or entirely as before.
     if let Some(store) = &store {

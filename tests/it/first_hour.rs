@@ -1,6 +1,7 @@
 //! A new user's first hour (issue 15): the mistakes a newcomer makes get messages that say
 //! what is wrong, where, and what to write instead.
 
+use crate::support::git::git;
 use crate::support::project::Project;
 
 #[test]
@@ -153,4 +154,92 @@ fn r15_a_command_that_cannot_start_says_why_once_with_the_advice_that_fits() {
     assert!(run.stderr.contains("not executable"), "{run:?}");
     assert!(run.stderr.contains("chmod +x ./start.sh"), "{run:?}");
     assert!(!run.stderr.contains("PATH"), "wrong advice: {run:?}");
+}
+
+#[test]
+fn r15_init_adds_heal_files_to_gitignore_once_and_says_so() {
+    let p = Project::new();
+    git(p.path(), &["init", "-q", "-b", "main"]);
+    // A .gitignore of the user's, already covering .env, without a final newline.
+    p.file(".gitignore", "node_modules/\n.env");
+    let out = p.run(&["init"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("added to .gitignore: /storage/"),
+        "{out:?}"
+    );
+    let ignore = std::fs::read_to_string(p.path().join(".gitignore")).unwrap();
+    let lines: Vec<&str> = ignore.lines().collect();
+    assert_eq!(lines[..2], ["node_modules/", ".env"], "{ignore}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("storage")).count(),
+        1,
+        "{ignore}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(".env")).count(),
+        1,
+        "{ignore}"
+    );
+    // git agrees: heal's files are ignored.
+    std::fs::create_dir_all(p.path().join("storage")).unwrap();
+    p.file("storage/heal.db", "");
+    p.file(".env", "HEAL_PROVIDER=none\n");
+    let status = git(
+        p.path(),
+        &["status", "--porcelain", "--untracked-files=all"],
+    );
+    assert!(
+        !status.contains(".env\n") && !status.contains("storage/"),
+        "{status}"
+    );
+
+    // Again (the files moved away so init runs): nothing is added twice.
+    std::fs::remove_file(p.path().join("heal.toml")).unwrap();
+    std::fs::remove_file(p.path().join(".env.example")).unwrap();
+    let again = p.run(&["init"]);
+    assert_eq!(again.code, Some(0), "{again:?}");
+    assert!(!again.stdout.contains("added to .gitignore"), "{again:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join(".gitignore")).unwrap(),
+        ignore
+    );
+}
+
+#[test]
+fn r15_run_warns_once_when_secrets_or_records_would_be_staged_and_commits_never_hold_them() {
+    let mut p = Project::new();
+    p.file("app.py", crate::heal::APP);
+    git(p.path(), &["init", "-q", "-b", "main"]);
+    git(p.path(), &["add", "app.py"]);
+    git(p.path(), &["commit", "-q", "-m", "initial"]);
+    // Neither .env nor storage/ is ignored: `git add -A` would stage them.
+    p.file(
+        ".env",
+        "HEAL_PROVIDER=none\nSOME_API_TOKEN=tok-0123456789abcdef\n",
+    );
+    p.env("HEAL_GIT_MODE", "commit");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(
+        run.stderr.matches(".env is not in .gitignore").count(),
+        1,
+        "{run:?}"
+    );
+    assert_eq!(
+        run.stderr.matches("storage/ is not in .gitignore").count(),
+        1,
+        "{run:?}"
+    );
+    let r = p.record();
+    assert_eq!(r["status"], "committed", "{r:#}");
+    // The fix's commit holds the fixed file, never heal's files.
+    let files = git(p.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files, "app.py", "{files}");
+
+    // Tracked: said as such.
+    git(p.path(), &["add", "-f", ".env"]);
+    git(p.path(), &["commit", "-q", "-m", "oops"]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert!(run.stderr.contains(".env is tracked by git"), "{run:?}");
 }
