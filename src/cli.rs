@@ -68,8 +68,14 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
     },
-    /// Print the effective configuration and where each value came from.
-    Doctor,
+    /// Print the effective configuration and where each value came from, then check what heal
+    /// needs (python3, git, the repository, the storage folder, .gitignore, Slack), each ok,
+    /// warning or error with what to do. Exits 1 when a check is an error.
+    Doctor {
+        /// Also ask the model endpoint whether it answers (one request, bounded by 10 s).
+        #[arg(long)]
+        online: bool,
+    },
     /// Write a commented heal.toml (every key at its default) and a .env.example into the
     /// project; never overwrites.
     Init,
@@ -280,11 +286,20 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             print!("{}", crate::term::escape(&rendered));
             Ok(0)
         }
-        Command::Doctor => {
+        Command::Doctor { online } => {
             print!("{}", config.describe());
             println!("{}", tests_line(&config)?);
             println!("{}", sandbox_line(&config));
-            Ok(0)
+            println!("\nchecks:");
+            let checks = runtime()?.block_on(crate::doctor::checks(&config, online));
+            for check in &checks {
+                println!("{}", crate::term::escape(&check.to_string()));
+            }
+            let errors = checks
+                .iter()
+                .filter(|c| c.level == crate::doctor::Level::Error)
+                .count();
+            Ok(if errors > 0 { 1 } else { 0 })
         }
         Command::Demo => runtime()?.block_on(crate::demo::run()),
         Command::Init => Ok(0),

@@ -23,6 +23,7 @@ pub mod commit;
 pub mod config;
 pub mod demo;
 pub mod detect;
+pub mod doctor;
 pub mod failpoint;
 pub mod http;
 pub mod init;

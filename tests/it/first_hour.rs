@@ -243,3 +243,121 @@ fn r15_run_warns_once_when_secrets_or_records_would_be_staged_and_commits_never_
     let run = p.run(&["run", "--", "python3", "app.py"]);
     assert!(run.stderr.contains(".env is tracked by git"), "{run:?}");
 }
+
+/// The line of `heal doctor`'s checks that mentions `what`.
+fn check_line<'a>(stdout: &'a str, what: &str) -> &'a str {
+    stdout
+        .lines()
+        .skip_while(|l| *l != "checks:")
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no check about {what}: {stdout}"))
+}
+
+#[test]
+fn r15_doctor_checks_what_heal_needs_each_ok_warning_or_error_with_what_to_do() {
+    let mut p = Project::new();
+    p.file("app.py", "print('hi')\n");
+    let origin = tempfile::tempdir().unwrap();
+    crate::support::git::commit_and_push_to(p.path(), origin.path());
+    p.env(
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.com/services/T024BE7LD",
+    );
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(1), "an error check exits 1: {run:?}");
+    let out = &run.stdout;
+    assert!(check_line(out, "python3").starts_with("ok "), "{out}");
+    assert!(check_line(out, "python3").contains("CPython 3."), "{out}");
+    assert!(check_line(out, "git version").starts_with("ok "), "{out}");
+    assert!(
+        check_line(out, "git repository").starts_with("ok "),
+        "{out}"
+    );
+    assert!(
+        check_line(out, "branch main follows origin/main").starts_with("ok "),
+        "{out}"
+    );
+    assert!(
+        check_line(out, "storage folder").starts_with("ok "),
+        "{out}"
+    );
+    let env = check_line(out, ".env is not in .gitignore");
+    assert!(
+        env.starts_with("warning ") && env.contains("heal init"),
+        "{out}"
+    );
+    let slack = check_line(out, "Slack");
+    assert!(
+        slack.starts_with("error ") && slack.contains("hooks.slack.com/services/T"),
+        "{out}"
+    );
+    assert!(!out.contains("T024BE7LD"), "the webhook is a secret: {out}");
+    let model = check_line(out, "model:");
+    assert!(
+        model.starts_with("warning ") && model.contains("ANTHROPIC_API_KEY is not set"),
+        "{out}"
+    );
+
+    // Fixed: a well-formed webhook, heal's files ignored, a branch without upstream.
+    p.env(
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.com/services/T024BE7LD/B01ABCDEF12/AbCdEfGhIjKlMnOp",
+    );
+    assert_eq!(p.run(&["init"]).code, Some(0));
+    git(p.path(), &["switch", "-q", "-c", "topic"]);
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let out = &run.stdout;
+    assert!(check_line(out, "Slack").starts_with("ok "), "{out}");
+    assert!(
+        check_line(out, ".env is ignored").starts_with("ok "),
+        "{out}"
+    );
+    assert!(
+        check_line(out, "storage/ is ignored").starts_with("ok "),
+        "{out}"
+    );
+    let upstream = check_line(out, "no upstream");
+    assert!(
+        upstream.starts_with("warning ") && upstream.contains("git push -u origin topic"),
+        "{out}"
+    );
+}
+
+#[test]
+fn r15_doctor_asks_the_model_only_when_online_and_says_when_it_does_not_answer() {
+    let model = crate::support::openai::FakeOpenAI::start();
+    let mut p = Project::new();
+    p.env("HEAL_PROVIDER", "openai");
+    p.env("OPENAI_BASE_URL", &model.base_url());
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        check_line(&run.stdout, "model:").contains("--online"),
+        "{run:?}"
+    );
+    assert!(model.requests().is_empty(), "doctor asked without --online");
+
+    let run = p.run(&["doctor", "--online"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        check_line(&run.stdout, "model:").starts_with("ok "),
+        "{run:?}"
+    );
+    let asked = model.requests();
+    assert_eq!(asked.len(), 1, "one request");
+    assert_eq!(
+        (asked[0].method.as_str(), asked[0].path.as_str()),
+        ("GET", "/v1/models")
+    );
+
+    let closed = crate::support::peer::closed_addr();
+    p.env("OPENAI_BASE_URL", &format!("http://{closed}/v1"));
+    let run = p.run(&["doctor", "--online"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let line = check_line(&run.stdout, "model:");
+    assert!(
+        line.starts_with("error ") && line.contains("did not answer"),
+        "{run:?}"
+    );
+}

@@ -354,8 +354,9 @@ fn bad_configuration_stops_heal_before_the_child_starts() {
             "toml value",
             Some("auto_fix_min_confidence = \"certain\"\n"),
             None,
+            // Named as written, in the file it was written in.
             &[
-                "AUTO_FIX_MIN_CONFIDENCE",
+                "auto_fix_min_confidence",
                 "certain",
                 "heal.toml",
                 "low, medium, high",

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 pub use super::peer::Request;
 use super::peer::{self, Fake, Replies, respond};
 
+const MODELS_PATH: &str = "/v1/models";
 pub const COMPLETIONS_PATH: &str = "/v1/chat/completions";
 /// The usage every scripted answer reports.
 pub const PROMPT_TOKENS: u64 = 1234;
@@ -195,6 +196,16 @@ async fn handle(
     let request = Request::new(&method, &uri, &headers, &body);
     let path = request.path.clone();
     let mut problem = None;
+    // The list of models (GET /v1/models), as OpenAI and llama.cpp answer it: what
+    // `heal doctor --online` asks.
+    if method == Method::GET && path == MODELS_PATH {
+        shared.recorder.record(request);
+        let list = serde_json::json!({
+            "object": "list",
+            "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}],
+        });
+        return respond(200, &[], list.to_string());
+    }
     if method != Method::POST || path != COMPLETIONS_PATH {
         problem = Some((
             404,
