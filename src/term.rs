@@ -34,6 +34,25 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Longest summary [`summary`] gives, in characters.
+const SUMMARY_CHARS: usize = 200;
+
+/// `text` as one line of heal's terminal output: its first line, cut to 200 characters, and a
+/// pointer to the rest when something was left out. The detail (a proof's output tail, a
+/// traceback) belongs in the record and `heal show`; the terminal gets one line per event.
+pub fn summary(text: &str, id: &str) -> String {
+    let first = text.lines().next().unwrap_or_default().trim_end();
+    let mut line: String = first.chars().take(SUMMARY_CHARS).collect();
+    let cut = line.len() < first.len();
+    if cut {
+        line.push('…');
+    }
+    if cut || text.trim_end().contains('\n') {
+        line.push_str(&format!(" (the details: heal show {id})"));
+    }
+    line
+}
+
 fn needs_escape(c: char) -> bool {
     match c {
         '\n' | '\t' => false,
@@ -58,5 +77,18 @@ mod tests {
         );
         assert_eq!(escape("x\u{9b}31m y\u{202e}z"), "x\\u{009b}31m y\\u{202e}z");
         assert_eq!(escape("café ✓"), "café ✓");
+    }
+
+    #[test]
+    fn a_summary_is_one_line_and_points_at_the_rest() {
+        assert_eq!(summary("short", "err_1"), "short");
+        let long = summary(
+            "failed: x\nCommand: python3 main.py\nLast output:\n...",
+            "err_1",
+        );
+        assert_eq!(long, "failed: x (the details: heal show err_1)");
+        let cut = summary(&"é".repeat(300), "err_1");
+        assert!(!cut.contains('\n') && cut.ends_with("(the details: heal show err_1)"));
+        assert_eq!(cut.chars().filter(|c| *c == 'é').count(), 200);
     }
 }

@@ -509,13 +509,20 @@ async fn supervise_loop(
         match decision {
             Decision::Stop => return Ok(exit.shell_status()),
             Decision::StartLimitHit => {
+                let next = match &last_incident {
+                    Some(id) => format!(
+                        " Next: `heal show {id}` says why it was not fixed; fix it by hand (or `heal retry {id}` to heal it again), then start heal again"
+                    ),
+                    None => " Next: fix what stops the program, then start heal again".to_string(),
+                };
                 let text = format!(
-                    "🛑 heal stopped restarting `{}`: {} failed starts within {} s. Last: {}{}.",
+                    "🛑 heal stopped restarting `{}`: {} failed starts within {} s. Last: {}{}.{next}.",
                     options.command.join(" "),
                     config.restart.start_limit_burst,
                     config.restart.start_limit_interval.as_secs(),
                     exit.describe(),
                     last_incident
+                        .as_ref()
                         .map(|id| format!(" (incident {id})"))
                         .unwrap_or_default()
                 );

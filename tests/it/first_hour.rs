@@ -361,3 +361,50 @@ fn r15_doctor_asks_the_model_only_when_online_and_says_when_it_does_not_answer()
         "{run:?}"
     );
 }
+
+#[test]
+fn r15_each_event_is_one_line_on_the_terminal_the_detail_is_in_the_record() {
+    let mut p = Project::new();
+    // The did-you-mean fix fails its proof (a new error in the line it changed), then the
+    // program crashes the same way at each restart.
+    p.file(
+        "main.py",
+        "def total(items):\n    count = len(items)\n    return cont + 'items'\n\n\nprint('starting', flush=True)\nprint(total([1, 2, 3]))\n",
+    );
+    p.env("HEAL_PROVIDER", "none");
+    p.env("HEAL_RESTART", "on-failure");
+    p.env("HEAL_START_LIMIT_BURST", "2");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    let run = p.run(&["run", "--", "python3", "main.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let heal_lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("heal: "))
+        .collect();
+    // The proof's detail (its command and output tail) is not on the terminal...
+    assert!(!run.stderr.contains("Last output:"), "{run:?}");
+    assert!(!run.stderr.contains("Command: python3"), "{run:?}");
+    // ...the failure is said once per crash, in the line that ends the incident's healing...
+    let failures: Vec<&&str> = heal_lines
+        .iter()
+        .filter(|l| l.contains("did not pass its proof") || l.contains("already failed its proof"))
+        .collect();
+    assert_eq!(failures.len(), 2, "{run:?}");
+    assert!(failures[0].contains("heal show err_"), "{run:?}");
+    // ...and it is whole in the record.
+    let r = p.record();
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("TypeError"), "{r:#}");
+    let show = p.run(&["show", r["id"].as_str().unwrap()]);
+    assert!(show.stdout.contains("TypeError"), "{show:?}");
+    // At the start limit, heal says what to do next.
+    let stop = heal_lines
+        .iter()
+        .find(|l| l.contains("stopped restarting"))
+        .unwrap();
+    assert!(
+        stop.contains("heal show err_") && stop.contains("heal retry"),
+        "{stop}"
+    );
+}

@@ -213,10 +213,11 @@ impl Healer {
             })
             .await
         {
+            // One line per incident's end; the detail is in the record (`heal show`).
             tracing::info!(
-                "incident {id}: {} ({})",
+                "incident {id}: {}: {}",
                 record.status.as_str(),
-                record.reason.as_deref().unwrap_or("")
+                crate::term::summary(record.reason.as_deref().unwrap_or(""), &id)
             );
             // An applied fix is committed, then reported, by the git lane; queued only now
             // that the record says `applied`, in chain order.

@@ -106,7 +106,8 @@ impl Healer {
                 "the instant fix (rule `{}`) did not pass its proof: {failure}",
                 fix.rule
             );
-            tracing::info!("incident {id}: {why}");
+            // The end of the healing says it on the terminal; this step is for HEAL_LOG=debug.
+            tracing::debug!("incident {id}: {why}");
             let note = json!({"rule": fix.rule, "summary": fix.summary, "passed": false, "failure": failure});
             self.save(&id, move |r| {
                 r.result.get_or_insert_with(|| json!({}))["instant"] = note;

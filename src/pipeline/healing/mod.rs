@@ -339,7 +339,7 @@ impl Healer {
                     }
                 })
                 .await;
-            tracing::warn!("incident {id}: {reason}");
+            tracing::warn!("incident {id}: {}", crate::term::summary(&reason, &id));
             if let (Some(n), Some(record)) = (&self.notifier, saved) {
                 n.update(&record);
                 n.stage(&record, &format!("⏹️ {reason}"));
