@@ -32,15 +32,18 @@ pub fn is_placeholder(value: &str) -> bool {
     if lower.contains("xxxx") {
         return true;
     }
-    // Slack's example webhook: every part after /services/ is zeros or X's (T000/B000/XXXX).
+    // Slack's example webhook: T000/B000/XXXX, ids of zeros or X's and a secret of X's.
     if let Some(rest) = lower.split("/services/").nth(1) {
         let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-        if !parts.is_empty()
-            && parts
-                .iter()
-                .all(|p| p.chars().skip(1).all(|c| c == '0' || c == 'x'))
-        {
-            return true;
+        if let [team, channel, secret] = parts.as_slice() {
+            let blank = |id: &str| id.chars().skip(1).all(|c| c == '0' || c == 'x');
+            if blank(team)
+                && blank(channel)
+                && secret.len() >= 4
+                && secret.chars().all(|c| c == 'x')
+            {
+                return true;
+            }
         }
     }
     // A key made of one repeated character after its prefix (`sk-000000`, `ghp_aaaaaaaa`).
@@ -103,6 +106,8 @@ mod tests {
             "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
             "https://hooks.slack.com/services/T024BE7LD/B01ABCDEF12/AbCdEfGhIjKlMnOpQrStUvWx",
             "acme/ads-agent",
+            // A test server's webhook: short, but not the example.
+            "http://127.0.0.1:9/services/T0/B0/x",
             "http://127.0.0.1:8080/v1",
         ] {
             assert!(!is_placeholder(real), "{real}");

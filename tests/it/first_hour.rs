@@ -408,3 +408,71 @@ fn r15_each_event_is_one_line_on_the_terminal_the_detail_is_in_the_record() {
         "{stop}"
     );
 }
+
+/// The systemd unit of `examples/systemd`, as the README shows it, is one systemd accepts:
+/// `systemd-analyze verify` where it is installed, a parse check otherwise.
+#[test]
+fn r15_the_systemd_unit_in_the_readme_is_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("examples/systemd/heal-myapp.service")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&unit),
+        "the README's unit differs from examples/systemd"
+    );
+
+    // Paths of this machine, and no User= (the example's user does not exist here).
+    let project = tempfile::tempdir().unwrap();
+    let local: String = unit
+        .replace("/usr/local/bin/heal", env!("CARGO_BIN_EXE_heal"))
+        .replace("/srv/myapp", project.path().to_str().unwrap())
+        .lines()
+        .filter(|l| !l.starts_with("User="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heal-myapp.service");
+    std::fs::write(&path, &local).unwrap();
+
+    let analyze = std::process::Command::new("systemd-analyze")
+        .args(["verify", path.to_str().unwrap()])
+        .output();
+    match analyze {
+        Ok(out) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "systemd-analyze verify: {stderr}");
+            for bad in [
+                "Unknown",
+                "Invalid",
+                "Failed",
+                "bad unit file",
+                "not executable",
+            ] {
+                assert!(!stderr.contains(bad), "systemd-analyze verify: {stderr}");
+            }
+        }
+        Err(_) => {
+            // No systemd here: every line is a comment, a known section, or Key=Value.
+            let mut section = "";
+            for line in local
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            {
+                if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                    assert!(["Unit", "Service", "Install"].contains(&name), "{line}");
+                    section = name;
+                    continue;
+                }
+                let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("{line}"));
+                assert!(
+                    !section.is_empty() && !key.is_empty() && !value.is_empty(),
+                    "{line}"
+                );
+                if key == "ExecStart" {
+                    let program = value.split_whitespace().next().unwrap();
+                    assert!(std::path::Path::new(program).is_absolute(), "{line}");
+                }
+            }
+        }
+    }
+}
