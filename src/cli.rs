@@ -112,6 +112,10 @@ pub fn main() -> ExitCode {
         }));
     }
     if let Command::Demo = cli.command {
+        if cli.root.is_some() {
+            eprintln!("heal: heal demo runs in its own temporary folder; --root does not apply");
+            return ExitCode::from(2);
+        }
         return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run())));
     }
     let restart = match &cli.command {

@@ -8,6 +8,7 @@ mod analyse;
 mod apply;
 mod corpus;
 mod crash;
+mod demo;
 mod detect;
 mod faults;
 mod git;
