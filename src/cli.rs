@@ -73,8 +73,14 @@ enum Command {
     /// Write a commented heal.toml (every key at its default) and a .env.example into the
     /// project; never overwrites.
     Init,
-    /// Run heal on a small crashing example in a temporary folder, with nothing configured.
-    Demo,
+    /// Run heal on a small crashing example in a temporary folder, with nothing configured;
+    /// the folder is removed at the end.
+    Demo {
+        /// Keep the temporary folder (the example, its git history, heal's records) and print
+        /// where it is.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 fn parse_tag(s: &str) -> Result<(String, String), String> {
@@ -111,12 +117,13 @@ pub fn main() -> ExitCode {
             0
         }));
     }
-    if let Command::Demo = cli.command {
+    if let Command::Demo { keep } = cli.command {
         if cli.root.is_some() {
             eprintln!("heal: heal demo runs in its own temporary folder; --root does not apply");
             return ExitCode::from(2);
         }
-        return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run())));
+        let options = crate::demo::DemoOptions { keep };
+        return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run(options))));
     }
     let restart = match &cli.command {
         Command::Run { restart, .. } => restart.clone(),
@@ -223,8 +230,8 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             println!("{}", sandbox_line(&config));
             Ok(0)
         }
-        Command::Demo => runtime()?.block_on(crate::demo::run()),
-        Command::Init => Ok(0),
+        // Both are run before a configuration is loaded (see `main`).
+        Command::Demo { .. } | Command::Init => Ok(0),
     }
 }
 
