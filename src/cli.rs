@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::config::{Config, Overrides};
 use crate::inspect;
@@ -99,7 +100,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging();
+    // `heal demo` tells one story, in order, on stdout: its narration, heal's messages, the
+    // Slack messages and the program's output (both streams). Everywhere else heal's own
+    // messages go to stderr, apart from the program's stdout.
+    init_logging(match cli.command {
+        Command::Demo { .. } => BoxMakeWriter::new(std::io::stdout),
+        _ => BoxMakeWriter::new(std::io::stderr),
+    });
     if let Command::Init = cli.command {
         // No configuration is loaded: init is how a project gets one.
         let root = match &cli.root {
@@ -168,6 +175,7 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             let options = RunOptions {
                 command,
                 tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
+                pass_through: crate::supervise::PassThrough::AsWritten,
             };
             let code = match runtime.block_on(pipeline::run(config, options)) {
                 Ok(code) => code,
@@ -289,14 +297,15 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&config.storage_dir)?)
 }
 
-/// heal's own messages go to stderr, after the child's, prefixed `heal:` so they can be told
-/// apart. HEAL_LOG sets the level (`info` by default; `debug`, `warn`, ...).
-fn init_logging() {
+/// heal's own messages go to `writer` (stderr, but for `heal demo`), prefixed `heal:` so they
+/// can be told apart from the program's. HEAL_LOG sets the level (`info` by default; `debug`,
+/// `warn`, ...).
+fn init_logging(writer: BoxMakeWriter) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .event_format(HealFormat)
         .try_init();
 }

@@ -3,10 +3,18 @@
 //! The example is copied (its files are compiled into the binary) into a new temporary folder
 //! with its own git repository and a bare repository as its `origin`, then run under heal with
 //! Slack printed to the terminal: the crash, the alert, the instant fix, its proof, the backup,
-//! the commit pushed, the restart and the program's clean output. It never writes into the heal
-//! checkout, and it removes its folder at the end however it ends (an error, a stop signal),
-//! unless asked to keep it (`--keep`); it never removes anything it did not make. With a model configured (ANTHROPIC_API_KEY, or HEAL_PROVIDER), a second example
-//! that no rule can fix shows a model's fix the same way.
+//! the commit pushed, the restart and the program's clean output. With a model configured
+//! (ANTHROPIC_API_KEY, or HEAL_PROVIDER), a second example that no rule can fix shows a
+//! model's fix the same way.
+//!
+//! The demo tells one story, in the order it happens, on stdout: its narration, heal's own
+//! messages, the Slack messages and the program's output (its stdout and its stderr, passed
+//! through untouched). So `heal demo | less` and `heal demo > file` hold all of it, and stderr
+//! only carries an error that stops the demo.
+//!
+//! It never writes into the heal checkout. It removes its folder at the end however it ends
+//! (done, an error, a stop signal) unless asked to keep it (`--keep`), and it removes nothing
+//! it did not make.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,6 +27,7 @@ use crate::config::{Config, Overrides};
 use crate::notify::SlackTarget;
 use crate::pipeline::{self, RunOptions};
 use crate::record::Store;
+use crate::supervise::PassThrough;
 
 type Files = &'static [(&'static str, &'static str)];
 
@@ -230,6 +239,7 @@ async fn example(
     let options = RunOptions {
         command: vec!["python3".to_string(), "main.py".to_string()],
         tags: BTreeMap::from([("client".to_string(), "avego".to_string())]),
+        pass_through: PassThrough::AllToStdout,
     };
     let code = pipeline::run(config, options).await?;
     show_outcome(&root, &remote, &storage, demo)?;
