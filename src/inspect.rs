@@ -163,6 +163,9 @@ pub fn show(r: &Record) -> String {
             );
         }
     }
+    if !r.timings_ms.is_empty() {
+        let _ = writeln!(out, "timings:     {}", crate::notify::render::timings(r));
+    }
     if let Some(llm) = &r.llm {
         let _ = writeln!(
             out,

@@ -166,14 +166,20 @@ pub fn report_text(record: &Record) -> String {
         out.push_str("\n🔄 The program restarts with the fix.");
     }
     if !record.timings_ms.is_empty() {
-        let t: Vec<String> = record
-            .timings_ms
-            .iter()
-            .map(|(k, v)| format!("{k} {v} ms"))
-            .collect();
-        out.push_str(&format!("\n\nTimings: {}", t.join(", ")));
+        out.push_str(&format!("\n\nTimings: {}", timings(record)));
     }
     out
+}
+
+/// The stages' times in pipeline order, the whole healing last: `analyse 0 ms, prove 500 ms,
+/// apply 1 ms, commit 56 ms, healing 511 ms`.
+pub fn timings(record: &Record) -> String {
+    record
+        .timings_in_order()
+        .iter()
+        .map(|(stage, ms)| format!("{stage} {ms} ms"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the commit stage did, for the report: the short hash and its link, the pull request,
@@ -982,6 +988,27 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("🚨 ERROR DETECTED - err_20260128_143022"));
+    }
+
+    // See: issue 15 (the timings came in name order: analyse, apply, commit, healing, prove).
+    #[test]
+    fn r15_timings_come_in_pipeline_order_with_the_whole_healing_last() {
+        let mut r = record();
+        r.status = Status::Pushed;
+        for (stage, ms) in [
+            ("analyse", 1),
+            ("apply", 2),
+            ("commit", 3),
+            ("healing", 4),
+            ("later_stage", 5),
+            ("prove", 6),
+        ] {
+            r.timings_ms.insert(stage.into(), ms);
+        }
+        let expected =
+            "analyse 1 ms, prove 6 ms, apply 2 ms, commit 3 ms, later_stage 5 ms, healing 4 ms";
+        assert_eq!(timings(&r), expected);
+        assert!(report_text(&r).ends_with(&format!("\n\nTimings: {expected}")));
     }
 
     #[test]

@@ -72,6 +72,18 @@ fn the_demo_fixes_the_example_with_an_instant_rule_commits_pushes_and_restarts()
     assert!(run.stdout.contains("heal demo --keep"), "{run:?}");
 }
 
+/// The stage names of a timings line (`analyse 0 ms, prove 12 ms, ...`) after `label`.
+fn timed_stages<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once(label).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{out}"));
+    line.trim_start()
+        .split(", ")
+        .map(|t| t.split(' ').next().unwrap())
+        .collect()
+}
+
 /// The folder the demo said it kept, from its narration.
 fn kept_folder(stdout: &str) -> PathBuf {
     let line = stdout
@@ -120,6 +132,26 @@ fn r15_the_demo_keeps_its_folder_with_keep_and_says_where() {
     let list = p.run(&["--root", root.to_str().unwrap(), "list"]);
     assert_eq!(list.code, Some(0), "{list:?}");
     assert!(list.stdout.contains("pushed"), "{list:?}");
+}
+
+// See: issue 15 (timings were printed in name order: analyse, apply, commit, healing, prove).
+#[test]
+fn r15_the_demo_and_heal_show_print_timings_in_pipeline_order() {
+    let (p, _tmp) = demo_project();
+    let run = p.run(&["demo", "--keep"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let pipeline_order = ["analyse", "prove", "apply", "commit", "healing"];
+    assert_eq!(timed_stages(&run.stdout, "Timings: "), pipeline_order);
+    let root = kept_folder(&run.stdout).join("ads_agent");
+    let id = run
+        .stdout
+        .split("heal demo: incident ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no incident id: {run:?}"));
+    let show = p.run(&["--root", root.to_str().unwrap(), "show", id]);
+    assert_eq!(show.code, Some(0), "{show:?}");
+    assert_eq!(timed_stages(&show.stdout, "timings: "), pipeline_order);
 }
 
 /// A folder holding only `git`, for a PATH without python3.
