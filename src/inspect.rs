@@ -122,6 +122,9 @@ pub fn show(r: &Record) -> String {
         if let Some(source) = text(&r.fix, "source") {
             let _ = writeln!(out, "fix:         {source}, {} attempt(s)", fix["attempts"]);
         }
+        if let Some(change) = text(&r.fix, "changes_summary") {
+            let _ = writeln!(out, "change:      {change}");
+        }
         if let Some(b) = fix.get("baseline") {
             let _ = writeln!(
                 out,

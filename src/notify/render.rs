@@ -97,8 +97,18 @@ pub fn report_text(record: &Record) -> String {
             .unwrap_or_default();
         out.push_str("\n\nFix applied:");
         out.push_str(&format!("\n• Files changed: {}", files.join(", ")));
-        if let Some(e) = field(&record.fix, "explanation") {
-            out.push_str(&format!("\n• {e}"));
+        // A rule's explanation is its change; a model's says why the change cures the error.
+        match (
+            field(&record.fix, "changes_summary"),
+            field(&record.fix, "explanation"),
+        ) {
+            (Some(change), Some(why)) if change != why => {
+                out.push_str(&format!("\n• Fix: {change}\n• Why: {why}"));
+            }
+            (Some(change), _) | (None, Some(change)) => {
+                out.push_str(&format!("\n• Fix: {change}"));
+            }
+            (None, None) => {}
         }
     }
     if let Some(diff) = field(&record.fix, "diff") {
@@ -988,6 +998,38 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("🚨 ERROR DETECTED - err_20260128_143022"));
+    }
+
+    // See: issue 15 (the line labelled "Cause:" showed the fix).
+    #[test]
+    fn r15_the_report_labels_the_cause_the_fix_and_why() {
+        let mut r = record();
+        r.status = Status::Pushed;
+        r.analysis = Some(serde_json::json!({
+            "root_cause": "`x` is a float and `+` needs two strings",
+            "error_category": "type",
+            "confidence": "high",
+        }));
+        r.fix = Some(serde_json::json!({
+            "changes_summary": "format the total with an f-string",
+            "explanation": "An f-string formats the float.",
+        }));
+        let text = report_text(&r);
+        for line in [
+            "\n• Cause: `x` is a float and `+` needs two strings\n",
+            "\n• Fix: format the total with an f-string\n",
+            "\n• Why: An f-string formats the float.",
+        ] {
+            assert!(text.contains(line), "`{line}` missing:\n{text}");
+        }
+        // A rule's explanation is its change: said once.
+        r.fix = Some(serde_json::json!({
+            "changes_summary": "replace `a` with `b`",
+            "explanation": "replace `a` with `b`",
+        }));
+        let text = report_text(&r);
+        assert_eq!(text.matches("replace `a` with `b`").count(), 1, "{text}");
+        assert!(!text.contains("• Why:"), "{text}");
     }
 
     // See: issue 15 (the timings came in name order: analyse, apply, commit, healing, prove).

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::project::Run;
 use crate::support::{Project, Stream, kill, wait_with_timeout};
 
 const T: Duration = Duration::from_secs(60);
@@ -134,14 +135,11 @@ fn r15_the_demo_keeps_its_folder_with_keep_and_says_where() {
     assert!(list.stdout.contains("pushed"), "{list:?}");
 }
 
-// See: issue 15 (timings were printed in name order: analyse, apply, commit, healing, prove).
-#[test]
-fn r15_the_demo_and_heal_show_print_timings_in_pipeline_order() {
+/// `heal demo --keep`, then `heal show` of its incident in the kept folder.
+fn demo_then_show() -> (Run, Run) {
     let (p, _tmp) = demo_project();
     let run = p.run(&["demo", "--keep"]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    let pipeline_order = ["analyse", "prove", "apply", "commit", "healing"];
-    assert_eq!(timed_stages(&run.stdout, "Timings: "), pipeline_order);
     let root = kept_folder(&run.stdout).join("ads_agent");
     let id = run
         .stdout
@@ -151,7 +149,38 @@ fn r15_the_demo_and_heal_show_print_timings_in_pipeline_order() {
         .unwrap_or_else(|| panic!("no incident id: {run:?}"));
     let show = p.run(&["--root", root.to_str().unwrap(), "show", id]);
     assert_eq!(show.code, Some(0), "{show:?}");
+    (run, show)
+}
+
+// See: issue 15 (timings were printed in name order: analyse, apply, commit, healing, prove).
+#[test]
+fn r15_the_demo_and_heal_show_print_timings_in_pipeline_order() {
+    let (run, show) = demo_then_show();
+    let pipeline_order = ["analyse", "prove", "apply", "commit", "healing"];
+    assert_eq!(timed_stages(&run.stdout, "Timings: "), pipeline_order);
     assert_eq!(timed_stages(&show.stdout, "timings: "), pipeline_order);
+}
+
+// See: issue 15 (the line labelled "Cause:" showed the fix).
+#[test]
+fn r15_the_demo_and_heal_show_give_the_cause_as_cause_and_the_fix_as_fix() {
+    let (run, show) = demo_then_show();
+    let cause = "`update` is not defined (line 19): a typo for `updates`, the name Python suggests";
+    let fix = "replace `update` with `updates` on line 19 (Python's own hint)";
+    assert!(
+        run.stdout.contains(&format!("• Cause: {cause}\n")),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains(&format!("• Fix: {fix}\n")), "{run:?}");
+    assert!(!run.stdout.contains(&format!("• Cause: {fix}")), "{run:?}");
+    assert!(
+        show.stdout.contains(&format!("cause:       {cause}\n")),
+        "{show:?}"
+    );
+    assert!(
+        show.stdout.contains(&format!("change:      {fix}\n")),
+        "{show:?}"
+    );
 }
 
 /// A folder holding only `git`, for a PATH without python3.
