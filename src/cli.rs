@@ -21,7 +21,9 @@ use crate::record::Store;
 #[command(
     name = "heal",
     version,
-    about = "A self-healing supervisor: catches a program's errors, records them, tells the team"
+    about = "A self-healing supervisor: runs your program, catches its errors and tells the team, \
+             fixes them (instant rules, or a model), proves each fix in a sandboxed copy, \
+             applies and commits it, and restarts the program"
 )]
 struct Cli {
     /// The project root (default: the git top-level of the current folder, else the folder).
@@ -33,7 +35,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a program under heal: pass its output through, catch its errors, restart it.
+    /// Run a program under heal: pass its output through, catch its errors, fix them, restart
+    /// it.
+    ///
+    /// Settings come from heal.toml and .env, read from the project root (the git top-level
+    /// of the current folder, or --root), then from the environment, which overrides both.
+    /// `heal init` writes a commented heal.toml; `heal doctor` shows every setting and where it
+    /// came from.
+    ///
+    /// Exit status: the program's last exit status (128 + N when signal N ended it); 2 for a
+    /// configuration or usage error; 1 when heal itself fails.
+    ///
+    /// Ctrl-C (SIGINT; SIGTERM and SIGHUP alike): heal passes the signal to the program (its
+    /// whole process group), does not restart it, and sends SIGKILL if it has not stopped
+    /// within restart.stop_grace_s. A healing in progress is cancelled: nothing is applied
+    /// once the signal came, and a fix already being applied (it takes milliseconds) is
+    /// finished first, so no fix is ever left half-applied. heal waits briefly for a commit or
+    /// push in flight; one still unfinished is finished at heal's next start.
     Run {
         /// A tag for every incident, like client=avego (repeatable).
         #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
@@ -53,16 +71,23 @@ enum Command {
     },
     /// Show one incident.
     Show {
+        /// The incident's id, like err_20261130_031500, as `heal list` shows.
         id: String,
         /// Print the record as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Run an incident through healing again (resets its failure count).
-    Retry { id: String },
+    Retry {
+        /// The incident's id, like err_20261130_031500, as `heal list` shows.
+        id: String,
+    },
     /// Undo an incident's fix: `git revert` its commit (pushed like the fix), or restore the
     /// files from its backups when it was never committed.
-    Revert { id: String },
+    Revert {
+        /// The incident's id, like err_20261130_031500, as `heal list` shows.
+        id: String,
+    },
     /// List the auto-fix commits: hash, date, incident, error type, files.
     Log {
         /// Only commits more recent than this, as git reads it ("1 day ago", "2026-01-28").

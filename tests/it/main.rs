@@ -14,6 +14,7 @@ mod faults;
 mod git;
 mod git_races;
 mod heal;
+mod help;
 mod instant;
 mod load;
 mod notify;
