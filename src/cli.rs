@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::config::{Config, Overrides};
 use crate::inspect;
@@ -20,7 +21,9 @@ use crate::record::Store;
 #[command(
     name = "heal",
     version,
-    about = "A self-healing supervisor: catches a program's errors, records them, tells the team"
+    about = "A self-healing supervisor: runs your program, catches its errors and tells the team, \
+             fixes them (instant rules, or a model), proves each fix in a sandboxed copy, \
+             applies and commits it, and restarts the program"
 )]
 struct Cli {
     /// The project root (default: the git top-level of the current folder, else the folder).
@@ -32,7 +35,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a program under heal: pass its output through, catch its errors, restart it.
+    /// Run a program under heal: pass its output through, catch its errors, fix them, restart
+    /// it.
+    ///
+    /// Settings come from heal.toml and .env, read from the project root (the git top-level
+    /// of the current folder, or --root), then from the environment, which overrides both.
+    /// `heal init` writes a commented heal.toml; `heal doctor` shows every setting and where it
+    /// came from.
+    ///
+    /// Exit status: the program's last exit status (128 + N when signal N ended it); 2 for a
+    /// configuration or usage error; 1 when heal itself fails.
+    ///
+    /// Ctrl-C (SIGINT; SIGTERM and SIGHUP alike): heal passes the signal to the program (its
+    /// whole process group), does not restart it, and sends SIGKILL if it has not stopped
+    /// within restart.stop_grace_s. A healing in progress is cancelled: nothing is applied
+    /// once the signal came, and a fix already being applied (it takes milliseconds) is
+    /// finished first, so no fix is ever left half-applied. heal waits briefly for a commit or
+    /// push in flight; one still unfinished is finished at heal's next start.
     Run {
         /// A tag for every incident, like client=avego (repeatable).
         #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
@@ -52,16 +71,23 @@ enum Command {
     },
     /// Show one incident.
     Show {
+        /// The incident's id, like err_20261130_031500, as `heal list` shows.
         id: String,
         /// Print the record as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Run an incident through healing again (resets its failure count).
-    Retry { id: String },
+    Retry {
+        /// The incident's id, like err_20261130_031500, as `heal list` shows.
+        id: String,
+    },
     /// Undo an incident's fix: `git revert` its commit (pushed like the fix), or restore the
     /// files from its backups when it was never committed.
-    Revert { id: String },
+    Revert {
+        /// The incident's id, like err_20261130_031500, as `heal list` shows.
+        id: String,
+    },
     /// List the auto-fix commits: hash, date, incident, error type, files.
     Log {
         /// Only commits more recent than this, as git reads it ("1 day ago", "2026-01-28").
@@ -79,8 +105,14 @@ enum Command {
     /// Write a commented heal.toml (every key at its default) and a .env.example into the
     /// project; never overwrites.
     Init,
-    /// Run heal on a small crashing example in a temporary folder, with nothing configured.
-    Demo,
+    /// Run heal on a small crashing example in a temporary folder, with nothing configured;
+    /// the folder is removed at the end.
+    Demo {
+        /// Keep the temporary folder (the example, its git history, heal's records) and print
+        /// where it is.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// `heal run python3 main.py`: clap sees `python3` as an argument of heal's. Says to put `--`
@@ -153,7 +185,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging();
+    // `heal demo` tells one story, in order, on stdout: its narration, heal's messages, the
+    // Slack messages and the program's output (both streams). Everywhere else heal's own
+    // messages go to stderr, apart from the program's stdout.
+    init_logging(match cli.command {
+        Command::Demo { .. } => BoxMakeWriter::new(std::io::stdout),
+        _ => BoxMakeWriter::new(std::io::stderr),
+    });
     if let Command::Init = cli.command {
         // No configuration is loaded: init is how a project gets one.
         let root = match &cli.root {
@@ -177,8 +215,13 @@ pub fn main() -> ExitCode {
             0
         }));
     }
-    if let Command::Demo = cli.command {
-        return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run())));
+    if let Command::Demo { keep } = cli.command {
+        if cli.root.is_some() {
+            eprintln!("heal: heal demo runs in its own temporary folder; --root does not apply");
+            return ExitCode::from(2);
+        }
+        let options = crate::demo::DemoOptions { keep };
+        return finish(runtime().and_then(|rt| rt.block_on(crate::demo::run(options))));
     }
     let restart = match &cli.command {
         Command::Run { restart, .. } => restart.clone(),
@@ -230,6 +273,7 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             let options = RunOptions {
                 command,
                 tags: tags.into_iter().collect::<BTreeMap<_, _>>(),
+                pass_through: crate::supervise::PassThrough::AsWritten,
             };
             let code = match runtime.block_on(pipeline::run(config, options)) {
                 Ok(code) => code,
@@ -301,8 +345,8 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
                 .count();
             Ok(if errors > 0 { 1 } else { 0 })
         }
-        Command::Demo => runtime()?.block_on(crate::demo::run()),
-        Command::Init => Ok(0),
+        // Both are run before a configuration is loaded (see `main`).
+        Command::Demo { .. } | Command::Init => Ok(0),
     }
 }
 
@@ -360,14 +404,15 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&config.storage_dir)?)
 }
 
-/// heal's own messages go to stderr, after the child's, prefixed `heal:` so they can be told
-/// apart. HEAL_LOG sets the level (`info` by default; `debug`, `warn`, ...).
-fn init_logging() {
+/// heal's own messages go to `writer` (stderr, but for `heal demo`), prefixed `heal:` so they
+/// can be told apart from the program's. HEAL_LOG sets the level (`info` by default; `debug`,
+/// `warn`, ...).
+fn init_logging(writer: BoxMakeWriter) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .event_format(HealFormat)
         .try_init();
 }

@@ -3,20 +3,31 @@
 //! The example is copied (its files are compiled into the binary) into a new temporary folder
 //! with its own git repository and a bare repository as its `origin`, then run under heal with
 //! Slack printed to the terminal: the crash, the alert, the instant fix, its proof, the backup,
-//! the commit pushed, the restart and the program's clean output. It never writes into the heal
-//! checkout. With a model configured (ANTHROPIC_API_KEY, or HEAL_PROVIDER), a second example
-//! that no rule can fix shows a model's fix the same way.
+//! the commit pushed, the restart and the program's clean output. With a model configured
+//! (ANTHROPIC_API_KEY, or HEAL_PROVIDER), a second example that no rule can fix shows a
+//! model's fix the same way.
+//!
+//! The demo tells one story, in the order it happens, on stdout: its narration, heal's own
+//! messages, the Slack messages and the program's output (its stdout and its stderr, passed
+//! through untouched). So `heal demo | less` and `heal demo > file` hold all of it, and stderr
+//! only carries an error that stops the demo.
+//!
+//! It never writes into the heal checkout. It removes its folder at the end however it ends
+//! (done, an error, a stop signal) unless asked to keep it (`--keep`), and it removes nothing
+//! it did not make.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::Context as _;
+use tokio::sync::watch;
 
 use crate::config::{Config, Overrides};
 use crate::notify::SlackTarget;
 use crate::pipeline::{self, RunOptions};
 use crate::record::Store;
+use crate::supervise::PassThrough;
 
 type Files = &'static [(&'static str, &'static str)];
 
@@ -58,13 +69,35 @@ const MODEL_VARS: &[&str] = &[
     "HEAL_LLM_TIMEOUT_S",
 ];
 
-/// Runs the demo; returns heal's exit status for the first example.
-pub async fn run() -> anyhow::Result<i32> {
-    let base = tempfile::Builder::new()
+/// What `heal demo` was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DemoOptions {
+    /// Keep the temporary folder at the end, and say where it is.
+    pub keep: bool,
+}
+
+/// Runs the demo; returns heal's exit status for the first example. The temporary folder is
+/// removed at the end, however the demo ends (unless `options.keep`).
+pub async fn run(options: DemoOptions) -> anyhow::Result<i32> {
+    // Listened for before the folder exists: a stop signal now ends the demo after the step
+    // under way, and the folder is still removed, where the default action would kill heal
+    // and leave it behind.
+    let stop = stop_signals()?;
+    let folder = tempfile::Builder::new()
         .prefix("heal-demo-")
         .tempdir()
-        .context("cannot create a temporary folder for the demo")?
-        .keep();
+        .context("cannot create a temporary folder for the demo")?;
+    let shown = examples(folder.path(), options, &stop).await;
+    leave(folder, options);
+    shown
+}
+
+/// The examples, one after the other, in `base`.
+async fn examples(
+    base: &Path,
+    options: DemoOptions,
+    stop: &watch::Receiver<Option<i32>>,
+) -> anyhow::Result<i32> {
     let model_env: BTreeMap<String, String> = MODEL_VARS
         .iter()
         .filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)))
@@ -74,20 +107,31 @@ pub async fn run() -> anyhow::Result<i32> {
         model_env.contains_key("ANTHROPIC_API_KEY") || model_env.contains_key("HEAL_PROVIDER");
 
     let code = example(
-        &base,
-        "ads_agent",
-        ADS_AGENT,
-        "a small ads agent with a typo (`update` for `updates`); an instant rule fixes it, no model",
+        base,
+        Example {
+            name: "ads_agent",
+            files: ADS_AGENT,
+            what: "a small ads agent with a typo (`update` for `updates`); an instant rule fixes it, no model",
+        },
         &BTreeMap::new(),
+        options,
+        stop,
     )
     .await?;
+    if let Some(status) = stopped(stop) {
+        return Ok(code.max(status));
+    }
     if with_model {
         example(
-            &base,
-            "report_agent",
-            REPORT_AGENT,
-            "a report that adds a float to a string: no rule can fix it, the model is asked",
+            base,
+            Example {
+                name: "report_agent",
+                files: REPORT_AGENT,
+                what: "a report that adds a float to a string: no rule can fix it, the model is asked",
+            },
             &model_env,
+            options,
+            stop,
         )
         .await?;
     } else {
@@ -98,17 +142,81 @@ pub async fn run() -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// Starts listening for SIGINT, SIGTERM and SIGHUP; the receiver holds the first one's
+/// number once it came. heal run's own handlers pass the signal on to the program, this one
+/// tells the demo not to go on to its next step.
+fn stop_signals() -> anyhow::Result<watch::Receiver<Option<i32>>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
+    let mut int = listen(SignalKind::interrupt())?;
+    let mut term = listen(SignalKind::terminate())?;
+    let mut hup = listen(SignalKind::hangup())?;
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let sig = tokio::select! {
+            _ = int.recv() => libc::SIGINT,
+            _ = term.recv() => libc::SIGTERM,
+            _ = hup.recv() => libc::SIGHUP,
+        };
+        let _ = tx.send(Some(sig));
+    });
+    Ok(rx)
+}
+
+/// When a stop signal came: says so, and returns the status a shell gives for it.
+fn stopped(stop: &watch::Receiver<Option<i32>>) -> Option<i32> {
+    let sig = (*stop.borrow())?;
+    say(&format!(
+        "stopped: heal received {}",
+        crate::supervise::signal_name(sig).unwrap_or("a stop signal")
+    ));
+    Some(128 + sig)
+}
+
+/// Removes the demo's folder, or keeps it when asked to; says which.
+fn leave(folder: tempfile::TempDir, options: DemoOptions) {
+    if options.keep {
+        let path = folder.keep();
+        say(&format!(
+            "the demo's folder is kept: {} (remove it when done)",
+            path.display()
+        ));
+        return;
+    }
+    let path = folder.path().to_path_buf();
+    match folder.close() {
+        Ok(()) => say(&format!(
+            "removed the demo's folder {} (`heal demo --keep` keeps it, with heal's records and the git history)",
+            path.display()
+        )),
+        Err(e) => say(&format!(
+            "warning: cannot remove the demo's folder {}: {e}; remove it by hand",
+            path.display()
+        )),
+    }
+}
+
+/// One example program: its folder's name, its files, and what it shows.
+struct Example {
+    name: &'static str,
+    files: Files,
+    what: &'static str,
+}
+
 async fn example(
     base: &Path,
-    name: &str,
-    files: Files,
-    what: &str,
+    Example { name, files, what }: Example,
     model_env: &BTreeMap<String, String>,
+    demo: DemoOptions,
+    stop: &watch::Receiver<Option<i32>>,
 ) -> anyhow::Result<i32> {
     let root = base.join(name);
     let remote = base.join(format!("{name}-origin.git"));
     write_files(&root, files)?;
     make_repos(&root, &remote)?;
+    if let Some(status) = stopped(stop) {
+        return Ok(status);
+    }
     say(&format!("{what}\n   copied to {}", root.display()));
     say(&format!(
         "a git repository, pushed to the bare repository {} as `origin`",
@@ -131,9 +239,10 @@ async fn example(
     let options = RunOptions {
         command: vec!["python3".to_string(), "main.py".to_string()],
         tags: BTreeMap::from([("client".to_string(), "avego".to_string())]),
+        pass_through: PassThrough::AllToStdout,
     };
     let code = pipeline::run(config, options).await?;
-    show_outcome(&root, &remote, &storage)?;
+    show_outcome(&root, &remote, &storage, demo)?;
     Ok(code)
 }
 
@@ -190,7 +299,12 @@ fn make_repos(root: &Path, remote: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_outcome(root: &Path, remote: &Path, storage: &Path) -> anyhow::Result<()> {
+fn show_outcome(
+    root: &Path,
+    remote: &Path,
+    storage: &Path,
+    options: DemoOptions,
+) -> anyhow::Result<()> {
     let store = Store::open(storage)?;
     let Some(record) = store.list(1)?.into_iter().next() else {
         say("the program ran without an error; nothing was recorded");
@@ -217,19 +331,21 @@ fn show_outcome(root: &Path, remote: &Path, storage: &Path) -> anyhow::Result<()
             println!("   {line}");
         }
     }
-    say(&format!(
-        "the record: {}",
-        store.json_path(&record.id).display()
-    ));
-    say(&format!(
-        "see it again: heal --root {} show {}",
-        root.display(),
-        record.id
-    ));
-    say(&format!(
-        "the fix commits: heal --root {} log",
-        root.display()
-    ));
+    if options.keep {
+        say(&format!(
+            "the record: {}",
+            store.json_path(&record.id).display()
+        ));
+        say(&format!(
+            "see it again: heal --root {} show {}",
+            root.display(),
+            record.id
+        ));
+        say(&format!(
+            "the fix commits: heal --root {} log",
+            root.display()
+        ));
+    }
     println!();
     Ok(())
 }

@@ -122,6 +122,9 @@ pub fn show(r: &Record) -> String {
         if let Some(source) = text(&r.fix, "source") {
             let _ = writeln!(out, "fix:         {source}, {} attempt(s)", fix["attempts"]);
         }
+        if let Some(change) = text(&r.fix, "changes_summary") {
+            let _ = writeln!(out, "change:      {change}");
+        }
         if let Some(b) = fix.get("baseline") {
             let _ = writeln!(
                 out,
@@ -162,6 +165,9 @@ pub fn show(r: &Record) -> String {
                 b["backup"].as_str().unwrap_or("")
             );
         }
+    }
+    if !r.timings_ms.is_empty() {
+        let _ = writeln!(out, "timings:     {}", crate::notify::render::timings(r));
     }
     if let Some(llm) = &r.llm {
         let _ = writeln!(

@@ -138,6 +138,9 @@ pub fn pull_body(record: &crate::record::model::Record) -> String {
             out.push_str(&format!("- **{label}:** {v}\n"));
         }
     }
+    if let Some(change) = text(&record.fix, "changes_summary") {
+        out.push_str(&format!("- **Fix:** {change}\n"));
+    }
     if let Some(source) = text(&record.fix, "source") {
         out.push_str(&format!("- **Fixed by:** {source}\n"));
     }

@@ -57,7 +57,7 @@ pub enum SlackTarget {
         /// Base URL, `https://slack.com/api` unless overridden (SLACK_API_URL).
         api_url: String,
     },
-    /// No Slack: each message is printed to heal's stderr as Slack would show it (`heal demo`).
+    /// No Slack: each message is printed to heal's stdout as Slack would show it (`heal demo`).
     Terminal,
 }
 
@@ -690,20 +690,21 @@ fn now() -> String {
     crate::record::rfc3339(time::OffsetDateTime::now_utc())
 }
 
-/// A message framed on stderr, apart from the program's output.
+/// A message framed apart from the program's output, on stdout: only `heal demo` prints
+/// Slack's messages, and it tells its whole story there.
 fn print_box(title: &str, text: &str) {
     use std::io::Write as _;
     let rule = "─".repeat(60);
-    let mut err = std::io::stderr().lock();
+    let mut out = std::io::stdout().lock();
     let _ = writeln!(
-        err,
+        out,
         "┌─ {title} {}",
         "─".repeat(56usize.saturating_sub(title.len()))
     );
     for line in crate::term::escape(text).lines() {
-        let _ = writeln!(err, "│ {line}");
+        let _ = writeln!(out, "│ {line}");
     }
-    let _ = writeln!(err, "└{rule}");
+    let _ = writeln!(out, "└{rule}");
 }
 
 /// The secrets of a target, to be cut out of any text that leaves this module.

@@ -97,8 +97,18 @@ pub fn report_text(record: &Record) -> String {
             .unwrap_or_default();
         out.push_str("\n\nFix applied:");
         out.push_str(&format!("\n• Files changed: {}", files.join(", ")));
-        if let Some(e) = field(&record.fix, "explanation") {
-            out.push_str(&format!("\n• {e}"));
+        // A rule's explanation is its change; a model's says why the change cures the error.
+        match (
+            field(&record.fix, "changes_summary"),
+            field(&record.fix, "explanation"),
+        ) {
+            (Some(change), Some(why)) if change != why => {
+                out.push_str(&format!("\n• Fix: {change}\n• Why: {why}"));
+            }
+            (Some(change), _) | (None, Some(change)) => {
+                out.push_str(&format!("\n• Fix: {change}"));
+            }
+            (None, None) => {}
         }
     }
     if let Some(diff) = field(&record.fix, "diff") {
@@ -166,14 +176,20 @@ pub fn report_text(record: &Record) -> String {
         out.push_str("\n🔄 The program restarts with the fix.");
     }
     if !record.timings_ms.is_empty() {
-        let t: Vec<String> = record
-            .timings_ms
-            .iter()
-            .map(|(k, v)| format!("{k} {v} ms"))
-            .collect();
-        out.push_str(&format!("\n\nTimings: {}", t.join(", ")));
+        out.push_str(&format!("\n\nTimings: {}", timings(record)));
     }
     out
+}
+
+/// The stages' times in pipeline order, the whole healing last: `analyse 0 ms, prove 500 ms,
+/// apply 1 ms, commit 56 ms, healing 511 ms`.
+pub fn timings(record: &Record) -> String {
+    record
+        .timings_in_order()
+        .iter()
+        .map(|(stage, ms)| format!("{stage} {ms} ms"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the commit stage did, for the report: the short hash and its link, the pull request,
@@ -982,6 +998,59 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("🚨 ERROR DETECTED - err_20260128_143022"));
+    }
+
+    // See: issue 15 (the line labelled "Cause:" showed the fix).
+    #[test]
+    fn r15_the_report_labels_the_cause_the_fix_and_why() {
+        let mut r = record();
+        r.status = Status::Pushed;
+        r.analysis = Some(serde_json::json!({
+            "root_cause": "`x` is a float and `+` needs two strings",
+            "error_category": "type",
+            "confidence": "high",
+        }));
+        r.fix = Some(serde_json::json!({
+            "changes_summary": "format the total with an f-string",
+            "explanation": "An f-string formats the float.",
+        }));
+        let text = report_text(&r);
+        for line in [
+            "\n• Cause: `x` is a float and `+` needs two strings\n",
+            "\n• Fix: format the total with an f-string\n",
+            "\n• Why: An f-string formats the float.",
+        ] {
+            assert!(text.contains(line), "`{line}` missing:\n{text}");
+        }
+        // A rule's explanation is its change: said once.
+        r.fix = Some(serde_json::json!({
+            "changes_summary": "replace `a` with `b`",
+            "explanation": "replace `a` with `b`",
+        }));
+        let text = report_text(&r);
+        assert_eq!(text.matches("replace `a` with `b`").count(), 1, "{text}");
+        assert!(!text.contains("• Why:"), "{text}");
+    }
+
+    // See: issue 15 (the timings came in name order: analyse, apply, commit, healing, prove).
+    #[test]
+    fn r15_timings_come_in_pipeline_order_with_the_whole_healing_last() {
+        let mut r = record();
+        r.status = Status::Pushed;
+        for (stage, ms) in [
+            ("analyse", 1),
+            ("apply", 2),
+            ("commit", 3),
+            ("healing", 4),
+            ("later_stage", 5),
+            ("prove", 6),
+        ] {
+            r.timings_ms.insert(stage.into(), ms);
+        }
+        let expected =
+            "analyse 1 ms, prove 6 ms, apply 2 ms, commit 3 ms, later_stage 5 ms, healing 4 ms";
+        assert_eq!(timings(&r), expected);
+        assert!(report_text(&r).ends_with(&format!("\n\nTimings: {expected}")));
     }
 
     #[test]

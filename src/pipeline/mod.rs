@@ -76,6 +76,7 @@ pub enum PipelineError {
 pub struct RunOptions {
     pub command: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    pub pass_through: supervise::PassThrough,
 }
 
 /// Supervises `options.command` until the restart policy says stop; returns the exit status
@@ -362,6 +363,7 @@ async fn supervise_loop(
     let spec = ChildSpec {
         command: options.command.clone(),
         cwd: config.root.clone(),
+        pass_through: options.pass_through,
     };
     let mut sigint = signal(SignalKind::interrupt()).map_err(supervise::SuperviseError::Signal)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(supervise::SuperviseError::Signal)?;

@@ -118,7 +118,35 @@ pub struct Record {
     pub heal_failures: u32,
 }
 
+/// The stages of [`Record::timings_ms`] in the order the pipeline runs them.
+pub const TIMED_STAGES: &[&str] = &["analyse", "prove", "apply", "commit"];
+/// The whole healing's time in [`Record::timings_ms`], from the incident taken for healing to
+/// its verdict.
+pub const TIMED_TOTAL: &str = "healing";
+
 impl Record {
+    /// `timings_ms` in pipeline order ([`TIMED_STAGES`]), then any stage not named there (by
+    /// name), then the whole healing ([`TIMED_TOTAL`]).
+    pub fn timings_in_order(&self) -> Vec<(&str, u64)> {
+        let mut timings: Vec<(&str, u64)> = self
+            .timings_ms
+            .iter()
+            .map(|(stage, ms)| (stage.as_str(), *ms))
+            .collect();
+        // Stable: the map's name order stays among stages of one rank.
+        timings.sort_by_key(|(stage, _)| {
+            if *stage == TIMED_TOTAL {
+                TIMED_STAGES.len() + 1
+            } else {
+                TIMED_STAGES
+                    .iter()
+                    .position(|s| s == stage)
+                    .unwrap_or(TIMED_STAGES.len())
+            }
+        });
+        timings
+    }
+
     /// Removes secrets from everything the record holds: before it is written, and before any
     /// of it leaves for Slack.
     pub fn redact(&mut self, redactor: &crate::redact::Redactor) {

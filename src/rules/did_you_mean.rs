@@ -51,6 +51,11 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         "replace `{wrong}` with `{hint}` on line {} (Python's own hint)",
         input.line
     );
+    let cause = format!(
+        "{} (line {}): a typo for `{hint}`, the name Python suggests",
+        missing.describe(),
+        input.line
+    );
     let category = missing.category();
     checked(
         NAME,
@@ -58,6 +63,7 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         Proposal {
             after,
             summary,
+            cause,
             category,
         },
     )

@@ -59,12 +59,17 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         "add the missing `:` at the end of the `{keyword}` line {}",
         input.line
     );
+    let cause = format!(
+        "the `{keyword}` statement on line {} does not end with the `:` Python expects",
+        input.line
+    );
     checked(
         NAME,
         input,
         Proposal {
             after,
             summary,
+            cause,
             category: Category::Syntax,
         },
     )

@@ -65,12 +65,17 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         "insert the missing comma after `{shown}` on line {}",
         input.line
     );
+    let cause = format!(
+        "a comma is missing after `{shown}` on line {}: two expressions stand side by side",
+        input.line
+    );
     checked(
         NAME,
         input,
         Proposal {
             after,
             summary,
+            cause,
             category: Category::Syntax,
         },
     )

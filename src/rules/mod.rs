@@ -59,6 +59,8 @@ pub struct RuleFix {
     pub after: String,
     /// One line for humans: what changed and where.
     pub summary: String,
+    /// One line for humans: what is wrong in the code, that the change cures.
+    pub cause: String,
     pub category: Category,
 }
 
@@ -97,6 +99,7 @@ fn run(rule: &str, input: &RuleInput) -> Option<RuleFix> {
 struct Proposal {
     after: String,
     summary: String,
+    cause: String,
     category: Category,
 }
 
@@ -111,6 +114,7 @@ fn checked(rule: &'static str, input: &RuleInput, proposal: Proposal) -> Option<
         file: input.file.to_string(),
         after: proposal.after,
         summary: proposal.summary,
+        cause: proposal.cause,
         category: proposal.category,
     })
 }

@@ -50,6 +50,22 @@ impl Missing {
         }
     }
 
+    /// What is missing, as a cause reads it: "`x` is not defined", "a `str` object has no
+    /// attribute `x`", ...
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Missing::Name(n) => format!("`{n}` is not defined"),
+            Missing::Attribute { owner, name } => match owner {
+                Owner::Instance(t) => format!("a `{t}` object has no attribute `{name}`"),
+                Owner::Class(t) => format!("the class `{t}` has no attribute `{name}`"),
+                Owner::Module(m) => format!("the module `{m}` has no attribute `{name}`"),
+            },
+            Missing::ImportName { module, name } => {
+                format!("the module `{module}` has no `{name}` to import")
+            }
+        }
+    }
+
     pub(super) fn category(&self) -> Category {
         match self {
             Missing::Name(_) => Category::Name,

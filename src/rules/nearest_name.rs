@@ -51,6 +51,11 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         input.line,
         if distance == 1 { "edit" } else { "edits" }
     );
+    let cause = format!(
+        "{} (line {}): a typo for `{right}`, the only known name that close",
+        missing.describe(),
+        input.line
+    );
     let category = missing.category();
     checked(
         NAME,
@@ -58,6 +63,7 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         Proposal {
             after,
             summary,
+            cause,
             category,
         },
     )

@@ -44,12 +44,16 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         "re-indent {changed} line{} with spaces instead of tabs ({width} columns per tab)",
         if changed == 1 { "" } else { "s" }
     );
+    let cause = "the file's indentation mixes tabs and spaces in a way Python cannot read \
+                 unambiguously"
+        .to_string();
     checked(
         NAME,
         input,
         Proposal {
             after,
             summary,
+            cause,
             category: Category::Syntax,
         },
     )

@@ -70,6 +70,10 @@ fn instant_fix_tries_only_enabled_rules() {
         fix.summary,
         "replace `totl` with `total` on line 2 (Python's own hint)"
     );
+    assert_eq!(
+        fix.cause,
+        "`totl` is not defined (line 2): a typo for `total`, the name Python suggests"
+    );
     // nearest-name leaves hinted errors to did-you-mean; nothing else applies.
     assert_eq!(
         instant_fix(&input, &only(&["nearest-name", "unused-import"])),
@@ -203,6 +207,14 @@ fn check_case(case: &str, expected: Option<&str>) -> Result<(), String> {
     };
     if fix.file != file {
         return Err(format!("the fix is for {}, not {file}", fix.file));
+    }
+    // See: issue 15 (the report's "Cause:" showed the fix). Every rule says what is wrong,
+    // apart from what it changes.
+    if fix.cause.trim().is_empty() || fix.cause == fix.summary {
+        return Err(format!(
+            "{}: the cause `{}` does not say what is wrong",
+            fix.rule, fix.cause
+        ));
     }
     fs::write(tmp.path().join(&file), &fix.after).map_err(|e| e.to_string())?;
     let (ok, after_stderr) = run_python(tmp.path());

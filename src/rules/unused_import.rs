@@ -56,12 +56,16 @@ pub(super) fn fix(input: &RuleInput) -> Option<RuleFix> {
         format!("lines {first}-{last}")
     };
     let summary = format!("remove the unused import of missing module `{missing}` ({lines})");
+    let cause = format!(
+        "the module `{missing}` cannot be found, and its import ({lines}) binds nothing the file uses"
+    );
     checked(
         NAME,
         input,
         Proposal {
             after,
             summary,
+            cause,
             category: Category::Import,
         },
     )

@@ -84,6 +84,18 @@ fn spawn_advice(program: &str, error: &std::io::Error) -> String {
 pub struct ChildSpec {
     pub command: Vec<String>,
     pub cwd: PathBuf,
+    pub pass_through: PassThrough,
+}
+
+/// Where the child's output is passed through to. Either way it is passed through untouched,
+/// and each stream is examined on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PassThrough {
+    /// Its stdout to heal's stdout, its stderr to heal's stderr (`heal run`).
+    #[default]
+    AsWritten,
+    /// Both to heal's stdout, as they come (`heal demo`, which tells its whole story there).
+    AllToStdout,
 }
 
 /// How a run of the child ended.
@@ -167,8 +179,9 @@ pub struct Running {
     detector: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the child. Its stdout and stderr pass through to heal's; both are also examined, each
-/// on its own, and what is found goes to `detected`, ending with [`Detected::End`].
+/// Starts the child. Its stdout and stderr pass through to heal's (see [`PassThrough`]); both
+/// are also examined, each on its own, and what is found goes to `detected`, ending with
+/// [`Detected::End`].
 pub fn start(
     spec: &ChildSpec,
     quiet: Duration,
@@ -220,13 +233,23 @@ pub fn start(
         quiet,
         detected.clone(),
     );
-    let err = watch(
-        stderr.and_then(|e| e.into_owned_fd().ok()),
-        std::io::stderr,
-        Stream::Stderr,
-        quiet,
-        detected.clone(),
-    );
+    let stderr = stderr.and_then(|e| e.into_owned_fd().ok());
+    let err = match spec.pass_through {
+        PassThrough::AsWritten => watch(
+            stderr,
+            std::io::stderr,
+            Stream::Stderr,
+            quiet,
+            detected.clone(),
+        ),
+        PassThrough::AllToStdout => watch(
+            stderr,
+            std::io::stdout,
+            Stream::Stderr,
+            quiet,
+            detected.clone(),
+        ),
+    };
     let detector = tokio::spawn(async move {
         let (out_tail, out_skipped) = out.await.unwrap_or_default();
         let (err_tail, err_skipped) = err.await.unwrap_or_default();

@@ -121,7 +121,7 @@ impl Healer {
             "fixable": true,
             "reason": format!("Python's own error names the cure (rule `{}`)", fix.rule),
             "error_category": category,
-            "root_cause": fix.summary,
+            "root_cause": fix.cause,
             "affected_file": rel,
             "confidence": "high",
             "explanation": fix.summary,
