@@ -114,7 +114,7 @@ impl Publisher {
             .and_then(|c| commit::commit_url(&self.config.git, c));
         tracing::info!(
             "incident {id}: {}",
-            crate::term::summary(&outcome.reason, &id)
+            crate::term::summary(&outcome.reason, id)
         );
         let redactor = self.config.redactor.clone();
         let store = self.store.clone();
@@ -179,7 +179,7 @@ impl Publisher {
             Ok(r) => r.note.clone(),
             Err(e) => format!("its commit was not reverted: {e}"),
         };
-        tracing::info!("incident {id}: {}", crate::term::summary(&note, &id));
+        tracing::info!("incident {id}: {}", crate::term::summary(&note, id));
         let revert_commit = outcome.ok().map(|r| r.commit);
         let store = self.store.clone();
         let owned = id.to_string();
