@@ -63,30 +63,39 @@ impl Expectation {
         self.lines.is_empty()
     }
 
-    /// Checks what the fixed program printed. `finished`: it ended by itself (a program stopped
-    /// at the time limit may not have printed everything yet).
+    /// Checks what the fixed program printed: every expected line, in order, each the same but
+    /// for its masked words. Lines may come between them: what the code that failed now prints
+    /// (an error logged on stderr and a line on stdout are also read from two pipes, so which
+    /// came first is not always knowable). `finished`: it ended by itself (a program stopped
+    /// at the time limit may not have printed everything yet, unless it already printed as
+    /// many lines as expected).
     pub fn check(&self, fixed: &[String], finished: bool) -> Result<(), String> {
+        let mut next = 0;
         for (i, (shown, expected)) in self.lines.iter().enumerate() {
-            let Some(line) = fixed.get(i) else {
-                if finished {
-                    return Err(format!(
-                        "the program printed {} line(s) before its error, and now ends after {} \
-                         (line {} was `{}`)",
-                        self.lines.len(),
-                        fixed.len(),
-                        i + 1,
-                        clip(shown)
-                    ));
+            match fixed[next..]
+                .iter()
+                .position(|line| matches(expected, line))
+            {
+                Some(at) => next += at + 1,
+                None if !finished && fixed.len() < self.lines.len() => return Ok(()),
+                None => {
+                    return Err(match fixed.get(next) {
+                        Some(line) => format!(
+                            "line {} of the output was `{}` before the fix and is `{}` after",
+                            i + 1,
+                            clip(shown),
+                            clip(line)
+                        ),
+                        None => format!(
+                            "the program printed {} line(s) before its error, and now ends after \
+                             {} (line {} was `{}`)",
+                            self.lines.len(),
+                            fixed.len(),
+                            i + 1,
+                            clip(shown)
+                        ),
+                    });
                 }
-                return Ok(());
-            };
-            if !matches(expected, line) {
-                return Err(format!(
-                    "line {} of the output was `{}` before the fix and is `{}` after",
-                    i + 1,
-                    clip(shown),
-                    clip(line)
-                ));
             }
         }
         Ok(())
@@ -188,6 +197,24 @@ mod tests {
         assert!(
             e.check(&lines("started at 09:09:09 pid 1\ntotal 11"), true)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn lines_printed_between_the_expected_ones_are_what_the_fixed_code_adds() {
+        // A logged error no longer happens: the greeting it prevented is printed now, before
+        // the line the unchanged program printed (or seemed to, across two pipes).
+        let e = Expectation::from_runs(&lines("serving"), &lines("serving"));
+        assert!(e.check(&lines("hello team\nserving"), false).is_ok());
+        assert!(e.check(&lines("hello team\nserving"), true).is_ok());
+        // The expected lines must still all be there, in order.
+        let e = Expectation::from_runs(&lines("a\nb"), &lines("a\nb"));
+        assert!(e.check(&lines("b\na"), true).is_err());
+        // Still running, with as many lines as expected and one changed: a change, not yet.
+        let e = Expectation::from_runs(&lines("2.5"), &lines("2.5"));
+        assert_eq!(
+            e.check(&lines("None"), false).unwrap_err(),
+            "line 1 of the output was `2.5` before the fix and is `None` after"
         );
     }
 
