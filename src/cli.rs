@@ -53,7 +53,8 @@ enum Command {
     /// finished first, so no fix is ever left half-applied. heal waits briefly for a commit or
     /// push in flight; one still unfinished is finished at heal's next start.
     Run {
-        /// A tag for every incident, like client=avego (repeatable).
+        /// A label of your choosing put on every incident, shown in alerts and records, like
+        /// client=acme (repeatable).
         #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
         tags: Vec<(String, String)>,
         /// When to restart the program: never, on-failure (default) or always.
@@ -168,7 +169,7 @@ fn missing_separator(error: &clap::Error) -> Option<String> {
 fn parse_tag(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("`{s}` is not KEY=VALUE (for example client=avego)")),
+        _ => Err(format!("`{s}` is not KEY=VALUE (for example client=acme)")),
     }
 }
 
