@@ -423,6 +423,40 @@ mod tests {
     }
 
     #[test]
+    fn in_a_test_run_pytests_configuration_and_any_test_file_are_guarded() {
+        // See: issue 11, a failing test is the evidence; its configuration is too.
+        let cfg = PolicyConfig {
+            protect_tests: true,
+            test_files: Vec::new(),
+            ..PolicyConfig::default()
+        };
+        for rel in [
+            "pytest.ini",
+            "pyproject.toml",
+            "setup.cfg",
+            "tox.ini",
+            "suite/test_stats.py",
+        ] {
+            let before = if rel.ends_with(".py") {
+                "def test_x():\n    assert f()\n"
+            } else {
+                "[tool.pytest.ini_options]\naddopts = \"-q\"\n"
+            };
+            let after = before
+                .replace("-q", "-q -p no:randomly")
+                .replace("assert f()", "pass");
+            let f = file(rel, before, &after);
+            let found = check(&Plan { files: vec![f] }, &[rel.to_string()], &cfg);
+            assert!(
+                found
+                    .iter()
+                    .any(|v| v.to_string().contains("a test run is judged by it")),
+                "{rel}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
     fn python_script_without_extension_is_scanned() {
         let f = file(
             "bin/tool",
