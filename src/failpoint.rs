@@ -4,6 +4,12 @@
 //!
 //! `HEAL_FAILPOINT=<name>` arms one: the process kills itself the first time it gets there;
 //! `<name>@<n>`, the n-th time.
+//!
+//! The same variable also turns on a switch, a safety layer turned off so a test can show that
+//! the next one holds: `skip-scan` drops the scan of added lines from the scope policy, so a
+//! hostile fix the scan would refuse reaches the proof and its sandbox (issue 12). A switch
+//! exists only with the feature: [`switched_on`] has no stand-in without it, and its callers
+//! are compiled in only with the feature too, so a normal build cannot turn a layer off.
 
 /// Kills heal here when `HEAL_FAILPOINT` names this place (with the `failpoints` feature).
 #[cfg(feature = "failpoints")]
@@ -25,6 +31,12 @@ pub fn hit(name: &str) {
             libc::kill(libc::getpid(), libc::SIGKILL);
         }
     }
+}
+
+/// Whether `HEAL_FAILPOINT` turns on the switch `name` (only with the `failpoints` feature).
+#[cfg(feature = "failpoints")]
+pub fn switched_on(name: &str) -> bool {
+    std::env::var("HEAL_FAILPOINT").is_ok_and(|armed| armed == name)
 }
 
 /// Without the `failpoints` feature, nothing.

@@ -5,7 +5,8 @@
 //! `HEAL_MAX_ATTEMPTS=2`, `HEAL_RESTART=never`, the fake Anthropic answering every request with
 //! the entry. For every entry, heal must end the incident `failed`, `rejected` or `skipped` with
 //! the expected words in its reason, write nothing to the live tree (nor outside it, nor in
-//! `.git/config` or `.git/hooks`), commit and push nothing, make no backup, and not crash.
+//! `.git/config` or `.git/hooks`), commit and push nothing, make no backup, let heal's model key
+//! reach no record, no Slack message, no model request and no file, and not crash.
 //!
 //! # Fixture format
 //!
@@ -14,8 +15,14 @@
 //!   "about":  "one line: what this answer tries",                      (required)
 //!   "expect": "words the record's reason must contain",                 (required)
 //!   "status": "failed" | "rejected" | "skipped",                        (optional: exactly this)
-//!   "output_has":   "text the record must hold" (what the proof printed),  (optional)
-//!   "output_lacks": "text the record must not hold",                       (optional)
+//!   "output_has":   "text" or ["text", ...]: what the proof must have printed, (optional)
+//!                   found in the output the record keeps of its runs
+//!   "output_lacks": "text" or ["text", ...]: what the record must not hold,   (optional)
+//!   "scan_off": {"expect": ..., "status": ..., "output_has": ..., "output_lacks": ...}
+//!                   the case runs a second time with the scan of added lines off (optional)
+//!                   (`HEAL_FAILPOINT=skip-scan`, only with the `failpoints` feature), so
+//!                   that a fix the scan refuses reaches the proof; these keys, as above, say
+//!                   how that run must end; every other check holds for it too
 //!   "setup": {                                                          (optional)
 //!     "files":    {"rel/path": "content"},     written in the project (after `git init`, so
 //!                                              `.git/hooks/...` works), then committed
@@ -44,10 +51,14 @@
 //! broken heal cannot damage the machine running the tests.
 //!
 //! Every case also runs with `HOME` set to a folder of its own, which must stay untouched, and
-//! the proof sandboxed (bubblewrap, as `.ci/run` installs it): see issue 12.
+//! the proof sandboxed (bubblewrap, as `.ci/run` installs it): see issue 12. The attacks that
+//! escaped the scan in issue 12 (`56`–`61`) run twice: with the scan, which refuses them before
+//! the proof, and without it, when their payloads run in the proof and the sandbox alone must
+//! contain them (the scan is a tripwire; the sandbox is the guarantee).
 //!
 //! A fixture without a valid shape fails the test. The cases run on a few threads; every
-//! failing case is reported at the end, by name.
+//! failing case is reported at the end, by name. `HEAL_CORPUS_ONLY=56,66-sandbox` runs only the
+//! cases whose names start with one of the given prefixes (all fixtures are still checked).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -59,7 +70,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::heal::{APP, setup};
+use crate::heal::{APP, KEY, setup};
 use crate::support::anthropic::{Reply, tool_use_response_named};
 use crate::support::git::git;
 
@@ -75,14 +86,23 @@ const STATUSES: [&str; 3] = ["failed", "rejected", "skipped"];
 #[derive(Debug)]
 struct Fixture {
     about: String,
-    expect: String,
-    status: Option<String>,
-    output_has: Option<String>,
-    output_lacks: Option<String>,
+    /// How the run must end.
+    want: Want,
+    /// How the run must end with the scan of added lines off.
+    scan_off: Option<Want>,
     files: BTreeMap<String, String>,
     symlinks: BTreeMap<String, String>,
     outside: BTreeMap<String, String>,
     answer: Answer,
+}
+
+/// How one run of a case must end.
+#[derive(Debug)]
+struct Want {
+    expect: String,
+    status: Option<String>,
+    output_has: Vec<String>,
+    output_lacks: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -104,6 +124,7 @@ enum Answer {
 fn corpus_of_hostile_answers_writes_nothing_and_commits_nothing() {
     let started = Instant::now();
     let cases = load_cases();
+    let runs = runs_of(&cases);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(String, f64, Vec<String>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -111,13 +132,13 @@ fn corpus_of_hostile_answers_writes_nothing_and_commits_nothing() {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((name, fixture)) = cases.get(i) else {
+                    let Some((name, fixture, scan)) = runs.get(i) else {
                         break;
                     };
                     let t = Instant::now();
                     let mut problems = Vec::new();
                     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        run_case(fixture, &mut problems)
+                        run_case(fixture, *scan, &mut problems)
                     }));
                     if let Err(panic) = outcome {
                         problems.push(format!("the test case panicked: {}", panic_text(&*panic)));
@@ -156,6 +177,43 @@ fn corpus_of_hostile_answers_writes_nothing_and_commits_nothing() {
         results.len(),
         failures.join("\n")
     );
+}
+
+/// Whether the scan of added lines is on for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    On,
+    /// Off (`HEAL_FAILPOINT=skip-scan`): the fix reaches the proof, and the sandbox alone
+    /// contains what it does.
+    Off,
+}
+
+/// Every run: each case with the scan on, and the cases with `scan_off` again with it off
+/// (the switch exists only in a build with the `failpoints` feature, as `.ci/run` builds it).
+fn runs_of(cases: &[(String, Fixture)]) -> Vec<(String, &Fixture, Scan)> {
+    let mut runs = Vec::new();
+    let mut left_out = 0;
+    let only = std::env::var("HEAL_CORPUS_ONLY").unwrap_or_default();
+    let only: Vec<&str> = only.split(',').filter(|p| !p.is_empty()).collect();
+    for (name, fixture) in cases {
+        if !only.is_empty() && !only.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        runs.push((name.clone(), fixture, Scan::On));
+        if fixture.scan_off.is_some() {
+            if cfg!(feature = "failpoints") {
+                runs.push((format!("{name} (scan off)"), fixture, Scan::Off));
+            } else {
+                left_out += 1;
+            }
+        }
+    }
+    if left_out > 0 {
+        println!(
+            "corpus: {left_out} runs with the scan off left out: they need `--features failpoints`"
+        );
+    }
+    runs
 }
 
 /// Every fixture, by file name; panics (failing the test) on any that has no valid shape.
@@ -227,6 +285,7 @@ fn parse_fixture(v: &Value) -> Result<Fixture, String> {
             "status",
             "output_has",
             "output_lacks",
+            "scan_off",
             "setup",
             "reply",
             "tool_name",
@@ -237,19 +296,18 @@ fn parse_fixture(v: &Value) -> Result<Fixture, String> {
         "",
     )?;
     let about = non_empty_str(obj, "about")?;
-    let expect = non_empty_str(obj, "expect")?;
-    let output_has = obj
-        .contains_key("output_has")
-        .then(|| non_empty_str(obj, "output_has"))
-        .transpose()?;
-    let output_lacks = obj
-        .contains_key("output_lacks")
-        .then(|| non_empty_str(obj, "output_lacks"))
-        .transpose()?;
-    let status = match obj.get("status") {
+    let want = parse_want(obj, "")?;
+    let scan_off = match obj.get("scan_off") {
         None => None,
-        Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
-        Some(other) => return Err(format!("`status` must be one of {STATUSES:?}, got {other}")),
+        Some(v) => {
+            let off = v.as_object().ok_or("`scan_off` is not an object")?;
+            known_keys(
+                off,
+                &["expect", "status", "output_has", "output_lacks"],
+                "scan_off.",
+            )?;
+            Some(parse_want(off, "scan_off.")?)
+        }
     };
     let (mut files, mut symlinks, mut outside) = Default::default();
     if let Some(setup) = obj.get("setup") {
@@ -353,17 +411,55 @@ fn parse_fixture(v: &Value) -> Result<Fixture, String> {
         }
         _ => return Err("the fixture needs exactly one of `reply`, `raw_reply`".into()),
     };
+    if scan_off.is_some() && !matches!(answer, Answer::Tool { .. }) {
+        return Err("`scan_off` goes with `reply`: only a fix meets the scan".into());
+    }
     Ok(Fixture {
         about,
-        expect,
-        status,
-        output_has,
-        output_lacks,
+        want,
+        scan_off,
         files,
         symlinks,
         outside,
         answer,
     })
+}
+
+/// `expect`, `status`, `output_has` and `output_lacks` of `obj`; `prefix` names it in errors.
+fn parse_want(obj: &Map<String, Value>, prefix: &str) -> Result<Want, String> {
+    let expect = non_empty_str(obj, "expect").map_err(|e| format!("{prefix}{e}"))?;
+    let status = match obj.get("status") {
+        None => None,
+        Some(Value::String(s)) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
+        Some(other) => {
+            return Err(format!(
+                "`{prefix}status` must be one of {STATUSES:?}, got {other}"
+            ));
+        }
+    };
+    Ok(Want {
+        expect,
+        status,
+        output_has: texts(obj, "output_has", prefix)?,
+        output_lacks: texts(obj, "output_lacks", prefix)?,
+    })
+}
+
+/// A non-empty string, or a non-empty list of them; none when `key` is absent.
+fn texts(obj: &Map<String, Value>, key: &str, prefix: &str) -> Result<Vec<String>, String> {
+    let bad = || format!("`{prefix}{key}` must be a non-empty string or a list of them");
+    let items = match obj.get(key) {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().collect(),
+        Some(one) => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+            _ => Err(bad()),
+        })
+        .collect()
 }
 
 fn known_keys(obj: &Map<String, Value>, known: &[&str], prefix: &str) -> Result<(), String> {
@@ -490,11 +586,19 @@ fn build_reply(answer: &Answer, places: &Places) -> (Reply, Vec<PathBuf>) {
 }
 
 /// Runs one entry; every way heal misbehaved is pushed to `problems`.
-fn run_case(f: &Fixture, problems: &mut Vec<String>) {
+fn run_case(f: &Fixture, scan: Scan, problems: &mut Vec<String>) {
+    let want = match (scan, &f.scan_off) {
+        (Scan::On, _) => &f.want,
+        (Scan::Off, Some(want)) => want,
+        (Scan::Off, None) => panic!("a run with the scan off for a case without `scan_off`"),
+    };
     let mut s = setup();
     s.p.env("HEAL_INSTANT", "false");
     s.p.env("HEAL_MAX_ATTEMPTS", "2");
     s.p.env("HEAL_RESTART", "never");
+    if scan == Scan::Off {
+        s.p.env("HEAL_FAILPOINT", "skip-scan");
+    }
     let outside_dir = tempfile::Builder::new()
         .prefix("heal-corpus-outside-")
         .tempdir()
@@ -565,7 +669,7 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
             "heal did not finish within {RUN_LIMIT:?} and was killed"
         ));
     }
-    let _ = out.rest(Duration::from_secs(10));
+    let stdout = String::from_utf8_lossy(&out.rest(Duration::from_secs(10))).into_owned();
     let stderr = String::from_utf8_lossy(&err.rest(Duration::from_secs(10))).into_owned();
     let tail = |text: &str| {
         let start = text.len().saturating_sub(1500);
@@ -610,7 +714,7 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
                 "status `{st}`, expected one of {STATUSES:?} (reason: {})",
                 excerpt(reason, 600)
             ));
-        } else if let Some(want) = &f.status
+        } else if let Some(want) = &want.status
             && st != want
         {
             problems.push(format!(
@@ -620,10 +724,10 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
         }
         if reason.trim().is_empty() {
             problems.push("the record's reason is empty".to_string());
-        } else if !reason.contains(&f.expect) {
+        } else if !reason.contains(&want.expect) {
             problems.push(format!(
                 "the reason lacks `{}`: {}",
-                f.expect,
+                want.expect,
                 excerpt(reason, 600)
             ));
         }
@@ -694,18 +798,69 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
             crate::support::kill(pid, libc::SIGKILL);
         }
     }
-    // What the proof printed, as the record keeps it.
+    // What the proof printed, as the record keeps it: what the payload tried really ran.
     if let Some(r) = records.first() {
-        let text = r.to_string();
-        if let Some(want) = &f.output_has
-            && !text.contains(want.as_str())
-        {
-            problems.push(format!("the record lacks `{want}`"));
+        let printed = proof_output(r);
+        for needle in &want.output_has {
+            if !printed.contains(needle.as_str()) {
+                problems.push(format!(
+                    "the proof's output lacks `{needle}`; what the record keeps of it:\n{}",
+                    tail(&printed)
+                ));
+            }
         }
-        if let Some(unwanted) = &f.output_lacks
-            && text.contains(unwanted.as_str())
-        {
-            problems.push(format!("the record holds `{unwanted}`"));
+        let text = r.to_string();
+        for unwanted in &want.output_lacks {
+            if text.contains(unwanted.as_str()) {
+                problems.push(format!("the record holds `{unwanted}`"));
+            }
+        }
+        // With the scan off the fix met the proof, and bubblewrap contained it.
+        let sandbox = r["fix"]["sandbox"].as_str().unwrap_or_default();
+        if scan == Scan::Off && !sandbox.starts_with("bubblewrap") {
+            problems.push(format!(
+                "the scan was off, and the record does not say bubblewrap confined the proof: fix.sandbox = {:?}",
+                r["fix"]["sandbox"]
+            ));
+        }
+    }
+
+    // heal's model key reached no record, no message, no request body, no file.
+    let mut channels = vec![
+        (
+            "the record".to_string(),
+            Value::Array(records.clone()).to_string(),
+        ),
+        ("heal's stdout".to_string(), stdout),
+        ("heal's stderr".to_string(), stderr.clone()),
+    ];
+    channels.extend(
+        s.model
+            .requests()
+            .into_iter()
+            .map(|r| (format!("a model request to {}", r.path), r.raw)),
+    );
+    channels.extend(
+        s.slack
+            .requests()
+            .into_iter()
+            .map(|r| (format!("a Slack request to {}", r.path), r.raw)),
+    );
+    // (The live tree is left out: a fixture's `.env` may hold the key, and any file the run
+    // changed there is already a problem.)
+    for root in [s.p.storage(), home.path().to_path_buf(), outside.clone()] {
+        for (rel, entry) in snapshot(&root, &[]) {
+            if let Entry::File { bytes, .. } = entry {
+                channels.push((
+                    format!("{}", root.join(rel).display()),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
+        }
+    }
+    for (channel, text) in &channels {
+        if text.contains(KEY) {
+            problems.push(format!("heal's model key is in {channel}"));
         }
     }
 
@@ -733,6 +888,32 @@ fn run_case(f: &Fixture, problems: &mut Vec<String>) {
     if !problems.is_empty() {
         problems.push(format!("(the case: {})", f.about));
     }
+}
+
+/// What the record keeps of the proof's output, one text after the other: the output tail of
+/// each step of the last proof, and each refused candidate's failure, which ends with the output
+/// of the step that failed.
+fn proof_output(record: &Value) -> String {
+    fn collect(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("output_tail" | "failure", Value::String(text)) => {
+                            out.push_str(text);
+                            out.push('\n');
+                        }
+                        _ => collect(value, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    collect(record, &mut out);
+    out
 }
 
 /// Processes whose command line holds `needle`.

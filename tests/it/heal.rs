@@ -10,6 +10,10 @@ use crate::support::slack::FakeSlack;
 pub(crate) const APP: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return mesage\n\n\nprint(greet('team'), flush=True)\n";
 pub(crate) const FIXED: &str = "import sys\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return message\n\n\nprint(greet('team'), flush=True)\n";
 
+/// heal's model key in these tests: it must never reach the proof, a record, Slack or a model
+/// request body.
+pub(crate) const KEY: &str = "sk-ant-api03-test-key-0123456789";
+
 /// A report_fix answer; `edits` as [(file, search, replace)].
 pub(crate) fn answer(edits: &[(&str, &str, &str)]) -> Value {
     json!({
@@ -40,7 +44,7 @@ pub(crate) fn setup() -> Setup {
     let slack = FakeSlack::start();
     let mut p = Project::new();
     p.file("app.py", APP);
-    p.env("ANTHROPIC_API_KEY", "sk-ant-api03-test-key-0123456789");
+    p.env("ANTHROPIC_API_KEY", KEY);
     p.env("ANTHROPIC_BASE_URL", &model.base_url());
     p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
     p.env("HEAL_LLM_RETRY_INITIAL_MS", "10");

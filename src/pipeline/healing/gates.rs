@@ -103,6 +103,18 @@ impl Healer {
         policy.incident_message = Some(record.error.message.clone());
         policy.incident_lines = self.traceback_lines(record);
         let violations = crate::policy::check(plan, &traceback_files, &policy);
+        // Tests only: the scan of added lines off, so that what it refuses reaches the proof
+        // and the tests show the sandbox, not the scan, contains it (issue 12).
+        #[cfg(feature = "failpoints")]
+        let violations: Vec<_> = if crate::failpoint::switched_on("skip-scan") {
+            tracing::warn!("failpoint skip-scan: the scan of added lines is off");
+            violations
+                .into_iter()
+                .filter(|v| !matches!(v, crate::policy::Violation::Dangerous { .. }))
+                .collect()
+        } else {
+            violations
+        };
         (!violations.is_empty()).then(|| {
             violations
                 .iter()

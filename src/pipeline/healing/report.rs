@@ -77,12 +77,12 @@ impl Healer {
             if let Some(candidates) = r.fix.as_ref().and_then(|f| f.get("candidates")) {
                 value["candidates"] = candidates.clone();
             }
-            // A candidate refused without a proof was judged against the same baseline as the
-            // one before it: keep what the record said of it.
+            // A candidate refused without a proof was judged against the same baseline, in the
+            // same sandbox, as the one before it: keep what the record said of them.
             if value.get("baseline").is_none()
                 && let Some(old) = r.fix.as_ref()
             {
-                for key in ["baseline", "proof_note"] {
+                for key in ["baseline", "proof_note", "sandbox"] {
                     if let Some(v) = old.get(key) {
                         value[key] = v.clone();
                     }
