@@ -33,6 +33,9 @@
 # - Lines are written with one os.write on a descriptor opened with O_APPEND for that write
 #   only: processes sharing the file (multiprocessing) append whole lines, and a program that
 #   closes or reuses descriptors cannot make the probe write into its own files.
+# - The start imports no module Python's own start has not (json, re, enum, importlib), and
+#   threading only for the settrace path: a probed run starts a few milliseconds after a plain
+#   one, about half of them Python compiling this file.
 # - When the project has no sitecustomize of its own, this module stays in sys.modules under
 #   that name (the import running it expects it there when it ends): a program importing
 #   `sitecustomize` itself gets this module, not an ImportError.
@@ -96,7 +99,7 @@ _cache = {}
 _alive = {}
 _rel_cache = {}
 _states = {}
-_json = None
+_quote = None
 _threading = None
 # The sys.monitoring path (3.12+): the module while the probe uses it, the tool id it holds,
 # and the watched calls in flight, by id(frame): (code, state, rendered arguments). No frame
@@ -626,7 +629,7 @@ def _matches_one(rel, qual, key):
 
 def _write(obj):
     """Appends one JSON line, or stops the probe once the file holds max_bytes."""
-    line = (_json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    line = (_dumps(obj) + "\n").encode("utf-8")
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(_out, flags, 0o600)
     try:
@@ -637,6 +640,45 @@ def _write(obj):
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+def _dumps(obj):
+    """`obj`, a dict of strings and Trues, as json.dumps(obj, ensure_ascii=False) writes it."""
+    parts = []
+    for key, value in obj.items():
+        parts.append(_quote(key) + ": " + ("true" if value is True else _quote(value)))
+    return "{" + ", ".join(parts) + "}"
+
+
+def _json_tools():
+    """A JSON reader and string quoter taken from the C module `_json`, not from `json`, whose
+    import pulls in `re`, `enum` and more: milliseconds at every start, for a program that may
+    never use them. `json`'s own when `_json` is missing."""
+    try:
+        import _json
+
+        class _Context(object):
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            parse_constant = float
+
+        scan = _json.make_scanner(_Context())
+
+        def loads(text):
+            value, end = scan(text, 0)
+            if text[end:].strip():
+                raise ValueError("the probe's spec has more than one JSON value")
+            return value
+
+        return loads, _json.encode_basestring
+    except (ImportError, AttributeError):
+        import json
+        import json.encoder
+
+        return json.loads, json.encoder.py_encode_basestring
 
 
 def _stop():
@@ -689,21 +731,18 @@ def _leave_thread():
 
 def _start():
     global _off, _out, _root, _cwd, _files, _exact, _by_last, _patterns, _only_functions
-    global _max_calls, _max_values, _max_bytes, _max_repr, _json, _threading, _force_settrace
+    global _max_calls, _max_values, _max_bytes, _max_repr, _quote, _threading, _force_settrace
     if sys.version_info < (3, 8):
         return
     spec_path = os.environ.get("HEAL_PROBE_SPEC")
     out_path = os.environ.get("HEAL_PROBE_OUT")
     if not spec_path or not out_path:
         return
-    import json
     import posixpath
-    import threading
 
+    loads, _quote = _json_tools()
     with open(spec_path, "rb") as f:
-        spec = json.loads(f.read().decode("utf-8"))
-    _json = json
-    _threading = threading
+        spec = loads(f.read().decode("utf-8"))
     _out = os.path.abspath(out_path)
     _cwd = os.getcwd()
     _root = os.path.realpath(spec["root"]).rstrip(os.sep) or os.sep
@@ -730,6 +769,9 @@ def _start():
         if _monitor():
             tracer = "sys.monitoring"
         else:
+            import threading
+
+            _threading = threading
             threading.settrace(_trace)
             sys.settrace(_trace)
             tracer = "sys.settrace"
@@ -754,14 +796,14 @@ def _forget_own_folder():
 def _chain():
     """Runs the project's own sitecustomize, the one Python would have found without the probe.
     Its errors propagate, so `site` reports them exactly as it would have."""
-    import importlib
-
     ours = sys.modules.get("sitecustomize")
     # Out of sys.modules while the next one is looked up, so the import machinery searches
     # sys.path (now without the probe's folder) instead of returning this module.
     sys.modules.pop("sitecustomize", None)
     try:
-        importlib.import_module("sitecustomize")
+        # __import__, not importlib.import_module: the same search, without importing the
+        # importlib package at every start.
+        __import__("sitecustomize")
     except ImportError as exc:
         if getattr(exc, "name", "sitecustomize") != "sitecustomize":
             raise
