@@ -89,6 +89,9 @@ _cwd = None
 _files = frozenset()
 _exact = {}
 _by_last = {}
+# When only named functions are watched (the fixed run): the last parts of their names, so the
+# calls of every other function are let go before any lookup. None when files are watched.
+_names = None
 _patterns = ()
 _only_functions = False
 _max_calls = 2000
@@ -129,6 +132,8 @@ class _Watch(object):
 
 def _trace(frame, event, arg):
     """The global trace function: called at every new frame of every traced thread."""
+    if _names is not None and frame.f_code.co_name not in _names and not _off:
+        return None
     if _off:
         _leave_thread()
         return None
@@ -730,7 +735,7 @@ def _leave_thread():
 
 
 def _start():
-    global _off, _out, _root, _cwd, _files, _exact, _by_last, _patterns, _only_functions
+    global _off, _out, _root, _cwd, _files, _exact, _by_last, _names, _patterns, _only_functions
     global _max_calls, _max_values, _max_bytes, _max_repr, _quote, _threading, _force_settrace
     if sys.version_info < (3, 8):
         return
@@ -757,6 +762,8 @@ def _start():
         by_last.setdefault(rel, set()).add(qual.rsplit(".", 1)[-1])
     _exact, _by_last, _patterns = exact, by_last, tuple(patterns)
     _only_functions = not _files
+    if _only_functions:
+        _names = frozenset(name for names in by_last.values() for name in names)
     _max_calls = int(spec.get("max_calls", _max_calls))
     _max_values = int(spec.get("max_values", _max_values))
     _max_bytes = int(spec.get("max_bytes", _max_bytes))

@@ -296,6 +296,12 @@ print(Budget(9).share(3), Budget.empty().total)
         run.rets(&id("app.py", "Budget.__init__"), "self, 0"),
         ["None"]
     );
+    // Watched by name (the fixed run, whose tracer lets every other name go at once), a method
+    // is found by its qualified name, and only it is recorded.
+    let share = id("app.py", "Budget.share");
+    let fixed = project.run_probed("app.py", &project.fixed_spec(std::slice::from_ref(&share)));
+    assert_eq!(fixed.rets(&share, "self, 3"), ["3.0"]);
+    assert!(fixed.rets(&id("app.py", "Budget.empty"), "cls").is_empty());
 }
 
 #[test]
