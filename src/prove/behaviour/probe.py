@@ -26,7 +26,9 @@
 #   calls, up to the same bounds (max_calls seen, max_values distinct), are the same calls in
 #   both, and their comparison holds.
 # - Decisions are cached per code object (by id, the code object kept alive so the id cannot
-#   be reused), so a function not watched, or no longer watched, costs one dict lookup.
+#   be reused), so a function not watched, or no longer watched, costs one dict lookup; with
+#   sys.settrace, a run that watches named functions first tests the function's name, which
+#   lets most calls go without it.
 # - Values are rendered by a bounded repr that never raises, masks memory addresses and sorts
 #   set items and small dicts; a rendering may lose detail (cut, masked), which can only make
 #   two different calls look alike, never one call look like two.
@@ -34,8 +36,8 @@
 #   only: processes sharing the file (multiprocessing) append whole lines, and a program that
 #   closes or reuses descriptors cannot make the probe write into its own files.
 # - The start imports no module Python's own start has not (json, re, enum, importlib), and
-#   threading only for the settrace path: a probed run starts a few milliseconds after a plain
-#   one, about half of them Python compiling this file.
+#   threading only for the settrace path: a probed run starts about 6 ms after a plain one,
+#   most of them Python compiling this file (heal writes it into a fresh folder for each run).
 # - When the project has no sitecustomize of its own, this module stays in sys.modules under
 #   that name (the import running it expects it there when it ends): a program importing
 #   `sitecustomize` itself gets this module, not an ImportError.
@@ -43,12 +45,13 @@
 # Known costs, accepted (bench/probe_cost.sh measures them):
 # - Before 3.12, while the tracer is on, all Python code of the program runs about twice as
 #   slow, watched or not: CPython turns its specialised bytecode off for every frame while a
-#   trace function is set (a trace function written in C costs the same), so nothing in the
-#   probe's own code can make it cheaper; only the time it is on counts. A run that watches
+#   trace function is set (one written in C that does nothing costs the same), so nothing in
+#   the probe's own code can make it much cheaper; the time it is on counts. A run that watches
 #   named functions (the fixed run) takes it out once they are all past their bounds, so it
 #   pays for everything the program runs before their first calls; a run that watches files
 #   (the baseline) keeps it to the end. From 3.12 on, a call of unwatched code costs nothing
-#   after its first, and a probed run costs a few per cent.
+#   after its first: what is left is the start and each recorded call (about 15 us: its repr
+#   and its line), some 10 per cent on bench/probe_cost.sh.
 # - From 3.12 on, the probe holds sys.monitoring tool id 4 (or 3, when 4 is taken) until it is
 #   done: a program that claims that very id gets Python's "already in use" error. Debuggers,
 #   coverage and profilers use ids 0, 1 and 2, which stay free.
