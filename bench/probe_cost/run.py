@@ -1,9 +1,12 @@
 """Times bench/probe_cost/app.py with and without heal's behaviour probe.
 
-Usage: python3 run.py PROBE_DIR WORK_DIR REPS (bench/probe_cost.sh prepares both folders)."""
+Usage: python3 run.py PROBE_DIR WORK_DIR REPS (bench/probe_cost.sh prepares both folders).
+Each program runs under this interpreter. Wall time and CPU time (user + system of the child):
+on a machine shared with other work, CPU time is the steadier of the two."""
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,6 +23,12 @@ specs = {
     # The tracer stays on to the end: what every Python call costs while the probe watches.
     "probe on, watching a function never called": {"functions": [["app.py", "never_called"]]},
 }
+if hasattr(sys, "monitoring"):
+    # The probe's older hook, on the same Python, for comparison.
+    specs["fixed run, sys.settrace forced"] = dict(
+        specs["fixed run (watches cost_per_click)"], tracer="settrace")
+    specs["baseline run, sys.settrace forced"] = dict(
+        specs["baseline run (watches every function of app.py)"], tracer="settrace")
 modes = {"plain": (app, None)}
 for name, spec in specs.items():
     path = os.path.join(work, "spec-%d.json" % len(modes))
@@ -33,6 +42,7 @@ modes["start only: probe loaded, empty program"] = (empty, modes["fixed run (wat
 base_env = {k: v for k, v in os.environ.items() if not k.startswith("HEAL_PROBE_")}
 base_env.pop("PYTHONPATH", None)
 times = {name: [] for name in modes}
+cpu = {name: [] for name in modes}
 outputs = {}
 lines = {}
 # Modes interleaved, so a slow spell of the machine falls on all of them alike.
@@ -44,11 +54,15 @@ for rep in range(reps):
             if os.path.exists(out):
                 os.remove(out)
             env.update(PYTHONPATH=probe_dir, HEAL_PROBE_SPEC=spec, HEAL_PROBE_OUT=out)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(
             [sys.executable, script], cwd=work, env=env, capture_output=True, check=True
         )
         times[name].append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[name].append(
+            after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if script == app:
             outputs.setdefault(name, result.stdout + result.stderr)
         if spec is not None:
@@ -56,11 +70,18 @@ for rep in range(reps):
                 lines[name] = sum(1 for _ in f)
 
 plain = statistics.median(times["plain"])
+plain_cpu = statistics.median(cpu["plain"])
+print("%-50s %28s   %s" % ("", "wall: median (min-max), ratio", "cpu: median, ratio"))
 for name, samples in times.items():
     median = statistics.median(samples)
-    extra = "" if modes[name][1] is None or modes[name][0] == empty else "  x%.2f  (%d lines written)" % (median / plain, lines[name])
-    print("%-50s median %7.1f ms  (min %7.1f, max %7.1f)%s" % (
-        name, median * 1000, min(samples) * 1000, max(samples) * 1000, extra))
+    median_cpu = statistics.median(cpu[name])
+    probed = modes[name][1] is not None and modes[name][0] != empty
+    print("%-50s %7.1f ms (%5.1f-%5.1f) %6s   %7.1f ms %6s%s" % (
+        name, median * 1000, min(samples) * 1000, max(samples) * 1000,
+        "x%.2f" % (median / plain) if probed else "",
+        median_cpu * 1000,
+        "x%.2f" % (median_cpu / plain_cpu) if probed else "",
+        "  (%d lines written)" % lines[name] if probed else ""))
 if len(set(outputs.values())) != 1:
     print("OUTPUT DIFFERS with the probe:", outputs)
     sys.exit(1)

@@ -8,16 +8,17 @@
 //! value after the fix, or the proof fails with a sentence like
 //! `cost_per_click(10.0, 4) returned 2.5 before the fix and None after`.
 //!
-//! Understood: CPython 3.8 and later started normally. Calls are keyed by their rendered
-//! arguments (`10.0, 4`; a first parameter `self`/`cls` is rendered as its name) and values by
-//! a bounded repr with memory addresses masked and set items (and small dicts) sorted. A call
-//! during which an exception was seen and that "returned" None is not recorded: it may have
-//! been unwinding.
+//! Understood: CPython 3.8 and later started normally, watched through `sys.monitoring` from
+//! 3.12 on and `sys.settrace` before. Calls are keyed by their rendered arguments (`10.0, 4`; a
+//! first parameter `self`/`cls` is rendered as its name) and values by a bounded repr with
+//! memory addresses masked and set items (and small dicts) sorted. Before 3.12, a call during
+//! which an exception was seen and that "returned" None is recorded as raised, not as returning
+//! None: it may have been unwinding (from 3.12 on the probe knows which).
 //!
 //! Not understood (the function is reported as not judged, never as changed): Python started
 //! with `-S`, `-I` or `-E`, or older than 3.8, or a program that is not Python at all ("no
-//! data"); generators and coroutines (never watched); a program that sets its own trace
-//! function (`sys.settrace`: debuggers, coverage) stops the probe from then on.
+//! data"); generators and coroutines (never watched); before 3.12, a program that sets its own
+//! trace function (`sys.settrace`: debuggers, coverage) stops the probe from then on.
 //!
 //! Decisions:
 //! - Non-determinism is detected, not guessed: when the same arguments gave two different
@@ -33,10 +34,12 @@
 //! - Qualified names match exactly, or by their last dotted component when either side has
 //!   none (before 3.11 Python gives only `co_name`).
 //!
-//! Costs (the header of `probe.py` lists them all): while its tracer is on, call-heavy Python
-//! runs about twice as slow (`bench/probe_cost.sh`), so the time limits of probed runs should
-//! allow for it; a run watching named functions only drops the tracer once they are all past
-//! their bounds.
+//! Costs (the header of `probe.py` lists them all; `bench/probe_cost.sh` measures them): from
+//! Python 3.12 on, a probed run costs a few per cent. Before 3.12, all Python code runs about
+//! twice as slow while the tracer is on, which CPython decides, not the probe: a run watching
+//! named functions (the fixed run) drops it once they are all past their bounds, a run
+//! watching files (the baselines) keeps it to the end, so the time limits of probed runs
+//! should allow for it.
 //!
 //! It must never change what the program prints or does (the probe writes nothing to stdout or
 //! stderr and switches itself off on any internal error), never read more than

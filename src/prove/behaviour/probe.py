@@ -2,40 +2,64 @@
 # PYTHONPATH for one proof run.
 #
 # What it does: watches the functions named by the spec file ($HEAL_PROBE_SPEC) and appends one
-# JSON line per distinct (function, arguments, return value) to $HEAL_PROBE_OUT, so heal can
-# tell whether a fix changed what the edited functions return. Then it runs the project's own
-# sitecustomize, if there is one further on sys.path.
+# JSON line per distinct (function, arguments, return value or exception raised) to
+# $HEAL_PROBE_OUT, so heal can tell whether a fix changed what the edited functions return.
+# Then it runs the project's own sitecustomize, if there is one further on sys.path.
 #
 # What it must never do: print anything, raise into the program, change what the program
 # computes, or hold the GIL for long. Any internal error switches it off silently; a run
 # without data is judged "no data", never as a failure of the program.
 #
 # Decisions:
-# - sys.settrace, not sys.setprofile: a profile hook sees "return" both for a real return and
-#   for an exception unwinding the frame, and a call that raised must not be recorded as
-#   returning None. One code path for every CPython from 3.8 on.
-# - A call is recorded at its "return" event. If an "exception" event happened in the frame
-#   and the value is None, the frame may be unwinding (or caught and returned None): such a
-#   call is not recorded at all, which is the conservative side.
+# - Two hooks, one per kind of Python. From 3.12 on, sys.monitoring (PEP 669), with a tool id
+#   of its own: PY_START for every call, answered with DISABLE for code that is not watched
+#   (Python then stops reporting it, so the rest of the program runs at full speed), PY_RETURN
+#   set on watched code objects only, and PY_UNWIND, which tells a call that raised from one
+#   that returned. Before 3.12 (and on 3.12+ when no tool id is free), sys.settrace, not
+#   sys.setprofile: a profile hook sees "return" both for a real return and for an exception
+#   unwinding the frame, and a call that raised must not be recorded as returning None.
+# - With sys.settrace a call is recorded at its "return" event. If an "exception" event
+#   happened in the frame and the value is None, the frame may be unwinding (or caught and
+#   returned None): such a call is recorded as raised, never as returning None, which is the
+#   conservative side. sys.monitoring knows, and records what happened.
+# - The baseline and the fixed run use the same Python, so the same hook: each function's first
+#   calls, up to the same bounds (max_calls seen, max_values distinct), are the same calls in
+#   both, and their comparison holds.
 # - Decisions are cached per code object (by id, the code object kept alive so the id cannot
-#   be reused), so a function not watched, or no longer watched, costs one dict lookup.
+#   be reused), so a function not watched, or no longer watched, costs one dict lookup; with
+#   sys.settrace, a run that watches named functions first tests the function's name, which
+#   lets most calls go without it.
 # - Values are rendered by a bounded repr that never raises, masks memory addresses and sorts
 #   set items and small dicts; a rendering may lose detail (cut, masked), which can only make
 #   two different calls look alike, never one call look like two.
 # - Lines are written with one os.write on a descriptor opened with O_APPEND for that write
 #   only: processes sharing the file (multiprocessing) append whole lines, and a program that
 #   closes or reuses descriptors cannot make the probe write into its own files.
+# - The start imports no module Python's own start has not (json, re, enum, importlib), and
+#   threading only for the settrace path: a probed run starts about 6 ms after a plain one,
+#   most of them Python compiling this file (heal writes it into a fresh folder for each run).
 # - When the project has no sitecustomize of its own, this module stays in sys.modules under
 #   that name (the import running it expects it there when it ends): a program importing
 #   `sitecustomize` itself gets this module, not an ImportError.
 #
-# Known costs, accepted: while the tracer is on, every Python call of the program is slower
-# (about x2 on call-heavy code, see bench/probe_cost.sh); a run that watches named functions
-# only takes the tracer out once they are all past their bounds. repr() is called on the
-# arguments and values of watched calls, so a __repr__ with side effects runs more often, and
-# sys.gettrace() returns the probe's function while it is on. A program that recurses to its
-# recursion limit reaches it a few frames earlier (the tracer's own frames count), and the
-# probe switches itself off there.
+# Known costs, accepted (bench/probe_cost.sh measures them):
+# - Before 3.12, while the tracer is on, all Python code of the program runs about twice as
+#   slow, watched or not: CPython turns its specialised bytecode off for every frame while a
+#   trace function is set (one written in C that does nothing costs the same), so nothing in
+#   the probe's own code can make it much cheaper; the time it is on counts. A run that watches
+#   named functions (the fixed run) takes it out once they are all past their bounds, so it
+#   pays for everything the program runs before their first calls; a run that watches files
+#   (the baseline) keeps it to the end. From 3.12 on, a call of unwatched code costs nothing
+#   after its first: what is left is the start and each recorded call (about 15 us: its repr
+#   and its line), some 10 per cent on bench/probe_cost.sh.
+# - From 3.12 on, the probe holds sys.monitoring tool id 4 (or 3, when 4 is taken) until it is
+#   done: a program that claims that very id gets Python's "already in use" error. Debuggers,
+#   coverage and profilers use ids 0, 1 and 2, which stay free.
+# - repr() is called on the arguments and values of watched calls, so a __repr__ with side
+#   effects runs more often. With sys.settrace, sys.gettrace() returns the probe's function
+#   while it is on, and a program that sets its own trace function stops the probe.
+# - A program that recurses to its recursion limit reaches it a few frames earlier (the
+#   hook's own frames count), and the probe switches itself off there.
 #
 # This file must stay parseable by old Pythons (no f-strings, no nonlocal): a SyntaxError here
 # would make `site` print "Error in sitecustomize" into the program's stderr.
@@ -56,6 +80,9 @@ _MAX_ITEMS = 32
 # Past this many cached code objects the cache starts again, so a program that compiles code
 # forever does not grow the probe's memory forever.
 _MAX_CACHED_CODES = 50000
+# sys.monitoring tool ids the probe may take, in order: 0, 1, 2 and 5 are named for debuggers,
+# coverage, profilers and optimizers, the ones a program's own tools claim; 3 and 4 are not.
+_TOOL_IDS = (4, 3)
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 _off = True
@@ -65,6 +92,9 @@ _cwd = None
 _files = frozenset()
 _exact = {}
 _by_last = {}
+# When only named functions are watched (the fixed run): the last parts of their names, so the
+# calls of every other function are let go before any lookup. None when files are watched.
+_names = None
 _patterns = ()
 _only_functions = False
 _max_calls = 2000
@@ -75,8 +105,19 @@ _cache = {}
 _alive = {}
 _rel_cache = {}
 _states = {}
-_json = None
+_quote = None
 _threading = None
+# The sys.monitoring path (3.12+): the module while the probe uses it, the tool id it holds,
+# and the watched calls in flight, by id(frame): (code, state, rendered arguments). No frame
+# is kept alive (that would delay the program's finalizers); an entry leaves at the call's
+# PY_RETURN or PY_UNWIND, or when its function goes past its bounds.
+_monitoring = False
+_mon = None
+_tool = None
+_DISABLE = None
+_PY_RETURN = 0
+_in_flight = {}
+_force_settrace = False
 
 
 class _Watch(object):
@@ -94,6 +135,8 @@ class _Watch(object):
 
 def _trace(frame, event, arg):
     """The global trace function: called at every new frame of every traced thread."""
+    if _names is not None and frame.f_code.co_name not in _names and not _off:
+        return None
     if _off:
         _leave_thread()
         return None
@@ -159,6 +202,137 @@ class _Local(object):
         # Returning the tracer keeps it for this frame: the "return" after an "exception"
         # must still be seen.
         return self.trace
+
+
+def _on_start(code, offset):
+    """sys.monitoring's PY_START, at every start of a Python call (3.12+). Code that is not
+    watched, or no longer, gets DISABLE: Python stops reporting its calls, so it runs at full
+    speed from then on."""
+    if _off:
+        _disable()
+        return None
+    try:
+        try:
+            w = _cache[id(code)]
+        except KeyError:
+            w = _decide(code)
+            if w is not None:
+                # Its returns are reported from now on, this call's included.
+                _mon.set_local_events(_tool, code, _PY_RETURN)
+        if w is None or w.done:
+            return _DISABLE
+        w.calls += 1
+        if w.calls > _max_calls:
+            _truncate(w)
+            return _DISABLE
+        frame = sys._getframe(1)
+        _in_flight[id(frame)] = (code, w, _render_args(frame, code))
+        return None
+    except RecursionError:
+        _recursion_error()
+        _disable()
+        return None
+    except Exception:
+        _disable()
+        return None
+
+
+def _on_return(code, offset, value):
+    """sys.monitoring's PY_RETURN, set on watched code only: a real return, never an unwind."""
+    if _off:
+        _disable()
+        return None
+    try:
+        entry = _in_flight.pop(id(sys._getframe(1)), None)
+        if entry is None:
+            # A function past its bounds: its returns need not be reported any more.
+            w = _cache.get(id(code))
+            if w is not None and w.done:
+                return _DISABLE
+            return None
+        if entry[0] is code:
+            _record(entry[1], entry[2], value)
+        return None
+    except RecursionError:
+        _recursion_error()
+        _disable()
+        return None
+    except Exception:
+        _disable()
+        return None
+
+
+def _on_unwind(code, offset, exc):
+    """sys.monitoring's PY_UNWIND, for every frame an exception leaves (it cannot be set per
+    code object): a watched call that raised is recorded as such."""
+    if _off or not _in_flight:
+        return None
+    try:
+        if _cache.get(id(code)) is None:
+            return None
+        entry = _in_flight.pop(id(sys._getframe(1)), None)
+        if entry is not None and entry[0] is code:
+            _record_raised(entry[1], entry[2], _clean(getattr(type(exc), "__name__", "?")))
+        return None
+    except RecursionError:
+        _recursion_error()
+        _disable()
+        return None
+    except Exception:
+        _disable()
+        return None
+
+
+def _monitor():
+    """Watches through sys.monitoring when this Python has it and one of _TOOL_IDS is free;
+    returns whether it does."""
+    global _monitoring, _mon, _tool, _DISABLE, _PY_RETURN
+    mon = getattr(sys, "monitoring", None)
+    if mon is None or _force_settrace:
+        return False
+    tool = None
+    for candidate in _TOOL_IDS:
+        if mon.get_tool(candidate) is None:
+            tool = candidate
+            break
+    if tool is None:
+        return False
+    mon.use_tool_id(tool, "heal-probe")
+    _monitoring = True
+    events = mon.events
+    _mon, _tool, _DISABLE, _PY_RETURN = mon, tool, mon.DISABLE, events.PY_RETURN
+    mon.register_callback(tool, events.PY_START, _on_start)
+    mon.register_callback(tool, events.PY_RETURN, _on_return)
+    mon.register_callback(tool, events.PY_UNWIND, _on_unwind)
+    mon.set_events(tool, events.PY_START | events.PY_UNWIND)
+    return True
+
+
+def _unmonitor():
+    """Gives the tool id back, its events and callbacks cleared, so a program (or a tool it
+    starts later) finds it free."""
+    global _mon
+    mon, _mon = _mon, None
+    _in_flight.clear()
+    if mon is None:
+        return
+    events = mon.events
+    try:
+        mon.set_events(_tool, 0)
+        for code in list(_alive.values()):
+            if _cache.get(id(code)) is not None:
+                mon.set_local_events(_tool, code, 0)
+    except Exception:
+        pass
+    for event in (events.PY_START, events.PY_RETURN, events.PY_UNWIND):
+        try:
+            mon.register_callback(_tool, event, None)
+        except Exception:
+            pass
+    try:
+        mon.free_tool_id(_tool)
+    except Exception:
+        pass
 
 
 def _decide(code):
@@ -428,6 +602,10 @@ def _truncate(w):
     if w.done:
         return
     w.done = True
+    if _in_flight:
+        for key, entry in list(_in_flight.items()):
+            if entry[1] is w:
+                _in_flight.pop(key, None)
     _write({"file": w.file, "fn": w.fn, "truncated": True})
     if _only_functions and _all_done():
         _stop()
@@ -459,7 +637,7 @@ def _matches_one(rel, qual, key):
 
 def _write(obj):
     """Appends one JSON line, or stops the probe once the file holds max_bytes."""
-    line = (_json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    line = (_dumps(obj) + "\n").encode("utf-8")
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(_out, flags, 0o600)
     try:
@@ -472,11 +650,55 @@ def _write(obj):
         os.close(fd)
 
 
+def _dumps(obj):
+    """`obj`, a dict of strings and Trues, as json.dumps(obj, ensure_ascii=False) writes it."""
+    parts = []
+    for key, value in obj.items():
+        parts.append(_quote(key) + ": " + ("true" if value is True else _quote(value)))
+    return "{" + ", ".join(parts) + "}"
+
+
+def _json_tools():
+    """A JSON reader and string quoter taken from the C module `_json`, not from `json`, whose
+    import pulls in `re`, `enum` and more: milliseconds at every start, for a program that may
+    never use them. `json`'s own when `_json` is missing."""
+    try:
+        import _json
+
+        class _Context(object):
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            parse_constant = float
+
+        scan = _json.make_scanner(_Context())
+
+        def loads(text):
+            value, end = scan(text, 0)
+            if text[end:].strip():
+                raise ValueError("the probe's spec has more than one JSON value")
+            return value
+
+        return loads, _json.encode_basestring
+    except (ImportError, AttributeError):
+        import json
+        import json.encoder
+
+        return json.loads, json.encoder.py_encode_basestring
+
+
 def _stop():
     global _off
     _off = True
+    if _monitoring:
+        # Never sys.settrace here: the trace function, if any, is the program's.
+        _unmonitor()
+        return
     try:
-        _threading.settrace(None)
+        if getattr(_threading, "_trace_hook", None) is _trace:
+            _threading.settrace(None)
     except Exception:
         pass
     _leave_thread()
@@ -506,30 +728,29 @@ def _disable():
 
 
 def _leave_thread():
-    # Each thread drops the tracer at its next call once the probe is off.
+    # Each thread drops the tracer at its next call once the probe is off; a trace function
+    # the program set since is left alone.
     try:
-        sys.settrace(None)
+        if sys.gettrace() is _trace:
+            sys.settrace(None)
     except Exception:
         pass
 
 
 def _start():
-    global _off, _out, _root, _cwd, _files, _exact, _by_last, _patterns, _only_functions
-    global _max_calls, _max_values, _max_bytes, _max_repr, _json, _threading
+    global _off, _out, _root, _cwd, _files, _exact, _by_last, _names, _patterns, _only_functions
+    global _max_calls, _max_values, _max_bytes, _max_repr, _quote, _threading, _force_settrace
     if sys.version_info < (3, 8):
         return
     spec_path = os.environ.get("HEAL_PROBE_SPEC")
     out_path = os.environ.get("HEAL_PROBE_OUT")
     if not spec_path or not out_path:
         return
-    import json
     import posixpath
-    import threading
 
+    loads, _quote = _json_tools()
     with open(spec_path, "rb") as f:
-        spec = json.loads(f.read().decode("utf-8"))
-    _json = json
-    _threading = threading
+        spec = loads(f.read().decode("utf-8"))
     _out = os.path.abspath(out_path)
     _cwd = os.getcwd()
     _root = os.path.realpath(spec["root"]).rstrip(os.sep) or os.sep
@@ -544,16 +765,27 @@ def _start():
         by_last.setdefault(rel, set()).add(qual.rsplit(".", 1)[-1])
     _exact, _by_last, _patterns = exact, by_last, tuple(patterns)
     _only_functions = not _files
+    if _only_functions:
+        _names = frozenset(name for names in by_last.values() for name in names)
     _max_calls = int(spec.get("max_calls", _max_calls))
     _max_values = int(spec.get("max_values", _max_values))
     _max_bytes = int(spec.get("max_bytes", _max_bytes))
     _max_repr = int(spec.get("max_repr", _max_repr))
-    _write({"probe": "start", "python": sys.version.split()[0]})
-    if not _files and not _patterns:
-        return
-    _off = False
-    threading.settrace(_trace)
-    sys.settrace(_trace)
+    # For the tests and the benchmark: the sys.settrace path on a Python that has the other.
+    _force_settrace = spec.get("tracer") == "settrace"
+    tracer = "none"
+    if _files or _patterns:
+        _off = False
+        if _monitor():
+            tracer = "sys.monitoring"
+        else:
+            import threading
+
+            _threading = threading
+            threading.settrace(_trace)
+            sys.settrace(_trace)
+            tracer = "sys.settrace"
+    _write({"probe": "start", "python": sys.version.split()[0], "tracer": tracer})
 
 
 def _forget_own_folder():
@@ -574,14 +806,14 @@ def _forget_own_folder():
 def _chain():
     """Runs the project's own sitecustomize, the one Python would have found without the probe.
     Its errors propagate, so `site` reports them exactly as it would have."""
-    import importlib
-
     ours = sys.modules.get("sitecustomize")
     # Out of sys.modules while the next one is looked up, so the import machinery searches
     # sys.path (now without the probe's folder) instead of returning this module.
     sys.modules.pop("sitecustomize", None)
     try:
-        importlib.import_module("sitecustomize")
+        # __import__, not importlib.import_module: the same search, without importing the
+        # importlib package at every start.
+        __import__("sitecustomize")
     except ImportError as exc:
         if getattr(exc, "name", "sitecustomize") != "sitecustomize":
             raise

@@ -1,17 +1,30 @@
 use super::*;
 use std::process::{Command, Output};
 
-/// The probe's tests run real Python: a missing interpreter fails them, loudly.
-fn python3() -> &'static str {
-    let found = Command::new("python3")
+/// The probe's tests run real Python: a missing interpreter fails them, loudly. `python3`, or
+/// the interpreter `HEAL_TEST_PYTHON` names: the probe has two paths (`sys.settrace` before
+/// 3.12, `sys.monitoring` from 3.12 on), and `.ci/run` runs these tests again on the other
+/// Pythons the machine has.
+fn python3() -> OsString {
+    let python = std::env::var_os("HEAL_TEST_PYTHON").unwrap_or_else(|| OsString::from("python3"));
+    let found = Command::new(&python)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         found,
-        "python3 is required by the probe's tests and was not found on PATH"
+        "{} is required by the probe's tests and was not found",
+        python.to_string_lossy()
     );
-    "python3"
+    python
+}
+
+/// Whether the probe watched through `sys.monitoring` (3.12+) in `run`, from its start line.
+fn monitoring(run: &Run) -> bool {
+    run.raw
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|v| v["tracer"] == "sys.monitoring")
 }
 
 fn id(file: &str, qualname: &str) -> FunctionId {
@@ -283,6 +296,12 @@ print(Budget(9).share(3), Budget.empty().total)
         run.rets(&id("app.py", "Budget.__init__"), "self, 0"),
         ["None"]
     );
+    // Watched by name (the fixed run, whose tracer lets every other name go at once), a method
+    // is found by its qualified name, and only it is recorded.
+    let share = id("app.py", "Budget.share");
+    let fixed = project.run_probed("app.py", &project.fixed_spec(std::slice::from_ref(&share)));
+    assert_eq!(fixed.rets(&share, "self, 3"), ["3.0"]);
+    assert!(fixed.rets(&id("app.py", "Budget.empty"), "cls").is_empty());
 }
 
 #[test]
@@ -380,13 +399,29 @@ def recover(text):
         return -1
 
 
+def fail(text):
+    return int(text)
+
+
 parse('12'); parse('x'); recover('x')
+try:
+    fail('y')
+except ValueError:
+    pass
 ";
     let project = Project::new(&[("app.py", program)]);
     let run = project.run_probed("app.py", &project.baseline_spec(&["app.py"]));
     assert_eq!(run.rets(&id("app.py", "parse"), "'12'"), ["12"]);
-    assert!(run.rets(&id("app.py", "parse"), "'x'").is_empty());
+    if monitoring(&run) {
+        // sys.monitoring tells a return from an unwind: the None is what parse returned.
+        assert_eq!(run.rets(&id("app.py", "parse"), "'x'"), ["None"]);
+    } else {
+        assert!(run.rets(&id("app.py", "parse"), "'x'").is_empty());
+    }
     assert_eq!(run.rets(&id("app.py", "recover"), "'x'"), ["-1"]);
+    let fail = &run.calls.functions()[&id("app.py", "fail")];
+    assert!(fail.results.is_empty());
+    assert_eq!(fail.raised["'y'"], "ValueError");
 }
 
 // Swallowing a RecursionError raised in the tracer while the program was at its limit made
@@ -470,6 +505,81 @@ fn max_calls_stops_watching_a_function() {
     let tens = run.lines_of("tens");
     assert_eq!(tens.iter().filter(|v| v.get("ret").is_some()).count(), 10);
     assert_eq!(tens.iter().filter(|v| v["truncated"] == true).count(), 1);
+}
+
+// See: issue 10. The probe's cost is the time its hook is on; a run watching named functions
+// takes it out (sys.settrace) or gives its sys.monitoring tool id back once they are past
+// their bounds, and the program can tell.
+#[test]
+fn r10_the_probe_leaves_once_the_watched_functions_are_past_their_bounds() {
+    let program = "\
+import sys
+
+
+def ident(n):
+    return n
+
+
+for i in range(3000):
+    ident(i)
+mon = getattr(sys, 'monitoring', None)
+held = [t for t in range(6) if mon is not None and mon.get_tool(t) is not None]
+print(sys.gettrace() is None, held)
+";
+    let project = Project::new(&[("app.py", program)]);
+    let ident = id("app.py", "ident");
+    let run = project.run_probed("app.py", &project.fixed_spec(std::slice::from_ref(&ident)));
+    assert_eq!(run.stdout(), "True []\n");
+    assert_eq!(run.output.stderr, b"");
+    let calls = &run.calls.functions()[&ident];
+    assert!(calls.truncated);
+    assert_eq!(calls.results.len() as u64, Limits::default().max_values);
+}
+
+// A program with its own tools keeps them: its trace function, and (3.12+) the sys.monitoring
+// tool ids named for debuggers, coverage and profilers.
+#[test]
+fn a_programs_own_tracer_and_monitoring_tools_keep_working() {
+    let program = "\
+import sys
+
+seen = []
+
+
+def mine(frame, event, arg):
+    if frame.f_code.co_name == 'double':
+        seen.append(event)
+    return None
+
+
+def double(n):
+    return n * 2
+
+
+double(1)
+sys.settrace(mine)
+double(2)
+sys.settrace(None)
+mon = getattr(sys, 'monitoring', None)
+if mon is not None:
+    for tool in (mon.DEBUGGER_ID, mon.COVERAGE_ID, mon.PROFILER_ID, mon.OPTIMIZER_ID):
+        mon.use_tool_id(tool, 'mine')
+        mon.free_tool_id(tool)
+print(seen, double(3))
+";
+    let project = Project::new(&[("app.py", program)]);
+    let plain = project.run_plain("app.py");
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "['call'] 6\n");
+    let double = id("app.py", "double");
+    let run = project.run_probed("app.py", &project.fixed_spec(std::slice::from_ref(&double)));
+    assert_eq!(run.output.stdout, plain.stdout);
+    assert_eq!(run.output.stderr, b"");
+    assert_eq!(run.rets(&double, "1"), ["2"]);
+    if monitoring(&run) {
+        // sys.monitoring is apart from the program's trace function: nothing is missed.
+        assert_eq!(run.rets(&double, "2"), ["4"]);
+        assert_eq!(run.rets(&double, "3"), ["6"]);
+    }
 }
 
 #[test]
