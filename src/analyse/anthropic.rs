@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::parse::{TOOL_DESCRIPTION, TOOL_NAME, report_fix_schema};
 use super::retry::{self, Failure, Retries, Scrub};
-use super::{AnalyseError, Conversation, Model, Reply, ToolCall, Turn, Usage, read_answer};
+use super::{AnalyseError, AnswerForm, Conversation, Model, Reply, ToolCall, Turn, Usage};
 use crate::redact::Redactor;
 
 pub use super::retry::MAX_BACKOFF;
@@ -135,22 +135,26 @@ impl Anthropic {
 
     /// The request body for `conv`, redacted, as it will be sent.
     pub fn request_body(&self, conv: &Conversation) -> Value {
+        // The `file` form asks for plain text: no tool at all.
+        let tool = matches!(conv.form(), AnswerForm::Tool);
         let request = Request {
             model: &self.config.model,
             max_tokens: self.config.max_tokens,
             system: conv.system(),
             messages: messages(conv),
-            tools: [Tool {
-                name: TOOL_NAME,
-                description: TOOL_DESCRIPTION,
-                input_schema: report_fix_schema(),
-            }],
-            tool_choice: ToolChoice {
+            tools: tool.then(|| {
+                [Tool {
+                    name: TOOL_NAME,
+                    description: TOOL_DESCRIPTION,
+                    input_schema: report_fix_schema(),
+                }]
+            }),
+            tool_choice: tool.then_some(ToolChoice {
                 kind: "tool",
                 name: TOOL_NAME,
                 // One answer, one call: a second call would need a result of its own.
                 disable_parallel_tool_use: true,
-            },
+            }),
             temperature: conv.temperature(),
         };
         // Serializing these structs of strings and values cannot fail.
@@ -260,7 +264,7 @@ impl Model for Anthropic {
         }
         let truncated = (response.stop_reason.as_deref() == Some("max_tokens"))
             .then_some(self.config.max_tokens);
-        let answer = read_answer(&text, &tool_calls, truncated);
+        let answer = conv.read(&text, &tool_calls, truncated);
         let u = response.usage;
         let usage = Usage {
             model: response.model.unwrap_or_else(|| self.config.model.clone()),
@@ -337,8 +341,10 @@ struct Request<'a> {
     max_tokens: u32,
     system: &'a str,
     messages: Vec<Message<'a>>,
-    tools: [Tool<'a>; 1],
-    tool_choice: ToolChoice<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<[Tool<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<ToolChoice<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
 }
@@ -446,6 +452,7 @@ mod tests {
         Conversation::new(Prompt {
             system: "the rules".to_string(),
             user: "the error".to_string(),
+            form: AnswerForm::Tool,
         })
     }
 
@@ -513,11 +520,33 @@ mod tests {
     }
 
     #[test]
+    fn the_file_form_sends_no_tool() {
+        let mut conv = Conversation::new(Prompt {
+            system: "the rules".to_string(),
+            user: "the error".to_string(),
+            form: AnswerForm::File(crate::analyse::FileTarget {
+                path: "app.py".to_string(),
+                exc_type: "NameError".to_string(),
+            }),
+        });
+        conv.push_answer("no block here".to_string(), Vec::new(), usage());
+        conv.follow_up("give the whole file again");
+        let body = client(Redactor::default()).request_body(&conv);
+        assert!(body.get("tools").is_none(), "{body}");
+        assert!(body.get("tool_choice").is_none(), "{body}");
+        assert_eq!(
+            body["messages"][2],
+            json!({"role": "user", "content": [{"type": "text", "text": "give the whole file again"}]})
+        );
+    }
+
+    #[test]
     fn request_bodies_are_redacted() {
         let redactor = Redactor::from_env([("SERVICE_TOKEN", "tok-secret-42")]);
         let conv = Conversation::new(Prompt {
             system: "s".to_string(),
             user: "boom tok-secret-42 ghp_abcdefghijklmnopqrstuvwxyz0123456789".to_string(),
+            form: AnswerForm::Tool,
         });
         let body = client(redactor).request_body(&conv);
         assert_eq!(

@@ -2,7 +2,9 @@
 //!
 //! - [`prompt`] gathers the incident's source files and renders the prompt (pure but for the
 //!   reading of files).
-//! - [`parse`] holds the `report_fix` schema and reads answers into [`ReportFix`] (pure).
+//! - [`parse`] holds the `report_fix` schema and reads answers into [`ReportFix`] (pure);
+//!   [`file_form`] reads the `file` form's plain answers (the whole corrected file) into one
+//!   (pure).
 //! - [`anthropic`] talks to the Anthropic Messages API, [`openai`] to OpenAI-compatible chat
 //!   completions (OpenAI, and local servers such as llama.cpp, Ollama or vLLM); both implement
 //!   the same [`Model`] trait and share their retries and error scrubbing (`retry`).
@@ -16,6 +18,7 @@
 
 pub mod answer;
 pub mod anthropic;
+pub mod file_form;
 pub mod openai;
 pub mod parse;
 pub mod prompt;
@@ -27,7 +30,9 @@ pub use answer::{Category, Confidence, Edit, ReportFix};
 pub use anthropic::{Anthropic, AnthropicConfig};
 pub use openai::{OpenAi, OpenAiConfig};
 pub use parse::report_fix_schema;
-pub use prompt::{EditForm, Prompt, PromptInput, gather, gather_over, render};
+pub use prompt::{
+    AnswerForm, EditForm, FileTarget, Prompt, PromptInput, gather, gather_over, render,
+};
 
 /// How many answers [`analyse`] asks for: the first, and one more when it was unusable.
 pub const MAX_ANSWERS: u32 = 2;
@@ -163,6 +168,8 @@ pub struct Conversation {
     /// The sampling temperature asked for, in hundredths; `None` leaves the provider's own
     /// (heal asks its first candidate as it always did, further candidates higher).
     temperature: Option<u16>,
+    /// How the model answers: it decides the request, the reading of answers and feedback.
+    form: AnswerForm,
 }
 
 impl Conversation {
@@ -175,6 +182,7 @@ impl Conversation {
             }],
             usage: Vec::new(),
             temperature: None,
+            form: prompt.form,
         }
     }
 
@@ -191,6 +199,21 @@ impl Conversation {
 
     pub fn system(&self) -> &str {
         &self.system
+    }
+
+    /// How the model answers in this conversation.
+    pub fn form(&self) -> &AnswerForm {
+        &self.form
+    }
+
+    /// Reads an answer of this conversation's form: a `report_fix` call (or its JSON in the
+    /// text), or in the `file` form the text with the corrected file. `truncated` says the
+    /// answer hit the output limit.
+    pub fn read(&self, text: &str, tool_calls: &[ToolCall], truncated: Option<u32>) -> Answer {
+        match &self.form {
+            AnswerForm::Tool => read_answer(text, tool_calls, truncated),
+            AnswerForm::File(target) => file_form::read(text, target, truncated),
+        }
     }
 
     pub fn turns(&self) -> &[Turn] {
@@ -302,18 +325,11 @@ pub async fn analyse<M: Model>(
             }
             Answer::Unusable { reason } => {
                 tracing::debug!("unusable answer from {}: {reason}", model.name());
-                conv.follow_up(&unusable_feedback(&reason));
+                let feedback = prompt::unusable(conv.form(), &reason);
+                conv.follow_up(&feedback);
             }
         }
     }
-}
-
-/// What the model is told about an unusable answer.
-pub fn unusable_feedback(reason: &str) -> String {
-    format!(
-        "Your answer could not be used: {reason}. Call report_fix again, once, with every field \
-         filled in as its schema says."
-    )
 }
 
 /// Reads an answer made of `text` and `tool_calls`: the first call of `report_fix`, else a
@@ -361,6 +377,7 @@ mod tests {
         Prompt {
             system: "sys".to_string(),
             user: "the error".to_string(),
+            form: AnswerForm::Tool,
         }
     }
 

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::parse::{TOOL_DESCRIPTION, TOOL_NAME, extract_json, report_fix_schema};
 use super::retry::{self, Failure, Retries, Scrub};
-use super::{AnalyseError, Conversation, Model, Reply, ToolCall, Turn, Usage, read_answer};
+use super::{AnalyseError, AnswerForm, Conversation, Model, Reply, ToolCall, Turn, Usage};
 use crate::redact::Redactor;
 
 pub use super::retry::MAX_BACKOFF;
@@ -218,10 +218,18 @@ impl OpenAi {
     }
 
     fn body_for(&self, conv: &Conversation, structured: Structured) -> Value {
-        let mut messages = vec![Message::System {
-            content: system_prompt(conv.system(), structured),
-        }];
-        messages.extend(messages_of(conv, structured));
+        // The `file` form asks for plain text: no tool, no response format, and the rules as
+        // heal wrote them.
+        let plain = matches!(conv.form(), AnswerForm::File(_));
+        let system = if plain {
+            Cow::Borrowed(conv.system())
+        } else {
+            system_prompt(conv.system(), structured)
+        };
+        let mut messages = vec![Message::System { content: system }];
+        // Without tools, earlier turns are plain text (there are none to answer anyway).
+        let turns_as = if plain { Structured::Json } else { structured };
+        messages.extend(messages_of(conv, turns_as));
         let mut request = Request {
             model: &self.config.model,
             messages,
@@ -235,6 +243,7 @@ impl OpenAi {
             response_format: None,
         };
         match structured {
+            _ if plain => {}
             Structured::Tools => {
                 request.tools = Some([Tool {
                     kind: "function",
@@ -306,7 +315,8 @@ impl OpenAi {
         let error = ApiError::read(&text);
         let message = self.scrub().excerpt(&error.message);
         let kind = error.kind.clone();
-        if structured != Structured::Json && error.refuses_structure(status) {
+        let asked_structured = !matches!(conv.form(), AnswerForm::File(_));
+        if asked_structured && structured != Structured::Json && error.refuses_structure(status) {
             self.fall_back(structured, status, &message);
             return Err(Failure::Resend);
         }
@@ -410,7 +420,7 @@ impl Model for OpenAi {
             .collect();
         let truncated =
             (choice.finish_reason.as_deref() == Some("length")).then_some(self.config.max_tokens);
-        let answer = read_answer(&text, &tool_calls, truncated);
+        let answer = conv.read(&text, &tool_calls, truncated);
         let u = response.usage.unwrap_or_default();
         let usage = Usage {
             model: response
@@ -785,7 +795,7 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyse::{Answer, Prompt};
+    use crate::analyse::{Answer, Prompt, read_answer};
 
     const KEY: &str = "sk-proj-test-key-0123456789";
 
@@ -802,6 +812,7 @@ mod tests {
         Conversation::new(Prompt {
             system: "the rules".to_string(),
             user: "the error".to_string(),
+            form: AnswerForm::Tool,
         })
     }
 
@@ -987,11 +998,41 @@ mod tests {
     }
 
     #[test]
+    fn the_file_form_asks_for_plain_text_in_every_mode() {
+        let mut conv = Conversation::new(Prompt {
+            system: "the rules".to_string(),
+            user: "the error".to_string(),
+            form: AnswerForm::File(crate::analyse::FileTarget {
+                path: "app.py".to_string(),
+                exc_type: "NameError".to_string(),
+            }),
+        });
+        conv.push_answer("no block here".to_string(), Vec::new(), usage());
+        conv.follow_up("give the whole file again");
+        for structured in [Structured::Tools, Structured::JsonSchema, Structured::Json] {
+            let body = client(structured).request_body(&conv);
+            assert!(body.get("tools").is_none(), "{body}");
+            assert!(body.get("tool_choice").is_none(), "{body}");
+            assert!(body.get("response_format").is_none(), "{body}");
+            assert_eq!(
+                body["messages"],
+                json!([
+                    {"role": "system", "content": "the rules"},
+                    {"role": "user", "content": "the error"},
+                    {"role": "assistant", "content": "no block here"},
+                    {"role": "user", "content": "give the whole file again"}
+                ])
+            );
+        }
+    }
+
+    #[test]
     fn request_bodies_are_redacted() {
         let redactor = Redactor::from_env([("SERVICE_TOKEN", "tok-secret-42")]);
         let conv = Conversation::new(Prompt {
             system: "s tok-secret-42".to_string(),
             user: "boom tok-secret-42 ghp_abcdefghijklmnopqrstuvwxyz0123456789".to_string(),
+            form: AnswerForm::Tool,
         });
         let model = OpenAi::new(OpenAiConfig::new(), redactor).unwrap();
         let body = model.request_body(&conv);

@@ -575,6 +575,21 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_search_is_refused() {
+        // Only the `file` form's own reader makes an edit with an empty `search` (the whole
+        // file); a `report_fix` answer never may.
+        check(
+            |o| {
+                o.insert(
+                    "edits".into(),
+                    json!([{"file": "app.py", "search": "", "replace": "print(x)"}]),
+                );
+            },
+            &["field `edits[0].search` is empty"],
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once() {
         check(
             |o| {

@@ -108,7 +108,7 @@ const GIT_MODES: &[&str] = &["push", "branch", "pr", "commit", "off"];
 const SANDBOXES: &[&str] = &["auto", "required", "off"];
 /// Values of .env this long or longer are secrets, whatever their names.
 pub(super) const DOTENV_SECRET_LEN: usize = 8;
-const EDIT_FORMS: &[&str] = &["search_replace", "function"];
+const EDIT_FORMS: &[&str] = &["search_replace", "function", "file"];
 
 /// Every setting heal knows. heal.toml keys outside this table are an error (a typo would
 /// otherwise silently do nothing).
@@ -153,7 +153,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "openai_api_key", env: "OPENAI_API_KEY", kind: Kind::Text, default: None, secret: true, help: "OpenAI API key (optional for local servers)" },
     Key { toml: "openai_base_url", env: "OPENAI_BASE_URL", kind: Kind::Url, default: Some(DEFAULT_OPENAI_BASE_URL), secret: false, help: "OpenAI-compatible base URL: llama.cpp http://127.0.0.1:8080/v1, Ollama http://127.0.0.1:11434/v1" },
     Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("tools"), secret: false, help: "how the openai provider asks for the report_fix answer: tools, json_schema or json" },
-    Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: Some("search_replace"), secret: false, help: "how the model writes edits: search_replace (exact text to replace) or function (the def line, and the whole new function)" },
+    Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: Some("search_replace"), secret: false, help: "how the model writes edits: search_replace (exact text to replace), function (the def line, and the whole new function) or file (the whole corrected file in a plain code block, no tool or JSON, for files of at most 400 lines and 12 KiB, else search_replace; its fixes have medium confidence)" },
     Key { toml: "llm.context_calls", env: "HEAL_LLM_CONTEXT_CALLS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model what the failing function was called with and gave in a run of the program (the baseline's calls)" },
     Key { toml: "llm.context_tests", env: "HEAL_LLM_CONTEXT_TESTS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model the project's tests that call the failing function" },
     Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: None, secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call (default: 3 for a local model, an OpenAI-compatible server on loopback or a private address; 1 for a paid API)" },
@@ -245,4 +245,17 @@ pub fn secret_names() -> Vec<String> {
         .filter(|k| k.secret)
         .map(|k| k.env.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_edit_form_named_here_is_known() {
+        for name in EDIT_FORMS {
+            let form = crate::analyse::EditForm::parse(name);
+            assert_eq!(form.map(|f| f.as_str()), Some(*name));
+        }
+    }
 }

@@ -569,6 +569,7 @@ async fn the_conversation_continues_after_a_failed_edit_and_a_failed_validation(
     analyse(&model, &mut conv).await.unwrap();
 
     conv.follow_up(&prompt::edit_failed(
+        conv.form(),
         1,
         "app/calc.py",
         "search text not found",
@@ -576,6 +577,7 @@ async fn the_conversation_continues_after_a_failed_edit_and_a_failed_validation(
     let reply = model.ask(&mut conv).await.unwrap();
     assert!(matches!(reply.answer, Answer::Fix(_)));
     conv.follow_up(&prompt::validation_failed(
+        conv.form(),
         "tests",
         "FAILED tests/test_calc.py::test_report - AssertionError\n",
     ));

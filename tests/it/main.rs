@@ -11,6 +11,7 @@ mod crash;
 mod demo;
 mod detect;
 mod faults;
+mod file_form;
 mod first_hour;
 mod git;
 mod git_races;

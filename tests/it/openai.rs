@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use heal::analyse::openai::{DEFAULT_MODEL, Structured};
 use heal::analyse::{
-    AnalyseError, Answer, Category, Confidence, Conversation, MAX_ANSWERS, Model, OpenAi,
-    OpenAiConfig, Prompt, analyse, report_fix_schema,
+    AnalyseError, Answer, AnswerForm, Category, Confidence, Conversation, MAX_ANSWERS, Model,
+    OpenAi, OpenAiConfig, Prompt, analyse, report_fix_schema,
 };
 use heal::redact::Redactor;
 use serde_json::{Value, json};
@@ -25,6 +25,7 @@ fn conversation() -> Conversation {
             .to_string(),
         user: "ZeroDivisionError: division by zero\n  File \"app/calc.py\", line 15, in divide\n"
             .to_string(),
+        form: AnswerForm::Tool,
     })
 }
 
@@ -601,6 +602,7 @@ async fn secrets_never_reach_the_server() {
     let mut conv = Conversation::new(Prompt {
         system: "rules".to_string(),
         user: format!("RuntimeError: charge failed for token={SECRET}"),
+        form: AnswerForm::Tool,
     });
     analyse(&model, &mut conv).await.unwrap();
     let request = &fake.requests()[0];

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::report::analysis_json;
 use super::{Healer, Outcome, Proved, Refused, Timings, Verdict};
-use crate::analyse::{self, Conversation, Model, ReportFix, Usage};
+use crate::analyse::{self, AnswerForm, Conversation, EditForm, Model, ReportFix, Usage};
 use crate::apply::{self, Plan, PlanError};
 use crate::prove::{Pending, Prover, Validation};
 use crate::record::model::{LlmCall, LlmUsage, Record, Status};
@@ -80,7 +80,9 @@ impl Healer {
             .await
             .unwrap_or_default();
         }
+        let form_note = self.file_form_fallback(&id, &mut input);
         let prompt = analyse::render(&input);
+        let form = prompt.form.clone();
         let mut conv = Conversation::new(prompt.clone());
         let max_attempts = self.config.healing.max_attempts.max(1);
         let extra = self.config.healing.candidates.max(1) - 1;
@@ -101,13 +103,20 @@ impl Healer {
                 Ok((fix, _)) => fix,
                 Err(e) => return Outcome::Ended(Verdict::new(Status::Failed, e.to_string(), true)),
             };
-            let analysis = analysis_json(&fix);
+            let mut analysis = analysis_json(&fix);
+            analysis["edit_form"] = json!(match &form {
+                AnswerForm::File(_) => EditForm::File.as_str(),
+                AnswerForm::Tool => input.edit_form.as_str(),
+            });
+            if let Some(note) = &form_note {
+                analysis["edit_form_note"] = json!(note);
+            }
             self.save(&id, move |r| r.analysis = Some(analysis)).await;
             if let Some(verdict) = self.model_declines(&fix) {
                 return Outcome::Ended(verdict);
             }
             let first = self
-                .candidate(record, pending, prover, &fix, attempts, &mut timings)
+                .candidate(record, pending, prover, &fix, &form, attempts, &mut timings)
                 .await;
             let refusal = match first {
                 Ok(passed) => return self.proved(passed, timings),
@@ -130,7 +139,7 @@ impl Healer {
                     continue;
                 }
                 match self
-                    .candidate(record, pending, prover, &fix, attempts, &mut timings)
+                    .candidate(record, pending, prover, &fix, &form, attempts, &mut timings)
                     .await
                 {
                     Ok(passed) => {
@@ -176,6 +185,37 @@ impl Healer {
         }
     }
 
+    /// Turns a chosen `file` form into `search_replace` for this incident when its file cannot
+    /// be asked for whole: too long, none shown (see [`analyse::prompt::answer_form`]), or
+    /// holding a secret, which the model would see as `[REDACTED]` and copy back over the
+    /// secret. Returns why, which the log and the record's analysis say.
+    fn file_form_fallback(&self, id: &str, input: &mut analyse::PromptInput) -> Option<String> {
+        if input.edit_form != EditForm::File {
+            return None;
+        }
+        let why = match analyse::prompt::answer_form(input) {
+            Err(why) => why,
+            Ok(_) => {
+                let first = input.sources.first()?;
+                if !self.config.redactor.is_match(&first.text) {
+                    return None;
+                }
+                format!(
+                    "{} holds a secret, which the model would see as {} and copy back",
+                    first.path,
+                    crate::redact::REDACTED
+                )
+            }
+        };
+        tracing::info!(
+            "{id}: the file edit form is not used ({why}); asking for search/replace edits"
+        );
+        input.edit_form = EditForm::SearchReplace;
+        Some(format!(
+            "file form not used: {why}; asked for search_replace edits"
+        ))
+    }
+
     /// The model's own reasons not to fix: not fixable, or not confident enough.
     fn model_declines(&self, fix: &ReportFix) -> Option<Verdict> {
         if !fix.fixable {
@@ -202,13 +242,18 @@ impl Healer {
         None
     }
 
-    /// Plans, judges by the policy and proves one candidate fix.
+    /// Plans, judges by the policy and proves one candidate fix, asked in `form`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one candidate's inputs, each used once; a struct would only rename them"
+    )]
     async fn candidate(
         &self,
         record: &Record,
         pending: &Pending,
         prover: &Prover,
         fix: &ReportFix,
+        form: &AnswerForm,
         attempt: u32,
         timings: &mut Timings,
     ) -> Result<Passed, Refusal> {
@@ -222,12 +267,12 @@ impl Healer {
             });
         };
         let read = |rel: &str, abs: &std::path::Path| Healer::read(pending, rel, abs);
-        let edits = match self.function_edits(record, fix, pending) {
+        let edits = match self.expanded_edits(record, fix, form, pending) {
             Ok(edits) => edits,
             Err((number, file, why)) => {
                 self.record_fix(&id, fix, attempt, None, None).await;
                 return Err(Refusal {
-                    feedback: analyse::prompt::edit_failed(number, &file, &why),
+                    feedback: analyse::prompt::edit_failed(form, number, &file, &why),
                     status: Status::Rejected,
                     reason: format!(
                         "the fix was rejected, nothing was written: edit {number} of {file}: {why}"
@@ -242,6 +287,7 @@ impl Healer {
                 self.record_fix(&id, fix, attempt, None, None).await;
                 return Err(Refusal {
                     feedback: analyse::prompt::edit_failed(
+                        form,
                         source.index + 1,
                         &file,
                         &source.kind.to_string(),
@@ -269,7 +315,7 @@ impl Healer {
             self.record_fix(&id, fix, attempt, None, Some(&plan)).await;
             let why = "the fix changes only quotes or spacing: the code Python runs is the same, so the error stays";
             return Err(Refusal {
-                feedback: analyse::prompt::validation_failed("proof", why),
+                feedback: analyse::prompt::validation_failed(form, "proof", why),
                 status: Status::Rejected,
                 reason: format!("the fix was rejected, nothing was written: {why}"),
                 retry: true,
@@ -278,7 +324,7 @@ impl Healer {
         if let Some(why) = self.policy_refusal(record, &plan) {
             self.record_fix(&id, fix, attempt, None, Some(&plan)).await;
             return Err(Refusal {
-                feedback: analyse::prompt::policy_refused(&why),
+                feedback: analyse::prompt::policy_refused(form, &why),
                 status: Status::Rejected,
                 reason: format!(
                     "the fix was refused by the scope policy, nothing was written: {why}"
@@ -294,7 +340,7 @@ impl Healer {
             self.record_candidate(&id, fix, attempt, None, Some(&plan), Some(failure.clone()))
                 .await;
             return Err(Refusal {
-                feedback: analyse::prompt::validation_failed("proof", &failure),
+                feedback: analyse::prompt::validation_failed(form, "proof", &failure),
                 status: Status::Rejected,
                 reason: format!("the fix did not pass its proof, nothing was written: {failure}"),
                 retry: true,
@@ -325,6 +371,7 @@ impl Healer {
         let step = validation.steps.iter().find(|s| !s.passed);
         Err(Refusal {
             feedback: analyse::prompt::validation_failed(
+                form,
                 step.map(|s| s.name.as_str()).unwrap_or("proof"),
                 &failure,
             ),
@@ -335,14 +382,19 @@ impl Healer {
     }
 
     /// The edits as search/replace: edits of the function form (a lone `def` line as
-    /// `search`) expanded to the function's current text. `Err((edit number, file, why))`.
-    fn function_edits(
+    /// `search`) expanded to the function's current text, and the `file` form's edit (an empty
+    /// `search`) to the whole current text of its file. `Err((edit number, file, why))`.
+    fn expanded_edits(
         &self,
         record: &Record,
         fix: &ReportFix,
+        form: &AnswerForm,
         pending: &Pending,
     ) -> Result<Vec<analyse::Edit>, (usize, String, String)> {
-        if self.config.healing.edit_form != analyse::EditForm::Function {
+        if let AnswerForm::File(target) = form {
+            return Ok(self.whole_file_edits(fix, target, pending));
+        }
+        if self.config.healing.edit_form != EditForm::Function {
             return Ok(fix.edits.clone());
         }
         let Ok(scope) = &self.scope else {
@@ -369,6 +421,43 @@ impl Healer {
             out.push(expanded.unwrap_or_else(|| edit.clone()));
         }
         Ok(out)
+    }
+
+    /// The `file` form's edit of `target` as a search/replace of its whole current text (read
+    /// as the function form reads it), the new text given the current one's line ends and final
+    /// newline. Only in this form, and only for the target, does an empty `search` mean the
+    /// whole file: anywhere else it stays empty, and the plan refuses it.
+    fn whole_file_edits(
+        &self,
+        fix: &ReportFix,
+        target: &analyse::FileTarget,
+        pending: &Pending,
+    ) -> Vec<analyse::Edit> {
+        let Ok(scope) = &self.scope else {
+            return fix.edits.clone();
+        };
+        fix.edits
+            .iter()
+            .map(|edit| {
+                if edit.search != analyse::file_form::WHOLE_FILE || edit.file != target.path {
+                    return edit.clone();
+                }
+                let current = scope
+                    .check(&edit.file)
+                    .ok()
+                    .and_then(|abs| Healer::read(pending, &edit.file, &abs).ok())
+                    .and_then(|b| String::from_utf8(b).ok());
+                match current {
+                    // A file that cannot be read is the plan's to report.
+                    Some(current) => analyse::Edit {
+                        file: edit.file.clone(),
+                        replace: analyse::file_form::fit(&current, &edit.replace),
+                        search: current,
+                    },
+                    None => edit.clone(),
+                }
+            })
+            .collect()
     }
 
     fn proved(&self, passed: Passed, timings: Timings) -> Outcome {
