@@ -151,6 +151,20 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
                 KEY_REASON.to_string(),
             )
         }
+        "if_statement" | "elif_clause" | "conditional_expression"
+            if incident
+                .missing_key
+                .as_deref()
+                .is_some_and(|key| branches_on_key(node, src, key)) =>
+        {
+            why(
+                &format!(
+                    "a branch on whether the missing key '{}' is there",
+                    incident.missing_key.as_deref().unwrap_or_default()
+                ),
+                KEY_REASON.to_string(),
+            )
+        }
         "conditional_expression" if incident.none_error && defaults_on_none(node, src) => why(
             "a conditional that gives a default when a value is None",
             ": the error was that value being None, and the fix must be where it came from (a default is for a None the program documents)".to_string(),
@@ -188,6 +202,77 @@ pub fn drops_return(before: &str, after: &str) -> Vec<String> {
             format!("it leaves {name} without the `return` of a value it had: its callers would get None")
         })
         .collect()
+}
+
+/// Functions and classes defined before the fix and gone after it (by their dotted path),
+/// unless the fix defines the name the error asked for (a misspelt `def` renamed): every use
+/// of what was deleted would now fail. A small model's whole-file rewrite has been seen to
+/// replace a module's function with another, and the import that then failed passed as the
+/// program getting further.
+pub fn drops_definitions(before: &str, after: &str, message: Option<&str>) -> Vec<String> {
+    // Text that does not parse is the syntax step's to refuse, with its own words.
+    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+        return Vec::new();
+    }
+    let was = definitions(before);
+    let now = definitions(after);
+    let asked_for = |name: &str| {
+        let leaf = name.rsplit('.').next().unwrap_or(name);
+        message.is_some_and(|m| m.contains(&format!("'{leaf}'")))
+    };
+    // A rename to the name the error asked for is the fix of a misspelt definition.
+    if now.iter().any(|n| !was.contains(n) && asked_for(n)) {
+        return Vec::new();
+    }
+    was.into_iter()
+        .filter(|name| !now.contains(name))
+        .map(|name| {
+            format!("it deletes `{name}`, which the program defined: whatever uses it would fail")
+        })
+        .collect()
+}
+
+/// The dotted paths of every function and class of `source`.
+fn definitions(source: &str) -> Vec<String> {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return Vec::new();
+    };
+    let mut functions = Vec::new();
+    collect_functions(tree.root_node(), source.as_bytes(), "", &mut functions);
+    let mut out: Vec<String> = functions.into_iter().map(|(name, _)| name).collect();
+    collect_classes(tree.root_node(), source.as_bytes(), "", &mut out);
+    out
+}
+
+fn collect_classes(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<String>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let def = if child.kind() == "decorated_definition" {
+            child.child_by_field_name("definition").unwrap_or(child)
+        } else {
+            child
+        };
+        let name = def
+            .child_by_field_name("name")
+            .and_then(|n| n.utf8_text(src).ok())
+            .unwrap_or("");
+        match def.kind() {
+            "function_definition" | "class_definition" => {
+                let full = if path.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
+                if def.kind() == "class_definition" {
+                    out.push(full.clone());
+                }
+                if let Some(body) = def.child_by_field_name("body") {
+                    collect_classes(body, src, &full, out);
+                }
+            }
+            _ => collect_classes(child, src, path, out),
+        }
+    }
 }
 
 /// Every function of `source` (its dotted path), and whether its own body (nested functions
@@ -494,6 +579,39 @@ fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
     }
 }
 
+/// Whether the condition of `node` (an `if`, `elif` or conditional expression) tests whether
+/// `key` is in something: `'zip' in address`, `"zip" not in address`.
+fn branches_on_key(node: Node<'_>, src: &[u8], key: &str) -> bool {
+    let condition = match node.kind() {
+        // `a if cond else b`: the condition is the middle one.
+        "conditional_expression" => node.named_child(1),
+        _ => node.child_by_field_name("condition"),
+    };
+    let Some(condition) = condition else {
+        return false;
+    };
+    let mut stack = vec![condition];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "comparison_operator" {
+            let mut cursor = n.walk();
+            let tests_in = n
+                .children(&mut cursor)
+                .any(|c| matches!(c.kind(), "in" | "not in"));
+            let mut cursor = n.walk();
+            let names_key = n.named_children(&mut cursor).any(|c| {
+                c.kind() == "string"
+                    && c.utf8_text(src).ok().and_then(quoted).as_deref() == Some(key)
+            });
+            if tests_in && names_key {
+                return true;
+            }
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    false
+}
+
 /// Whether the function's parameter `name` has a default.
 fn gives_a_default(def: Node<'_>, src: &[u8], name: &str) -> bool {
     let Some(params) = def.child_by_field_name("parameters") else {
@@ -676,6 +794,42 @@ fn quoted(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_branch_on_the_missing_key_is_hiding_and_other_branches_are_not() {
+        let before = "def label(a):\n    return f\"{a['street']}, {a['zip']}\"\n";
+        let guarded = "def label(a):\n    if 'zip' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    else:\n        return a['street']\n";
+        let found = hides(before, guarded, Some("KeyError"), Some("'zip'"));
+        assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        let expr = "def label(a):\n    z = a['zip'] if 'zip' in a else ''\n    return f\"{a['street']}, {z}\"\n";
+        let found = hides(before, expr, Some("KeyError"), Some("'zip'"));
+        assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        // Another key, or another error: not this rule.
+        let other = "def label(a):\n    if 'street' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return ''\n";
+        assert!(hides(before, other, Some("KeyError"), Some("'zip'")).is_empty());
+        assert!(hides(before, guarded, Some("ValueError"), Some("bad")).is_empty());
+        // The docstring says the key is optional: meant.
+        let documented = "def label(a):\n    \"\"\"The zip is optional: the default is none.\"\"\"\n    if 'zip' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return a['street']\n";
+        assert!(hides(before, documented, Some("KeyError"), Some("'zip'")).is_empty());
+    }
+
+    #[test]
+    fn deleting_a_definition_breaks_its_users_unless_it_is_renamed_to_the_name_asked_for() {
+        let before = "def render(t):\n    return t\n\n\ndef shipped(c):\n    return render('x')\n\n\nclass Box:\n    def size(self):\n        return 1\n";
+        let gone = "def render(t, context):\n    return t\n\n\nclass Box:\n    def size(self):\n        return 1\n";
+        let found = drops_definitions(before, gone, Some("render() missing 1 required positional argument: 'context'"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("`shipped`"), "{found:?}");
+        let method_gone = "def render(t):\n    return t\n\n\ndef shipped(c):\n    return render('x')\n\n\nclass Box:\n    pass\n";
+        let found = drops_definitions(before, method_gone, None);
+        assert!(found.iter().any(|w| w.contains("`Box.size`")), "{found:?}");
+        // `def procss` renamed to the `process` a NameError asked for: a fix.
+        let misspelt = "def procss(x):\n    return x\n\n\nprint(process(1))\n";
+        let renamed = "def process(x):\n    return x\n\n\nprint(process(1))\n";
+        assert!(drops_definitions(misspelt, renamed, Some("name 'process' is not defined")).is_empty());
+        // Nothing deleted: nothing said.
+        assert!(drops_definitions(before, before, None).is_empty());
+    }
 
     const BEFORE: &str = "def share(total, n):\n    return total / n\n";
 

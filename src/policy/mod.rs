@@ -219,6 +219,16 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
                 why,
             });
         }
+        for why in hiding::drops_definitions(
+            &file.before,
+            &file.after,
+            cfg.incident_message.as_deref(),
+        ) {
+            violations.push(Violation::Breaks {
+                file: rel.clone(),
+                why,
+            });
+        }
         for (line, what) in scan_added(&file.before, &file.after) {
             violations.push(Violation::Dangerous {
                 file: rel.clone(),
