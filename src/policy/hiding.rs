@@ -24,6 +24,13 @@ const DEFAULT_WORDS: &[&str] = &[
     "zero when",
     "empty if",
     "empty when",
+    "optional",
+    "when absent",
+    "if absent",
+    "when missing",
+    "if missing",
+    "when not given",
+    "if not given",
 ];
 
 /// Phrases of a docstring that say a function may return None: a caller's guard against that
@@ -796,14 +803,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_get_for_a_key_the_docstring_calls_optional_is_meant() {
+        // bench/crashes/cases/dict_key_default_doc: the right fix was refused before.
+        let before = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"]}\n";
+        let after = before.replace("settings[\"retries\"]}", "settings.get(\"retries\", 3)}");
+        assert!(hides(before, &after, Some("KeyError"), Some("'retries'")).is_empty());
+    }
+
+    #[test]
     fn a_branch_on_the_missing_key_is_hiding_and_other_branches_are_not() {
         let before = "def label(a):\n    return f\"{a['street']}, {a['zip']}\"\n";
         let guarded = "def label(a):\n    if 'zip' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    else:\n        return a['street']\n";
         let found = hides(before, guarded, Some("KeyError"), Some("'zip'"));
-        assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        assert!(
+            found.iter().any(|w| w.contains("missing key 'zip'")),
+            "{found:?}"
+        );
         let expr = "def label(a):\n    z = a['zip'] if 'zip' in a else ''\n    return f\"{a['street']}, {z}\"\n";
         let found = hides(before, expr, Some("KeyError"), Some("'zip'"));
-        assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        assert!(
+            found.iter().any(|w| w.contains("missing key 'zip'")),
+            "{found:?}"
+        );
         // Another key, or another error: not this rule.
         let other = "def label(a):\n    if 'street' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return ''\n";
         assert!(hides(before, other, Some("KeyError"), Some("'zip'")).is_empty());
@@ -817,7 +838,11 @@ mod tests {
     fn deleting_a_definition_breaks_its_users_unless_it_is_renamed_to_the_name_asked_for() {
         let before = "def render(t):\n    return t\n\n\ndef shipped(c):\n    return render('x')\n\n\nclass Box:\n    def size(self):\n        return 1\n";
         let gone = "def render(t, context):\n    return t\n\n\nclass Box:\n    def size(self):\n        return 1\n";
-        let found = drops_definitions(before, gone, Some("render() missing 1 required positional argument: 'context'"));
+        let found = drops_definitions(
+            before,
+            gone,
+            Some("render() missing 1 required positional argument: 'context'"),
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("`shipped`"), "{found:?}");
         let method_gone = "def render(t):\n    return t\n\n\ndef shipped(c):\n    return render('x')\n\n\nclass Box:\n    pass\n";
@@ -826,7 +851,9 @@ mod tests {
         // `def procss` renamed to the `process` a NameError asked for: a fix.
         let misspelt = "def procss(x):\n    return x\n\n\nprint(process(1))\n";
         let renamed = "def process(x):\n    return x\n\n\nprint(process(1))\n";
-        assert!(drops_definitions(misspelt, renamed, Some("name 'process' is not defined")).is_empty());
+        assert!(
+            drops_definitions(misspelt, renamed, Some("name 'process' is not defined")).is_empty()
+        );
         // Nothing deleted: nothing said.
         assert!(drops_definitions(before, before, None).is_empty());
     }

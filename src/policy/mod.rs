@@ -219,11 +219,9 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
                 why,
             });
         }
-        for why in hiding::drops_definitions(
-            &file.before,
-            &file.after,
-            cfg.incident_message.as_deref(),
-        ) {
+        for why in
+            hiding::drops_definitions(&file.before, &file.after, cfg.incident_message.as_deref())
+        {
             violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
