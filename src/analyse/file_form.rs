@@ -10,7 +10,8 @@
 //! Understood:
 //! - ```` ```python ````, ```` ```py ````, ```` ```python3 ```` or bare ```` ``` ```` fences,
 //!   indented up to three spaces; the info string may name the target (```` ```python app.py ````).
-//! - heal's line-number margin (`>  4 | code`) copied on every line: removed.
+//! - heal's line-number margin (`>  4 | code`) copied on at least half the lines: removed where
+//!   it is (the model copies it with the lines it keeps, not the ones it writes).
 //! - CRLF line ends: made LF (the healing gives the file the original's line ends and final
 //!   newline, see [`fit`]).
 //! - A last fence left open by an answer that was not cut off: the model stopped after the file.
@@ -24,7 +25,7 @@
 //!   target can be changed, whatever the answer says, and a fence pointing elsewhere is not
 //!   silently taken for it;
 //! - several blocks whose last is not the longest (which one is the file?), or no python block;
-//! - margins on some lines only, control characters, or heal's `[REDACTED]` marker in the file.
+//! - control characters, or heal's `[REDACTED]` marker in the file.
 //!
 //! Decisions:
 //! - `CANNOT FIX:` at the start of a line outside the blocks wins over a block: declining is the
@@ -288,8 +289,11 @@ fn same_file(word: &str, target: &str) -> bool {
     word == target || target.ends_with(&format!("/{word}"))
 }
 
-/// The block's lines as the file's text: heal's margin removed when it is on every line, one
-/// newline at the end.
+/// The block's lines as the file's text, one newline at the end. heal's margin is removed
+/// from the lines that have it when at least half do: a small model copies the margin with
+/// the lines it keeps and writes the lines it changes without it (seen on the crash
+/// benchmark, where refusing such answers lost a third of the file form's fixes). A file
+/// wrongly read this way fails the syntax step or the proof, like any other fix.
 fn file_text(lines: &[&str]) -> Result<String, String> {
     let code: Vec<&str> = lines
         .iter()
@@ -300,14 +304,7 @@ fn file_text(lines: &[&str]) -> Result<String, String> {
         return Err("the code block is empty".to_string());
     }
     let with_margin = code.iter().filter(|l| margin_len(l).is_some()).count();
-    let strip = with_margin == code.len();
-    if !strip && with_margin * 2 >= code.len() {
-        return Err(
-            "some lines of the code block start with heal's line-number margin (`12 | `) and \
-             some do not; write the file without the margin"
-                .to_string(),
-        );
-    }
+    let strip = with_margin * 2 >= code.len();
     let mut text = String::new();
     for line in lines {
         let line = match margin_len(line) {
@@ -562,9 +559,12 @@ mod tests {
             new_file(&fix(&format!("Cause.\n```python\n{bare}```"))),
             FIXED
         );
-        // On some lines only: refused, not half-stripped.
-        let mixed = "  1 | import sys\n  2 | \ndef greet(name):\n  5 |     message = 'hello ' + name\n    return message\n";
-        assert!(unusable(&format!("Cause.\n```python\n{mixed}```")).contains("margin"));
+        // On the lines the model kept, not on the ones it wrote: removed where it is.
+        let mixed = "  1 | import sys\n  2 |\n  3 |\ndef greet(name):\n  5 |     message = 'hello ' + name\n    return message\n";
+        assert_eq!(
+            new_file(&fix(&format!("Cause.\n```python\n{mixed}```"))),
+            FIXED
+        );
         // Code that happens to hold a `|` is not a margin.
         let code = "x = 1 | 2\nprint(x)\n";
         assert_eq!(
