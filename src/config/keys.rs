@@ -153,7 +153,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "openai_api_key", env: "OPENAI_API_KEY", kind: Kind::Text, default: None, secret: true, help: "OpenAI API key (optional for local servers)" },
     Key { toml: "openai_base_url", env: "OPENAI_BASE_URL", kind: Kind::Url, default: Some(DEFAULT_OPENAI_BASE_URL), secret: false, help: "OpenAI-compatible base URL: llama.cpp http://127.0.0.1:8080/v1, Ollama http://127.0.0.1:11434/v1" },
     Key { toml: "openai.structured", env: "HEAL_OPENAI_STRUCTURED", kind: Kind::OneOf(STRUCTURED), default: Some("tools"), secret: false, help: "how the openai provider asks for the report_fix answer: tools, json_schema or json" },
-    Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: Some("search_replace"), secret: false, help: "how the model writes edits: search_replace (exact text to replace), function (the def line, and the whole new function) or file (the whole corrected file in a plain code block, no tool or JSON, for files of at most 400 lines and 12 KiB, else search_replace; its fixes have medium confidence)" },
+    Key { toml: "llm.edit_form", env: "HEAL_LLM_EDIT_FORM", kind: Kind::OneOf(EDIT_FORMS), default: None, secret: false, help: "how the model writes edits: search_replace (exact text to replace), function (the def line, and the whole new function) or file (the whole corrected file in a plain code block, no tool or JSON, for files of at most 400 lines and 12 KiB, else search_replace; its fixes have medium confidence). Default: file for a local model (an OpenAI-compatible server on loopback or a private address), search_replace otherwise" },
     Key { toml: "llm.context_calls", env: "HEAL_LLM_CONTEXT_CALLS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model what the failing function was called with and gave in a run of the program (the baseline's calls)" },
     Key { toml: "llm.context_tests", env: "HEAL_LLM_CONTEXT_TESTS", kind: Kind::Bool, default: Some("true"), secret: false, help: "show the model the project's tests that call the failing function" },
     Key { toml: "llm.candidates", env: "HEAL_LLM_CANDIDATES", kind: Kind::U64 { min: 1 }, default: None, secret: false, help: "fixes asked for at once when the first fails its proof: each is proved against the same baseline, the smallest that passes is applied; each counts as a model call (default: 3 for a local model, an OpenAI-compatible server on loopback or a private address; 1 for a paid API)" },
@@ -210,6 +210,11 @@ impl Key {
             Kind::Url => "\"https://…\"".to_string(),
             // A number without a fixed default (it depends on another key): the least allowed.
             Kind::U64 { min } => min.to_string(),
+            // A choice without a fixed default (it depends on another key): the first one.
+            Kind::OneOf(names) => {
+                toml::Value::String(names.first().copied().unwrap_or_default().to_string())
+                    .to_string()
+            }
             _ => "\"…\"".to_string(),
         }
     }

@@ -158,15 +158,34 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
                 KEY_REASON.to_string(),
             )
         }
-        "if_statement" | "elif_clause" | "conditional_expression"
+        // A branch that gives something else when the key is missing (an `else`, or a
+        // conditional expression) is a default by another name; one that only skips the work
+        // that needs the key (`if "email" in row: send(row)`) is not.
+        "if_statement" | "conditional_expression"
             if incident
                 .missing_key
                 .as_deref()
-                .is_some_and(|key| branches_on_key(node, src, key)) =>
+                .is_some_and(|key| branches_on_key(node, src, key))
+                && has_alternative(node) =>
         {
             why(
                 &format!(
                     "a branch on whether the missing key '{}' is there",
+                    incident.missing_key.as_deref().unwrap_or_default()
+                ),
+                KEY_REASON.to_string(),
+            )
+        }
+        // `"spent" in c and c["spent"] > ...`: a missing key read as False, where the
+        // function's docstring says the key is required.
+        "boolean_operator"
+            if incident.missing_key.as_deref().is_some_and(|key| {
+                tests_key_first(node, src, key) && docstring_requires(node, src)
+            }) =>
+        {
+            why(
+                &format!(
+                    "a test that skips the missing key '{}' where the docstring says it is required",
                     incident.missing_key.as_deref().unwrap_or_default()
                 ),
                 KEY_REASON.to_string(),
@@ -177,7 +196,9 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
             ": the error was that value being None, and the fix must be where it came from (a default is for a None the program documents)".to_string(),
         ),
         "if_statement"
-            if incident.none_error && tests_for_none(node, src) && only_leaves(node) =>
+            if incident.none_error
+                && ((tests_for_none(node, src) && only_leaves(node))
+                    || (tests_for_a_value(node, src) && else_only_leaves(node))) =>
         {
             why(
                 "a guard that leaves when a value is None",
@@ -586,7 +607,105 @@ fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
     }
 }
 
-/// Whether the condition of `node` (an `if`, `elif` or conditional expression) tests whether
+/// Whether the condition of `if_node` holds when a value is there: `if match:`, `if x is not
+/// None:`, `if x != None:`.
+fn tests_for_a_value(if_node: Node<'_>, src: &[u8]) -> bool {
+    let Some(cond) = if_node.child_by_field_name("condition") else {
+        return false;
+    };
+    let cond = if cond.kind() == "parenthesized_expression" {
+        cond.named_child(0).unwrap_or(cond)
+    } else {
+        cond
+    };
+    match cond.kind() {
+        "identifier" | "attribute" => true,
+        "comparison_operator" => {
+            let text = cond.utf8_text(src).unwrap_or("");
+            let mut c = cond.walk();
+            let has_none = cond.named_children(&mut c).any(|n| n.kind() == "none");
+            has_none && (text.contains("is not") || text.contains("!="))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the `else` of `if_node` only leaves (returns, passes, continues or breaks).
+fn else_only_leaves(if_node: Node<'_>) -> bool {
+    let mut cursor = if_node.walk();
+    let Some(alternative) = if_node
+        .children(&mut cursor)
+        .find(|c| c.kind() == "else_clause")
+    else {
+        return false;
+    };
+    let Some(body) = alternative.child_by_field_name("body") else {
+        return false;
+    };
+    let statements = statements_of(body);
+    !statements.is_empty()
+        && statements.iter().all(|s| {
+            matches!(
+                s.kind(),
+                "pass_statement" | "continue_statement" | "break_statement" | "return_statement"
+            )
+        })
+}
+
+/// Whether the left side of `node`, an `and`, tests that `key` is in something.
+fn tests_key_first(node: Node<'_>, src: &[u8], key: &str) -> bool {
+    let text = node.utf8_text(src).unwrap_or("");
+    if !text.contains(" and ") {
+        return false;
+    }
+    node.child_by_field_name("left").is_some_and(|left| {
+        left.kind() == "comparison_operator" && {
+            let mut cursor = left.walk();
+            let tests_in = left.children(&mut cursor).any(|c| c.kind() == "in");
+            let mut cursor = left.walk();
+            let names_key = left.named_children(&mut cursor).any(|c| {
+                c.kind() == "string"
+                    && c.utf8_text(src).ok().and_then(quoted).as_deref() == Some(key)
+            });
+            tests_in && names_key
+        }
+    })
+}
+
+/// Whether the docstring of the function around `node` says something is required.
+fn docstring_requires(node: Node<'_>, src: &[u8]) -> bool {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if n.kind() == "function_definition" {
+            let text = n
+                .child_by_field_name("body")
+                .and_then(|b| b.named_child(0))
+                .filter(|first| {
+                    first.kind() == "expression_statement"
+                        && first.named_child(0).is_some_and(|s| s.kind() == "string")
+                })
+                .and_then(|first| first.utf8_text(src).ok())
+                .unwrap_or("")
+                .to_lowercase();
+            return text.contains("required") || text.contains("always has");
+        }
+        current = n.parent();
+    }
+    false
+}
+
+/// Whether `node`, an `if` statement or a conditional expression, gives an alternative: an
+/// `else` or `elif` branch (a conditional expression always has one).
+fn has_alternative(node: Node<'_>) -> bool {
+    if node.kind() == "conditional_expression" {
+        return true;
+    }
+    let mut cursor = node.walk();
+    node.children(&mut cursor)
+        .any(|c| matches!(c.kind(), "else_clause" | "elif_clause"))
+}
+
+/// Whether the condition of `node` (an `if` statement or a conditional expression) tests whether
 /// `key` is in something: `'zip' in address`, `"zip" not in address`.
 fn branches_on_key(node: Node<'_>, src: &[u8], key: &str) -> bool {
     let condition = match node.kind() {
@@ -803,6 +922,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn from_the_crash_benchmark_a_value_guard_and_a_required_key_skipped_are_hiding() {
+        // none_regex_group: `if match: return match.group(1) else: return None`.
+        let before = "import re\n\ndef order_id(notice):\n    \"\"\"The order id in a notice.\"\"\"\n    return re.search('x', notice).group(1)\n";
+        let after = "import re\n\ndef order_id(notice):\n    \"\"\"The order id in a notice.\"\"\"\n    match = re.search('x', notice)\n    if match:\n        return match.group(1)\n    else:\n        return None\n";
+        let found = hides(
+            before,
+            after,
+            Some("AttributeError"),
+            Some("'NoneType' object has no attribute 'group'"),
+        );
+        assert!(found.iter().any(|w| w.contains("None")), "{found:?}");
+        // dict_key_required_typo: `"spent" in c and c["spent"] > ...` under "all required".
+        let before = "def over(cs):\n    \"\"\"Every campaign has id, budget and spend (all required).\"\"\"\n    return [c['id'] for c in cs if c['spent'] > c['budget']]\n";
+        let after = "def over(cs):\n    \"\"\"Every campaign has id, budget and spend (all required).\"\"\"\n    return [c['id'] for c in cs if 'spent' in c and c['spent'] > c['budget']]\n";
+        let found = hides(before, after, Some("KeyError"), Some("'spent'"));
+        assert!(found.iter().any(|w| w.contains("required")), "{found:?}");
+        // Without the docstring's word, skipping is the program's choice.
+        let loose_before = before.replace(" (all required)", "");
+        let loose_after = after.replace(" (all required)", "");
+        assert!(
+            hides(
+                &loose_before,
+                &loose_after,
+                Some("KeyError"),
+                Some("'spent'")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
     fn a_get_for_a_key_the_docstring_calls_optional_is_meant() {
         // bench/crashes/cases/dict_key_default_doc: the right fix was refused before.
         let before = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"]}\n";
@@ -825,6 +975,11 @@ mod tests {
             found.iter().any(|w| w.contains("missing key 'zip'")),
             "{found:?}"
         );
+        // A guard that only skips the work needing the key, with no substitute: not a default.
+        let skip =
+            "def label(a):\n    if 'zip' in a:\n        print(f\"{a['street']}, {a['zip']}\")\n";
+        let before_print = "def label(a):\n    print(f\"{a['street']}, {a['zip']}\")\n";
+        assert!(hides(before_print, skip, Some("KeyError"), Some("'zip'")).is_empty());
         // Another key, or another error: not this rule.
         let other = "def label(a):\n    if 'street' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return ''\n";
         assert!(hides(before, other, Some("KeyError"), Some("'zip'")).is_empty());

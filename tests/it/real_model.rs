@@ -14,6 +14,17 @@ const REPORT: &str = "def daily_report(client, amounts):\n    total = sum(amount
 #[test]
 #[ignore = "needs a local model server: run by .ci/run with HEAL_E2E_MODEL_URL set"]
 fn a_real_model_fix_ends_applied_and_clean_or_refused_with_nothing_written() {
+    real_model_heals("search_replace");
+}
+
+/// The same with the edit form a local model gets by default: the whole corrected file.
+#[test]
+#[ignore = "needs a local model server: run by .ci/run with HEAL_E2E_MODEL_URL set"]
+fn a_real_model_whole_file_fix_ends_applied_and_clean_or_refused_with_nothing_written() {
+    real_model_heals("file");
+}
+
+fn real_model_heals(form: &str) {
     let url = std::env::var("HEAL_E2E_MODEL_URL")
         .expect("HEAL_E2E_MODEL_URL must name the local model server (see .ci/run)");
     let mut p = Project::new();
@@ -24,6 +35,7 @@ fn a_real_model_fix_ends_applied_and_clean_or_refused_with_nothing_written() {
     // llama.cpp turns into a grammar (llama-cpp-python takes it as json_object + schema, after
     // refusing json_schema once).
     p.env("HEAL_OPENAI_STRUCTURED", "json_schema");
+    p.env("HEAL_LLM_EDIT_FORM", form);
     p.env("HEAL_LLM_TIMEOUT_S", "300");
     p.env("HEAL_LLM_MAX_RETRIES", "1");
     p.env("AUTO_FIX_MIN_CONFIDENCE", "low");
@@ -35,7 +47,7 @@ fn a_real_model_fix_ends_applied_and_clean_or_refused_with_nothing_written() {
     let r = p.record();
     let status = r["status"].as_str().unwrap();
     let reason = r["reason"].as_str().unwrap_or_default();
-    eprintln!("real model: {status}: {reason}");
+    eprintln!("real model ({form}): {status}: {reason}");
     // The model was really asked (no rule fixes this crash).
     assert!(
         r["llm"]["calls"].as_array().is_some_and(|c| !c.is_empty()),

@@ -58,6 +58,12 @@ impl Project {
         env.insert("HEAL_RESTART_BACKOFF_MAX_MS".to_string(), "40".to_string());
         env.insert("HEAL_SLACK_RETRY_INITIAL_MS".to_string(), "10".to_string());
         env.insert("HEAL_SLACK_MAX_ATTEMPTS".to_string(), "3".to_string());
+        // The fake model servers answer as scripted, in report_fix tool calls: a model on
+        // loopback would be asked for a whole file by default. The file form's tests set it.
+        env.insert(
+            "HEAL_LLM_EDIT_FORM".to_string(),
+            "search_replace".to_string(),
+        );
         env.insert("HEAL_SLACK_TIMEOUT_MS".to_string(), "5000".to_string());
         Project { dir, env }
     }
