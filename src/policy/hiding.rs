@@ -260,6 +260,56 @@ pub fn drops_definitions(before: &str, after: &str, message: Option<&str>) -> Ve
         .collect()
 }
 
+/// For a `KeyError`: keys of the program's own data (dictionary literals) that the fix renamed
+/// or removed. The error said the code reads a key the data does not have; changing the data
+/// to fit the code (`"postal_code"` to `"zipcode"` in a sample response) leaves the code wrong
+/// for the real data, which a small model was seen to do with a whole-file rewrite.
+pub fn renames_data_keys(before: &str, after: &str, error_type: Option<&str>) -> Vec<String> {
+    if error_type.is_none_or(|t| t.rsplit('.').next() != Some("KeyError")) {
+        return Vec::new();
+    }
+    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+        return Vec::new();
+    }
+    let was = data_keys(before);
+    let now = data_keys(after);
+    let mut gone: Vec<String> = was.into_iter().filter(|k| !now.contains(k)).collect();
+    gone.sort();
+    gone.dedup();
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "it changes the keys of the program's data ({}), where the error was the code reading a key the data does not have: the code must read the data as it is",
+        gone.iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+}
+
+/// The string keys of every dictionary literal of `source`.
+fn data_keys(source: &str) -> Vec<String> {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return Vec::new();
+    };
+    let src = source.as_bytes();
+    let mut out = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "pair"
+            && let Some(key) = node.child_by_field_name("key")
+            && key.kind() == "string"
+            && let Some(text) = key.utf8_text(src).ok().and_then(quoted)
+        {
+            out.push(text);
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    out
+}
+
 /// The dotted paths of every function and class of `source`.
 fn definitions(source: &str) -> Vec<String> {
     let Some(tree) = crate::prove::syntax::parse(source) else {
@@ -950,6 +1000,25 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_keyerror_fixed_by_renaming_the_datas_keys_is_refused() {
+        // nested_key_error: the sample response's "postal_code" renamed to the "zipcode" read.
+        let before =
+            "DATA = {'street': 'x', 'postal_code': '1'}\n\ndef label(a):\n    return a['zip']\n";
+        let after =
+            "DATA = {'street': 'x', 'zipcode': '1'}\n\ndef label(a):\n    return a['zipcode']\n";
+        let found = renames_data_keys(before, after, Some("KeyError"));
+        assert!(
+            found.len() == 1 && found[0].contains("'postal_code'"),
+            "{found:?}"
+        );
+        // The right fix reads the key the data has: the data is untouched.
+        let right = "DATA = {'street': 'x', 'postal_code': '1'}\n\ndef label(a):\n    return a['postal_code']\n";
+        assert!(renames_data_keys(before, right, Some("KeyError")).is_empty());
+        // Another error: not this rule.
+        assert!(renames_data_keys(before, after, Some("TypeError")).is_empty());
     }
 
     #[test]

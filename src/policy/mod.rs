@@ -220,6 +220,14 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             });
         }
         for why in
+            hiding::renames_data_keys(&file.before, &file.after, cfg.incident_error.as_deref())
+        {
+            violations.push(Violation::HidesTheError {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in
             hiding::drops_definitions(&file.before, &file.after, cfg.incident_message.as_deref())
         {
             violations.push(Violation::Breaks {
