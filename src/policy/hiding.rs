@@ -198,7 +198,8 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
         "if_statement"
             if incident.none_error
                 && ((tests_for_none(node, src) && only_leaves(node))
-                    || (tests_for_a_value(node, src) && else_only_leaves(node))) =>
+                    || (tests_for_a_value(node, src)
+                        && (else_only_leaves(node) || falls_off_the_end(node)))) =>
         {
             why(
                 "a guard that leaves when a value is None",
@@ -702,6 +703,28 @@ fn else_only_leaves(if_node: Node<'_>) -> bool {
         })
 }
 
+/// Whether `if_node` has no `else` and is the last statement of its function's body: when its
+/// test fails, the function returns None without saying so.
+fn falls_off_the_end(if_node: Node<'_>) -> bool {
+    let mut cursor = if_node.walk();
+    let has_else = if_node
+        .children(&mut cursor)
+        .any(|c| matches!(c.kind(), "else_clause" | "elif_clause"));
+    if has_else {
+        return false;
+    }
+    let Some(body) = if_node.parent().filter(|p| p.kind() == "block") else {
+        return false;
+    };
+    let in_function = body
+        .parent()
+        .is_some_and(|p| p.kind() == "function_definition");
+    let last = u32::try_from(body.named_child_count().saturating_sub(1))
+        .ok()
+        .and_then(|i| body.named_child(i));
+    in_function && last.is_some_and(|l| l.id() == if_node.id())
+}
+
 /// Whether the left side of `node`, an `and`, tests that `key` is in something.
 fn tests_key_first(node: Node<'_>, src: &[u8], key: &str) -> bool {
     let text = node.utf8_text(src).unwrap_or("");
@@ -983,6 +1006,26 @@ mod tests {
             Some("'NoneType' object has no attribute 'group'"),
         );
         assert!(found.iter().any(|w| w.contains("None")), "{found:?}");
+        // The same guard with no else, last in the function: it returns None by falling off.
+        let falls = "import re\n\ndef order_id(notice):\n    \"\"\"The order id in a notice.\"\"\"\n    match = re.search('x', notice)\n    if match:\n        return match.group(1)\n";
+        let found = hides(
+            before,
+            falls,
+            Some("AttributeError"),
+            Some("'NoneType' object has no attribute 'group'"),
+        );
+        assert!(found.iter().any(|w| w.contains("None")), "{found:?}");
+        // A guard followed by more code is not falling off.
+        let more = "import re\n\ndef order_id(notice):\n    \"\"\"The order id in a notice.\"\"\"\n    match = re.search('x', notice)\n    if match:\n        return match.group(1)\n    raise ValueError(notice)\n";
+        assert!(
+            hides(
+                before,
+                more,
+                Some("AttributeError"),
+                Some("'NoneType' object has no attribute 'group'")
+            )
+            .is_empty()
+        );
         // dict_key_required_typo: `"spent" in c and c["spent"] > ...` under "all required".
         let before = "def over(cs):\n    \"\"\"Every campaign has id, budget and spend (all required).\"\"\"\n    return [c['id'] for c in cs if c['spent'] > c['budget']]\n";
         let after = "def over(cs):\n    \"\"\"Every campaign has id, budget and spend (all required).\"\"\"\n    return [c['id'] for c in cs if 'spent' in c and c['spent'] > c['budget']]\n";
