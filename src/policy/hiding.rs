@@ -316,42 +316,9 @@ fn definitions(source: &str) -> Vec<String> {
     let Some(tree) = crate::prove::syntax::parse(source) else {
         return Vec::new();
     };
-    let mut functions = Vec::new();
-    collect_functions(tree.root_node(), source.as_bytes(), "", &mut functions);
-    let mut out: Vec<String> = functions.into_iter().map(|(name, _)| name).collect();
-    collect_classes(tree.root_node(), source.as_bytes(), "", &mut out);
-    out
-}
-
-fn collect_classes(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<String>) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        let def = if child.kind() == "decorated_definition" {
-            child.child_by_field_name("definition").unwrap_or(child)
-        } else {
-            child
-        };
-        let name = def
-            .child_by_field_name("name")
-            .and_then(|n| n.utf8_text(src).ok())
-            .unwrap_or("");
-        match def.kind() {
-            "function_definition" | "class_definition" => {
-                let full = if path.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{path}.{name}")
-                };
-                if def.kind() == "class_definition" {
-                    out.push(full.clone());
-                }
-                if let Some(body) = def.child_by_field_name("body") {
-                    collect_classes(body, src, &full, out);
-                }
-            }
-            _ => collect_classes(child, src, path, out),
-        }
-    }
+    let mut all = Vec::new();
+    collect_definitions(tree.root_node(), source.as_bytes(), "", &mut all);
+    all.into_iter().map(|d| d.path).collect()
 }
 
 /// Every function of `source` (its dotted path), and whether its own body (nested functions
@@ -360,12 +327,21 @@ fn returning_functions(source: &str) -> Vec<(String, bool)> {
     let Some(tree) = crate::prove::syntax::parse(source) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    collect_functions(tree.root_node(), source.as_bytes(), "", &mut out);
-    out
+    let mut all = Vec::new();
+    collect_definitions(tree.root_node(), source.as_bytes(), "", &mut all);
+    all.into_iter()
+        .filter_map(|d| d.returns.map(|returns| (d.path, returns)))
+        .collect()
 }
 
-fn collect_functions(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<(String, bool)>) {
+/// A function or class of a source, by its dotted path.
+struct Definition {
+    path: String,
+    /// For a function, whether its own body returns a value; `None` for a class.
+    returns: Option<bool>,
+}
+
+fn collect_definitions(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
     let mut cursor = node.walk();
     for child in node.named_children(&mut cursor) {
         let def = if child.kind() == "decorated_definition" {
@@ -384,15 +360,17 @@ fn collect_functions(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<(Stri
                 } else {
                     format!("{path}.{name}")
                 };
-                if def.kind() == "function_definition" {
-                    let returns = def.child_by_field_name("body").is_some_and(returns_a_value);
-                    out.push((full.clone(), returns));
-                }
+                let returns = (def.kind() == "function_definition")
+                    .then(|| def.child_by_field_name("body").is_some_and(returns_a_value));
+                out.push(Definition {
+                    path: full.clone(),
+                    returns,
+                });
                 if let Some(body) = def.child_by_field_name("body") {
-                    collect_functions(body, src, &full, out);
+                    collect_definitions(body, src, &full, out);
                 }
             }
-            _ => collect_functions(child, src, path, out),
+            _ => collect_definitions(child, src, path, out),
         }
     }
 }
