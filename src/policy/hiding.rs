@@ -613,82 +613,61 @@ fn only_hides(clause: Node<'_>, src: &[u8]) -> bool {
         })
 }
 
-/// Whether an `if`'s condition asks whether something is None (`x is None`, `x == None`,
-/// `not x`).
-fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
-    let Some(cond) = if_node.child_by_field_name("condition") else {
-        return false;
-    };
-    let cond = if cond.kind() == "parenthesized_expression" {
+/// The condition of an `if`, its parentheses taken off.
+fn condition_of(if_node: Node<'_>) -> Option<Node<'_>> {
+    let cond = if_node.child_by_field_name("condition")?;
+    Some(if cond.kind() == "parenthesized_expression" {
         cond.named_child(0).unwrap_or(cond)
     } else {
         cond
-    };
-    match cond.kind() {
+    })
+}
+
+/// Whether `comparison` compares with None, and how: `Some(true)` for `is not None` or
+/// `!= None`, `Some(false)` for `is None` or `== None`.
+fn compares_with_none(comparison: Node<'_>, src: &[u8]) -> Option<bool> {
+    let mut c = comparison.walk();
+    let has_none = comparison
+        .named_children(&mut c)
+        .any(|n| n.kind() == "none");
+    let text = comparison.utf8_text(src).unwrap_or("");
+    has_none.then(|| text.contains("is not") || text.contains("!="))
+}
+
+/// Whether the condition of `if_node` holds when a value is missing: `if not x:`, `if x is
+/// None:`, `if x == None:`.
+fn tests_for_none(if_node: Node<'_>, src: &[u8]) -> bool {
+    condition_of(if_node).is_some_and(|cond| match cond.kind() {
         "not_operator" => true,
-        "comparison_operator" => {
-            let text = cond.utf8_text(src).unwrap_or("");
-            let mut c = cond.walk();
-            let has_none = cond.named_children(&mut c).any(|n| n.kind() == "none");
-            has_none && !text.contains("is not") && !text.contains("!=")
-        }
+        "comparison_operator" => compares_with_none(cond, src) == Some(false),
         _ => false,
-    }
+    })
 }
 
 /// Whether the condition of `if_node` holds when a value is there: `if match:`, `if x is not
 /// None:`, `if x != None:`.
 fn tests_for_a_value(if_node: Node<'_>, src: &[u8]) -> bool {
-    let Some(cond) = if_node.child_by_field_name("condition") else {
-        return false;
-    };
-    let cond = if cond.kind() == "parenthesized_expression" {
-        cond.named_child(0).unwrap_or(cond)
-    } else {
-        cond
-    };
-    match cond.kind() {
+    condition_of(if_node).is_some_and(|cond| match cond.kind() {
         "identifier" | "attribute" => true,
-        "comparison_operator" => {
-            let text = cond.utf8_text(src).unwrap_or("");
-            let mut c = cond.walk();
-            let has_none = cond.named_children(&mut c).any(|n| n.kind() == "none");
-            has_none && (text.contains("is not") || text.contains("!="))
-        }
+        "comparison_operator" => compares_with_none(cond, src) == Some(true),
         _ => false,
-    }
+    })
 }
 
 /// Whether the `else` of `if_node` only leaves (returns, passes, continues or breaks).
 fn else_only_leaves(if_node: Node<'_>) -> bool {
     let mut cursor = if_node.walk();
-    let Some(alternative) = if_node
+    if_node
         .children(&mut cursor)
         .find(|c| c.kind() == "else_clause")
-    else {
-        return false;
-    };
-    let Some(body) = alternative.child_by_field_name("body") else {
-        return false;
-    };
-    let statements = statements_of(body);
-    !statements.is_empty()
-        && statements.iter().all(|s| {
-            matches!(
-                s.kind(),
-                "pass_statement" | "continue_statement" | "break_statement" | "return_statement"
-            )
-        })
+        .and_then(|alternative| alternative.child_by_field_name("body"))
+        .is_some_and(block_only_leaves)
 }
 
 /// Whether `if_node` has no `else` and is the last statement of its function's body: when its
 /// test fails, the function returns None without saying so.
 fn falls_off_the_end(if_node: Node<'_>) -> bool {
-    let mut cursor = if_node.walk();
-    let has_else = if_node
-        .children(&mut cursor)
-        .any(|c| matches!(c.kind(), "else_clause" | "elif_clause"));
-    if has_else {
+    if has_alternative(if_node) {
         return false;
     }
     let Some(body) = if_node.parent().filter(|p| p.kind() == "block") else {
@@ -705,44 +684,35 @@ fn falls_off_the_end(if_node: Node<'_>) -> bool {
 
 /// Whether the left side of `node`, an `and`, tests that `key` is in something.
 fn tests_key_first(node: Node<'_>, src: &[u8], key: &str) -> bool {
-    let text = node.utf8_text(src).unwrap_or("");
-    if !text.contains(" and ") {
+    let is_and = node
+        .child_by_field_name("operator")
+        .is_some_and(|o| o.kind() == "and");
+    is_and
+        && node
+            .child_by_field_name("left")
+            .is_some_and(|left| tests_membership(left, src, key))
+}
+
+/// Whether `node` is `'key' in x` or `'key' not in x`.
+fn tests_membership(node: Node<'_>, src: &[u8], key: &str) -> bool {
+    if node.kind() != "comparison_operator" {
         return false;
     }
-    node.child_by_field_name("left").is_some_and(|left| {
-        left.kind() == "comparison_operator" && {
-            let mut cursor = left.walk();
-            let tests_in = left.children(&mut cursor).any(|c| c.kind() == "in");
-            let mut cursor = left.walk();
-            let names_key = left.named_children(&mut cursor).any(|c| {
-                c.kind() == "string"
-                    && c.utf8_text(src).ok().and_then(quoted).as_deref() == Some(key)
-            });
-            tests_in && names_key
-        }
-    })
+    let mut cursor = node.walk();
+    let tests_in = node
+        .children(&mut cursor)
+        .any(|c| matches!(c.kind(), "in" | "not in"));
+    let mut cursor = node.walk();
+    let names_key = node.named_children(&mut cursor).any(|c| {
+        c.kind() == "string" && c.utf8_text(src).ok().and_then(quoted).as_deref() == Some(key)
+    });
+    tests_in && names_key
 }
 
 /// Whether the docstring of the function around `node` says something is required.
 fn docstring_requires(node: Node<'_>, src: &[u8]) -> bool {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n.kind() == "function_definition" {
-            let text = n
-                .child_by_field_name("body")
-                .and_then(|b| b.named_child(0))
-                .filter(|first| {
-                    first.kind() == "expression_statement"
-                        && first.named_child(0).is_some_and(|s| s.kind() == "string")
-                })
-                .and_then(|first| first.utf8_text(src).ok())
-                .unwrap_or("")
-                .to_lowercase();
-            return text.contains("required") || text.contains("always has");
-        }
-        current = n.parent();
-    }
-    false
+    enclosing_docstring(node, src)
+        .is_some_and(|text| text.contains("required") || text.contains("always has"))
 }
 
 /// Whether `node`, an `if` statement or a conditional expression, gives an alternative: an
@@ -769,19 +739,8 @@ fn branches_on_key(node: Node<'_>, src: &[u8], key: &str) -> bool {
     };
     let mut stack = vec![condition];
     while let Some(n) = stack.pop() {
-        if n.kind() == "comparison_operator" {
-            let mut cursor = n.walk();
-            let tests_in = n
-                .children(&mut cursor)
-                .any(|c| matches!(c.kind(), "in" | "not in"));
-            let mut cursor = n.walk();
-            let names_key = n.named_children(&mut cursor).any(|c| {
-                c.kind() == "string"
-                    && c.utf8_text(src).ok().and_then(quoted).as_deref() == Some(key)
-            });
-            if tests_in && names_key {
-                return true;
-            }
+        if tests_membership(n, src, key) {
+            return true;
         }
         let mut cursor = n.walk();
         stack.extend(n.named_children(&mut cursor));
@@ -880,10 +839,14 @@ fn statements_of(block: Node<'_>) -> Vec<Node<'_>> {
 /// Whether the `if`'s own block only leaves: passes, continues, breaks or returns (whatever
 /// value), never raising nor computing anything.
 fn only_leaves(if_node: Node<'_>) -> bool {
-    let Some(body) = if_node.child_by_field_name("consequence") else {
-        return false;
-    };
-    let statements = statements_of(body);
+    if_node
+        .child_by_field_name("consequence")
+        .is_some_and(block_only_leaves)
+}
+
+/// Whether `block` only leaves: passes, continues, breaks or returns (whatever value).
+fn block_only_leaves(block: Node<'_>) -> bool {
+    let statements = statements_of(block);
     !statements.is_empty()
         && statements.iter().all(|s| {
             matches!(
@@ -904,26 +867,23 @@ fn is_literal(node: Node<'_>) -> bool {
 
 /// Whether the function around `node` says in its docstring that a default is meant.
 fn docstring_promises_a_default(node: Node<'_>, src: &[u8]) -> bool {
+    enclosing_docstring(node, src)
+        .is_some_and(|text| DEFAULT_WORDS.iter().any(|w| text.contains(w)))
+}
+
+/// The docstring of the function around `node`, lower case; `None` when it has none.
+fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> {
     let mut current = node.parent();
     while let Some(n) = current {
         if n.kind() == "function_definition" {
-            let Some(body) = n.child_by_field_name("body") else {
-                return false;
-            };
-            let Some(first) = body.named_child(0) else {
-                return false;
-            };
+            let first = n.child_by_field_name("body")?.named_child(0)?;
             let is_doc = first.kind() == "expression_statement"
                 && first.named_child(0).is_some_and(|s| s.kind() == "string");
-            if !is_doc {
-                return false;
-            }
-            let text = first.utf8_text(src).unwrap_or("").to_lowercase();
-            return DEFAULT_WORDS.iter().any(|w| text.contains(w));
+            return is_doc.then(|| first.utf8_text(src).unwrap_or("").to_lowercase());
         }
         current = n.parent();
     }
-    false
+    None
 }
 
 /// The names read with `os.environ["NAME"]` (or `environ['NAME']`).
