@@ -109,6 +109,26 @@ pub struct Setting {
     pub placeholder: bool,
 }
 
+impl Setting {
+    /// `value` of this setting refused, the key named as the user wrote it: its heal.toml path
+    /// when it came from heal.toml, its environment name otherwise; a secret never shown.
+    fn invalid(&self, value: &str, expected: String) -> ConfigError {
+        ConfigError::Invalid {
+            key: match self.source {
+                Source::File(_) => self.key.toml.to_string(),
+                _ => self.key.env.to_string(),
+            },
+            value: if self.key.secret {
+                "<secret>".to_string()
+            } else {
+                value.to_string()
+            },
+            source_: self.source.clone(),
+            expected,
+        }
+    }
+}
+
 /// When to start the program again after it exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -378,19 +398,7 @@ impl Config {
                     setting.value = None;
                     setting.placeholder = true;
                 } else if !key.kind.check(value) {
-                    problems.push(ConfigError::Invalid {
-                        key: match setting.source {
-                            Source::File(_) => key.toml.to_string(),
-                            _ => key.env.to_string(),
-                        },
-                        value: if key.secret {
-                            "<secret>".to_string()
-                        } else {
-                            value.clone()
-                        },
-                        source_: setting.source.clone(),
-                        expected: key.kind.expected(),
-                    });
+                    problems.push(setting.invalid(value, key.kind.expected()));
                 }
             }
             settings.push(setting);
@@ -629,32 +637,36 @@ impl Config {
             .iter()
             .find(|r| !crate::rules::RULES.contains(&r.as_str()))
         {
-            return Err(ConfigError::Invalid {
-                key: "HEAL_INSTANT_RULES".to_string(),
-                value: unknown.clone(),
-                source_: settings
-                    .iter()
-                    .find(|s| s.key.toml == "instant.rules")
-                    .map(|s| s.source.clone())
-                    .unwrap_or(Source::Default),
-                expected: format!("rule names among {}", crate::rules::RULES.join(", ")),
-            });
+            let expected = format!("rule names among {}", crate::rules::RULES.join(", "));
+            return Err(
+                match settings.iter().find(|s| s.key.toml == "instant.rules") {
+                    Some(setting) => setting.invalid(unknown, expected),
+                    None => ConfigError::Invalid {
+                        key: "HEAL_INSTANT_RULES".to_string(),
+                        value: unknown.clone(),
+                        source_: Source::Default,
+                        expected,
+                    },
+                },
+            );
         }
         if let Some(unknown) = healing
             .triage_force
             .iter()
             .find(|k| !crate::triage::KINDS.contains(&k.as_str()))
         {
-            return Err(ConfigError::Invalid {
-                key: "HEAL_TRIAGE_FORCE".to_string(),
-                value: unknown.clone(),
-                source_: settings
-                    .iter()
-                    .find(|s| s.key.toml == "triage.force")
-                    .map(|s| s.source.clone())
-                    .unwrap_or(Source::Default),
-                expected: format!("kinds among {}", crate::triage::KINDS.join(", ")),
-            });
+            let expected = format!("kinds among {}", crate::triage::KINDS.join(", "));
+            return Err(
+                match settings.iter().find(|s| s.key.toml == "triage.force") {
+                    Some(setting) => setting.invalid(unknown, expected),
+                    None => ConfigError::Invalid {
+                        key: "HEAL_TRIAGE_FORCE".to_string(),
+                        value: unknown.clone(),
+                        source_: Source::Default,
+                        expected,
+                    },
+                },
+            );
         }
         // pr mode cannot do its job without these: say so at start, not at the first fix.
         if git_mode == GitMode::Pr {

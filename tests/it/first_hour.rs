@@ -41,6 +41,19 @@ fn r15_every_bad_key_of_heal_toml_is_named_as_written_with_the_form_expected() {
     assert!(err.contains("heal.toml"), "{err}");
     assert_eq!(err.matches("heal.toml: ").count(), 4, "{err}");
 
+    // A rule name checked after the values is named as written too.
+    p.file(
+        "heal.toml",
+        "[instant]\nrules = [\"did-you-mean\", \"guess-harder\"]\n",
+    );
+    let run = p.run(&["doctor"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("instant.rules = \"guess-harder\"")
+            && !run.stderr.contains("HEAL_INSTANT_RULES"),
+        "{run:?}"
+    );
+
     // Once the types are right, a bad value is named as written, where it was written.
     p.file("heal.toml", "auto_fix_min_confidence = \"sure\"\n");
     let run = p.run(&["doctor"]);
