@@ -67,10 +67,13 @@ impl fmt::Display for Check {
 
 /// Every check, in the order a newcomer meets them.
 pub async fn checks(config: &Config, online: bool) -> Vec<Check> {
+    let repo = Git::open(&config.root).await.ok().flatten();
     let mut out = vec![python().await];
-    out.extend(git(config).await);
+    out.extend(git(config, repo.as_ref()).await);
     out.push(storage(&config.storage_dir));
-    out.extend(ignored(config).await);
+    if let Some(repo) = &repo {
+        out.extend(ignored(config, repo).await);
+    }
     out.push(model(config, online).await);
     out.push(slack(config));
     out
@@ -108,7 +111,7 @@ async fn python() -> Check {
     Check::ok(format!("python3 is {implementation} {version}"))
 }
 
-async fn git(config: &Config) -> Vec<Check> {
+async fn git(config: &Config, repo: Option<&Git>) -> Vec<Check> {
     let mode = config.git.mode;
     let Some(version) = version_of("git", &["--version"]).await else {
         return vec![if mode == GitMode::Off {
@@ -127,7 +130,7 @@ async fn git(config: &Config) -> Vec<Check> {
         ));
         return out;
     }
-    let Ok(Some(repo)) = Git::open(&config.root).await else {
+    let Some(repo) = repo else {
         out.push(Check::warning(format!(
             "{} is not in a git repository: fixes are applied but not committed; `git init` and a first commit, or set HEAL_GIT_MODE=off",
             config.root.display()
@@ -204,27 +207,25 @@ fn storage(dir: &Path) -> Check {
 }
 
 /// `.env` and the storage folder: ignored by git, and not tracked.
-async fn ignored(config: &Config) -> Vec<Check> {
-    let Ok(Some(repo)) = Git::open(&config.root).await else {
-        return Vec::new();
-    };
+async fn ignored(config: &Config, repo: &Git) -> Vec<Check> {
     let storage = match config.storage_dir.strip_prefix(&config.root) {
         Ok(rel) => rel.to_string_lossy().trim_end_matches('/').to_string(),
         // Outside the project: git never sees it.
-        Err(_) => return vec![env_ignored(&repo).await],
+        Err(_) => return vec![env_ignored(repo).await],
     };
-    let mut out = vec![env_ignored(&repo).await];
+    let mut out = vec![env_ignored(repo).await];
     let probe = repo.path_of(&format!("{storage}/heal.db"));
-    out.push(if is_ignored(&repo, &probe).await {
+    out.push(if is_ignored(repo, &probe).await {
         Check::ok(format!("{storage}/ is ignored by git"))
     } else {
         Check::warning(format!(
             "{storage}/ is not in .gitignore: `git add -A` would stage heal's records and backups; add /{storage}/ to .gitignore (`heal init` does)"
         ))
     });
-    for warning in crate::commit::exposed::exposed(&config.root, &config.storage_dir).await {
-        if warning.contains("tracked") {
-            out.push(Check::error(warning));
+    use crate::commit::exposed::{Exposure, exposed_in};
+    for exposure in exposed_in(repo, &config.root, &config.storage_dir).await {
+        if let Exposure::Tracked { .. } = exposure {
+            out.push(Check::error(exposure.to_string()));
         }
     }
     out
