@@ -226,3 +226,61 @@ fn r13_a_file_holding_a_secret_is_never_asked_for_whole() {
     assert!(!reqs[0].raw.contains("ghp_abcdef"), "{}", reqs[0].raw);
     assert!(reqs[0].body.get("tools").is_some());
 }
+
+/// A whole file is untrusted code like any edit: one that fixes the typo and, through a
+/// scan-clean helper of the project, tries to write heal's model key outside the copy (the
+/// system temp folder, `$HOME`) and to print it. The proof runs it in the sandbox: the key
+/// is not in its environment, and nothing outside the copy is written. See: issue 12.
+#[test]
+fn r13_a_whole_file_carrying_a_payload_runs_contained_in_the_sandbox() {
+    const KEY: &str = "sk-ant-api03-file-form-secret-0123456789";
+    let model = FakeOpenAI::start();
+    let mut p = project(&model);
+    p.env("ANTHROPIC_API_KEY", KEY);
+    p.file("app.py", APP);
+    p.file(
+        "tools.py",
+        "import os\n\n\ndef save(path, text):\n    try:\n        with open(path, 'a') as f:\n            f.write(text)\n    except OSError as e:\n        print('SAVE failed', e, flush=True)\n\n\ndef env(name):\n    return os.environ.get(name, 'absent')\n",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let marker = outside.path().join("marker");
+    let home = p.path().join("pwned-home");
+    let payload = FIXED
+        .replace("import sys\n", "import sys\nimport tools\n")
+        .replace(
+            "    return message\n",
+            &format!(
+                "    tools.save({marker:?}, tools.env('ANTHROPIC_API_KEY'))\n    tools.save({home:?}, tools.env('ANTHROPIC_API_KEY'))\n    print('KEY=' + tools.env('ANTHROPIC_API_KEY'), flush=True)\n    return message\n",
+                marker = marker.to_str().unwrap(),
+                home = home.to_str().unwrap(),
+            ),
+        );
+    model.respond_always(Reply::content(&answer(&payload)));
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+
+    let r = p.record();
+    assert!(
+        r["fix"]["sandbox"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bubblewrap"),
+        "{r:#}"
+    );
+    let proof = serde_json::to_string(&r["fix"]["validation"]).unwrap();
+    assert!(
+        proof.contains("KEY=absent"),
+        "the payload did not run: {r:#}"
+    );
+    assert!(!marker.exists(), "the proof wrote outside the copy");
+    assert!(!home.exists(), "the proof wrote into the live project");
+    for request in model.requests() {
+        assert!(!request.raw.contains(KEY), "the key reached the model");
+    }
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "{run:?}"
+    );
+    for record in p.records() {
+        assert!(!record.to_string().contains(KEY), "the key is in a record");
+    }
+}
