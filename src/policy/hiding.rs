@@ -94,6 +94,22 @@ pub fn hides(
                 let line = node.start_position().row + 1;
                 out.push(format!("{} at line {line}{}", why.0, why.1));
             }
+            // Even a default the docstring promises must be only that: the branch for the
+            // missing key still reads everything else the data gives.
+            if touches(node, &added)
+                && let Some(key) = incident.missing_key.as_deref()
+                && let Some(dropped) = drops_other_reads(node, src, key)
+            {
+                let line = node.start_position().row + 1;
+                out.push(format!(
+                    "the branch for a missing '{key}' at line {line} drops what the data gives for {}: only the missing key may take a default, the other values must still be read",
+                    dropped
+                        .iter()
+                        .map(|k| format!("'{k}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             let mut cursor = node.walk();
             stack.extend(node.children(&mut cursor));
         }
@@ -748,6 +764,98 @@ fn branches_on_key(node: Node<'_>, src: &[u8], key: &str) -> bool {
     false
 }
 
+/// For a branch on whether `key` is there (`if "retries" in settings: ... else: ...`): the
+/// other keys the branch with the key reads and the branch without it does not. A small
+/// model's "default" has been seen to return a constant in its `else`, dropping the value
+/// the data did give for another key.
+fn drops_other_reads(node: Node<'_>, src: &[u8], key: &str) -> Option<Vec<String>> {
+    if !matches!(node.kind(), "if_statement" | "conditional_expression")
+        || !branches_on_key(node, src, key)
+    {
+        return None;
+    }
+    let (with, without): (Vec<Node<'_>>, Vec<Node<'_>>) = if node.kind() == "conditional_expression"
+    {
+        (vec![node.named_child(0)?], vec![node.named_child(2)?])
+    } else {
+        let mut cursor = node.walk();
+        let alternatives: Vec<Node<'_>> = node
+            .children(&mut cursor)
+            .filter(|c| matches!(c.kind(), "else_clause" | "elif_clause"))
+            .collect();
+        if alternatives.is_empty() {
+            return None;
+        }
+        (vec![node.child_by_field_name("consequence")?], alternatives)
+    };
+    // `if "k" not in x:` puts the branch without the key first.
+    let condition = if node.kind() == "conditional_expression" {
+        node.named_child(1)
+    } else {
+        condition_of(node)
+    };
+    let negated = condition
+        .map(|c| c.utf8_text(src).unwrap_or(""))
+        .is_some_and(|c| c.contains("not in"));
+    let (with, without) = if negated {
+        (without, with)
+    } else {
+        (with, without)
+    };
+    let read = |nodes: &[Node<'_>]| {
+        let mut keys = Vec::new();
+        for n in nodes {
+            keys_read(*n, src, &mut keys);
+        }
+        keys
+    };
+    let kept = read(&without);
+    let dropped: Vec<String> = read(&with)
+        .into_iter()
+        .filter(|k| k != key && !kept.contains(k))
+        .collect();
+    (!dropped.is_empty()).then_some(dropped)
+}
+
+/// The string keys `node` reads from data: `x["k"]` and `x.get("k", ...)`, once each.
+fn keys_read(node: Node<'_>, src: &[u8], out: &mut Vec<String>) {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        let key = match n.kind() {
+            "subscript" => n
+                .child_by_field_name("subscript")
+                .filter(|s| s.kind() == "string")
+                .and_then(|s| s.utf8_text(src).ok())
+                .and_then(quoted),
+            "call" => {
+                let is_get = n
+                    .child_by_field_name("function")
+                    .filter(|f| f.kind() == "attribute")
+                    .and_then(|f| f.child_by_field_name("attribute"))
+                    .and_then(|a| a.utf8_text(src).ok())
+                    == Some("get");
+                is_get
+                    .then(|| {
+                        n.child_by_field_name("arguments")
+                            .and_then(|a| a.named_child(0))
+                            .filter(|a| a.kind() == "string")
+                            .and_then(|a| a.utf8_text(src).ok())
+                            .and_then(quoted)
+                    })
+                    .flatten()
+            }
+            _ => None,
+        };
+        if let Some(k) = key
+            && !out.contains(&k)
+        {
+            out.push(k);
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+}
+
 /// Whether the function's parameter `name` has a default.
 fn gives_a_default(def: Node<'_>, src: &[u8], name: &str) -> bool {
     let Some(params) = def.child_by_field_name("parameters") else {
@@ -1008,6 +1116,44 @@ mod tests {
         let before = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"]}\n";
         let after = before.replace("settings[\"retries\"]}", "settings.get(\"retries\", 3)}");
         assert!(hides(before, &after, Some("KeyError"), Some("'retries'")).is_empty());
+    }
+
+    #[test]
+    fn a_documented_default_for_a_missing_key_must_keep_the_other_values() {
+        // bench/crashes/cases/dict_key_default_doc: the wrong fix the small model gave.
+        let before = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    settings[\"backoff_s\"] is optional: when absent, 1.5 seconds between tries.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n";
+        let dropping = before.replace(
+            "    return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n",
+            "    if \"retries\" in settings:\n        return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n    else:\n        return {\"retries\": 3, \"backoff_s\": 1.5}\n",
+        );
+        let found = hides(before, &dropping, Some("KeyError"), Some("'retries'"));
+        assert!(
+            found
+                .iter()
+                .any(|w| w.contains("drops what the data gives for 'backoff_s'")),
+            "{found:?}"
+        );
+        // Negated, in a conditional expression: the same.
+        let negated = before.replace(
+            "    return {",
+            "    return {\"retries\": 3, \"backoff_s\": 1.5} if \"retries\" not in settings else {",
+        );
+        let found = hides(before, &negated, Some("KeyError"), Some("'retries'"));
+        assert!(found.iter().any(|w| w.contains("'backoff_s'")), "{found:?}");
+        // The right fixes: only the missing key defaulted, in either shape.
+        let get = before.replace("settings[\"retries\"]}", "settings.get(\"retries\", 3)}");
+        assert!(hides(before, &get, Some("KeyError"), Some("'retries'")).is_empty());
+        let branch = before.replace(
+            "    return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n",
+            "    if \"retries\" in settings:\n        return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n    return {\"retries\": 3, \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n",
+        );
+        assert!(hides(before, &branch, Some("KeyError"), Some("'retries'")).is_empty());
+        let with_else = branch.replace(
+            "\n    return {\"retries\": 3",
+            "\n    else:\n        return {\"retries\": 3",
+        );
+        assert!(with_else.contains("else:"));
+        assert!(hides(before, &with_else, Some("KeyError"), Some("'retries'")).is_empty());
     }
 
     #[test]
