@@ -188,6 +188,107 @@ pub fn fit(current: &str, new: &str) -> String {
     text
 }
 
+/// The model's whole file with its cosmetic changes undone: every changed region whose lines
+/// differ from the current file's only by blank lines, trailing spaces, or a line's quotes
+/// flipped (`'a'` for `"a"`, on a line holding one kind) takes the current file's lines back.
+/// A small model re-formats what it copies (the blank lines between functions, a docstring's
+/// quotes); those changes are not the fix, would count against `policy.max_changed_lines`,
+/// and would land in the commit. A region with any real change is kept whole, as written.
+pub fn undo_cosmetic(current: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(current, new);
+    let old_lines: Vec<&str> = diff.iter_old_slices().collect();
+    let new_lines: Vec<&str> = diff.iter_new_slices().collect();
+    let mut out = String::with_capacity(new.len());
+    // Adjacent changes are one region: judged together.
+    let mut region: Option<(std::ops::Range<usize>, std::ops::Range<usize>)> = None;
+    let flush = |region: &mut Option<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+                 out: &mut String| {
+        if let Some((old, new)) = region.take() {
+            out.extend(merged(&old_lines[old], &new_lines[new]));
+        }
+    };
+    for op in diff.ops() {
+        let (tag, old, new) = op.as_tag_tuple();
+        if tag == similar::DiffTag::Equal {
+            flush(&mut region, &mut out);
+            out.extend(new_lines[new].iter().copied());
+            continue;
+        }
+        region = Some(match region.take() {
+            Some((o, n)) => (o.start..old.end, n.start..new.end),
+            None => (old, new),
+        });
+    }
+    flush(&mut region, &mut out);
+    out
+}
+
+/// One changed region: the current lines when the change is only cosmetic; else the new
+/// lines laid out as the current ones were (their blank lines), when the change is line for
+/// line; else the new lines between the current region's own leading and trailing blanks.
+fn merged<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<&'a str> {
+    if same_but_cosmetic(old, new) {
+        return old.to_vec();
+    }
+    let blank = |l: &&str| l.trim().is_empty();
+    let new_code: Vec<&str> = new.iter().copied().filter(|l| !blank(l)).collect();
+    if old.iter().filter(|l| !blank(l)).count() == new_code.len() {
+        let mut code = new_code.into_iter();
+        return old
+            .iter()
+            .map(|&l| {
+                if blank(&l) {
+                    return l;
+                }
+                let n = code.next().unwrap_or(l);
+                if same_but_cosmetic(&[l], &[n]) { l } else { n }
+            })
+            .collect();
+    }
+    let lead = old.iter().take_while(|l| blank(l)).count();
+    let trail = old[lead..].iter().rev().take_while(|l| blank(l)).count();
+    let core_start = new.iter().take_while(|l| blank(l)).count();
+    let core_end = new.len()
+        - new[core_start..]
+            .iter()
+            .rev()
+            .take_while(|l| blank(l))
+            .count();
+    let mut out = old[..lead].to_vec();
+    out.extend_from_slice(&new[core_start..core_end]);
+    out.extend_from_slice(&old[old.len() - trail..]);
+    out
+}
+
+/// Whether two runs of lines are the same code once blank lines, trailing spaces and a flip of
+/// one line's quote kind are set aside.
+fn same_but_cosmetic(old: &[&str], new: &[&str]) -> bool {
+    let code = |lines: &[&str]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.trim_end().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let (old, new) = (code(old), code(new));
+    old.len() == new.len()
+        && old.iter().zip(&new).all(|(a, b)| {
+            a == b || {
+                // A flip is the same string only when the line holds one kind of quote.
+                let one_kind = |l: &str| !(l.contains('\'') && l.contains('"'));
+                let flipped: String = a
+                    .chars()
+                    .map(|c| match c {
+                        '\'' => '"',
+                        '"' => '\'',
+                        c => c,
+                    })
+                    .collect();
+                one_kind(a) && one_kind(b) && !a.contains('\\') && flipped == *b
+            }
+        })
+}
+
 /// A fenced block of an answer.
 #[derive(Debug)]
 struct Block<'a> {
@@ -391,6 +492,44 @@ fn bounded(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod cosmetic_tests {
+    use super::undo_cosmetic;
+
+    #[test]
+    fn blank_lines_and_requoted_lines_come_back_and_the_fix_stays() {
+        let current = "\"\"\"Campaigns.\"\"\"\n\nX = {\"a\": 1}\n\n\ndef f(c):\n    return c[\"spent\"]\n\n\ndef main():\n    print(f(X))\n";
+        // The model dropped the blank lines, re-quoted X's line and fixed the key.
+        let answer = "\"\"\"Campaigns.\"\"\"\nX = {'a': 1}\n\ndef f(c):\n    return c[\"spend\"]\n\ndef main():\n    print(f(X))\n";
+        let kept = undo_cosmetic(current, answer);
+        assert_eq!(kept, current.replace("spent", "spend"));
+    }
+
+    #[test]
+    fn real_changes_are_kept_in_the_current_layout_and_strings_are_not_equated() {
+        // Line for line: the new line, the current blank lines.
+        let current = "def f():\n    return 1\n";
+        let answer = "def f():\n\n    return 2\n";
+        assert_eq!(undo_cosmetic(current, answer), "def f():\n    return 2\n");
+        // More lines than before: the new ones, between the current region's blank lines.
+        let current = "def f(c):\n    return c[\"spent\"]\n\n\nprint(f({}))\n";
+        let answer =
+            "def f(c):\n    if not c:\n        return 0\n    return c[\"spend\"]\n\nprint(f({}))\n";
+        assert_eq!(
+            undo_cosmetic(current, answer),
+            "def f(c):\n    if not c:\n        return 0\n    return c[\"spend\"]\n\n\nprint(f({}))\n"
+        );
+        // `'it"s'` flipped is another string: both kinds on the line, not cosmetic.
+        let current = "s = 'it\"s'\n";
+        let answer = "s = \"it's\"\n";
+        assert_eq!(undo_cosmetic(current, answer), answer);
+        // Indentation is code in Python.
+        let current = "if x:\n    y()\n";
+        let answer = "if x:\ny()\n";
+        assert_eq!(undo_cosmetic(current, answer), answer);
+    }
 }
 
 #[cfg(test)]

@@ -451,7 +451,10 @@ impl Healer {
                     // A file that cannot be read is the plan's to report.
                     Some(current) => analyse::Edit {
                         file: edit.file.clone(),
-                        replace: analyse::file_form::fit(&current, &edit.replace),
+                        replace: analyse::file_form::fit(
+                            &current,
+                            &analyse::file_form::undo_cosmetic(&current, &edit.replace),
+                        ),
                         search: current,
                     },
                     None => edit.clone(),
