@@ -17,7 +17,9 @@
 //! 4. `behaviour`: calls of the edited functions that returned in the baseline return the
 //!    same values;
 //! 5. `output`: what the baseline printed before its error is printed the same;
-//! 6. `tests`: the project's own tests ([`suite`]) that passed in the baseline still pass.
+//! 6. `examples`: the edited files' docstring examples hold ([`examples`]), judged against the
+//!    same examples run on the code as it was;
+//! 7. `tests`: the project's own tests ([`suite`]) that passed in the baseline still pass.
 //!
 //! It must never write to the live tree, never leave a copy or a process behind (copies are
 //! removed on every path out, panics and cancellation included; every command's process
@@ -26,6 +28,7 @@
 pub mod baseline;
 pub mod behaviour;
 pub mod edited;
+pub mod examples;
 pub mod jail;
 mod ladder;
 pub mod output;
@@ -189,6 +192,8 @@ pub enum StepName {
     Rerun,
     Behaviour,
     Output,
+    /// The edited files' docstring examples.
+    Examples,
     Tests,
     /// The failing test of a test run, with its neighbours.
     Test,
@@ -202,6 +207,7 @@ impl StepName {
             StepName::Rerun => "rerun",
             StepName::Behaviour => "behaviour",
             StepName::Output => "output",
+            StepName::Examples => "examples",
             StepName::Tests => "tests",
             StepName::Test => "test",
         }
@@ -382,6 +388,13 @@ impl Prover {
                 steps.extend(judged.steps);
                 if !passed {
                     next = None;
+                    break 'ladder;
+                }
+            }
+            if let Some(step) = examples::step(&self.config, plan, &sandbox).await {
+                let ok = step.passed;
+                steps.push(step);
+                if !ok {
                     break 'ladder;
                 }
             }

@@ -385,3 +385,70 @@ fn r13_a_fix_that_leaves_a_function_without_its_return_is_refused() {
         ORDERS
     );
 }
+
+const BASE36: &str = "\
+DIGITS = \"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\"
+
+
+def to_base36(n):
+    \"\"\"n >= 0 in base 36, no leading zeros: 0 -> '0', 7 -> '7', 36 -> '10'.\"\"\"
+    return to_base36(n // 36) + DIGITS[n % 36]
+
+
+print(to_base36(123456), flush=True)
+";
+
+/// A program that never got past its error gives the behaviour step nothing to compare: the
+/// docstring's examples do. A base case that makes 7 into '07' fails them, and the model is
+/// told so in the proof's words; its next fix holds and is applied.
+#[test]
+fn r13_a_fix_that_breaks_the_docstrings_examples_is_refused_with_the_example() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_MAX_ATTEMPTS", "2");
+    p.file("app.py", BASE36);
+    let leading_zero = answer(&[(
+        "app.py",
+        "    return to_base36(n // 36)",
+        "    if n == 0:\n        return '0'\n    return to_base36(n // 36)",
+    )]);
+    let right = answer(&[(
+        "app.py",
+        "    return to_base36(n // 36)",
+        "    if n < 36:\n        return DIGITS[n]\n    return to_base36(n // 36)",
+    )]);
+    model.script([Reply::tool_use(leading_zero), Reply::tool_use(right)]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let live = std::fs::read_to_string(p.path().join("app.py")).unwrap();
+    assert!(live.contains("if n < 36:"), "{live}");
+    // The first fix passed the re-run (it prints 2N9C) and failed on the docstring.
+    let failure = r["fix"]["refused"][0]["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("The examples step failed: to_base36(7) returns '07' with the fix")
+            && failure.contains("says '7'")
+            && failure.contains("before the fix it raised RecursionError"),
+        "{failure}"
+    );
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[1]
+            .raw
+            .contains("to_base36(7) returns '07' with the fix"),
+        "the feedback did not carry the example: {}",
+        reqs[1].raw
+    );
+    // The applied fix's proof names the step that held.
+    let steps = r["fix"]["validation"].as_array().unwrap();
+    let examples = steps.iter().find(|s| s["step"] == "examples").unwrap();
+    assert_eq!(examples["passed"], true, "{examples:#}");
+    assert!(
+        examples["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 of 3 docstring example(s) of the edited files hold"),
+        "{examples:#}"
+    );
+}
