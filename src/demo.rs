@@ -23,8 +23,7 @@ use std::process::Command;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
-use crate::config::{Config, Overrides};
-use crate::notify::SlackTarget;
+use crate::config::{Config, Overrides, SlackTarget};
 use crate::pipeline::{self, RunOptions};
 use crate::record::Store;
 use crate::supervise::PassThrough;
@@ -168,7 +167,7 @@ fn stopped(stop: &watch::Receiver<Option<i32>>) -> Option<i32> {
     let sig = (*stop.borrow())?;
     say(&format!(
         "stopped: heal received {}",
-        crate::supervise::signal_name(sig).unwrap_or("a stop signal")
+        crate::signal::name(sig).unwrap_or("a stop signal")
     ));
     Some(128 + sig)
 }

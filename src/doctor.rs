@@ -10,8 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::commit::git::{Cmd, Git};
-use crate::config::{Config, GitMode, ProviderChoice};
-use crate::notify::SlackTarget;
+use crate::config::{Config, GitMode, ProviderChoice, SlackTarget};
 
 /// How long the online model check may take.
 const ONLINE_TIMEOUT: Duration = Duration::from_secs(10);

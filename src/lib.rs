@@ -35,6 +35,7 @@ pub mod prove;
 pub mod record;
 pub mod redact;
 pub mod rules;
+pub mod signal;
 pub mod supervise;
 pub mod term;
 pub mod testrun;

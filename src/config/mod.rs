@@ -8,6 +8,7 @@
 
 mod files;
 mod keys;
+mod notify;
 mod placeholder;
 
 use std::collections::BTreeMap;
@@ -15,11 +16,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::notify::{RetryPolicy, SlackTarget};
-
 use files::{parse_dotenv, parse_toml, read_optional};
 use keys::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, DOTENV_SECRET_LEN, Kind};
 pub use keys::{KEYS, Key, parse_bool, parse_list, secret_names};
+pub use notify::{RetryPolicy, SlackTarget};
 
 /// Where one setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -546,7 +546,7 @@ fn related_lines(record: &Record, m: Mode) -> Vec<String> {
 
 fn crash_line(exit: &ExitInfo) -> String {
     match (exit.signal, exit.code) {
-        (Some(signal), _) => match crate::supervise::signal_name(signal) {
+        (Some(signal), _) => match crate::signal::name(signal) {
             Some(name) => format!("💥 The program crashed: killed by signal {signal} ({name})."),
             None => format!("💥 The program crashed: killed by signal {signal}."),
         },

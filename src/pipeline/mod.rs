@@ -351,12 +351,12 @@ async fn supervise_loop(
     let asked_to_stop = |sig: i32| {
         tracing::info!(
             "received {}: stopping (a healing in progress is cancelled)",
-            supervise::signal_name(sig).unwrap_or("a signal")
+            crate::signal::name(sig).unwrap_or("a signal")
         );
         stop_signal.stopping.store(true, Ordering::SeqCst);
         let _ = stop_signal.why.set(format!(
             "heal was asked to stop ({})",
-            supervise::signal_name(sig).unwrap_or("a signal")
+            crate::signal::name(sig).unwrap_or("a signal")
         ));
         stop_signal.cancel.cancel();
     };
@@ -575,7 +575,7 @@ fn stop(
 ) -> tokio::time::Instant {
     tracing::info!(
         "received {}: passing it to the program",
-        supervise::signal_name(sig).unwrap_or("a signal")
+        crate::signal::name(sig).unwrap_or("a signal")
     );
     supervise::send_signal(pid, sig);
     already.unwrap_or_else(|| tokio::time::Instant::now() + config.restart.stop_grace)

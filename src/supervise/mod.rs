@@ -124,7 +124,7 @@ impl Exit {
             (Some(code), _) => format!("exited with status {code}"),
             (None, Some(sig)) => format!(
                 "killed by signal {sig} ({})",
-                signal_name(sig).unwrap_or("signal")
+                crate::signal::name(sig).unwrap_or("signal")
             ),
             (None, None) => "ended for an unknown reason".to_string(),
         }
@@ -137,24 +137,6 @@ impl Exit {
             signal: status.signal(),
         }
     }
-}
-
-/// The usual name of a signal (`SIGKILL`), for messages; `None` for the rare ones.
-pub fn signal_name(sig: i32) -> Option<&'static str> {
-    Some(match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGTERM => "SIGTERM",
-        _ => return None,
-    })
 }
 
 /// What detection tells the pipeline, in the order it happened on each stream.

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use heal::notify::{Delivery, Notifier, QUEUE_CAPACITY, QUEUE_FULL, RetryPolicy, SlackTarget};
+use heal::config::{RetryPolicy, SlackTarget};
+use heal::notify::{Delivery, Notifier, QUEUE_CAPACITY, QUEUE_FULL};
 use heal::record::model::{Context, ErrorInfo, ExitInfo, Record, SlackThread, Status};
 use serde_json::Value;
 use tokio::sync::mpsc;
