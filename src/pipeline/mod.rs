@@ -4,8 +4,9 @@
 //! Three tasks cooperate:
 //! - the supervision loop (this module's [`run`]) starts the child, forwards signals and decides
 //!   restarts;
-//! - the incident task turns what detection found into records and alerts, in the order it was
-//!   found, batching repeats so that an error storm costs one write per batch, not per line;
+//! - the incident task (`incidents`) turns what detection found into records and alerts, in
+//!   the order it was found, batching repeats so that an error storm costs one write per batch,
+//!   not per line;
 //! - the healer ([`healing`]) takes new incidents one at a time through the gates, the model,
 //!   the proof and the application of a fix;
 //! - the delivery task writes each Slack attempt's outcome into its incident's record.
@@ -15,6 +16,7 @@
 
 mod exports;
 pub mod healing;
+mod incidents;
 mod manual;
 pub mod publish;
 mod recover;
@@ -32,23 +34,19 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::detect::locate::locate_traceback;
 use crate::notify::{Delivery, Notifier};
 use crate::prove::jail::Jail;
-use crate::record::build::{Finding, RunContext};
-use crate::record::model::TestRef;
-use crate::record::model::{ExitInfo, Status};
-use crate::record::{Export, Store, journal, off_thread};
-use crate::supervise::{self, ChildSpec, Decision, Detected, Exit, Restarts};
-use crate::testrun::{self, TestRun};
-use healing::{Healer, Job, Watch};
-use publish::{GitJob, Publisher};
+use crate::record::build::RunContext;
+use crate::record::{Store, journal, off_thread};
+use crate::supervise::{self, ChildSpec, Decision, Detected, Restarts};
+use crate::testrun::TestRun;
+use healing::{Healer, Watch};
+use incidents::{ExitEvent, Incidents, roots};
+use publish::Publisher;
 
 /// How long to wait for a child's output to end after the child itself has exited (a
 /// grandchild may hold the pipe open).
 const OUTPUT_LINGER: Duration = Duration::from_secs(2);
-/// A traceback printed this long before a crash is taken as the crash's cause.
-const CRASH_CAUSE_WINDOW: Duration = Duration::from_secs(10);
 /// Events handled per batch: bounds the work between two store writes.
 const BATCH: usize = 1024;
 /// How long heal waits, when it stops, for Slack messages still being sent.
@@ -290,30 +288,6 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         .await;
     }
     result
-}
-
-/// The project root as the child sees it, and its canonical form when that differs, so frames
-/// printed either way are recognised as the project's.
-fn roots(root: &std::path::Path) -> Vec<String> {
-    let mut out = vec![root.to_string_lossy().into_owned()];
-    if let Ok(canonical) = std::fs::canonicalize(root) {
-        let c = canonical.to_string_lossy().into_owned();
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    out
-}
-
-struct ExitEvent {
-    exit: Exit,
-    /// heal itself ended the program (asked to stop, to restart it on a fix, or past the
-    /// stop grace): not an incident.
-    by_heal: bool,
-    /// The incident the exit itself is (a crash), as soon as it is judged.
-    judged: oneshot::Sender<Option<String>>,
-    /// The same, once healing is done with everything the run left.
-    ack: oneshot::Sender<Option<String>>,
 }
 
 /// The supervision loop's channels to the incidents task and from the healer.
@@ -581,392 +555,6 @@ fn stop(
     already.unwrap_or_else(|| tokio::time::Instant::now() + config.restart.stop_grace)
 }
 
-/// Turns detections into incidents: records them, alerts on new ones.
-struct Incidents {
-    store: Option<Arc<Store>>,
-    notifier: Option<Notifier>,
-    config: Arc<Config>,
-    /// The healer's queue; `None` when healing is off.
-    jobs: Option<mpsc::UnboundedSender<Job>>,
-    /// Incidents sent to the healer since the last exit, so a crash does not heal twice.
-    queued: HashSet<String>,
-    /// Fixes recently applied, rolled back when their error comes back.
-    watch: Arc<Watch>,
-    /// Without a store: the fingerprints already alerted, so the team still hears of each
-    /// error once.
-    alerted_unstored: HashSet<String>,
-    /// The git lane, to revert the commit of a fix that regressed.
-    git: Option<mpsc::UnboundedSender<GitJob>>,
-    /// Set while heal stops the program itself.
-    stopping: Arc<AtomicBool>,
-    /// Cancelled when the healing is: the wait for it is then cut short, while detections
-    /// are still recorded to the last one.
-    cancel: CancellationToken,
-    /// The command is a test run: each failing test is its own incident.
-    test_run: Option<TestRun>,
-    run: RunContext,
-    roots: Vec<String>,
-    /// The incident of the latest traceback of the current run, and when it was seen.
-    last_incident: Option<(String, Instant)>,
-    /// What the run whose output just ended left: its latest incident and stderr's tail.
-    ended_run: Option<(Option<(String, Instant)>, String)>,
-    /// Repeats counted in the database whose export waits (an error storm).
-    exports: exports::Deferred,
-}
-
-impl Incidents {
-    async fn run(
-        mut self,
-        mut detected: mpsc::Receiver<Detected>,
-        mut exits: mpsc::Receiver<ExitEvent>,
-    ) {
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            let exports_due = self.exports.due();
-            tokio::select! {
-                // Detections first: the output of a run that ended is already queued when its
-                // exit arrives, and must be recorded before the exit is judged.
-                biased;
-                n = detected.recv_many(&mut batch, BATCH) => {
-                    if n == 0 {
-                        break;
-                    }
-                    self.handle_detections(std::mem::take(&mut batch)).await;
-                    self.exports.write_if_due(&self.store).await;
-                }
-                Some(event) = exits.recv() => {
-                    self.exports.write(&self.store).await;
-                    self.handle_exit(event).await;
-                }
-                _ = sleep_until_some(exports_due) => self.exports.write(&self.store).await,
-            }
-        }
-        self.exports.write(&self.store).await;
-        while let Some(event) = exits.recv().await {
-            self.handle_exit(event).await;
-        }
-    }
-
-    async fn handle_detections(&mut self, batch: Vec<Detected>) {
-        // Repeats within a batch are counted, then stored once per fingerprint.
-        let mut pending: Vec<(Finding, u64)> = Vec::new();
-        for event in batch {
-            match event {
-                Detected::Traceback {
-                    traceback: tb,
-                    stream,
-                } => {
-                    // The KeyboardInterrupt a Python program prints when heal passes it Ctrl-C
-                    // is the stop heal was asked for, not an error.
-                    if self.stopping.load(Ordering::SeqCst)
-                        && tb.exception.exc_type == "KeyboardInterrupt"
-                    {
-                        continue;
-                    }
-                    let mut finding = self.finding(&tb).await;
-                    finding.error.stream = Some(stream.as_str().to_string());
-                    match pending
-                        .iter_mut()
-                        .find(|(f, _)| f.fingerprint == finding.fingerprint)
-                    {
-                        Some((_, count)) => *count += 1,
-                        None => pending.push((finding, 1)),
-                    }
-                }
-                Detected::End {
-                    tail,
-                    skipped_bytes,
-                } => {
-                    self.flush(std::mem::take(&mut pending)).await;
-                    // The run's output ended: its records are exported as they stand.
-                    self.exports.write(&self.store).await;
-                    if skipped_bytes > 0 {
-                        tracing::warn!(
-                            "{skipped_bytes} bytes of stderr were passed through without being examined: the program wrote faster than heal could read"
-                        );
-                    }
-                    self.ended_run = Some((self.last_incident.take(), tail));
-                }
-            }
-        }
-        self.flush(pending).await;
-    }
-
-    async fn flush(&mut self, pending: Vec<(Finding, u64)>) {
-        for (finding, count) in pending {
-            if let Some(watched) = self
-                .watch
-                .take(&finding.fingerprint, self.config.healing.watch)
-            {
-                self.roll_back(watched).await;
-            }
-            if let Some(id) = self.record(finding, count, None).await {
-                self.last_incident = Some((id, Instant::now()));
-            }
-        }
-    }
-
-    /// What a traceback is: an error of the program, or, in a test run, a failing test (its
-    /// id in the fingerprint, the code under test as its context).
-    async fn finding(&self, tb: &crate::detect::Traceback) -> Finding {
-        let roots: Vec<&str> = self.roots.iter().map(String::as_str).collect();
-        let (root, extra) = roots.split_first().map_or(("", &[][..]), |(r, e)| (*r, e));
-        let failure = self
-            .test_run
-            .as_ref()
-            .and_then(|run| testrun::failure(tb, run.runner, &roots));
-        let (Some(run), Some(failure)) = (&self.test_run, failure) else {
-            return Finding::from_traceback(tb, locate_traceback(tb, root, extra));
-        };
-        let mut located_by = None;
-        let mut location = testrun::code_under_test(tb, &roots);
-        if location.is_none() && failure.phase == testrun::Phase::Call {
-            // Raised in the test itself: the code under test is what its failing line calls.
-            let test_frame = tb.primary().frames.last().cloned();
-            let root_dir = self.config.root.clone();
-            let test_file = failure.file.clone().or_else(|| {
-                test_frame
-                    .as_ref()
-                    .and_then(|f| crate::detect::locate::project_file(&f.file, root, extra))
-            });
-            if let (Some(frame), Some(file)) = (test_frame, test_file)
-                && let Some(code) = frame.code.clone()
-            {
-                let called = tokio::task::spawn_blocking(move || {
-                    testrun::call(&root_dir, &file, &code).map(|l| (l, code))
-                })
-                .await
-                .ok()
-                .flatten();
-                if let Some((loc, code)) = called {
-                    located_by = Some(format!(
-                        "the failure is raised in the test itself; the context is the function its failing line calls: `{code}`"
-                    ));
-                    location = Some(loc);
-                }
-            }
-        }
-        let location = location.or_else(|| locate_traceback(tb, root, extra));
-        let test = TestRef {
-            id: failure.id.clone(),
-            phase: failure.phase.as_str().to_string(),
-            file: failure.file.clone(),
-            located_by,
-        };
-        let mut finding = Finding::from_test_failure(tb, location, test);
-        finding.not_for_healing = run
-            .too_little
-            .clone()
-            .or_else(|| testrun::not_a_code_bug(tb, &failure));
-        finding
-    }
-
-    /// The error a fix was meant to remove came back soon after it was applied: the fix did not
-    /// work, so the live files go back to their backups.
-    async fn roll_back(&self, watched: healing::Watched) {
-        let Some(store) = self.store.clone() else {
-            return;
-        };
-        let root = self.config.root.clone();
-        let window = self.config.healing.watch.as_secs();
-        let incident = watched.incident.clone();
-        let rolled_back = off_thread("record the rollback", move || {
-            let restored = crate::apply::restore(&root, &watched.backups);
-            let reason = match &restored {
-                Ok(()) => format!(
-                    "the same error came back within {window} s of the fix: the fix was rolled back from its backups"
-                ),
-                Err(e) => format!(
-                    "the same error came back within {window} s of the fix, and rolling it back failed: {e}"
-                ),
-            };
-            store.update(&watched.incident, |r| {
-                r.status = Status::Regressed;
-                r.heal_failures = r.heal_failures.saturating_add(1);
-                let result = r.result.get_or_insert_with(|| serde_json::json!({}));
-                result["status"] = serde_json::json!("regressed");
-                result["reason"] = serde_json::json!(reason);
-                r.reason = Some(reason);
-            })
-        })
-        .await;
-        if let Some(git) = &self.git {
-            // Queued after the fix's own commit job, so it sees whatever that committed.
-            let _ = git.send(GitJob::Revert {
-                id: incident.clone(),
-            });
-        }
-        if let Some(record) = rolled_back {
-            tracing::warn!(
-                "incident {}: {}",
-                record.id,
-                record.reason.as_deref().unwrap_or("regressed")
-            );
-            if let Some(n) = &self.notifier {
-                n.update(&record);
-                n.stage(
-                    &record,
-                    &format!("↩️ {}", record.reason.as_deref().unwrap_or("regressed")),
-                );
-            }
-        }
-    }
-
-    /// The store cannot be used: heal still tells the team of each new error, once, with an
-    /// id that names no record.
-    fn alert_unstored(&mut self, finding: Finding, exit: Option<ExitInfo>) {
-        let Some(n) = &self.notifier else { return };
-        if !self.alerted_unstored.insert(finding.fingerprint.clone()) {
-            return;
-        }
-        let now = time::OffsetDateTime::now_utc();
-        let id = crate::record::base_id(now);
-        let mut record = finding.into_record(id, &crate::record::rfc3339(now), &self.run);
-        record.context.exit = exit;
-        record.status = Status::Skipped;
-        record.reason = Some(
-            "not recorded and not healed: heal cannot write its store (see heal's log)".to_string(),
-        );
-        record.redact(&self.config.redactor);
-        n.alert(&record);
-    }
-
-    /// Sends an incident to the healer, once per run of the program.
-    fn heal(&mut self, id: &str) {
-        if let Some(jobs) = &self.jobs
-            && self.queued.insert(id.to_string())
-        {
-            let _ = jobs.send(Job::Heal(id.to_string()));
-        }
-    }
-
-    /// Stores `count` occurrences of `finding`; alerts when the incident is new. Returns the
-    /// incident's id.
-    async fn record(
-        &mut self,
-        finding: Finding,
-        count: u64,
-        exit: Option<ExitInfo>,
-    ) -> Option<String> {
-        let Some(store) = self.store.clone() else {
-            self.alert_unstored(finding, exit);
-            return None;
-        };
-        let run = self.run.clone();
-        let redactor = self.config.redactor.clone();
-        let fingerprint = finding.fingerprint.clone();
-        // Kept to alert without a record if the store fails (a full disk).
-        let unstored = (finding.clone(), exit.clone());
-        // A crash is exported at once; a repeat seen in the output may wait (an error storm).
-        let export = if exit.is_some() {
-            Export::Always
-        } else {
-            Export::NewOnly
-        };
-        let stored = off_thread("record the incident", move || {
-            let now = time::OffsetDateTime::now_utc();
-            let now_text = crate::record::rfc3339(now);
-            store.upsert_with(&fingerprint, count, now, export, |id| {
-                let mut record = finding.into_record(id, &now_text, &run);
-                record.context.exit = exit;
-                // Tracebacks carry what the program printed, secrets included.
-                record.redact(&redactor);
-                record
-            })
-        })
-        .await;
-        let Some((record, is_new)) = stored else {
-            self.alert_unstored(unstored.0, unstored.1);
-            return None;
-        };
-        if !is_new && export == Export::NewOnly {
-            self.exports.note(&record.id);
-        }
-        if is_new {
-            tracing::info!(
-                "incident {}: {} at {}",
-                record.id,
-                record.error.exc_type,
-                record
-                    .context
-                    .file
-                    .as_ref()
-                    .map(|f| format!("{f}:{}", record.context.line.unwrap_or(0)))
-                    .unwrap_or_else(|| "an unknown place".to_string())
-            );
-            if let Some(n) = &self.notifier {
-                n.alert(&record);
-            }
-            if record.status == Status::Detected {
-                self.heal(&record.id);
-            }
-        }
-        Some(record.id)
-    }
-
-    /// Judges an exit: a crash is an incident, with the traceback that preceded it when there
-    /// is one. Returns the incident's id.
-    async fn handle_exit(&mut self, event: ExitEvent) {
-        let id = self.judge_exit(event.exit, event.by_heal).await;
-        let _ = event.judged.send(id.clone());
-        if let Some(id) = &id {
-            self.heal(id);
-        }
-        // The program restarts only once healing is done with what it had, so the restart
-        // runs the fixed code.
-        if let Some(jobs) = &self.jobs {
-            let (done, finished) = oneshot::channel();
-            if jobs.send(Job::Barrier(done)).is_ok() {
-                let cut = async {
-                    self.cancel.cancelled().await;
-                    tokio::time::sleep(CANCEL_CUT).await;
-                };
-                tokio::select! {
-                    _ = finished => {}
-                    _ = cut => {}
-                }
-            }
-        }
-        self.queued.clear();
-        let _ = event.ack.send(id);
-    }
-
-    async fn judge_exit(&mut self, exit: Exit, by_heal: bool) -> Option<String> {
-        let (last, tail) = self
-            .ended_run
-            .take()
-            .unwrap_or_else(|| (self.last_incident.take(), String::new()));
-        if exit.success() {
-            return None;
-        }
-        // heal ended the program itself (a restart on a fix, or the stop grace ran out): the
-        // way it died is heal's doing, not an error of the program's.
-        if by_heal {
-            return None;
-        }
-        let exit_info = ExitInfo {
-            code: exit.code,
-            signal: exit.signal,
-        };
-        if let Some((id, seen)) = last
-            && seen.elapsed() <= CRASH_CAUSE_WINDOW
-        {
-            let store = self.store.clone()?;
-            let update_id = id.clone();
-            let updated = off_thread("record the crash", move || {
-                store.update(&update_id, |r| r.context.exit = Some(exit_info))
-            })
-            .await;
-            if let (Some(record), Some(n)) = (updated, &self.notifier) {
-                n.update(&record);
-            }
-            return Some(id);
-        }
-        let finding = Finding::from_crash(&exit.describe(), &self.run.command, &tail);
-        self.record(finding, 1, Some(exit_info)).await
-    }
-}
-
 /// Writes each Slack attempt into its incident's record.
 async fn record_deliveries(
     store: Option<Arc<Store>>,
@@ -994,13 +582,5 @@ async fn record_deliveries(
             })
         })
         .await;
-    }
-}
-
-/// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
