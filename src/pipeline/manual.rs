@@ -7,8 +7,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::healing::Healer;
-use super::publish::{self, Publisher};
-use super::{NOTIFY_DRAIN, record_deliveries};
+use super::publish;
+use super::services::{Ending, NOTIFY_DRAIN, Services};
 use crate::config::Config;
 use crate::notify::Notifier;
 use crate::record::Store;
@@ -21,9 +21,7 @@ pub async fn retry(
     store: Arc<Store>,
     id: &str,
 ) -> Result<Record, crate::record::RecordError> {
-    let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = Notifier::for_config(&config, deliveries_tx);
-    let deliveries = tokio::spawn(record_deliveries(Some(store.clone()), deliveries_rx));
+    let mut services = Services::start(config.clone(), Some(store.clone()));
     let reset_id = id.to_string();
     let reset_store = store.clone();
     tokio::task::spawn_blocking(move || {
@@ -36,12 +34,7 @@ pub async fn retry(
     .await
     .map_err(|_| crate::record::RecordError::Poisoned)??;
     let (restart_tx, _restart_rx) = mpsc::unbounded_channel();
-    let (git_tx, publisher) = Publisher {
-        store: store.clone(),
-        notifier: notifier.clone(),
-        config: config.clone(),
-    }
-    .start();
+    services.start_git_lane();
     let command = store.get(id)?.context.command;
     // Without a usable sandbox, retry proves as `heal run` would (and refuses model fixes);
     // a required one that cannot start leaves the incident as it was.
@@ -59,23 +52,16 @@ pub async fn retry(
     };
     let healer = Healer::new(
         store.clone(),
-        notifier.clone(),
+        services.notifier.clone(),
         config,
         command,
         restart_tx,
-        git_tx,
+        services.git.clone(),
     )
     .with_jail(jail);
     healer.heal(id).await;
     drop(healer);
-    if let Some(task) = publisher {
-        let _ = task.await;
-    }
-    if let Some(n) = &notifier {
-        n.drain(NOTIFY_DRAIN).await;
-    }
-    drop(notifier);
-    let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
+    services.shutdown(Ending::Finished).await;
     store.get(id)
 }
 

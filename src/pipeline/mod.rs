@@ -9,7 +9,8 @@
 //!   not per line;
 //! - the healer ([`healing`]) takes new incidents one at a time through the gates, the model,
 //!   the proof and the application of a fix;
-//! - the delivery task writes each Slack attempt's outcome into its incident's record.
+//! - the delivery task writes each Slack attempt's outcome into its incident's record; it, the
+//!   notifier and the git lane start and stop together (`services`), as for `retry`.
 //!
 //! The supervised program never waits on the store or on Slack: a store that cannot be opened
 //! turns heal into a plain pass-through supervisor that says so.
@@ -20,6 +21,7 @@ mod incidents;
 mod manual;
 pub mod publish;
 mod recover;
+mod services;
 
 pub use manual::{RevertError, retry, revert};
 
@@ -34,7 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::notify::{Delivery, Notifier};
+use crate::notify::Notifier;
 use crate::prove::jail::Jail;
 use crate::record::build::RunContext;
 use crate::record::{Store, journal, off_thread};
@@ -42,20 +44,13 @@ use crate::supervise::{self, ChildSpec, Decision, Detected, Restarts};
 use crate::testrun::TestRun;
 use healing::{Healer, Watch};
 use incidents::{ExitEvent, Incidents, roots};
-use publish::Publisher;
+use services::{Ending, Services};
 
 /// How long to wait for a child's output to end after the child itself has exited (a
 /// grandchild may hold the pipe open).
 const OUTPUT_LINGER: Duration = Duration::from_secs(2);
 /// Events handled per batch: bounds the work between two store writes.
 const BATCH: usize = 1024;
-/// How long heal waits, when it stops, for Slack messages still being sent.
-const NOTIFY_DRAIN: Duration = Duration::from_secs(15);
-/// How long heal, asked to stop, waits for a commit or push in flight; what is left is
-/// finished at its next start (the journal says what).
-const GIT_GRACE_ON_STOP: Duration = Duration::from_secs(3);
-/// How long heal, asked to stop, waits for Slack messages still being sent.
-const NOTIFY_DRAIN_ON_STOP: Duration = Duration::from_secs(1);
 /// How long heal, once a healing is cancelled (asked to stop, or past the shutdown grace),
 /// waits for it to record its incidents `interrupted` before it exits anyway.
 const CANCEL_CUT: Duration = Duration::from_secs(2);
@@ -93,19 +88,10 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     } else {
         Jail::none()
     });
-    let store = match Store::open(&config.storage_dir) {
-        Ok(store) => Some(Arc::new(store)),
-        Err(e) => {
-            tracing::error!(
-                "{e}; heal goes on supervising without records: fix the storage folder, or set HEAL_STORAGE_DIR"
-            );
-            None
-        }
-    };
-    let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
-    let notifier = Notifier::for_config(&config, deliveries_tx);
+    let mut services = Services::start(config.clone(), services::open_store(&config));
+    let store = services.store.clone();
     if store.is_none()
-        && let Some(n) = &notifier
+        && let Some(n) = &services.notifier
     {
         n.notice(&format!(
             "⚠️ heal cannot write its records in {}: supervising `{}` without them",
@@ -113,7 +99,6 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             options.command.join(" ")
         ));
     }
-    let deliveries = tokio::spawn(record_deliveries(store.clone(), deliveries_rx));
     if config.auto_healing
         && let Some(why) = jail.missing()
     {
@@ -121,7 +106,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             "heal proves fixes without a sandbox: {why}. Instant rules still run; model fixes are refused until bubblewrap works here, or verify.sandbox = \"off\" is set"
         );
         tracing::warn!("{text}");
-        if let Some(n) = &notifier {
+        if let Some(n) = &services.notifier {
             n.notice(&format!("⚠️ {text}"));
         }
     }
@@ -132,9 +117,9 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     // Before the program starts: whatever a heal that was killed left half-done is finished
     // or undone, so the program runs on a tree that is entirely fixed or entirely as before.
     if let Some(store) = &store {
-        for line in recover::recover(&config, store, notifier.as_ref()).await {
+        for line in recover::recover(&config, store, services.notifier.as_ref()).await {
             tracing::warn!("{line}");
-            if let Some(n) = &notifier {
+            if let Some(n) = &services.notifier {
                 n.notice(&format!("♻️ {line}"));
             }
         }
@@ -152,7 +137,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let test_run = TestRun::of(&options.command, &config.root);
     if let Some(why) = test_run.as_ref().and_then(|t| t.too_little.as_ref()) {
         tracing::warn!("{why}");
-        if let Some(n) = &notifier {
+        if let Some(n) = &services.notifier {
             n.notice(&format!("⚠️ {why}"));
         }
     }
@@ -167,24 +152,18 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let mut watch = Arc::new(Watch::default());
     // The git lane commits what the healer applied, and reverts what regressed.
-    let (git_tx, publisher_task) = match &store {
-        Some(store) if config.auto_healing => Publisher {
-            store: store.clone(),
-            notifier: notifier.clone(),
-            config: config.clone(),
-        }
-        .start(),
-        _ => (None, None),
-    };
+    if config.auto_healing {
+        services.start_git_lane();
+    }
     let healer_task = match &store {
         Some(store) if config.auto_healing => {
             let healer = Healer::new(
                 store.clone(),
-                notifier.clone(),
+                services.notifier.clone(),
                 config.clone(),
                 options.command.clone(),
                 restart_tx,
-                git_tx.clone(),
+                services.git.clone(),
             )
             .with_cancel(cancel.clone(), cancel_why.clone())
             .with_jail(jail.clone());
@@ -206,7 +185,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let (exits_tx, exits_rx) = mpsc::channel::<ExitEvent>(1);
     let incidents = Incidents {
         store: store.clone(),
-        notifier: notifier.clone(),
+        notifier: services.notifier.clone(),
         config: config.clone(),
         run: run_ctx,
         roots: roots(&config.root),
@@ -217,7 +196,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         queued: HashSet::new(),
         watch,
         alerted_unstored: HashSet::new(),
-        git: git_tx,
+        git: services.git.clone(),
         stopping: stopping.clone(),
         cancel: cancel.clone(),
         test_run: test_run.clone(),
@@ -227,7 +206,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let result = supervise_loop(
         &config,
         &options,
-        notifier.as_ref(),
+        services.notifier.as_ref(),
         Channels {
             detected: detected_tx,
             exits: exits_tx,
@@ -257,30 +236,14 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             let _ = task.await;
         }
     }
-    // Last, the commits and pushes of what was applied (bounded by the push timeouts). Asked
-    // to stop, heal waits for them only briefly: an unfinished publish is in the journal and is
-    // finished at the next start.
-    if let Some(task) = publisher_task {
-        if cancel.is_cancelled() {
-            if tokio::time::timeout(GIT_GRACE_ON_STOP, task).await.is_err() {
-                tracing::warn!(
-                    "heal stops with a commit or push in flight; it will be finished at its next start"
-                );
-            }
+    // Last, the git lane and Slack, waited for briefly when the healing was cancelled.
+    services
+        .shutdown(if cancel.is_cancelled() {
+            Ending::Cancelled
         } else {
-            let _ = task.await;
-        }
-    }
-    if let Some(n) = &notifier {
-        let grace = if cancel.is_cancelled() {
-            NOTIFY_DRAIN_ON_STOP
-        } else {
-            NOTIFY_DRAIN
-        };
-        n.drain(grace).await;
-    }
-    drop(notifier);
-    let _ = tokio::time::timeout(Duration::from_secs(5), deliveries).await;
+            Ending::Finished
+        })
+        .await;
     if let Some(store) = store {
         off_thread("note that heal stopped", move || {
             store.journal_done("", journal::step::RUN)
@@ -553,34 +516,4 @@ fn stop(
     );
     supervise::send_signal(pid, sig);
     already.unwrap_or_else(|| tokio::time::Instant::now() + config.restart.stop_grace)
-}
-
-/// Writes each Slack attempt into its incident's record.
-async fn record_deliveries(
-    store: Option<Arc<Store>>,
-    mut deliveries: mpsc::UnboundedReceiver<Delivery>,
-) {
-    while let Some(delivery) = deliveries.recv().await {
-        let attempt = &delivery.attempt;
-        if !attempt.ok {
-            tracing::warn!(
-                "slack {} (attempt {}) failed: {}",
-                attempt.message,
-                attempt.attempt,
-                attempt.error.as_deref().unwrap_or("unknown error")
-            );
-        }
-        let (Some(store), Some(id)) = (store.clone(), delivery.incident_id.clone()) else {
-            continue;
-        };
-        off_thread("record a Slack delivery", move || {
-            store.update(&id, |r| {
-                r.notifications.push(delivery.attempt);
-                if let Some(thread) = delivery.thread {
-                    r.slack = Some(thread);
-                }
-            })
-        })
-        .await;
-    }
 }
