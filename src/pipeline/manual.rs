@@ -1,16 +1,14 @@
 //! What people ask for by hand: `heal retry ID` and `heal revert ID`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::healing::Healer;
 use super::publish;
-use super::services::{Ending, NOTIFY_DRAIN, Services};
+use super::services::{Ending, Services};
 use crate::config::Config;
-use crate::notify::Notifier;
 use crate::record::Store;
 use crate::record::model::{Record, Status};
 
@@ -116,20 +114,15 @@ pub async fn revert(
         result["revert_commit"] = json!(revert_commit);
         r.reason = Some(reason);
     })?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    if let Some(n) = Notifier::for_config(&config, tx) {
+    let services = Services::start(config, Some(store));
+    if let Some(n) = &services.notifier {
         n.update(&record);
         n.stage(
             &record,
             &format!("↩️ {}", record.reason.as_deref().unwrap_or("reverted")),
         );
-        n.drain(NOTIFY_DRAIN).await;
-        drop(n);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Ok(Some(d)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-            let _ = store.update(id, |r| r.notifications.push(d.attempt));
-        }
     }
+    services.shutdown(Ending::Finished).await;
     Ok(record)
 }
 

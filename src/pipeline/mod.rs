@@ -10,7 +10,7 @@
 //! - the healer ([`healing`]) takes new incidents one at a time through the gates, the model,
 //!   the proof and the application of a fix;
 //! - the delivery task writes each Slack attempt's outcome into its incident's record; it, the
-//!   notifier and the git lane start and stop together (`services`), as for `retry`.
+//!   notifier and the git lane start and stop together (`services`), as for `retry` and `revert`.
 //!
 //! The supervised program never waits on the store or on Slack: a store that cannot be opened
 //! turns heal into a plain pass-through supervisor that says so.

@@ -18,7 +18,7 @@ use crate::notify::{Delivery, Notifier};
 use crate::record::{Store, off_thread};
 
 /// How long heal waits, when it stops, for Slack messages still being sent.
-pub(super) const NOTIFY_DRAIN: Duration = Duration::from_secs(15);
+const NOTIFY_DRAIN: Duration = Duration::from_secs(15);
 /// How long heal, asked to stop, waits for a commit or push in flight; what is left is
 /// finished at its next start (the journal says what).
 const GIT_GRACE_ON_STOP: Duration = Duration::from_secs(3);
