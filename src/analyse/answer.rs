@@ -35,6 +35,22 @@ impl Category {
         "external",
         "other",
     ];
+
+    /// The category's name, as the answer and the record spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Syntax => "syntax",
+            Category::Import => "import",
+            Category::Type => "type",
+            Category::Attribute => "attribute",
+            Category::Name => "name",
+            Category::Logic => "logic",
+            Category::Api => "api",
+            Category::Config => "config",
+            Category::External => "external",
+            Category::Other => "other",
+        }
+    }
 }
 
 /// How sure the model is. Ordered: `Low < Medium < High`.

@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::behaviour::{self, Calls, ProbeSpec};
 use super::output::Expectation;
@@ -57,8 +57,11 @@ pub struct RunFacts {
     pub duration: Duration,
 }
 
-/// The baseline as the record keeps it (`fix.baseline`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The baseline as the record keeps it (`fix.baseline`). Its field names are a promise to
+/// users, as the record's are. Reading is tolerant: a field an older record lacks takes its
+/// default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BaselineReport {
     /// Runs of the unchanged program.
     pub runs: usize,
@@ -84,7 +87,8 @@ pub struct BaselineReport {
 }
 
 /// The project's tests in the baseline, as the record keeps them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TestsReport {
     pub command: String,
     pub passed: usize,

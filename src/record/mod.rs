@@ -7,9 +7,15 @@
 //! incidents for one fingerprint. Never leaves a half-written JSON file: each is written to a
 //! temporary file in the same folder, synced, then renamed over the old one.
 
+pub mod analysis;
 pub mod build;
+pub mod candidates;
+pub mod fix;
 pub mod journal;
 pub mod model;
+pub mod result;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
