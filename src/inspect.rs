@@ -103,67 +103,47 @@ pub fn show(r: &Record) -> String {
     for rel in &r.error.related {
         let _ = writeln!(out, "related:     {rel}");
     }
-    let text = |v: &Option<serde_json::Value>, k: &str| {
-        v.as_ref()
-            .and_then(|v| v.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    if let Some(cause) = text(&r.analysis, "root_cause") {
-        let _ = writeln!(out, "cause:       {cause}");
+    if let Some(analysis) = &r.analysis {
+        let _ = writeln!(out, "cause:       {}", analysis.root_cause);
         let _ = writeln!(
             out,
             "analysis:    {} confidence, category {}",
-            text(&r.analysis, "confidence").unwrap_or_default(),
-            text(&r.analysis, "error_category").unwrap_or_default()
+            analysis.confidence.as_str(),
+            analysis.error_category.as_str()
         );
     }
     if let Some(fix) = &r.fix {
-        if let Some(source) = text(&r.fix, "source") {
-            let _ = writeln!(out, "fix:         {source}, {} attempt(s)", fix["attempts"]);
-        }
-        if let Some(change) = text(&r.fix, "changes_summary") {
-            let _ = writeln!(out, "change:      {change}");
-        }
-        if let Some(b) = fix.get("baseline") {
+        let _ = writeln!(
+            out,
+            "fix:         {}, {} attempt(s)",
+            fix.source, fix.attempts
+        );
+        let _ = writeln!(out, "change:      {}", fix.changes_summary);
+        if let Some(b) = &fix.baseline {
             let _ = writeln!(
                 out,
                 "baseline:    the program as it was showed the error in {} of {} run(s)",
-                b["reproduced"], b["runs"]
+                b.reproduced, b.runs
             );
         }
-        if let Some(note) = fix["proof_note"].as_str() {
+        if let Some(note) = &fix.proof_note {
             let _ = writeln!(out, "weaker:      {note}");
         }
-        for refused in fix["refused"].as_array().into_iter().flatten() {
-            let first = refused["failure"]
-                .as_str()
-                .unwrap_or("")
-                .lines()
-                .next()
-                .unwrap_or("");
-            let _ = writeln!(out, "refused:     attempt {}: {first}", refused["attempt"]);
+        for refused in &fix.refused {
+            let first = refused.failure.lines().next().unwrap_or("");
+            let _ = writeln!(out, "refused:     attempt {}: {first}", refused.attempt);
         }
-        for step in fix["validation"].as_array().into_iter().flatten() {
+        for step in &fix.validation {
             let _ = writeln!(
                 out,
                 "proof:       {} {}: {}",
-                if step["passed"] == true {
-                    "ok  "
-                } else {
-                    "FAIL"
-                },
-                step["step"].as_str().unwrap_or(""),
-                step["detail"].as_str().unwrap_or("")
+                if step.passed { "ok  " } else { "FAIL" },
+                step.step,
+                step.detail
             );
         }
-        for b in fix["backups"].as_array().into_iter().flatten() {
-            let _ = writeln!(
-                out,
-                "backup:      {} -> {}",
-                b["file"].as_str().unwrap_or(""),
-                b["backup"].as_str().unwrap_or("")
-            );
+        for b in &fix.backups {
+            let _ = writeln!(out, "backup:      {} -> {}", b.file, b.backup);
         }
     }
     if !r.timings_ms.is_empty() {
@@ -186,7 +166,7 @@ pub fn show(r: &Record) -> String {
         );
     }
     let _ = writeln!(out, "\n{}", r.error.traceback.trim_end());
-    if let Some(diff) = text(&r.fix, "diff") {
+    if let Some(diff) = r.fix.as_ref().and_then(|f| f.diff.as_ref()) {
         let _ = writeln!(out, "\n{}", diff.trim_end());
     }
     crate::term::escape(&out).into_owned()

@@ -107,12 +107,6 @@ pub async fn open_pull(
 
 /// The pull request's description: the incident, the analysis, the diff and the proof.
 pub fn pull_body(record: &crate::record::model::Record) -> String {
-    let text = |v: &Option<serde_json::Value>, k: &str| -> Option<String> {
-        v.as_ref()
-            .and_then(|v| v.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
     let mut out = format!(
         "heal fixed incident `{}` and proved the fix in an isolated copy.\n\n**Error:** `{}: {}`",
         record.id, record.error.exc_type, record.error.message
@@ -128,39 +122,29 @@ pub fn pull_body(record: &crate::record::model::Record) -> String {
         ));
     }
     out.push_str("\n\n### Analysis\n");
-    for (label, key) in [
-        ("Cause", "root_cause"),
-        ("Category", "error_category"),
-        ("Confidence", "confidence"),
-        ("Explanation", "explanation"),
-    ] {
-        if let Some(v) = text(&record.analysis, key) {
+    if let Some(a) = &record.analysis {
+        for (label, v) in [
+            ("Cause", a.root_cause.as_str()),
+            ("Category", a.error_category.as_str()),
+            ("Confidence", a.confidence.as_str()),
+            ("Explanation", a.explanation.as_str()),
+        ] {
             out.push_str(&format!("- **{label}:** {v}\n"));
         }
     }
-    if let Some(change) = text(&record.fix, "changes_summary") {
-        out.push_str(&format!("- **Fix:** {change}\n"));
-    }
-    if let Some(source) = text(&record.fix, "source") {
-        out.push_str(&format!("- **Fixed by:** {source}\n"));
-    }
-    if let Some(diff) = text(&record.fix, "diff") {
-        out.push_str(&format!("\n### Diff\n```diff\n{}\n```\n", diff.trim_end()));
-    }
-    if let Some(steps) = record
-        .fix
-        .as_ref()
-        .and_then(|f| f.get("validation"))
-        .and_then(|v| v.as_array())
-    {
+    if let Some(fix) = &record.fix {
+        out.push_str(&format!("- **Fix:** {}\n", fix.changes_summary));
+        out.push_str(&format!("- **Fixed by:** {}\n", fix.source));
+        if let Some(diff) = &fix.diff {
+            out.push_str(&format!("\n### Diff\n```diff\n{}\n```\n", diff.trim_end()));
+        }
         out.push_str("\n### Validation\n");
-        for s in steps {
-            let passed = s.get("passed").and_then(|p| p.as_bool()).unwrap_or(false);
+        for s in &fix.validation {
             out.push_str(&format!(
                 "- {} {}: {}\n",
-                if passed { "✅" } else { "❌" },
-                s.get("step").and_then(|x| x.as_str()).unwrap_or("step"),
-                s.get("detail").and_then(|x| x.as_str()).unwrap_or("")
+                if s.passed { "✅" } else { "❌" },
+                s.step,
+                s.detail
             ));
         }
     }

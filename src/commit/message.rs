@@ -30,23 +30,24 @@ pub fn fix_message(
     files: &[String],
     redactor: &crate::redact::Redactor,
 ) -> String {
-    let text = |v: &Option<serde_json::Value>, k: &str| -> Option<String> {
-        v.as_ref()
-            .and_then(|v| v.get(k))
-            .and_then(|v| v.as_str())
-            .map(one_line)
-            .filter(|s| !s.is_empty())
-    };
+    let text = |s: &str| Some(one_line(s)).filter(|s| !s.is_empty());
+    let analysis = record.analysis.as_ref();
     let error = one_line(&format!(
         "{}: {}",
         record.error.exc_type, record.error.message
     ));
-    let category =
-        text(&record.analysis, "error_category").unwrap_or_else(|| "unknown".to_string());
-    let fix = text(&record.fix, "changes_summary")
-        .or_else(|| text(&record.analysis, "changes_summary"))
+    let category = analysis
+        .and_then(|a| text(a.error_category.as_str()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let fix = record
+        .fix
+        .as_ref()
+        .and_then(|f| text(&f.changes_summary))
+        .or_else(|| analysis.and_then(|a| text(&a.changes_summary)))
         .unwrap_or_else(|| "see the incident record".to_string());
-    let confidence = text(&record.analysis, "confidence").unwrap_or_else(|| "high".to_string());
+    let confidence = analysis
+        .and_then(|a| text(a.confidence.as_str()))
+        .unwrap_or_else(|| "high".to_string());
     let message = format!(
         "{SUBJECT_PREFIX}{id}\n\nError: {error}\nCategory: {category}\nFiles: {files}\n\nFix: {fix}\n\nConfidence: {confidence}\n\n{TRAILER}: {id}\n",
         id = record.id,

@@ -19,10 +19,9 @@ pub mod revert;
 
 use std::path::Path;
 
-use serde_json::json;
-
 use crate::config::{GitConfig, GitMode};
 use crate::record::model::{Record, Status};
+use crate::record::result::GitResult;
 use git::{Git, GitError};
 use push::short;
 
@@ -127,18 +126,19 @@ impl Outcome {
         }
     }
 
-    /// The fields this stage adds to `record.result`.
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "git_mode": self.mode.as_str(),
-            "commit": self.commit,
-            "local_commit": self.local_commit,
-            "branch": self.branch,
-            "remote": self.remote,
-            "pushed": self.pushed,
-            "pr_url": self.pr_url,
-            "git": self.reason,
-        })
+    /// What this stage adds to `record.result`, with the commit's page (`commit_url`).
+    pub fn git_result(&self, commit_url: Option<String>) -> GitResult {
+        GitResult {
+            git_mode: self.mode.as_str().to_string(),
+            commit: self.commit.clone(),
+            local_commit: self.local_commit.clone(),
+            branch: self.branch.clone(),
+            remote: self.remote.clone(),
+            pushed: self.pushed,
+            pr_url: self.pr_url.clone(),
+            git: self.reason.clone(),
+            commit_url,
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 use super::slack::{Block, HEADER_TEXT_MAX, MAX_BLOCKS, SECTION_TEXT_MAX, Text};
 use crate::record::model::{ExitInfo, Record, Status};
+use crate::record::result::non_empty;
 
 /// Cap on the `text` fallback. Slack accepts far more, but the fallback is only read in
 /// notifications and by clients that cannot show blocks.
@@ -55,12 +56,6 @@ pub fn stage(record: &Record, text: &str) -> Message {
 /// (cause, category, confidence), the files changed, the explanation, a short diff, the actions
 /// taken and the timings; or, for a fix not applied, why. Plain text: [`stage`] escapes it.
 pub fn report_text(record: &Record) -> String {
-    let field = |v: &Option<serde_json::Value>, k: &str| -> Option<String> {
-        v.as_ref()
-            .and_then(|v| v.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
     let reason = record.reason.clone().unwrap_or_default();
     let mut out = match record.status {
         Status::Applied | Status::Committed | Status::Pushed => {
@@ -71,105 +66,68 @@ pub fn report_text(record: &Record) -> String {
         Status::Skipped => format!("⏸️ NOT FIXED - {}\n{reason}", record.id),
         other => format!("{} - {}\n{reason}", other.as_str(), record.id),
     };
-    if record.analysis.is_some() {
+    if let Some(analysis) = &record.analysis {
         out.push_str("\n\nAnalysis:");
-        for (label, key) in [
-            ("Cause", "root_cause"),
-            ("Category", "error_category"),
-            ("Confidence", "confidence"),
+        for (label, v) in [
+            ("Cause", analysis.root_cause.as_str()),
+            ("Category", analysis.error_category.as_str()),
+            ("Confidence", analysis.confidence.as_str()),
         ] {
-            if let Some(v) = field(&record.analysis, key) {
-                out.push_str(&format!("\n• {label}: {v}"));
-            }
+            out.push_str(&format!("\n• {label}: {v}"));
         }
     }
+    let fix = record.fix.as_ref();
+    let backups = fix.map(|f| f.backups.as_slice()).unwrap_or_default();
     if record.status.is_fixed() {
-        let files: Vec<String> = record
-            .fix
-            .as_ref()
-            .and_then(|f| f.get("backups"))
-            .and_then(|b| b.as_array())
-            .map(|b| {
-                b.iter()
-                    .filter_map(|x| x.get("file").and_then(|f| f.as_str()).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let files: Vec<&str> = backups.iter().map(|b| b.file.as_str()).collect();
         out.push_str("\n\nFix applied:");
         out.push_str(&format!("\n• Files changed: {}", files.join(", ")));
         // A rule's explanation is its change; a model's says why the change cures the error.
-        match (
-            field(&record.fix, "changes_summary"),
-            field(&record.fix, "explanation"),
-        ) {
-            (Some(change), Some(why)) if change != why => {
+        if let Some(fix) = fix {
+            let (change, why) = (&fix.changes_summary, &fix.explanation);
+            if change != why {
                 out.push_str(&format!("\n• Fix: {change}\n• Why: {why}"));
-            }
-            (Some(change), _) | (None, Some(change)) => {
+            } else {
                 out.push_str(&format!("\n• Fix: {change}"));
             }
-            (None, None) => {}
         }
     }
-    if let Some(diff) = field(&record.fix, "diff") {
+    if let Some(diff) = fix.and_then(|f| f.diff.as_ref()) {
         let short: Vec<&str> = diff.lines().take(30).collect();
         out.push_str(&format!("\n\nChanges:\n```\n{}\n```", short.join("\n")));
     }
-    if let Some(steps) = record
-        .fix
-        .as_ref()
-        .and_then(|f| f.get("validation"))
-        .and_then(|v| v.as_array())
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(steps) = fix.map(|f| &f.validation).filter(|s| !s.is_empty()) {
         out.push_str("\n\nProof in an isolated copy:");
         for s in steps {
-            let ok = s.get("passed").and_then(|p| p.as_bool()).unwrap_or(false);
             out.push_str(&format!(
                 "\n{} {}: {}",
-                if ok { "✅" } else { "❌" },
-                s.get("step").and_then(|x| x.as_str()).unwrap_or("step"),
-                s.get("detail").and_then(|x| x.as_str()).unwrap_or("")
+                if s.passed { "✅" } else { "❌" },
+                s.step,
+                s.detail
             ));
         }
     }
-    if let Some(baseline) = record.fix.as_ref().and_then(|f| f.get("baseline")) {
-        let n = |k: &str| baseline.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    if let Some(baseline) = fix.and_then(|f| f.baseline.as_ref()) {
         out.push_str(&format!(
             "\nBaseline: the program as it was showed the error in {} of {} run(s)",
-            n("reproduced"),
-            n("runs")
+            baseline.reproduced, baseline.runs
         ));
     }
-    if let Some(note) = field(&record.fix, "proof_note") {
+    if let Some(note) = fix.and_then(|f| f.proof_note.as_ref()) {
         out.push_str(&format!("\n⚠️ The proof was weaker: {note}"));
     }
-    if let Some(chain) = record.result.as_ref().and_then(|r| r.get("chain")) {
-        let links: Vec<&str> = chain
-            .get("links")
-            .and_then(|l| l.as_array())
-            .map(|l| l.iter().filter_map(|x| x.as_str()).collect())
-            .unwrap_or_default();
+    if let Some(chain) = record.result.as_ref().and_then(|r| r.chain.as_ref()) {
         out.push_str(&format!(
             "\n🔗 Crash chain: link {} of {} ({})",
-            chain.get("position").and_then(|p| p.as_u64()).unwrap_or(0),
-            links.len(),
-            links.join(" → ")
+            chain.position,
+            chain.links.len(),
+            chain.links.join(" → ")
         ));
     }
     if record.status.is_fixed() {
         out.push_str("\n\nActions taken:\n✅ Fix proved in an isolated copy");
-        let backups = record
-            .fix
-            .as_ref()
-            .and_then(|f| f.get("backups"))
-            .and_then(|b| b.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for b in &backups {
-            if let Some(path) = b.get("backup").and_then(|p| p.as_str()) {
-                out.push_str(&format!("\n✅ Backup created: {path}"));
-            }
+        for b in backups {
+            out.push_str(&format!("\n✅ Backup created: {}", b.backup));
         }
         out.push_str("\n✅ Fix applied");
         out.push_str(&git_lines(record));
@@ -195,42 +153,34 @@ pub fn timings(record: &Record) -> String {
 /// What the commit stage did, for the report: the short hash and its link, the pull request,
 /// or why no commit was made.
 fn git_lines(record: &Record) -> String {
-    let result = record.result.as_ref();
-    let text = |k: &str| {
-        result
-            .and_then(|r| r.get(k))
-            .and_then(|v| v.as_str())
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
     let mut out = String::new();
-    let Some(commit) = text("commit") else {
-        if let Some(why) = text("git") {
+    let Some(git) = record.result.as_ref().and_then(|r| r.git.as_ref()) else {
+        return out;
+    };
+    let said = Some(git.git.as_str()).filter(|s| !s.is_empty());
+    let Some(commit) = non_empty(&git.commit) else {
+        if let Some(why) = said {
             out.push_str(&format!("\n⚠️ Git: {why}"));
         }
         return out;
     };
-    let short = commit.get(..8).unwrap_or(&commit);
-    let link = text("commit_url")
+    let short = commit.get(..8).unwrap_or(commit);
+    let link = non_empty(&git.commit_url)
         .map(|u| format!(" {short} ({u})"))
         .unwrap_or_else(|| format!(" {short}"));
-    let pushed = result
-        .and_then(|r| r.get("pushed"))
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false);
     out.push_str(&format!(
         "\n✅ Committed{link} on {}",
-        text("branch").unwrap_or_default()
+        non_empty(&git.branch).unwrap_or_default()
     ));
-    if pushed {
+    if git.pushed {
         out.push_str(&format!(
             "\n✅ Pushed to {}",
-            text("remote").unwrap_or_else(|| "the remote".into())
+            non_empty(&git.remote).unwrap_or("the remote")
         ));
-    } else if let Some(why) = text("git") {
+    } else if let Some(why) = said {
         out.push_str(&format!("\n⚠️ {why}"));
     }
-    if let Some(pr) = text("pr_url") {
+    if let Some(pr) = non_empty(&git.pr_url) {
         out.push_str(&format!("\n🔀 Pull request: {pr}"));
     }
     out
@@ -789,7 +739,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::record::model::{Context, ErrorInfo};
+    use crate::analyse::{Category, Confidence};
+    use crate::record::model::{Analysis, Context, ErrorInfo, Fix};
 
     fn record() -> Record {
         Record {
@@ -1005,15 +956,17 @@ mod tests {
     fn r15_the_report_labels_the_cause_the_fix_and_why() {
         let mut r = record();
         r.status = Status::Pushed;
-        r.analysis = Some(serde_json::json!({
-            "root_cause": "`x` is a float and `+` needs two strings",
-            "error_category": "type",
-            "confidence": "high",
-        }));
-        r.fix = Some(serde_json::json!({
-            "changes_summary": "format the total with an f-string",
-            "explanation": "An f-string formats the float.",
-        }));
+        r.analysis = Some(Analysis {
+            root_cause: "`x` is a float and `+` needs two strings".into(),
+            error_category: Category::Type,
+            confidence: Confidence::High,
+            ..Analysis::default()
+        });
+        r.fix = Some(Fix {
+            changes_summary: "format the total with an f-string".into(),
+            explanation: "An f-string formats the float.".into(),
+            ..Fix::default()
+        });
         let text = report_text(&r);
         for line in [
             "\n• Cause: `x` is a float and `+` needs two strings\n",
@@ -1023,10 +976,11 @@ mod tests {
             assert!(text.contains(line), "`{line}` missing:\n{text}");
         }
         // A rule's explanation is its change: said once.
-        r.fix = Some(serde_json::json!({
-            "changes_summary": "replace `a` with `b`",
-            "explanation": "replace `a` with `b`",
-        }));
+        r.fix = Some(Fix {
+            changes_summary: "replace `a` with `b`".into(),
+            explanation: "replace `a` with `b`".into(),
+            ..Fix::default()
+        });
         let text = report_text(&r);
         assert_eq!(text.matches("replace `a` with `b`").count(), 1, "{text}");
         assert!(!text.contains("• Why:"), "{text}");

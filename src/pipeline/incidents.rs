@@ -241,9 +241,7 @@ impl Incidents {
             store.update(&watched.incident, |r| {
                 r.status = Status::Regressed;
                 r.heal_failures = r.heal_failures.saturating_add(1);
-                let result = r.result.get_or_insert_with(|| serde_json::json!({}));
-                result["status"] = serde_json::json!("regressed");
-                result["reason"] = serde_json::json!(reason);
+                r.result_mut().ended(Status::Regressed, &reason);
                 r.reason = Some(reason);
             })
         })

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::healing::Healer;
@@ -108,10 +107,9 @@ pub async fn revert(
     let reason = format!("reverted on request: {}", notes.join("; "));
     let record = store.update(id, |r| {
         r.status = Status::Reverted;
-        let result = r.result.get_or_insert_with(|| json!({}));
-        result["status"] = json!("reverted");
-        result["reason"] = json!(reason);
-        result["revert_commit"] = json!(revert_commit);
+        let result = r.result_mut();
+        result.ended(Status::Reverted, &reason);
+        result.revert_commit = Some(revert_commit);
         r.reason = Some(reason);
     })?;
     let services = Services::start(config, Some(store));
@@ -129,20 +127,13 @@ pub async fn revert(
 fn backups(record: &Record) -> Vec<crate::apply::Backup> {
     record
         .fix
-        .as_ref()
-        .and_then(|f| f.get("backups"))
-        .and_then(|b| b.as_array())
-        .map(|list| {
-            list.iter()
-                .filter_map(|b| {
-                    Some(crate::apply::Backup {
-                        file: b.get("file")?.as_str()?.to_string(),
-                        backup: b.get("backup")?.as_str()?.into(),
-                    })
-                })
-                .collect()
+        .iter()
+        .flat_map(|f| &f.backups)
+        .map(|b| crate::apply::Backup {
+            file: b.file.clone(),
+            backup: b.backup.clone().into(),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]

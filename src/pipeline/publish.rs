@@ -13,6 +13,7 @@ use crate::commit::{self, Change, CommitError};
 use crate::config::{Config, GitMode};
 use crate::notify::Notifier;
 use crate::record::model::{Record, Status};
+use crate::record::result::non_empty;
 use crate::record::{Store, journal, off_thread};
 
 /// What the git lane is asked to do, in order.
@@ -124,23 +125,17 @@ impl Publisher {
                 if matches!(r.status, Status::Applied | Status::Interrupted) {
                     r.status = outcome.status;
                 }
-                let result = r.result.get_or_insert_with(|| json!({}));
-                if let (Some(result), Some(git)) =
-                    (result.as_object_mut(), outcome.to_json().as_object())
-                {
-                    result.extend(git.clone());
-                    result.insert("commit_url".into(), json!(url));
-                    result.insert("status".into(), json!(r.status.as_str()));
-                }
                 let reason = r.reason.take().unwrap_or_default();
-                r.reason = Some(if reason.is_empty() {
+                let reason = if reason.is_empty() {
                     outcome.reason.clone()
                 } else {
                     format!("{reason}; {}", outcome.reason)
-                });
-                if let Some(result) = r.result.as_mut() {
-                    result["reason"] = json!(r.reason);
-                }
+                };
+                let status = r.status;
+                let result = r.result_mut();
+                result.git = Some(outcome.git_result(url));
+                result.ended(status, &reason);
+                r.reason = Some(reason);
                 r.timings_ms.insert("commit".into(), took);
                 r.redact(&redactor);
             })
@@ -185,10 +180,10 @@ impl Publisher {
         let owned = id.to_string();
         let saved = off_thread("record the revert", move || {
             store.update(&owned, |r| {
-                let result = r.result.get_or_insert_with(|| json!({}));
-                result["revert_commit"] = json!(revert_commit);
                 let reason = format!("{}; {note}", r.reason.take().unwrap_or_default());
-                result["reason"] = json!(reason);
+                let result = r.result_mut();
+                result.revert_commit = Some(revert_commit);
+                result.reason = Some(reason.clone());
                 r.reason = Some(reason);
             })
         })
@@ -201,24 +196,15 @@ impl Publisher {
 
 /// The committed fix of `record`, if its fix was committed.
 pub fn committed(record: &Record) -> Option<Committed> {
-    let result = record.result.as_ref()?;
-    let text = |k: &str| {
-        result
-            .get(k)
-            .and_then(|v| v.as_str())
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
+    let git = record.result.as_ref()?.git.as_ref()?;
+    let text = |field: &Option<String>| non_empty(field).map(str::to_string);
     Some(Committed {
         id: record.id.clone(),
-        commit: text("commit")?,
-        local_commit: text("local_commit"),
-        branch: text("branch")?,
-        remote: text("remote"),
-        pushed: result
-            .get("pushed")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false),
+        commit: text(&git.commit)?,
+        local_commit: text(&git.local_commit),
+        branch: text(&git.branch)?,
+        remote: text(&git.remote),
+        pushed: git.pushed,
     })
 }
 

@@ -19,8 +19,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::publish::Publisher;
 use crate::commit::{self, Change, Landed};
 use crate::config::Config;
@@ -197,11 +195,10 @@ fn mark_interrupted(store: &Store, id: &str, reason: &str) {
     let result: Result<_, RecordError> = store.update(id, |r| {
         r.status = Status::Interrupted;
         r.reason = Some(reason.to_string());
-        let result = r.result.get_or_insert_with(|| json!({}));
-        result["status"] = json!("interrupted");
-        result["reason"] = json!(reason);
+        let result = r.result_mut();
+        result.ended(Status::Interrupted, reason);
         // Kept when the incident is healed again, so the record still tells what happened.
-        result["recovery"] = json!(reason);
+        result.recovery = Some(reason.to_string());
     });
     if let Err(e) = result {
         tracing::error!("cannot record that incident {id} was interrupted: {e}");

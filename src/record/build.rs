@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::detect::fingerprint::fingerprint;
 use crate::detect::locate::Location;
 use crate::detect::{Exception, Traceback};
-use crate::record::model::{Context, ErrorInfo, FrameInfo, Record, Status, TestRef};
+use crate::record::model::{Context, ErrorInfo, FrameInfo, Record, ResultInfo, Status, TestRef};
 
 /// What every incident of one `heal run` shares.
 #[derive(Debug, Clone)]
@@ -116,9 +116,12 @@ impl Finding {
         };
         let loc = self.location;
         // Kept in the result too, so that no later occurrence sends it to healing.
-        let result = self.not_for_healing.as_ref().map(
-            |why| serde_json::json!({"status": "skipped", "reason": why, "not_a_code_bug": true}),
-        );
+        let result = self.not_for_healing.as_ref().map(|why| ResultInfo {
+            status: Some(Status::Skipped),
+            reason: Some(why.clone()),
+            not_a_code_bug: true,
+            ..ResultInfo::default()
+        });
         Record {
             id,
             status,

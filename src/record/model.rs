@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::analysis::Analysis;
+pub use super::fix::Fix;
+pub use super::result::ResultInfo;
+
 /// Where an incident stands. Serialized in snake_case (`detected`, `skipped`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,15 +101,15 @@ pub struct Record {
     /// Slack thread of the incident (Web API mode), so later stages reply in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack: Option<SlackThread>,
-    /// Filled by the analysis stage (a later issue).
+    /// What was understood of the error, by a rule or a model; `null` until then.
     #[serde(default)]
-    pub analysis: Option<serde_json::Value>,
-    /// Filled by the fix stage (a later issue).
+    pub analysis: Option<Analysis>,
+    /// The fix sought, with its proof and earlier candidates; `null` until there is one.
     #[serde(default)]
-    pub fix: Option<serde_json::Value>,
-    /// Filled by the apply/commit stages (a later issue).
+    pub fix: Option<Fix>,
+    /// How the latest healing ended and what came after; `null` until then.
     #[serde(default)]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<ResultInfo>,
     /// Milliseconds spent per stage, by stage name.
     #[serde(default)]
     pub timings_ms: BTreeMap<String, u64>,
@@ -145,6 +149,11 @@ impl Record {
             }
         });
         timings
+    }
+
+    /// The `result` part, made (empty) when the record has none yet.
+    pub fn result_mut(&mut self) -> &mut ResultInfo {
+        self.result.get_or_insert_with(ResultInfo::default)
     }
 
     /// Removes secrets from everything the record holds: before it is written, and before any

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::report::backups_json;
+use super::report::fix_backups;
 use super::{Healer, Timings, Verdict, Watched};
 use crate::apply::{self, Plan};
 use crate::record::model::{Record, Status};
@@ -84,10 +84,10 @@ impl Healer {
         self.save_timings(&id, timings).await;
         match applied {
             Ok(applied) => {
-                let backups = backups_json(&applied.backups);
+                let backups = fix_backups(&applied.backups);
                 self.save(&id, move |r| {
                     if let Some(fix) = r.fix.as_mut() {
-                        fix["backups"] = backups;
+                        fix.backups = backups;
                     }
                 })
                 .await;

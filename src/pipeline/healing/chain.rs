@@ -9,13 +9,12 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-
 use super::{Healer, Outcome, Verdict};
 use crate::detect::locate::locate_traceback;
 use crate::prove::{Next, Pending};
 use crate::record::build::{Finding, RunContext};
 use crate::record::model::{Record, Status};
+use crate::record::result::ChainNote;
 use crate::record::{journal, off_thread};
 
 /// One link: an incident and what seeking its fix came to.
@@ -169,12 +168,10 @@ impl Healer {
                     );
                 }
             }
-            let chain = chained.then(|| {
-                json!({
-                    "links": ids,
-                    "position": position + 1,
-                    "stopped_at": stopped.as_ref().map(|(at, _)| at.clone()),
-                })
+            let chain = chained.then(|| ChainNote {
+                links: ids.clone(),
+                position: position + 1,
+                stopped_at: stopped.as_ref().map(|(at, _)| at.clone()),
             });
             any_applied |= verdict.status == Status::Applied;
             self.finish(&record, verdict, chain, started).await;
@@ -188,7 +185,7 @@ impl Healer {
         &self,
         record: &Record,
         mut verdict: Verdict,
-        chain: Option<serde_json::Value>,
+        chain: Option<ChainNote>,
         started: Instant,
     ) {
         let id = record.id.clone();
@@ -202,11 +199,10 @@ impl Healer {
                 if verdict.failure {
                     r.heal_failures = r.heal_failures.saturating_add(1);
                 }
-                let result = r.result.get_or_insert_with(|| json!({}));
-                result["status"] = json!(verdict.status.as_str());
-                result["reason"] = json!(verdict.reason);
+                let result = r.result_mut();
+                result.ended(verdict.status, &verdict.reason);
                 if let Some(chain) = chain {
-                    result["chain"] = chain;
+                    result.chain = Some(chain);
                 }
                 r.timings_ms
                     .insert("healing".to_string(), total.as_millis() as u64);

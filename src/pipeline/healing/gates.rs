@@ -65,9 +65,9 @@ impl Healer {
             ));
         }
         if let Some(result) = &record.result
-            && result["not_a_code_bug"] == true
+            && result.not_a_code_bug
         {
-            let why = result["reason"].as_str().unwrap_or("not a code bug");
+            let why = result.reason.as_deref().unwrap_or("not a code bug");
             return Some(Verdict::new(Status::Skipped, why, false));
         }
         if record.heal_failures >= h.max_heal_failures {

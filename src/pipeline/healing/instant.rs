@@ -4,13 +4,13 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-
-use super::report::{add_proof, validation_json};
+use super::report::{add_proof, proof_steps};
 use super::{Healer, Outcome, Proved, Refused, Timings};
+use crate::analyse::Confidence;
 use crate::apply::{self, Plan, Scope};
 use crate::prove::{Pending, Prover};
-use crate::record::model::{Record, Status};
+use crate::record::model::{Analysis, Fix, Record, Status};
+use crate::record::result::InstantNote;
 use crate::rules;
 
 /// What the instant rules did.
@@ -108,41 +108,43 @@ impl Healer {
             );
             // The end of the healing says it on the terminal; this step is for HEAL_LOG=debug.
             tracing::debug!("incident {id}: {why}");
-            let note = json!({"rule": fix.rule, "summary": fix.summary, "passed": false, "failure": failure});
-            self.save(&id, move |r| {
-                r.result.get_or_insert_with(|| json!({}))["instant"] = note;
-            })
-            .await;
+            let note = InstantNote {
+                rule: fix.rule.to_string(),
+                summary: fix.summary.clone(),
+                passed: false,
+                failure,
+            };
+            self.save(&id, move |r| r.result_mut().instant = Some(note))
+                .await;
             return RuleOutcome::Unproved(why);
         }
         let source_name = format!("rule:{}", fix.rule);
-        let category = serde_json::to_value(fix.category).unwrap_or(json!("other"));
-        let analysis = json!({
-            "fixable": true,
-            "reason": format!("Python's own error names the cure (rule `{}`)", fix.rule),
-            "error_category": category,
-            "root_cause": fix.cause,
-            "affected_file": rel,
-            "confidence": "high",
-            "explanation": fix.summary,
-            "changes_summary": fix.summary,
-            "source": source_name,
-        });
-        let mut fix_json = json!({
-            "source": source_name,
-            "rule": fix.rule,
-            "edits": [],
-            "explanation": fix.summary,
-            "changes_summary": fix.summary,
-            "attempts": 1,
-            "validation": validation_json(&validation),
-            "diff": plan.diff(),
-            "backups": [],
-        });
-        add_proof(&mut fix_json, &validation);
+        let analysis = Analysis {
+            fixable: true,
+            reason: format!("Python's own error names the cure (rule `{}`)", fix.rule),
+            error_category: fix.category,
+            root_cause: fix.cause.clone(),
+            affected_file: rel,
+            confidence: Confidence::High,
+            explanation: fix.summary.clone(),
+            changes_summary: fix.summary.clone(),
+            source: Some(source_name.clone()),
+            ..Analysis::default()
+        };
+        let mut recorded = Fix {
+            source: source_name,
+            rule: Some(fix.rule.to_string()),
+            explanation: fix.summary.clone(),
+            changes_summary: fix.summary.clone(),
+            attempts: 1,
+            validation: proof_steps(&validation),
+            diff: Some(plan.diff()),
+            ..Fix::default()
+        };
+        add_proof(&mut recorded, &validation);
         self.save(&id, move |r| {
             r.analysis = Some(analysis);
-            r.fix = Some(fix_json);
+            r.fix = Some(recorded);
         })
         .await;
         RuleOutcome::Proved(Box::new(Proved {

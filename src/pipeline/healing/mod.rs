@@ -333,9 +333,7 @@ impl Healer {
                     if r.status == Status::Healing {
                         r.status = Status::Interrupted;
                         r.reason = Some(text.clone());
-                        let result = r.result.get_or_insert_with(|| serde_json::json!({}));
-                        result["status"] = serde_json::json!("interrupted");
-                        result["reason"] = serde_json::json!(text);
+                        r.result_mut().ended(Status::Interrupted, &text);
                     }
                 })
                 .await;

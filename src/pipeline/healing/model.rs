@@ -6,13 +6,12 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-
-use super::report::analysis_json;
+use super::report::analysis_of;
 use super::{Healer, Outcome, Proved, Refused, Timings, Verdict};
 use crate::analyse::{self, AnswerForm, Conversation, EditForm, Model, ReportFix, Usage};
 use crate::apply::{self, Plan, PlanError};
 use crate::prove::{Pending, Prover, Validation};
+use crate::record::candidates::{CandidateRound, TriedCandidate};
 use crate::record::model::{LlmCall, LlmUsage, Record, Status};
 
 /// The temperature further candidates are asked at: enough to differ from the first.
@@ -103,14 +102,15 @@ impl Healer {
                 Ok((fix, _)) => fix,
                 Err(e) => return Outcome::Ended(Verdict::new(Status::Failed, e.to_string(), true)),
             };
-            let mut analysis = analysis_json(&fix);
-            analysis["edit_form"] = json!(match &form {
-                AnswerForm::File(_) => EditForm::File.as_str(),
-                AnswerForm::Tool => input.edit_form.as_str(),
-            });
-            if let Some(note) = &form_note {
-                analysis["edit_form_note"] = json!(note);
-            }
+            let mut analysis = analysis_of(&fix);
+            analysis.edit_form = Some(
+                match &form {
+                    AnswerForm::File(_) => EditForm::File.as_str(),
+                    AnswerForm::Tool => input.edit_form.as_str(),
+                }
+                .to_string(),
+            );
+            analysis.edit_form_note = form_note.clone();
             self.save(&id, move |r| r.analysis = Some(analysis)).await;
             if let Some(verdict) = self.model_declines(&fix) {
                 return Outcome::Ended(verdict);
@@ -134,8 +134,10 @@ impl Healer {
                 usage.extend(side.usage().iter().cloned());
                 counted = self.count_calls(&id, &usage, counted).await;
                 let Ok((fix, _)) = asked else { continue };
+                // The round's first answer is candidate 1.
+                let number = k as usize + 2;
                 if self.model_declines(&fix).is_some() {
-                    tried.push(json!({"candidate": k + 2, "passed": false, "failure": "declined or not confident"}));
+                    tried.push(TriedCandidate::failed(number, "declined or not confident"));
                     continue;
                 }
                 match self
@@ -143,25 +145,25 @@ impl Healer {
                     .await
                 {
                     Ok(passed) => {
-                        tried.push(
-                            json!({"candidate": k + 2, "passed": true, "diff": passed.plan.diff()}),
-                        );
+                        tried.push(TriedCandidate::passed(number, passed.plan.diff()));
                         passing.push((passed, fix));
                     }
-                    Err(r) => tried
-                        .push(json!({"candidate": k + 2, "passed": false, "failure": r.reason})),
+                    Err(r) => tried.push(TriedCandidate::failed(number, r.reason)),
                 }
             }
             if !tried.is_empty() {
                 let chosen = choose(&passing);
-                let note =
-                    json!({"round": attempts, "tried": tried, "chosen": chosen.map(|i| i + 2)});
+                let note = CandidateRound {
+                    round: attempts,
+                    tried,
+                    // Counted among the candidates that passed, not among all tried: it names
+                    // another candidate than the applied one when an earlier one failed. Kept
+                    // as records have always said it (this reshape changes no record).
+                    chosen: chosen.map(|i| i + 2),
+                };
                 self.save(&id, move |r| {
                     if let Some(fix) = r.fix.as_mut() {
-                        let list = fix["candidates"].as_array().cloned().unwrap_or_default();
-                        let mut list = list;
-                        list.push(note);
-                        fix["candidates"] = serde_json::Value::Array(list);
+                        fix.candidates.push(note);
                     }
                 })
                 .await;

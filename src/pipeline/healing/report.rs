@@ -1,13 +1,15 @@
 //! What the record keeps of a healing: the analysis, the fix with its proof (each step, the
 //! baseline it was judged against, and whether that proof was weaker than a full one), and the
-//! backups. The JSON field names are a promise to users (the seed's record files).
-
-use serde_json::{Value, json};
+//! backups, built from the stages' own values. The record's types, whose field names are a
+//! promise to users, are `record::analysis`, `record::fix` and `record::candidates`.
 
 use super::{Healer, Timings};
 use crate::analyse::{Model, ReportFix};
 use crate::apply::{Backup, Plan};
 use crate::prove::Validation;
+use crate::record::candidates::RefusedCandidate;
+use crate::record::fix::{FixBackup, ProofStep};
+use crate::record::model::{Analysis, Fix};
 
 impl Healer {
     /// Records the model's fix of attempt `attempts`, with its proof when it ran. A fix that
@@ -40,53 +42,38 @@ impl Healer {
             Ok(p) => format!("llm:{}", p.name()),
             Err(_) => "llm".to_string(),
         };
-        let mut value = json!({
-            "source": source,
-            "edits": fix.edits,
-            "explanation": fix.explanation,
-            "changes_summary": fix.changes_summary,
-            "attempts": attempts,
-            "validation": validation.map(validation_json).unwrap_or_else(|| json!([])),
-            "diff": plan.map(Plan::diff),
-            "backups": [],
-        });
+        let diff = plan.map(Plan::diff);
+        let mut value = Fix {
+            source,
+            edits: fix.edits.clone(),
+            explanation: fix.explanation.clone(),
+            changes_summary: fix.changes_summary.clone(),
+            attempts,
+            validation: validation.map(proof_steps).unwrap_or_default(),
+            diff: diff.clone(),
+            ..Fix::default()
+        };
         if let Some(v) = validation {
             add_proof(&mut value, v);
         }
-        let refused = refusal.map(|why| {
-            json!({
-                "attempt": attempts,
-                "changes_summary": fix.changes_summary,
-                "diff": plan.map(Plan::diff),
-                "failure": why,
-            })
+        let refused = refusal.map(|why| RefusedCandidate {
+            attempt: attempts,
+            changes_summary: fix.changes_summary.clone(),
+            diff,
+            failure: why,
         });
         self.save(id, move |r| {
-            let mut history = r
-                .fix
-                .as_ref()
-                .and_then(|f| f.get("refused"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            history.extend(refused);
-            if !history.is_empty() {
-                value["refused"] = Value::Array(history);
-            }
+            let old = r.fix.take().unwrap_or_default();
+            value.refused = old.refused;
+            value.refused.extend(refused);
             // The rounds of candidates stay in the record, whichever was recorded last.
-            if let Some(candidates) = r.fix.as_ref().and_then(|f| f.get("candidates")) {
-                value["candidates"] = candidates.clone();
-            }
+            value.candidates = old.candidates;
             // A candidate refused without a proof was judged against the same baseline, in the
             // same sandbox, as the one before it: keep what the record said of them.
-            if value.get("baseline").is_none()
-                && let Some(old) = r.fix.as_ref()
-            {
-                for key in ["baseline", "proof_note", "sandbox"] {
-                    if let Some(v) = old.get(key) {
-                        value[key] = v.clone();
-                    }
-                }
+            if value.baseline.is_none() {
+                value.baseline = old.baseline;
+                value.proof_note = old.proof_note.or(value.proof_note);
+                value.sandbox = old.sandbox.or(value.sandbox);
             }
             r.fix = Some(value);
         })
@@ -107,57 +94,58 @@ impl Healer {
     }
 }
 
-/// Adds what the proof was judged against to a fix's JSON: `baseline` (what the unchanged
-/// program did) and `proof_note` (why the proof was weaker, when it was).
-pub(super) fn add_proof(fix: &mut Value, v: &Validation) {
+/// Adds what the proof was judged against to a fix: `baseline` (what the unchanged program
+/// did) and `proof_note` (why the proof was weaker, when it was).
+pub(super) fn add_proof(fix: &mut Fix, v: &Validation) {
     if let Some(b) = &v.baseline {
-        fix["baseline"] = serde_json::to_value(b).unwrap_or(Value::Null);
+        fix.baseline = Some(b.clone());
     }
     if let Some(w) = &v.weaker {
-        fix["proof_note"] = json!(w);
+        fix.proof_note = Some(w.clone());
     }
     if !v.sandbox.is_empty() {
-        fix["sandbox"] = json!(v.sandbox);
+        fix.sandbox = Some(v.sandbox.clone());
     }
 }
 
-pub(super) fn analysis_json(fix: &ReportFix) -> Value {
-    json!({
-        "fixable": fix.fixable,
-        "reason": fix.reason,
-        "error_category": fix.error_category,
-        "root_cause": fix.root_cause,
-        "affected_file": fix.affected_file,
-        "confidence": fix.confidence,
-        "explanation": fix.explanation,
-        "changes_summary": fix.changes_summary,
-    })
+/// The record's analysis of a model's answer.
+pub(super) fn analysis_of(fix: &ReportFix) -> Analysis {
+    Analysis {
+        fixable: fix.fixable,
+        reason: fix.reason.clone(),
+        error_category: fix.error_category,
+        root_cause: fix.root_cause.clone(),
+        affected_file: fix.affected_file.clone(),
+        confidence: fix.confidence,
+        explanation: fix.explanation.clone(),
+        changes_summary: fix.changes_summary.clone(),
+        ..Analysis::default()
+    }
 }
 
-pub(super) fn validation_json(v: &Validation) -> Value {
-    Value::Array(
-        v.steps
-            .iter()
-            .map(|s| {
-                json!({
-                    "step": s.name.as_str(),
-                    "command": s.command,
-                    "exit": s.exit,
-                    "passed": s.passed,
-                    "detail": s.detail,
-                    "output_tail": s.output_tail,
-                    "duration_ms": s.duration_ms,
-                })
-            })
-            .collect(),
-    )
+/// The proof's steps as the record keeps them.
+pub(super) fn proof_steps(v: &Validation) -> Vec<ProofStep> {
+    v.steps
+        .iter()
+        .map(|s| ProofStep {
+            step: s.name.as_str().to_string(),
+            command: s.command.clone(),
+            exit: s.exit,
+            passed: s.passed,
+            detail: s.detail.clone(),
+            output_tail: s.output_tail.clone(),
+            duration_ms: s.duration_ms,
+        })
+        .collect()
 }
 
-pub(super) fn backups_json(backups: &[Backup]) -> Value {
-    Value::Array(
-        backups
-            .iter()
-            .map(|b| json!({"file": b.file, "backup": b.backup.display().to_string()}))
-            .collect(),
-    )
+/// The backups of an applied fix as the record keeps them.
+pub(super) fn fix_backups(backups: &[Backup]) -> Vec<FixBackup> {
+    backups
+        .iter()
+        .map(|b| FixBackup {
+            file: b.file.clone(),
+            backup: b.backup.display().to_string(),
+        })
+        .collect()
 }
