@@ -19,6 +19,7 @@ mod exports;
 pub mod healing;
 mod incidents;
 mod manual;
+mod notes;
 pub mod publish;
 mod recover;
 mod services;
@@ -127,7 +128,11 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     // Cleared at a clean exit; left behind, it tells the next start that heal was killed.
     if let Some(store) = store.clone() {
         off_thread("note that heal runs", move || {
-            store.journal_add("", journal::step::RUN, &serde_json::json!({}))
+            store.journal_add(
+                "",
+                journal::step::RUN,
+                &serde_json::Value::Object(Default::default()),
+            )
         })
         .await;
     }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::notes::PublishNote;
 use crate::commit::revert::{Committed, Reverted};
 use crate::commit::{self, Change, CommitError};
 use crate::config::{Config, GitMode};
@@ -86,8 +86,15 @@ impl Publisher {
         let store = self.store.clone();
         let on_commit = |landed: &commit::Landed| {
             if let Some(note) = note {
-                let data = json!({ "changes": changes, "landed": landed });
-                if let Err(e) = store.journal_update(note, &data) {
+                let data = serde_json::to_value(PublishNote {
+                    changes: changes.to_vec(),
+                    landed: Some(landed.clone()),
+                });
+                let journaled = match data {
+                    Ok(data) => store.journal_update(note, &data).map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = journaled {
                     tracing::error!("cannot journal the commit of {}: {e}", landed.commit);
                 }
             }

@@ -19,8 +19,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::notes::{self, ApplyNote, PublishNote};
 use super::publish::Publisher;
-use crate::commit::{self, Change, Landed};
+use crate::commit;
 use crate::config::Config;
 use crate::notify::Notifier;
 use crate::record::journal::{self, Entry, step};
@@ -90,13 +91,11 @@ pub async fn recover(
 
 /// Puts the files of an interrupted apply back as they were.
 fn undo_apply(config: &Config, store: &Store, entry: &Entry) -> String {
-    let files = entry.data["files"].as_array().cloned().unwrap_or_default();
+    let note: ApplyNote = notes::read(&entry.data);
     let mut restored = Vec::new();
     let mut failed = Vec::new();
-    for f in &files {
-        let (Some(rel), Some(before)) = (f["file"].as_str(), f["before"].as_str()) else {
-            continue;
-        };
+    for f in &note.files {
+        let (rel, before) = (f.file.as_str(), f.before.as_str());
         let path = config.root.join(rel);
         let live = std::fs::read(&path).ok();
         if live.as_deref() == Some(before.as_bytes()) {
@@ -144,9 +143,7 @@ async fn finish_publish(
             return format!("incident {id}: its commit could not be resumed: {e}");
         }
     };
-    let landed: Option<Landed> = serde_json::from_value(entry.data["landed"].clone()).ok();
-    let changes: Vec<Change> =
-        serde_json::from_value(entry.data["changes"].clone()).unwrap_or_default();
+    let PublishNote { changes, landed } = notes::read(&entry.data);
     let started = std::time::Instant::now();
     let mut outcome = match &landed {
         Some(landed) => commit::resume(&config.git, &config.root, &record, landed).await,

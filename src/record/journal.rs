@@ -29,10 +29,11 @@ pub mod step {
     pub const CHILD: &str = "child";
     /// An incident taken for healing by a process (`data`: {}).
     pub const HEAL: &str = "heal";
-    /// Files being written to the live tree (`data`: {"backups": [{file, backup}]}).
+    /// Files being written to the live tree (`data`: each file's text before the fix,
+    /// `pipeline::notes::ApplyNote`).
     pub const APPLY: &str = "apply";
-    /// An applied fix waiting for its commit and push (`data`: {"changes": [...], and once
-    /// committed "commit", "parent", "branch"}).
+    /// An applied fix waiting for its commit and push (`data`: its changes, and once committed
+    /// where it landed, `pipeline::notes::PublishNote`).
     pub const PUBLISH: &str = "publish";
 }
 

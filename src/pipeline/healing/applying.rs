@@ -3,8 +3,7 @@
 
 use std::time::Instant;
 
-use serde_json::json;
-
+use super::super::notes::{ApplyNote, PublishNote};
 use super::report::fix_backups;
 use super::{Healer, Timings, Verdict, Watched};
 use crate::apply::{self, Plan};
@@ -25,20 +24,22 @@ impl Healer {
         }
         // The journal knows what the live files were before a single byte is written, so a
         // heal killed half-way is undone at its next start.
-        let before: Vec<serde_json::Value> = plan
-            .files
-            .iter()
-            .map(|f| json!({"file": f.rel, "before": f.before}))
-            .collect();
+        let note = serde_json::to_value(ApplyNote::of(plan));
         let store = self.store.clone();
-        let note = json!({ "files": before });
         let owned = id.clone();
-        if off_thread("journal the fix", move || {
-            store.journal_add(&owned, journal::step::APPLY, &note)
-        })
-        .await
-        .is_none()
-        {
+        let journaled = match note {
+            Ok(note) => {
+                off_thread("journal the fix", move || {
+                    store.journal_add(&owned, journal::step::APPLY, &note)
+                })
+                .await
+            }
+            Err(e) => {
+                tracing::error!("cannot journal the fix of {id}: {e}");
+                None
+            }
+        };
+        if journaled.is_none() {
             return Verdict::new(
                 Status::Failed,
                 "the fix was not applied: heal cannot write its journal (see heal's log)",
@@ -66,18 +67,21 @@ impl Healer {
             })
         });
         if applied.is_ok() && self.git.is_some() {
-            let changes =
-                serde_json::to_value(super::super::publish::changes(plan)).unwrap_or_default();
+            let note = PublishNote {
+                changes: super::super::publish::changes(plan),
+                landed: None,
+            };
             let store = self.store.clone();
             let owned = id.clone();
-            off_thread("journal the commit to come", move || {
-                store.journal_add(
-                    &owned,
-                    journal::step::PUBLISH,
-                    &json!({ "changes": changes }),
-                )
-            })
-            .await;
+            match serde_json::to_value(note) {
+                Ok(note) => {
+                    off_thread("journal the commit to come", move || {
+                        store.journal_add(&owned, journal::step::PUBLISH, &note)
+                    })
+                    .await;
+                }
+                Err(e) => tracing::error!("cannot journal the commit to come of {id}: {e}"),
+            }
         }
         self.journal_done(&id, journal::step::APPLY).await;
         timings.apply += t.elapsed();
