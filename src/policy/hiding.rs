@@ -76,10 +76,23 @@ pub fn hides(
     let missing_key = (error_type.is_some_and(|t| t.rsplit('.').next() == Some("KeyError")))
         .then(|| message.and_then(quoted))
         .flatten();
+    // `format_amount() missing 1 required ...`, or `Budget.share() missing ...`: the callee.
+    let missing_in = missing_argument
+        .as_ref()
+        .and(message)
+        .and_then(|m| m.split("()").next())
+        .map(|f| f.rsplit(['.', ' ']).next().unwrap_or(f).to_string())
+        .filter(|f| !f.is_empty());
+    let constants_before = missing_in
+        .as_deref()
+        .map(|f| constants_passed(before, f))
+        .unwrap_or_default();
     let incident = Incident {
         error_type,
         none_error,
         missing_argument,
+        missing_in,
+        constants_before,
         missing_key,
     };
     if let Some(tree) = crate::prove::syntax::parse(after) {
@@ -134,6 +147,10 @@ struct Incident<'a> {
     none_error: bool,
     /// The parameter a call left out (`TypeError: ... missing ... argument: 'currency'`).
     missing_argument: Option<String>,
+    /// The function it was left out of (`format_amount`).
+    missing_in: Option<String>,
+    /// The literal arguments calls of that function passed before the fix.
+    constants_before: Vec<String>,
     /// The key of a `KeyError`.
     missing_key: Option<String>,
 }
@@ -167,22 +184,38 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
             )
         }
         "call" => {
-            let key = incident.missing_key.as_deref()?;
-            reads_with_default(node, src, key).then_some(())?;
+            if let Some(key) = incident.missing_key.as_deref()
+                && let Some(method) = reads_with_default(node, src, key)
+            {
+                return why(
+                    &format!("it reads the missing key '{key}' with .{method}()"),
+                    KEY_REASON.to_string(),
+                );
+            }
+            let (function, param) = (
+                incident.missing_in.as_deref()?,
+                incident.missing_argument.as_deref()?,
+            );
+            let constant =
+                passes_a_constant(node, src, function, param, &incident.constants_before)?;
             why(
-                &format!("it reads the missing key '{key}' with .get()"),
-                KEY_REASON.to_string(),
+                &format!(
+                    "it passes the constant {constant} for the argument '{param}' that a call of {function}() left out"
+                ),
+                ": the value must come from the program's own data (a constant is a guess, right for one case at most)".to_string(),
             )
         }
-        // A branch that gives something else when the key is missing (an `else`, or a
-        // conditional expression) is a default by another name; one that only skips the work
-        // that needs the key (`if "email" in row: send(row)`) is not.
+        // A branch on whether the key is there hides the KeyError whatever it does without
+        // it: gives something else (an `else`, a conditional expression), writes a default into
+        // the data (`if "vat" not in c: c["vat"] = 0.2`), or skips the work that needs it
+        // (`if "zip" in a: out.append(...)`, which silently drops every record). The key the
+        // code requires is misspelt or the data is wrong; a key the docstring calls optional
+        // is the exception.
         "if_statement" | "conditional_expression"
             if incident
                 .missing_key
                 .as_deref()
-                .is_some_and(|key| branches_on_key(node, src, key))
-                && has_alternative(node) =>
+                .is_some_and(|key| branches_on_key(node, src, key)) =>
         {
             why(
                 &format!(
@@ -332,9 +365,44 @@ fn definitions(source: &str) -> Vec<String> {
     let Some(tree) = crate::prove::syntax::parse(source) else {
         return Vec::new();
     };
+    let src = source.as_bytes();
     let mut all = Vec::new();
-    collect_definitions(tree.root_node(), source.as_bytes(), "", &mut all);
-    all.into_iter().map(|d| d.path).collect()
+    collect_definitions(tree.root_node(), src, "", &mut all);
+    let mut out: Vec<String> = all.into_iter().map(|d| d.path).collect();
+    // The module's own names (`LINES = [...]`, `processed = 0`) are definitions too: a small
+    // model's rewrite has been seen to drop them, or move them into a function.
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for statement in root.named_children(&mut cursor) {
+        let Some(assignment) = statement
+            .named_child(0)
+            .filter(|_| statement.kind() == "expression_statement")
+            .filter(|a| a.kind() == "assignment")
+        else {
+            continue;
+        };
+        let Some(left) = assignment.child_by_field_name("left") else {
+            continue;
+        };
+        let mut names = vec![left];
+        while let Some(n) = names.pop() {
+            match n.kind() {
+                "identifier" => {
+                    if let Ok(name) = n.utf8_text(src)
+                        && !out.iter().any(|o| o == name)
+                    {
+                        out.push(name.to_string());
+                    }
+                }
+                "pattern_list" | "tuple_pattern" => {
+                    let mut c = n.walk();
+                    names.extend(n.named_children(&mut c));
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// Every function of `source` (its dotted path), and whether its own body (nested functions
@@ -902,20 +970,96 @@ fn merges_a_default(dict: Node<'_>, src: &[u8], key: &str) -> bool {
     defaults_key && merged
 }
 
-/// Whether `call` is `x.get("key", ...)` (or `x.get("key")`).
-fn reads_with_default(call: Node<'_>, src: &[u8], key: &str) -> bool {
-    let is_get = call
+/// Whether `call` is `x.get("key", ...)`, `x.get("key")` or `x.setdefault("key", ...)`: the
+/// method's name when it is.
+fn reads_with_default(call: Node<'_>, src: &[u8], key: &str) -> Option<&'static str> {
+    let method = call
         .child_by_field_name("function")
         .filter(|f| f.kind() == "attribute")
         .and_then(|f| f.child_by_field_name("attribute"))
         .and_then(|a| a.utf8_text(src).ok())
-        == Some("get");
+        .and_then(|m| ["get", "setdefault"].into_iter().find(|k| *k == m))?;
     let first = call
         .child_by_field_name("arguments")
         .and_then(|a| a.named_child(0))
         .and_then(|a| a.utf8_text(src).ok())
         .and_then(quoted);
-    is_get && first.as_deref() == Some(key)
+    (first.as_deref() == Some(key)).then_some(method)
+}
+
+/// Whether `call` calls `function` (`format_amount(...)`, `self.format_amount(...)`).
+fn calls(call: Node<'_>, src: &[u8], function: &str) -> bool {
+    call.child_by_field_name("function")
+        .and_then(|f| match f.kind() {
+            "identifier" => f.utf8_text(src).ok(),
+            "attribute" => f
+                .child_by_field_name("attribute")
+                .and_then(|a| a.utf8_text(src).ok()),
+            _ => None,
+        })
+        == Some(function)
+}
+
+/// A literal `call` passes to `function` for `param`, that no call of it passed before: as
+/// `param=...`, or as a positional argument.
+fn passes_a_constant(
+    call: Node<'_>,
+    src: &[u8],
+    function: &str,
+    param: &str,
+    before: &[String],
+) -> Option<String> {
+    if !calls(call, src, function) {
+        return None;
+    }
+    let args = call.child_by_field_name("arguments")?;
+    let mut cursor = args.walk();
+    let found = args.named_children(&mut cursor).find_map(|arg| {
+        let value = if arg.kind() == "keyword_argument" {
+            let name = arg
+                .child_by_field_name("name")
+                .and_then(|n| n.utf8_text(src).ok());
+            arg.child_by_field_name("value").filter(|_| name == Some(param))?
+        } else {
+            arg
+        };
+        let text = value.utf8_text(src).ok()?;
+        (is_literal(value) && !before.iter().any(|b| b == text)).then(|| text.to_string())
+    });
+    found
+}
+
+/// The literal arguments the calls of `function` in `source` pass.
+fn constants_passed(source: &str, function: &str) -> Vec<String> {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return Vec::new();
+    };
+    let src = source.as_bytes();
+    let mut out = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "call"
+            && calls(node, src, function)
+            && let Some(args) = node.child_by_field_name("arguments")
+        {
+            let mut cursor = args.walk();
+            for arg in args.named_children(&mut cursor) {
+                let value = if arg.kind() == "keyword_argument" {
+                    arg.child_by_field_name("value")
+                } else {
+                    Some(arg)
+                };
+                if let Some(v) = value.filter(|v| is_literal(*v))
+                    && let Ok(text) = v.utf8_text(src)
+                {
+                    out.push(text.to_string());
+                }
+            }
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    out
 }
 
 /// Whether a conditional expression (`a if cond else b`) tests for None or truthiness and
@@ -1119,6 +1263,45 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_for_the_argument_a_call_left_out_is_a_guess() {
+        // bench/crashes/cases/missing_argument: 'EUR' for every client.
+        let before = "def fmt(amount, currency):\n    return f\"{amount:.2f} {currency}\"\n\ndef summary(c):\n    return fmt(c['balance'])\n";
+        let message = "fmt() missing 1 required positional argument: 'currency'";
+        for guess in ["fmt(c['balance'], 'EUR')", "fmt(c['balance'], currency='EUR')", "fmt(c['balance'], None)"] {
+            let after = before.replace("fmt(c['balance'])", guess);
+            let found = hides(before, &after, Some("TypeError"), Some(message));
+            assert!(
+                found.iter().any(|w| w.contains("passes the constant") && w.contains("'currency'")),
+                "{guess}: {found:?}"
+            );
+        }
+        // The value from the data is the fix; a method's qualified name reads the same.
+        let right = before.replace("fmt(c['balance'])", "fmt(c['balance'], c['currency'])");
+        assert!(hides(before, &right, Some("TypeError"), Some(message)).is_empty());
+        let method = "Money.fmt() missing 1 required positional argument: 'currency'";
+        let after = before.replace("fmt(c['balance'])", "fmt(c['balance'], 'EUR')");
+        assert!(!hides(before, &after, Some("TypeError"), Some(method)).is_empty());
+        // A constant other calls already pass for it is the program's own choice.
+        let before_two = format!("{before}\ndef total(c):\n    return fmt(c['sum'], 'EUR')\n");
+        let after_two = before_two.replace("fmt(c['balance'])", "fmt(c['balance'], 'EUR')");
+        assert!(hides(&before_two, &after_two, Some("TypeError"), Some(message)).is_empty());
+    }
+
+    #[test]
+    fn module_level_names_dropped_or_moved_into_a_function_are_deleted_definitions() {
+        // bench/crashes/cases/unpack_too_many: LINES moved into main(), with other data.
+        let before = "LINES = ['a,1,EUR']\ncount = 0\n\ndef main():\n    print(LINES)\n";
+        let moved = "count = 0\n\ndef main():\n    LINES = ['EUR,1']\n    print(LINES)\n";
+        let found = drops_definitions(before, moved, None);
+        assert!(found.iter().any(|w| w.contains("`LINES`")), "{found:?}");
+        // Changing the value keeps the name; a tuple target counts each name.
+        let changed = before.replace("count = 0", "count = 1");
+        assert!(drops_definitions(before, &changed, None).is_empty());
+        let pair = "a, b = 1, 2\n";
+        assert!(drops_definitions(pair, "a = 1\n", None).iter().any(|w| w.contains("`b`")));
+    }
+
+    #[test]
     fn a_documented_default_for_a_missing_key_must_keep_the_other_values() {
         // bench/crashes/cases/dict_key_default_doc: the wrong fix the small model gave.
         let before = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    settings[\"backoff_s\"] is optional: when absent, 1.5 seconds between tries.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n";
@@ -1171,11 +1354,22 @@ mod tests {
             found.iter().any(|w| w.contains("missing key 'zip'")),
             "{found:?}"
         );
-        // A guard that only skips the work needing the key, with no substitute: not a default.
+        // A guard that only skips the work needing the key drops every record without it:
+        // hiding too (bench/crashes/cases/nested_key_error: an empty list of labels).
         let skip =
             "def label(a):\n    if 'zip' in a:\n        print(f\"{a['street']}, {a['zip']}\")\n";
         let before_print = "def label(a):\n    print(f\"{a['street']}, {a['zip']}\")\n";
-        assert!(hides(before_print, skip, Some("KeyError"), Some("'zip'")).is_empty());
+        let found = hides(before_print, skip, Some("KeyError"), Some("'zip'"));
+        assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        // So is writing a default into the data (bench/crashes/cases/pkg_key_error), and
+        // setdefault.
+        let before_vat = "def total(c, net):\n    return net * (1 + c['vat'])\n";
+        let written = "def total(c, net):\n    if 'vat' not in c:\n        c['vat'] = 0.2\n    return net * (1 + c['vat'])\n";
+        let found = hides(before_vat, written, Some("KeyError"), Some("'vat'"));
+        assert!(found.iter().any(|w| w.contains("missing key 'vat'")), "{found:?}");
+        let set = "def total(c, net):\n    return net * (1 + c.setdefault('vat', 0.2))\n";
+        let found = hides(before_vat, set, Some("KeyError"), Some("'vat'"));
+        assert!(found.iter().any(|w| w.contains(".setdefault()")), "{found:?}");
         // Another key, or another error: not this rule.
         let other = "def label(a):\n    if 'street' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return ''\n";
         assert!(hides(before, other, Some("KeyError"), Some("'zip'")).is_empty());

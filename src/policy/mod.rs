@@ -310,7 +310,7 @@ mod tests {
     fn added_os_system_is_dangerous() {
         let f = file(
             "app/main.py",
-            "import os\nx = 1\n",
+            "import os\nprint(1)\n",
             "import os\nos.system('id')\n",
         );
         assert_eq!(
@@ -360,8 +360,8 @@ mod tests {
     fn added_open_of_etc_passwd_for_writing_is_dangerous() {
         let f = file(
             "app/main.py",
-            "x = 1\n",
-            "open('/etc/passwd', 'w').write(x)\n",
+            "print(1)\n",
+            "open('/etc/passwd', 'w').write('x')\n",
         );
         assert!(matches!(
             violations(vec![f], &["app/main.py"]).as_slice(),
@@ -476,16 +476,16 @@ mod tests {
     fn python_script_without_extension_is_scanned() {
         let f = file(
             "bin/tool",
-            "#!/usr/bin/env python3\nx = 1\n",
-            "#!/usr/bin/env python3\neval(x)\n",
+            "#!/usr/bin/env python3\nprint(1)\n",
+            "#!/usr/bin/env python3\neval('1')\n",
         );
         assert_eq!(violations(vec![f], &["bin/tool"]).len(), 1);
     }
 
     #[test]
     fn forty_one_changed_lines_are_too_many() {
-        let before = "a = 1\n".repeat(20);
-        let after = format!("{}{}", "b = 2\n".repeat(20), "c = 3\n");
+        let before = "print(1)\n".repeat(20);
+        let after = format!("{}{}", "print(2)\n".repeat(20), "print(3)\n");
         // 20 removed + 21 added.
         let f = file("app/main.py", &before, &after);
         assert_eq!(
@@ -496,7 +496,7 @@ mod tests {
 
     #[test]
     fn forty_changed_lines_are_allowed() {
-        let f = file("app/main.py", &"a = 1\n".repeat(20), &"b = 2\n".repeat(20));
+        let f = file("app/main.py", &"print(1)\n".repeat(20), &"print(2)\n".repeat(20));
         assert_eq!(violations(vec![f], &["app/main.py"]), vec![]);
     }
 
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn emptying_a_file_deletes_it() {
-        let f = file("app/main.py", "x = 1\n", "\n");
+        let f = file("app/main.py", "print(1)\n", "\n");
         assert_eq!(
             violations(vec![f], &["app/main.py"]),
             vec![Violation::DeletesFile {
