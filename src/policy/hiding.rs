@@ -87,6 +87,9 @@ pub fn hides(
         .as_deref()
         .map(|f| constants_passed(before, f))
         .unwrap_or_default();
+    let key_in_data = missing_key
+        .as_ref()
+        .is_some_and(|k| data_keys(before).contains(k));
     let incident = Incident {
         error_type,
         none_error,
@@ -94,6 +97,7 @@ pub fn hides(
         missing_in,
         constants_before,
         missing_key,
+        key_in_data,
     };
     if let Some(tree) = crate::prove::syntax::parse(after) {
         let src = after.as_bytes();
@@ -153,6 +157,9 @@ struct Incident<'a> {
     constants_before: Vec<String>,
     /// The key of a `KeyError`.
     missing_key: Option<String>,
+    /// Whether the program's own data (a dictionary literal) has that key somewhere: then some
+    /// records have it and others do not, and skipping the ones without it may be meant.
+    key_in_data: bool,
 }
 
 /// Why `node`, a construct of the fixed text, hides the incident's error, if it does: what
@@ -205,17 +212,20 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
                 ": the value must come from the program's own data (a constant is a guess, right for one case at most)".to_string(),
             )
         }
-        // A branch on whether the key is there hides the KeyError whatever it does without
-        // it: gives something else (an `else`, a conditional expression), writes a default into
-        // the data (`if "vat" not in c: c["vat"] = 0.2`), or skips the work that needs it
-        // (`if "zip" in a: out.append(...)`, which silently drops every record). The key the
-        // code requires is misspelt or the data is wrong; a key the docstring calls optional
-        // is the exception.
+        // A branch on whether the key is there hides the KeyError when it gives something
+        // else without it (an `else`, a conditional expression) or writes a default into the
+        // data (`if "vat" not in c: c["vat"] = 0.2`). One that only skips the work needing the
+        // key hides it too when no record of the program's own data has that key: the key is
+        // misspelt, and the skip drops every record (`if "zip" in a: out.append(...)`, where
+        // the data says "postal_code"). Where some records have it, skipping the others may
+        // be meant. A key the docstring calls optional is the exception.
         "if_statement" | "conditional_expression"
-            if incident
-                .missing_key
-                .as_deref()
-                .is_some_and(|key| branches_on_key(node, src, key)) =>
+            if incident.missing_key.as_deref().is_some_and(|key| {
+                branches_on_key(node, src, key)
+                    && (has_alternative(node)
+                        || assigns_key(node, src, key)
+                        || !incident.key_in_data)
+            }) =>
         {
             why(
                 &format!(
@@ -987,6 +997,27 @@ fn reads_with_default(call: Node<'_>, src: &[u8], key: &str) -> Option<&'static 
     (first.as_deref() == Some(key)).then_some(method)
 }
 
+/// Whether `node` assigns `x["key"] = ...` somewhere inside.
+fn assigns_key(node: Node<'_>, src: &[u8], key: &str) -> bool {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "assignment"
+            && n.child_by_field_name("left")
+                .filter(|l| l.kind() == "subscript")
+                .and_then(|l| l.child_by_field_name("subscript"))
+                .and_then(|k| k.utf8_text(src).ok())
+                .and_then(quoted)
+                .as_deref()
+                == Some(key)
+        {
+            return true;
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    false
+}
+
 /// Whether `call` calls `function` (`format_amount(...)`, `self.format_amount(...)`).
 fn calls(call: Node<'_>, src: &[u8], function: &str) -> bool {
     call.child_by_field_name("function")
@@ -1361,6 +1392,11 @@ mod tests {
         let before_print = "def label(a):\n    print(f\"{a['street']}, {a['zip']}\")\n";
         let found = hides(before_print, skip, Some("KeyError"), Some("'zip'"));
         assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        // The near miss: the program's data has records with the key and records without:
+        // skipping those without may be meant.
+        let data = "ROWS = [{'zip': '1', 'street': 's'}, {'street': 't'}]\n";
+        let (before_data, skip_data) = (format!("{data}{before_print}"), format!("{data}{skip}"));
+        assert!(hides(&before_data, &skip_data, Some("KeyError"), Some("'zip'")).is_empty());
         // So is writing a default into the data (bench/crashes/cases/pkg_key_error), and
         // setdefault.
         let before_vat = "def total(c, net):\n    return net * (1 + c['vat'])\n";
