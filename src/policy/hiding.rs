@@ -1050,7 +1050,8 @@ fn passes_a_constant(
             let name = arg
                 .child_by_field_name("name")
                 .and_then(|n| n.utf8_text(src).ok());
-            arg.child_by_field_name("value").filter(|_| name == Some(param))?
+            arg.child_by_field_name("value")
+                .filter(|_| name == Some(param))?
         } else {
             arg
         };
@@ -1298,11 +1299,17 @@ mod tests {
         // bench/crashes/cases/missing_argument: 'EUR' for every client.
         let before = "def fmt(amount, currency):\n    return f\"{amount:.2f} {currency}\"\n\ndef summary(c):\n    return fmt(c['balance'])\n";
         let message = "fmt() missing 1 required positional argument: 'currency'";
-        for guess in ["fmt(c['balance'], 'EUR')", "fmt(c['balance'], currency='EUR')", "fmt(c['balance'], None)"] {
+        for guess in [
+            "fmt(c['balance'], 'EUR')",
+            "fmt(c['balance'], currency='EUR')",
+            "fmt(c['balance'], None)",
+        ] {
             let after = before.replace("fmt(c['balance'])", guess);
             let found = hides(before, &after, Some("TypeError"), Some(message));
             assert!(
-                found.iter().any(|w| w.contains("passes the constant") && w.contains("'currency'")),
+                found
+                    .iter()
+                    .any(|w| w.contains("passes the constant") && w.contains("'currency'")),
                 "{guess}: {found:?}"
             );
         }
@@ -1329,7 +1336,11 @@ mod tests {
         let changed = before.replace("count = 0", "count = 1");
         assert!(drops_definitions(before, &changed, None).is_empty());
         let pair = "a, b = 1, 2\n";
-        assert!(drops_definitions(pair, "a = 1\n", None).iter().any(|w| w.contains("`b`")));
+        assert!(
+            drops_definitions(pair, "a = 1\n", None)
+                .iter()
+                .any(|w| w.contains("`b`"))
+        );
     }
 
     #[test]
@@ -1391,7 +1402,10 @@ mod tests {
             "def label(a):\n    if 'zip' in a:\n        print(f\"{a['street']}, {a['zip']}\")\n";
         let before_print = "def label(a):\n    print(f\"{a['street']}, {a['zip']}\")\n";
         let found = hides(before_print, skip, Some("KeyError"), Some("'zip'"));
-        assert!(found.iter().any(|w| w.contains("missing key 'zip'")), "{found:?}");
+        assert!(
+            found.iter().any(|w| w.contains("missing key 'zip'")),
+            "{found:?}"
+        );
         // The near miss: the program's data has records with the key and records without:
         // skipping those without may be meant.
         let data = "ROWS = [{'zip': '1', 'street': 's'}, {'street': 't'}]\n";
@@ -1402,10 +1416,16 @@ mod tests {
         let before_vat = "def total(c, net):\n    return net * (1 + c['vat'])\n";
         let written = "def total(c, net):\n    if 'vat' not in c:\n        c['vat'] = 0.2\n    return net * (1 + c['vat'])\n";
         let found = hides(before_vat, written, Some("KeyError"), Some("'vat'"));
-        assert!(found.iter().any(|w| w.contains("missing key 'vat'")), "{found:?}");
+        assert!(
+            found.iter().any(|w| w.contains("missing key 'vat'")),
+            "{found:?}"
+        );
         let set = "def total(c, net):\n    return net * (1 + c.setdefault('vat', 0.2))\n";
         let found = hides(before_vat, set, Some("KeyError"), Some("'vat'"));
-        assert!(found.iter().any(|w| w.contains(".setdefault()")), "{found:?}");
+        assert!(
+            found.iter().any(|w| w.contains(".setdefault()")),
+            "{found:?}"
+        );
         // Another key, or another error: not this rule.
         let other = "def label(a):\n    if 'street' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return ''\n";
         assert!(hides(before, other, Some("KeyError"), Some("'zip'")).is_empty());

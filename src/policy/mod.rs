@@ -496,7 +496,11 @@ mod tests {
 
     #[test]
     fn forty_changed_lines_are_allowed() {
-        let f = file("app/main.py", &"print(1)\n".repeat(20), &"print(2)\n".repeat(20));
+        let f = file(
+            "app/main.py",
+            &"print(1)\n".repeat(20),
+            &"print(2)\n".repeat(20),
+        );
         assert_eq!(violations(vec![f], &["app/main.py"]), vec![]);
     }
 

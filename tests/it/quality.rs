@@ -291,6 +291,42 @@ fn r13_a_second_candidate_passes_where_the_first_failed() {
     assert_eq!(r["llm"]["calls"].as_array().unwrap().len(), 3);
 }
 
+/// The record names the applied candidate by its number among all tried, also when one
+/// before it failed.
+#[test]
+fn r13_the_record_names_the_applied_candidate_after_one_that_failed() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_LLM_CANDIDATES", "3");
+    p.env("HEAL_MAX_ATTEMPTS", "1");
+    p.file("app.py", SHARE);
+    let useless = |note: &str| {
+        answer(&[(
+            "app.py",
+            "    return total / clients\n",
+            &format!("    return total / clients  # {note}\n"),
+        )])
+    };
+    let guard = answer(&[(
+        "app.py",
+        "    return total / clients\n",
+        "    if clients == 0:\n        return 0.0\n    return total / clients\n",
+    )]);
+    model.script([
+        Reply::tool_use(useless("checked")),
+        Reply::tool_use(useless("checked twice")),
+        Reply::tool_use(guard),
+    ]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let round = &r["fix"]["candidates"][0];
+    assert_eq!(round["tried"][0]["candidate"], 2);
+    assert_eq!(round["tried"][0]["passed"], false, "{round:#}");
+    assert_eq!(round["tried"][1]["candidate"], 3);
+    assert_eq!(round["chosen"], 3, "{round:#}");
+}
+
 #[test]
 fn r13_the_function_edit_form_takes_a_def_line_and_a_whole_function() {
     let model = FakeAnthropic::start();

@@ -124,6 +124,8 @@ impl Healer {
             };
             // More candidates, each from a fresh conversation, against the same baseline.
             let mut passing: Vec<(Passed, ReportFix)> = Vec::new();
+            // The candidate number of each of `passing`, for the record.
+            let mut numbers: Vec<usize> = Vec::new();
             let mut tried = Vec::new();
             for k in 0..extra {
                 let mut side =
@@ -147,6 +149,7 @@ impl Healer {
                     Ok(passed) => {
                         tried.push(TriedCandidate::passed(number, passed.plan.diff()));
                         passing.push((passed, fix));
+                        numbers.push(number);
                     }
                     Err(r) => tried.push(TriedCandidate::failed(number, r.reason)),
                 }
@@ -156,10 +159,8 @@ impl Healer {
                 let note = CandidateRound {
                     round: attempts,
                     tried,
-                    // Counted among the candidates that passed, not among all tried: it names
-                    // another candidate than the applied one when an earlier one failed. Kept
-                    // as records have always said it (this reshape changes no record).
-                    chosen: chosen.map(|i| i + 2),
+                    // The number among all tried, as `tried` numbers them.
+                    chosen: chosen.and_then(|i| numbers.get(i).copied()),
                 };
                 self.save(&id, move |r| {
                     if let Some(fix) = r.fix.as_mut() {
