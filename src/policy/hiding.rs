@@ -1045,7 +1045,7 @@ fn passes_a_constant(
     }
     let args = call.child_by_field_name("arguments")?;
     let mut cursor = args.walk();
-    let found = args.named_children(&mut cursor).find_map(|arg| {
+    args.named_children(&mut cursor).find_map(|arg| {
         let value = if arg.kind() == "keyword_argument" {
             let name = arg
                 .child_by_field_name("name")
@@ -1057,8 +1057,7 @@ fn passes_a_constant(
         };
         let text = value.utf8_text(src).ok()?;
         (is_literal(value) && !before.iter().any(|b| b == text)).then(|| text.to_string())
-    });
-    found
+    })
 }
 
 /// The literal arguments the calls of `function` in `source` pass.
