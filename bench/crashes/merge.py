@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Merges results files of one configuration run in parts (for example half the cases on each
+of two model servers at once) into one, with the totals computed over all its cases.
+
+Usage:
+  python3 bench/crashes/merge.py PART.json PART.json [...] --label LABEL --out MERGED.json
+
+Refuses parts that ran different heal binaries or environments (the server's URL aside), or
+that share a case.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="+", help="results files written by run.py --out")
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.parts]
+
+    def same(part):
+        env = {k: v for k, v in part["env"].items() if k != "OPENAI_BASE_URL"}
+        return part["heal"], env, part["timeout_s"]
+
+    if any(same(p) != same(parts[0]) for p in parts[1:]):
+        sys.exit("merge.py: the parts ran different binaries, environments or time limits")
+    cases = [c for p in parts for c in p["cases"]]
+    names = [c["name"] for c in cases]
+    if len(set(names)) != len(names):
+        sys.exit("merge.py: a case is in more than one part")
+    cases.sort(key=lambda c: c["name"])
+    merged = {
+        "label": args.label,
+        "heal": parts[0]["heal"],
+        "started_at": min(p["started_at"] for p in parts),
+        "finished_at": max(p["finished_at"] for p in parts),
+        "env": parts[0]["env"],
+        "parts": len(parts),
+        "timeout_s": parts[0]["timeout_s"],
+        "totals": run.totals(cases),
+        "cases": cases,
+    }
+    Path(args.out).write_text(json.dumps(merged, indent=1, ensure_ascii=False), encoding="utf-8")
+    run.print_totals(merged["totals"], args.label)
+
+
+if __name__ == "__main__":
+    main()
