@@ -141,6 +141,11 @@ pub fn hides(
     out
 }
 
+/// How alike (0 to 1, by edit distance) a deleted definition's name and the name an error asked
+/// for must be for the change to count as a rename: `format_amount` and `format_ammount` are
+/// (0.93); `monthly_summary` and `format_ammount` are not (0.2).
+const RENAME_SIMILARITY: f64 = 0.6;
+
 /// Why a default for a missing key hides a `KeyError`.
 const KEY_REASON: &str = ": a KeyError on a key the code requires is a wrong key or missing data, not something to default (a default is for a key the docstring says is optional)";
 
@@ -308,12 +313,20 @@ pub fn drops_definitions(before: &str, after: &str, message: Option<&str>) -> Ve
         let leaf = name.rsplit('.').next().unwrap_or(name);
         message.is_some_and(|m| m.contains(&format!("'{leaf}'")))
     };
-    // A rename to the name the error asked for is the fix of a misspelt definition.
-    if now.iter().any(|n| !was.contains(n) && asked_for(n)) {
-        return Vec::new();
-    }
+    // A rename to the name the error asked for is the fix of a misspelt definition: the one
+    // deleted name that is close to it is excused, no other (a small model has been seen to
+    // replace a whole module with another's definitions, one of them the name asked for).
+    let renamed_to: Vec<&String> = now
+        .iter()
+        .filter(|n| !was.contains(n) && asked_for(n))
+        .collect();
+    let renamed = |name: &str| {
+        renamed_to
+            .iter()
+            .any(|n| strsim::normalized_levenshtein(name, n) >= RENAME_SIMILARITY)
+    };
     was.into_iter()
-        .filter(|name| !now.contains(name))
+        .filter(|name| !now.contains(name) && !renamed(name))
         .map(|name| {
             format!("it deletes `{name}`, which the program defined: whatever uses it would fail")
         })
@@ -1322,6 +1335,25 @@ mod tests {
         let before_two = format!("{before}\ndef total(c):\n    return fmt(c['sum'], 'EUR')\n");
         let after_two = before_two.replace("fmt(c['balance'])", "fmt(c['balance'], 'EUR')");
         assert!(hides(&before_two, &after_two, Some("TypeError"), Some(message)).is_empty());
+    }
+
+    #[test]
+    fn a_module_replaced_by_anothers_definitions_is_not_a_rename() {
+        // bench/crashes/cases/pkg_import_name_typo: summary.py became formatting.py's
+        // definitions, one of them the name the ImportError asked for.
+        let before = "from .formatting import format_ammount\n\ndef monthly_summary(c, r):\n    return f\"{c}: {format_ammount(r)}\"\n";
+        let after = "def format_ammount(amount):\n    return f\"${amount:,.2f}\"\n";
+        let message = "cannot import name 'format_ammount' from 'reports.formatting'";
+        let found = drops_definitions(before, after, Some(message));
+        assert!(
+            found.iter().any(|w| w.contains("`monthly_summary`")),
+            "{found:?}"
+        );
+        // The near miss: the misspelt definition renamed to the name asked for.
+        let before = "def format_amount(a):\n    return str(a)\n";
+        let after = "def format_ammount(a):\n    return str(a)\n";
+        let message = "cannot import name 'format_ammount' from 'reports.formatting'";
+        assert!(drops_definitions(before, after, Some(message)).is_empty());
     }
 
     #[test]
