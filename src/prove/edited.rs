@@ -29,6 +29,9 @@ pub struct EditedFile {
     /// the one around that when the changed line is a `def` (a function the fix nested
     /// inside a method leaves the method edited too).
     pub enclosing: Vec<EditedFunction>,
+    /// Module-level names the file bound before the fix and no longer binds: a deleted
+    /// import, definition or assignment.
+    pub unbound: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +73,14 @@ impl Edited {
             .filter(|f| f.start <= line && line <= f.end)
             // The innermost: nested functions start later and end sooner.
             .max_by_key(|f| f.start)
+    }
+
+    /// The file whose module-level `name` the fix deleted, if one did.
+    pub fn unbinding(&self, name: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|f| f.unbound.contains(name))
+            .map(|f| f.rel.as_str())
     }
 
     /// Every edited function, as (file, qualname).
@@ -118,11 +129,17 @@ fn edited_file(rel: &str, before: &str, after: &str) -> EditedFile {
             functions.push(f.clone());
         }
     }
+    let now = super::bindings::module_bindings(after);
+    let unbound = super::bindings::module_bindings(before)
+        .into_iter()
+        .filter(|name| !now.contains(name))
+        .collect();
     EditedFile {
         rel: rel.to_string(),
         changed,
         functions,
         enclosing,
+        unbound,
     }
 }
 

@@ -4,8 +4,9 @@
 //! In order, for the errors the fixed run printed (raised or logged, either stream):
 //! 1. the incident's own error (same type, raised in the same file and function) fails it;
 //! 2. an error in a line the fix added or changed (any project frame of its traceback), or
-//!    whose innermost project frame is inside a function the fix edited, fails it: the fix
-//!    caused it;
+//!    whose innermost project frame is inside a function the fix edited, or that names a
+//!    module-level name the fix deleted (an import, a definition), fails it: the fix caused
+//!    it;
 //! 3. an error the baseline also printed is tolerated: it is its own incident;
 //! 4. any other error, in code the fix did not touch, is **progress** when the baseline
 //!    reproduced the incident: the program now gets further than it did, and that error is
@@ -242,9 +243,18 @@ pub fn no_longer_ends(t: Timing) -> Option<String> {
     ))
 }
 
-/// Why the fix caused `seen`, if it did: a frame on a line it changed, or the innermost
-/// project frame in a function it edited.
+/// Why the fix caused `seen`, if it did: a frame on a line it changed, the innermost
+/// project frame in a function it edited, or a name it unbound (a deleted import makes its
+/// ImportError go away and a NameError appear in code the fix did not touch).
 fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
+    if let Some(name) =
+        super::bindings::missing_name(&seen.signature.exc_type, &seen.signature.message)
+        && let Some(file) = edited.unbinding(&name)
+    {
+        return Some(format!(
+            "naming `{name}`, which the fix deleted from {file}"
+        ));
+    }
     for (file, line) in seen.frames.iter().rev() {
         if edited.changed_line(file, *line) {
             return Some(format!("in a line the fix changed ({file}:{line})"));
@@ -391,6 +401,40 @@ mod tests {
             },
         );
         assert!(matches!(v, RunVerdict::Failed { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn a_name_error_for_an_import_the_fix_deleted_is_the_fixs_not_progress() {
+        // pkg_import_name_typo: the model deleted the failing import; the ImportError went
+        // away, and the NameError in a function it did not touch passed as progress.
+        let after = BEFORE.replacen("import missing\n", "", 1);
+        let e = edited(&after);
+        let errors = [seen(
+            "NameError: name 'missing' is not defined",
+            &[
+                ("main.py", 12, "<module>"),
+                ("main.py", 9, "main"),
+                ("main.py", 5, "report"),
+            ],
+        )];
+        let o = original();
+        let v = judge(
+            &errors,
+            ending(1),
+            &Against {
+                original: &o,
+                known: &[],
+                reproduced: true,
+                edited: &e,
+            },
+        );
+        match v {
+            RunVerdict::Failed { detail } => assert!(
+                detail.contains("naming `missing`, which the fix deleted from main.py"),
+                "{detail}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

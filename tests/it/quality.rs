@@ -488,3 +488,66 @@ fn r13_a_fix_that_breaks_the_docstrings_examples_is_refused_with_the_example() {
         "{examples:#}"
     );
 }
+
+/// A misspelt import of a name the program uses (pkg_import_name_typo in the bench).
+const IMPORTS_A_TYPO: &str = "\
+from fmt import format_ammount
+
+
+def report(x):
+    return format_ammount(x)
+
+
+print(report(3), flush=True)
+";
+
+/// Deleting the failing import makes the ImportError go away and a NameError appear in a
+/// function the fix did not touch: that is the fix's own error, not the program getting
+/// further, and the model is told so. The bench's small model was seen to do this.
+#[test]
+fn r13_a_deleted_import_whose_name_error_follows_fails_the_fix_not_a_chain_link() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_MAX_ATTEMPTS", "2");
+    p.file(
+        "fmt.py",
+        "def format_amount(x):\n    return f'{x:.2f} EUR'\n",
+    );
+    p.file("app.py", IMPORTS_A_TYPO);
+    model.script([
+        Reply::tool_use(answer(&[(
+            "app.py",
+            "from fmt import format_ammount\n",
+            "",
+        )])),
+        Reply::tool_use(answer(&[(
+            "app.py",
+            "from fmt import format_ammount\n",
+            "from fmt import format_amount as format_ammount\n",
+        )])),
+    ]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 2, "{r:#}");
+    assert!(
+        reqs[1]
+            .raw
+            .contains("naming `format_ammount`, which the fix deleted from app.py"),
+        "{}",
+        reqs[1].raw
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        IMPORTS_A_TYPO.replace(
+            "from fmt import format_ammount\n",
+            "from fmt import format_amount as format_ammount\n"
+        )
+    );
+    // One incident, healed in place: no chain link opened for the NameError.
+    assert!(
+        r["result"].get("chain").is_none_or(|c| c.is_null()),
+        "{r:#}"
+    );
+}
