@@ -18,7 +18,8 @@
 //!    same values;
 //! 5. `output`: what the baseline printed before its error is printed the same;
 //! 6. `examples`: the edited files' docstring examples hold ([`examples`]), judged against the
-//!    same examples run on the code as it was;
+//!    same examples run on the code as it was, and the values the re-run saw the edited
+//!    functions return have the form their docstrings show by example (`e.g. '243.00 EUR'`);
 //! 7. `tests`: the project's own tests ([`suite`]) that passed in the baseline still pass.
 //!
 //! It must never write to the live tree, never leave a copy or a process behind (copies are
@@ -382,9 +383,11 @@ impl Prover {
                 ..baseline.report()
             });
             weaker = baseline.weaker();
+            let mut fixed_calls = None;
             if self.config.rerun {
                 let judged = rerun::rerun(&self.config, &baseline, plan, &sandbox).await;
                 next = judged.next;
+                fixed_calls = Some(judged.calls);
                 let passed = judged.steps.iter().all(|s| s.passed);
                 steps.extend(judged.steps);
                 if !passed {
@@ -392,7 +395,11 @@ impl Prover {
                     break 'ladder;
                 }
             }
-            if let Some(step) = examples::step(&self.config, plan, &sandbox).await {
+            let seen = fixed_calls.as_ref().map(|after| examples::Seen {
+                before: &baseline.calls,
+                after,
+            });
+            if let Some(step) = examples::step(&self.config, plan, &sandbox, seen).await {
                 let ok = step.passed;
                 steps.push(step);
                 if !ok {

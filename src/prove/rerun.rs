@@ -20,6 +20,8 @@ use crate::apply::Plan;
 pub(super) struct Judged {
     pub steps: Vec<Step>,
     pub next: Option<Next>,
+    /// What the probe saw the edited functions return in the fixed run.
+    pub calls: Calls,
 }
 
 /// Re-runs the fixed program in `sandbox` and judges it against `baseline`: the `rerun` step,
@@ -58,6 +60,7 @@ pub(super) async fn rerun(
             return Judged {
                 steps: vec![step],
                 next: None,
+                calls: Calls::default(),
             };
         }
     };
@@ -117,17 +120,25 @@ pub(super) async fn rerun(
     let passed = step.passed;
     let mut steps = vec![step];
     if !passed {
-        return Judged { steps, next: None };
+        return Judged {
+            steps,
+            next: None,
+            calls,
+        };
     }
     let none_was_the_error = config.original.is_about_none();
     let behaviour = behaviour_step(baseline, &calls, &functions, none_was_the_error);
     let kept = behaviour.passed;
     steps.push(behaviour);
     if !kept {
-        return Judged { steps, next: None };
+        return Judged {
+            steps,
+            next: None,
+            calls,
+        };
     }
     steps.push(output_step(baseline, &outcome));
-    Judged { steps, next }
+    Judged { steps, next, calls }
 }
 
 /// The `behaviour` step: the calls of the edited functions that returned in the baseline

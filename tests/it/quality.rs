@@ -551,3 +551,72 @@ fn r13_a_deleted_import_whose_name_error_follows_fails_the_fix_not_a_chain_link(
         "{r:#}"
     );
 }
+
+/// A float concatenated to a str; the docstring shows the line's form by example
+/// (str_concat_float in the bench).
+const DAILY: &str = "\
+AMOUNTS = {\"avego\": [120.5, 80.25, 42.25], \"northwind\": [19.9, 0.1]}
+
+
+def daily_report(client, amounts):
+    \"\"\"'<client>: Total: <sum with two decimals> EUR', e.g. 'avego: Total: 243.00 EUR'.\"\"\"
+    total = sum(amounts)
+    line = \"Total: \" + total + \" EUR\"
+    return f\"{client}: {line}\"
+
+
+for client, amounts in AMOUNTS.items():
+    print(daily_report(client, amounts), flush=True)
+";
+
+/// `str(total)` makes the crash go away and prints `243.0`, where the docstring's example
+/// shows two decimals: refused with the value and the form; the formatted total is applied.
+#[test]
+fn r13_a_value_off_the_form_its_docstring_shows_is_refused() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_MAX_ATTEMPTS", "2");
+    p.file("app.py", DAILY);
+    let bare = answer(&[(
+        "app.py",
+        "    line = \"Total: \" + total + \" EUR\"\n",
+        "    line = \"Total: \" + str(total) + \" EUR\"\n",
+    )]);
+    let formatted = answer(&[(
+        "app.py",
+        "    line = \"Total: \" + total + \" EUR\"\n",
+        "    line = f\"Total: {total:.2f} EUR\"\n",
+    )]);
+    model.script([Reply::tool_use(bare), Reply::tool_use(formatted)]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let live = std::fs::read_to_string(p.path().join("app.py")).unwrap();
+    assert!(live.contains("{total:.2f}"), "{live}");
+    let failure = r["fix"]["refused"][0]["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("returns 'avego: Total: 243.0 EUR' with the fix")
+            && failure.contains("shows its form as 'avego: Total: 243.00 EUR'")
+            && failure.contains("2 decimals"),
+        "{failure}"
+    );
+    let reqs = model.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs[1]
+            .raw
+            .contains("returns 'avego: Total: 243.0 EUR' with the fix"),
+        "the feedback did not carry the form: {}",
+        reqs[1].raw
+    );
+    let steps = r["fix"]["validation"].as_array().unwrap();
+    let examples = steps.iter().find(|s| s["step"] == "examples").unwrap();
+    assert_eq!(examples["passed"], true, "{examples:#}");
+    assert!(
+        examples["detail"]
+            .as_str()
+            .unwrap()
+            .contains("have the form their docstrings show"),
+        "{examples:#}"
+    );
+}

@@ -14,6 +14,7 @@
 //! examples are read from the file as it was: a fix cannot rewrite the promise it is held to.
 
 mod docstring;
+mod form;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -21,10 +22,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::behaviour::{Calls, FunctionId};
 use super::edited::Edited;
 use super::{ProveConfig, Sandbox, Step, StepName, ladder, run};
 use crate::apply::Plan;
 pub use docstring::{Found, Kind, examples};
+use form::FormJudgement;
 
 /// The runner, written into the scratch folder beside the copy.
 const RUNNER: &str = include_str!("examples.py");
@@ -233,11 +236,63 @@ pub fn planned(plan: &Plan) -> Vec<Example> {
     out
 }
 
-/// Runs the step; `None` when the edited files' docstrings give no example.
-pub(super) async fn step(config: &ProveConfig, plan: &Plan, sandbox: &Sandbox) -> Option<Step> {
+/// The values the re-runs saw, for the forms the docstrings show: the unchanged program's
+/// (one per baseline run) and the fixed one's.
+pub(super) struct Seen<'a> {
+    pub before: &'a [Calls],
+    pub after: &'a Calls,
+}
+
+/// The documented forms of the Python files `plan` edits, read from their text before it,
+/// judged on the values `seen` holds.
+fn forms_judged(plan: &Plan, seen: &Seen<'_>) -> FormJudgement {
+    let edited: Vec<FunctionId> = Edited::of(plan)
+        .functions()
+        .into_iter()
+        .map(|(file, qualname)| FunctionId::new(file, qualname))
+        .collect();
+    let forms: Vec<(String, form::Form)> = plan
+        .files
+        .iter()
+        .filter(|f| f.rel.ends_with(".py"))
+        .flat_map(|f| {
+            form::forms(&f.before)
+                .into_iter()
+                .map(|form| (f.rel.clone(), form))
+        })
+        .collect();
+    form::judge(&forms, &edited, seen.before, seen.after)
+}
+
+/// Runs the step; `None` when the edited files' docstrings give no example and show no form
+/// the fixed run's values could be held to.
+pub(super) async fn step(
+    config: &ProveConfig,
+    plan: &Plan,
+    sandbox: &Sandbox,
+    seen: Option<Seen<'_>>,
+) -> Option<Step> {
+    let forms = seen
+        .map(|seen| forms_judged(plan, &seen))
+        .unwrap_or_default();
     let examples = planned(plan);
     if examples.is_empty() {
-        return None;
+        if forms.failures.is_empty() && forms.held == 0 {
+            return None;
+        }
+        return Some(Step::judged(
+            StepName::Examples,
+            forms.failures.is_empty(),
+            describe_forms(&forms),
+        ));
+    }
+    if !forms.failures.is_empty() {
+        // The fix already fails on what the run showed: no need to run the examples.
+        return Some(Step::judged(
+            StepName::Examples,
+            false,
+            describe_forms(&forms),
+        ));
     }
     let started = std::time::Instant::now();
     let copy = sandbox.path();
@@ -298,6 +353,10 @@ pub(super) async fn step(config: &ProveConfig, plan: &Plan, sandbox: &Sandbox) -
     let judgement = judge(&examples, &ran);
     step.passed = judgement.failures.is_empty();
     step.detail = describe(&judgement, examples.len());
+    if forms.held > 0 {
+        step.detail.push_str("; ");
+        step.detail.push_str(&describe_forms(&forms));
+    }
     step.duration_ms = ladder::millis(started.elapsed());
     Some(step)
 }
@@ -323,6 +382,16 @@ fn describe(j: &Judgement, total: usize) -> String {
         ));
     }
     text
+}
+
+fn describe_forms(j: &FormJudgement) -> String {
+    if !j.failures.is_empty() {
+        return j.failures.join("; ");
+    }
+    format!(
+        "{} value(s) of the edited functions have the form their docstrings show",
+        j.held
+    )
 }
 
 /// The runner's results; lines it did not finish are dropped.
