@@ -632,42 +632,20 @@ impl Config {
                 .to_string(),
             redactor: redactor.clone(),
         };
-        if let Some(unknown) = healing
-            .instant_rules
-            .iter()
-            .find(|r| !crate::rules::RULES.contains(&r.as_str()))
-        {
-            let expected = format!("rule names among {}", crate::rules::RULES.join(", "));
-            return Err(
-                match settings.iter().find(|s| s.key.toml == "instant.rules") {
-                    Some(setting) => setting.invalid(unknown, expected),
-                    None => ConfigError::Invalid {
-                        key: "HEAL_INSTANT_RULES".to_string(),
-                        value: unknown.clone(),
-                        source_: Source::Default,
-                        expected,
-                    },
-                },
-            );
-        }
-        if let Some(unknown) = healing
-            .triage_force
-            .iter()
-            .find(|k| !crate::triage::KINDS.contains(&k.as_str()))
-        {
-            let expected = format!("kinds among {}", crate::triage::KINDS.join(", "));
-            return Err(
-                match settings.iter().find(|s| s.key.toml == "triage.force") {
-                    Some(setting) => setting.invalid(unknown, expected),
-                    None => ConfigError::Invalid {
-                        key: "HEAL_TRIAGE_FORCE".to_string(),
-                        value: unknown.clone(),
-                        source_: Source::Default,
-                        expected,
-                    },
-                },
-            );
-        }
+        unknown_name(
+            &settings,
+            ("instant.rules", "HEAL_INSTANT_RULES"),
+            &healing.instant_rules,
+            crate::rules::RULES,
+            "rule names",
+        )?;
+        unknown_name(
+            &settings,
+            ("triage.force", "HEAL_TRIAGE_FORCE"),
+            &healing.triage_force,
+            crate::triage::KINDS,
+            "kinds",
+        )?;
         // pr mode cannot do its job without these: say so at start, not at the first fix.
         if git_mode == GitMode::Pr {
             for (key, value) in [
@@ -752,6 +730,30 @@ impl Config {
 }
 
 /// `Name <email>` → (name, email).
+/// A list setting's first name that is not among `known`, refused with the key as the user
+/// wrote it (`key`: its heal.toml path and environment name) and the names it may hold.
+fn unknown_name(
+    settings: &[Setting],
+    key: (&str, &str),
+    names: &[String],
+    known: &[&str],
+    what: &str,
+) -> Result<(), ConfigError> {
+    let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) else {
+        return Ok(());
+    };
+    let expected = format!("{what} among {}", known.join(", "));
+    Err(match settings.iter().find(|s| s.key.toml == key.0) {
+        Some(setting) => setting.invalid(unknown, expected),
+        None => ConfigError::Invalid {
+            key: key.1.to_string(),
+            value: unknown.clone(),
+            source_: Source::Default,
+            expected,
+        },
+    })
+}
+
 fn parse_author(value: &str) -> Option<(String, String)> {
     let (name, rest) = value.split_once('<')?;
     let email = rest.strip_suffix('>')?;
