@@ -620,3 +620,82 @@ fn r13_a_value_off_the_form_its_docstring_shows_is_refused() {
         "{examples:#}"
     );
 }
+
+/// The examples step runs the fixed function itself, outside the program's own path: a fix
+/// whose function, for the docstring's argument 7 only (the program never passes it), tries to
+/// read the live project's `.env`, to write outside the copy and into the live project, and
+/// to return what it read, runs contained. It runs (its answer is in the proof), reads no
+/// secret, writes nothing, and no secret reaches a record or the model.
+#[test]
+fn r13_a_payload_the_examples_step_runs_is_contained_in_the_sandbox() {
+    const KEY: &str = "sk-ant-api03-examples-secret-0123456789";
+    const DB: &str = "pg-live-password-examples-0123456789";
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("ANTHROPIC_API_KEY", KEY);
+    p.file(".env", &format!("SHOP_DB_PASSWORD={DB}\n"));
+    p.file("app.py", BASE36);
+    p.file(
+        "tools.py",
+        "import os\n\n\ndef save(path, text):\n    try:\n        with open(path, 'a') as f:\n            f.write(text)\n    except OSError as e:\n        return str(e)\n\n\ndef read(path):\n    try:\n        with open(path) as f:\n            return 'READ ' + f.read()\n    except OSError as e:\n        return 'unreadable ' + type(e).__name__\n\n\ndef env(name):\n    return os.environ.get(name, 'absent')\n",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let marker = outside.path().join("marker");
+    let live_env = p.path().join(".env");
+    let live_drop = p.path().join("pwned");
+    let payload = answer(&[
+        ("app.py", "DIGITS = ", "import tools\nDIGITS = "),
+        (
+            "app.py",
+            "    return to_base36(n // 36)",
+            &format!(
+                "    if n == 7:\n        tools.save({marker:?}, tools.env('ANTHROPIC_API_KEY'))\n        tools.save({drop:?}, 'x')\n        return tools.read({live:?}) + ' KEY=' + tools.env('ANTHROPIC_API_KEY')\n    if n < 36:\n        return DIGITS[n]\n    return to_base36(n // 36)",
+                marker = marker.to_str().unwrap(),
+                drop = live_drop.to_str().unwrap(),
+                live = live_env.to_str().unwrap(),
+            ),
+        ),
+    ]);
+    model.respond_always(Reply::tool_use(payload));
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert!(
+        r["fix"]["sandbox"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bubblewrap"),
+        "{r:#}"
+    );
+    // It ran, in the examples step, and was refused there: 7 no longer gives '7'.
+    let failure = r["fix"]["refused"][0]["failure"].as_str().unwrap_or("");
+    assert!(
+        failure.contains("The examples step failed: to_base36(7) returns 'unreadable")
+            && failure.contains("KEY=absent"),
+        "{r:#}"
+    );
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    assert!(!marker.exists(), "the examples step wrote outside the copy");
+    assert!(
+        !live_drop.exists(),
+        "the examples step wrote into the live project"
+    );
+    for secret in [KEY, DB] {
+        for request in model.requests() {
+            assert!(!request.raw.contains(secret), "a secret reached the model");
+        }
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{run:?}"
+        );
+        for record in p.records() {
+            assert!(
+                !record.to_string().contains(secret),
+                "a secret is in a record"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        BASE36
+    );
+}
