@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod formats;
 mod hiding;
 mod paths;
 mod scan;
@@ -230,6 +231,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         for why in
             hiding::drops_definitions(&file.before, &file.after, cfg.incident_message.as_deref())
         {
+            violations.push(Violation::Breaks {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in formats::drops_formats(&file.before, &file.after) {
             violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
