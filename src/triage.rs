@@ -183,10 +183,13 @@ mod tests {
                 line: 3,
                 function: "load".into(),
                 code: Some(code.to_string()),
+                vars: Default::default(),
+                in_app: None,
             }],
             related: Vec::new(),
             origin: None,
             stream: None,
+            sdk: None,
         }
     }
 

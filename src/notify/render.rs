@@ -759,6 +759,7 @@ mod tests {
                 related: vec![],
                 origin: None,
                 stream: None,
+                sdk: None,
             },
             context: Context {
                 function: Some("run_publish_cycle".into()),

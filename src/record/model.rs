@@ -208,6 +208,10 @@ pub struct ErrorInfo {
     /// The output stream it was printed on: `stdout` or `stderr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
+    /// What an error-tracking SDK (`sentry_sdk`) reported with the error, when it came that
+    /// way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<SdkReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +220,33 @@ pub struct FrameInfo {
     pub line: u32,
     pub function: String,
     pub code: Option<String>,
+    /// The frame's local variables as the SDK rendered them (bounded, and redacted like the
+    /// rest of the record): data from the program, never instructions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+    /// Whether the SDK counted the frame as the application's own code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_app: Option<bool>,
+}
+
+/// An error as an SDK reported it: what a printed traceback does not say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SdkReport {
+    /// The SDK's id of the event (32 hex digits).
+    pub event_id: String,
+    /// `false` for an exception that went uncaught, `true` for one the program caught and
+    /// reported (`capture_exception`); absent when the SDK did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The user the event names, by id or name only: never an email or an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -92,6 +92,7 @@ mod tests {
             related: Vec::new(),
             origin: None,
             stream: None,
+            sdk: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub(super) fn error_with_traceback(exc_type: &str, message: &str, traceback: &st
         related: Vec::new(),
         origin: None,
         stream: None,
+        sdk: None,
     }
 }
 

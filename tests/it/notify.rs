@@ -33,6 +33,7 @@ fn record(id: &str) -> Record {
             related: vec![],
             origin: None,
             stream: None,
+            sdk: None,
         },
         context: Context {
             function: Some("run_publish_cycle".into()),
