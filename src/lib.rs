@@ -26,6 +26,7 @@ pub mod detect;
 pub mod doctor;
 pub mod failpoint;
 pub mod http;
+pub mod ingest;
 pub mod init;
 pub mod inspect;
 pub mod notify;
