@@ -14,6 +14,9 @@
 //! 5. [`convert`]: the event turned into a [`crate::detect::Traceback`] (with a printed-style
 //!    text), so the rest of heal treats it like a traceback read from stderr.
 //!
+//! [`lenient`] holds the serde helpers the wire types share: a field of an unexpected type reads
+//! as absent, and lists keep a bounded number of entries while they are read.
+//!
 //! Invariants:
 //! - **Pure.** No I/O, no clock, no network: bytes and strings in, values out. The HTTP server
 //!   that calls this layer owns the sockets and the time.
@@ -27,10 +30,13 @@
 //!   not a stack overflow.
 
 pub mod body;
+pub mod envelope;
+pub mod lenient;
 
 use std::fmt::Write as _;
 
 pub use body::{ENVELOPE_CAP, EVENT_CAP, decode};
+pub use envelope::{Envelope, EnvelopeHeader, Item, ItemType, MAX_ITEMS, parse_envelope};
 
 /// Why a request was refused. Each variant answers with one HTTP status ([`Self::status`]);
 /// its message is written for the person whose program sent the event.
@@ -74,6 +80,12 @@ pub enum IngestError {
         "the envelope is empty: send a JSON header line, then each item's header line and payload"
     )]
     EmptyEnvelope,
+    /// 400. `line` names it: "the envelope's header line", "item 2's header line".
+    #[error(
+        "{line} is longer than {}: send the envelope as the Sentry SDK writes it",
+        size(*.cap)
+    )]
+    HeaderTooLong { line: String, cap: usize },
     /// 400.
     #[error(
         "the envelope's header line is not a JSON object: send the envelope as the Sentry SDK writes it"
@@ -123,6 +135,7 @@ impl IngestError {
             IngestError::UnsupportedEncoding { .. } => 415,
             IngestError::Decompress { .. }
             | IngestError::EmptyEnvelope
+            | IngestError::HeaderTooLong { .. }
             | IngestError::EnvelopeHeader(_)
             | IngestError::ItemHeader { .. }
             | IngestError::ItemLength { .. }
