@@ -15,7 +15,8 @@
 //!    text), so the rest of heal treats it like a traceback read from stderr.
 //!
 //! [`lenient`] holds the serde helpers the wire types share: a field of an unexpected type reads
-//! as absent, and lists keep a bounded number of entries while they are read.
+//! as absent, and lists keep a bounded number of entries while they are read; [`compact`]
+//! renders a JSON value (a local variable, a tag) into short text while it is read.
 //!
 //! Invariants:
 //! - **Pure.** No I/O, no clock, no network: bytes and strings in, values out. The HTTP server
@@ -30,13 +31,16 @@
 //!   not a stack overflow.
 
 pub mod body;
+pub mod compact;
 pub mod envelope;
+pub mod event;
 pub mod lenient;
 
 use std::fmt::Write as _;
 
 pub use body::{ENVELOPE_CAP, EVENT_CAP, decode};
 pub use envelope::{Envelope, EnvelopeHeader, Item, ItemType, MAX_ITEMS, parse_envelope};
+pub use event::{Event, parse_event};
 
 /// Why a request was refused. Each variant answers with one HTTP status ([`Self::status`]);
 /// its message is written for the person whose program sent the event.
