@@ -305,44 +305,9 @@ mod tests {
     use super::*;
     use crate::ingest::{ENVELOPE_CAP, decode, parse_envelope};
 
-    /// An uncaught error as sentry-sdk 2.x sends it (written by hand after the SDK's format,
-    /// trimmed to the fields heal reads and a few it must skip).
-    pub(crate) const CRASH: &str = r#"{
-      "level": "error",
-      "exception": {"values": [{
-        "mechanism": {"type": "excepthook", "handled": false},
-        "module": null,
-        "type": "ZeroDivisionError",
-        "value": "float division by zero",
-        "stacktrace": {"frames": [
-          {"filename": "report.py", "abs_path": "/srv/shop/report.py", "function": "<module>",
-           "module": "__main__", "lineno": 24, "context_line": "main()",
-           "pre_context": ["", ""], "post_context": [],
-           "vars": {"__name__": "'__main__'", "__annotations__": {}}, "in_app": true},
-          {"filename": "report.py", "abs_path": "/srv/shop/report.py", "function": "main",
-           "module": "__main__", "lineno": 21,
-           "context_line": "    print(cost_per_click(clicks, spend))",
-           "vars": {"clicks": "0", "spend": "10.0"}, "in_app": true},
-          {"filename": "report.py", "abs_path": "/srv/shop/report.py",
-           "function": "cost_per_click", "module": "__main__", "lineno": 15, "colno": 12,
-           "context_line": "    return spend / clicks",
-           "vars": {"clicks": "0", "spend": "10.0"}, "in_app": true}
-        ]}
-      }]},
-      "event_id": "e73cbe3e121a4fe5b4d43e122c526bd7",
-      "timestamp": "2026-11-30T13:14:59.425421Z",
-      "contexts": {"runtime": {"name": "CPython", "version": "3.11.7"}},
-      "user": {"id": "42", "email": "ada@example.com", "ip_address": "10.0.0.1"},
-      "tags": {"region": "eu"},
-      "breadcrumbs": {"values": []},
-      "extra": {"sys.argv": ["report.py"]},
-      "modules": {"sentry-sdk": "2.75.0"},
-      "release": "shop@1.2.0",
-      "environment": "production",
-      "server_name": "web-1",
-      "sdk": {"name": "sentry.python", "version": "2.75.0"},
-      "platform": "python"
-    }"#;
+    /// An uncaught error as sentry-sdk 2.x sends it, written by hand after the SDK's format
+    /// (tests/fixtures/sentry/README.md).
+    const CRASH: &str = include_str!("../../tests/fixtures/sentry/crash.event.json");
 
     fn event(json: &str) -> Event {
         parse_event(json.as_bytes()).unwrap()

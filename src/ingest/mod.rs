@@ -12,7 +12,7 @@
 //!    to skip, never an error.
 //! 4. [`event`]: an event item's JSON read into wire types that bound what they keep.
 //! 5. [`convert`]: the event turned into a [`crate::detect::Traceback`] (with a printed-style
-//!    text), so the rest of heal treats it like a traceback read from stderr.
+//!    text from [`render`]), so the rest of heal treats it like a traceback read from stderr.
 //!
 //! [`lenient`] holds the serde helpers the wire types share: a field of an unexpected type reads
 //! as absent, and lists keep a bounded number of entries while they are read; [`compact`]
@@ -26,19 +26,22 @@
 //!   [`body::EVENT_CAP`], and every list an event holds (exceptions, frames, variables, tags)
 //!   keeps a bounded number of entries while it is read, not after.
 //! - **Never panics on hostile input.** Every refusal is an [`IngestError`] that says what
-//!   happened, what the sender can do next, and which HTTP status answers it ([`IngestError::status`]).
-//!   serde_json's recursion limit (128) is kept on, so a deeply nested document is an error,
-//!   not a stack overflow.
+//!   happened, what the sender can do next, and which HTTP status answers it
+//!   ([`IngestError::status`]). serde_json's recursion limit (128) is kept on, so a deeply
+//!   nested document is an error, not a stack overflow.
 
 pub mod body;
 pub mod compact;
+pub mod convert;
 pub mod envelope;
 pub mod event;
 pub mod lenient;
+pub mod render;
 
 use std::fmt::Write as _;
 
 pub use body::{ENVELOPE_CAP, EVENT_CAP, decode};
+pub use convert::{Converted, to_traceback};
 pub use envelope::{Envelope, EnvelopeHeader, Item, ItemType, MAX_ITEMS, parse_envelope};
 pub use event::{Event, parse_event};
 
