@@ -30,6 +30,7 @@
 //!   ([`IngestError::status`]). serde_json's recursion limit (128) is kept on, so a deeply
 //!   nested document is an error, not a stack overflow.
 
+pub mod auth;
 pub mod body;
 pub mod compact;
 pub mod convert;
@@ -40,6 +41,7 @@ pub mod render;
 
 use std::fmt::Write as _;
 
+pub use auth::{check, dsn, sentry_key};
 pub use body::{ENVELOPE_CAP, EVENT_CAP, decode};
 pub use convert::{Converted, to_traceback};
 pub use envelope::{Envelope, EnvelopeHeader, Item, ItemType, MAX_ITEMS, parse_envelope};
