@@ -3,7 +3,8 @@
 //! `heal run -- COMMAND` supervises a program. The pipeline, one module per stage:
 //!
 //! 1. [`supervise`]: start the child, pass its output through, restart it by policy.
-//! 2. [`detect`]: find and parse the tracebacks in its stderr (pure parsers).
+//! 2. [`detect`]: find and parse the tracebacks in its stderr (pure parsers); [`ingest`] reads
+//!    the same errors from the Sentry SDK's requests (pure, bounded; no server calls it yet).
 //! 3. [`record`]: keep each incident in SQLite and as `storage/errors/{id}.json`.
 //! 4. [`notify`]: tell the team on Slack, without ever holding up supervision.
 //! 5. [`analyse`]: ask a model for a fix, as a typed answer.

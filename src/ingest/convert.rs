@@ -28,7 +28,7 @@ use super::render::{self, Gap, one_line};
 use crate::detect::python::cut;
 use crate::detect::{ChainLink, Exception, Frame, Traceback};
 
-/// The most frames kept per exception: the first [`HEAD_FRAMES`], then the innermost.
+/// The most frames kept per exception: the first 50, then the innermost.
 pub const MAX_FRAMES: usize = 200;
 const HEAD_FRAMES: usize = 50;
 /// The longest message kept, in bytes.
