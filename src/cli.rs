@@ -1,4 +1,4 @@
-//! The command line: `heal run`, `heal list`, `heal show`, `heal doctor`.
+//! The command line: `heal run`, `heal serve`, `heal list`, `heal show`, `heal doctor`.
 //!
 //! This is the edge: errors become `anyhow` with what to do next, printed as `heal: ...`.
 //! Exit codes: the child's status for `run`, 2 for a configuration or usage error, 1 otherwise.
@@ -63,6 +63,28 @@ enum Command {
         /// The program and its arguments, after `--`.
         #[arg(required = true, last = true, value_name = "COMMAND")]
         command: Vec<String>,
+    },
+    /// Receive the errors your programs report through a Sentry SDK, record them and tell the
+    /// team, like the errors `heal run` catches.
+    ///
+    /// Runs for the project in the current folder (or --root), with its settings and its
+    /// store, shared with any `heal run` on it. Prints the DSN to give the program
+    /// (`sentry_sdk.init(dsn=...)`, or SENTRY_DSN) on stdout: http://KEY@127.0.0.1:8787/1. The
+    /// key is serve.key in heal.toml (HEAL_SERVE_KEY), else one generated at the first start
+    /// and kept in the storage folder's serve.key.
+    ///
+    /// Each error is counted against an hourly budget (serve.events_per_fingerprint_hour per
+    /// error, serve.events_per_hour in all); past it the SDK is asked to wait (429), which it
+    /// honours. The same event sent twice counts once. Messages without an exception are
+    /// accepted and not recorded.
+    ///
+    /// Exit status: 0 once stopped by Ctrl-C (SIGINT; SIGTERM and SIGHUP alike); 2 for a
+    /// configuration or usage error (a non-loopback --listen with no serve.key); 1 when heal
+    /// itself fails (the address is taken, the storage folder is not writable).
+    Serve {
+        /// The address to listen on. Anything but loopback needs serve.key to be set.
+        #[arg(long, value_name = "ADDR", default_value = crate::serve::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
     },
     /// List incidents, newest first.
     List {
@@ -287,6 +309,26 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             // Slack senders still retrying past the drain deadline must not keep heal alive.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             Ok(code)
+        }
+        Command::Serve { listen } => {
+            if let Err(e) = crate::serve::check_listen(&config, listen) {
+                eprintln!("heal: configuration error: {e}");
+                return Ok(2);
+            }
+            for s in config.placeholders() {
+                tracing::warn!(
+                    "{} in {} still holds the example value, so it is treated as unset: put the real value there, or remove the line",
+                    s.key.env,
+                    s.source
+                );
+            }
+            let runtime = runtime()?;
+            runtime
+                .block_on(crate::serve::run(Arc::new(config), listen))
+                .context("heal serve failed")?;
+            // Slack senders still retrying past the drain deadline must not keep heal alive.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            Ok(0)
         }
         Command::List { limit } => {
             let store = open_store(&config)?;

@@ -37,6 +37,7 @@ pub mod prove;
 pub mod record;
 pub mod redact;
 pub mod rules;
+pub mod serve;
 pub mod signal;
 pub mod supervise;
 pub mod term;

@@ -186,6 +186,9 @@ pub static KEYS: &[Key] = &[
     Key { toml: "restart.start_limit_interval_s", env: "HEAL_START_LIMIT_INTERVAL_S", kind: Kind::U64 { min: 1 }, default: Some("60"), secret: false, help: "window of the start limit, seconds" },
     Key { toml: "shutdown_grace_s", env: "HEAL_SHUTDOWN_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "once the program has ended for good, how long heal lets the healing of errors it logged go on before cancelling it and exiting" },
     Key { toml: "restart.stop_grace_s", env: "HEAL_STOP_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "seconds between SIGTERM and SIGKILL when stopping" },
+    Key { toml: "serve.key", env: "HEAL_SERVE_KEY", kind: Kind::Text, default: None, secret: true, help: "heal serve: the project key of the DSN SDKs send with every event (default: one generated at the first start, kept in storage/serve.key); required to listen beyond loopback" },
+    Key { toml: "serve.events_per_hour", env: "HEAL_SERVE_EVENTS_PER_HOUR", kind: Kind::U64 { min: 1 }, default: Some("1000"), secret: false, help: "heal serve: events recorded per hour for the project; past it the SDK is asked to wait (429)" },
+    Key { toml: "serve.events_per_fingerprint_hour", env: "HEAL_SERVE_EVENTS_PER_FINGERPRINT_HOUR", kind: Kind::U64 { min: 1 }, default: Some("100"), secret: false, help: "heal serve: events of one error (one fingerprint) recorded per hour; past it the SDK is asked to wait (429)" },
     Key { toml: "detect.quiet_ms", env: "HEAL_DETECT_QUIET_MS", kind: Kind::U64 { min: 1 }, default: Some("200"), secret: false, help: "stderr silence that ends a logged traceback" },
 ];
 

@@ -297,11 +297,21 @@ pub struct Config {
     pub quiet: Duration,
     pub healing: HealingConfig,
     pub git: GitConfig,
+    pub serve: ServeConfig,
     /// Replaces secrets (from the environment, .env and known credential shapes) by
     /// `[REDACTED]` in whatever leaves heal: model requests, Slack, records.
     pub redactor: crate::redact::Redactor,
     /// Every setting with its source, for `heal doctor`.
     pub settings: Vec<Setting>,
+}
+
+/// `heal serve`'s settings: the project key and the hourly event budgets.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// `serve.key`: `None` lets `heal serve` generate one and keep it in the storage folder.
+    pub key: Option<String>,
+    pub events_per_hour: u64,
+    pub events_per_fingerprint_hour: u64,
 }
 
 /// What the command line adds on top of files and environment.
@@ -691,6 +701,11 @@ impl Config {
             quiet: Duration::from_millis(num("detect.quiet_ms")),
             healing,
             git,
+            serve: ServeConfig {
+                key: get("serve.key").map(|k| k.trim().to_string()),
+                events_per_hour: num("serve.events_per_hour"),
+                events_per_fingerprint_hour: num("serve.events_per_fingerprint_hour"),
+            },
             redactor,
             settings,
         })

@@ -22,7 +22,7 @@ mod manual;
 mod notes;
 pub mod publish;
 mod recover;
-mod services;
+pub(crate) mod services;
 
 pub use manual::{RevertError, retry, revert};
 

@@ -1,4 +1,4 @@
-//! The services that `heal run`, `heal retry` and `heal revert` share: the store, the Slack
+//! The services that `heal run`, `heal retry`, `heal revert` and `heal serve` share: the store, the Slack
 //! notifier with the task that records its deliveries, and the git lane. One start and one
 //! shutdown, so a command that heals or reports wires them the same way.
 //!
@@ -29,12 +29,12 @@ const DELIVERIES_WAIT: Duration = Duration::from_secs(5);
 
 /// The services a command runs with, started by [`Services::start`] and stopped by
 /// [`Services::shutdown`].
-pub(super) struct Services {
+pub(crate) struct Services {
     config: Arc<Config>,
     /// `None` when `heal run` could not open it: heal then supervises without records.
-    pub(super) store: Option<Arc<Store>>,
+    pub(crate) store: Option<Arc<Store>>,
     /// `None` when Slack is not configured.
-    pub(super) notifier: Option<Notifier>,
+    pub(crate) notifier: Option<Notifier>,
     /// The git lane's queue: `None` until [`Services::start_git_lane`], without a store, and
     /// when `git.mode = off`.
     pub(super) git: Option<mpsc::UnboundedSender<GitJob>>,
@@ -44,7 +44,7 @@ pub(super) struct Services {
 
 /// How the command's work ended, which bounds what shutdown waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ending {
+pub(crate) enum Ending {
     /// Done: the git lane finishes what it was given (each push bounded by its timeout), and
     /// Slack gets `NOTIFY_DRAIN`.
     Finished,
@@ -58,7 +58,7 @@ impl Services {
     /// Starts the notifier (when Slack is configured) and the task that records each of its
     /// attempts in `store`. The git lane starts apart, with [`Services::start_git_lane`]: only
     /// a command that heals needs it.
-    pub(super) fn start(config: Arc<Config>, store: Option<Arc<Store>>) -> Services {
+    pub(crate) fn start(config: Arc<Config>, store: Option<Arc<Store>>) -> Services {
         let (deliveries_tx, deliveries_rx) = mpsc::unbounded_channel();
         let notifier = Notifier::for_config(&config, deliveries_tx);
         let deliveries = tokio::spawn(record_deliveries(store.clone(), deliveries_rx));
@@ -88,7 +88,7 @@ impl Services {
     /// Waits for the git lane, then for Slack's queue, then for the deliveries to be recorded.
     /// Every other sender of the git lane's queue (the healer, the incidents task) must be
     /// gone: the lane ends when its queue closes.
-    pub(super) async fn shutdown(self, ending: Ending) {
+    pub(crate) async fn shutdown(self, ending: Ending) {
         let Services {
             notifier,
             git,

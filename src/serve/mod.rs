@@ -1,0 +1,178 @@
+//! `heal serve`: the ingest server the Sentry SDKs report to (issue 16, first slice: record
+//! and alert; healing from serve comes later).
+//!
+//! A program given the DSN `heal serve` prints (`sentry_sdk.init(dsn=...)`) posts its errors
+//! here. Each event becomes a [`crate::record::build::Finding`] through [`crate::ingest`], and
+//! then takes the path a printed traceback takes under `heal run`: the same fingerprint,
+//! record, redaction and alert ([`record`]), in the same store, so a `heal run` and a
+//! `heal serve` on one project share their incidents.
+//!
+//! - [`key`]: the project key, configured or generated once and kept.
+//! - [`limits`]: the hourly budgets and the ids seen, in memory.
+//! - [`routes`]: the HTTP routes and how each refusal is answered.
+//! - [`record`]: the finding into the store and to the team.
+//!
+//! Invariants: it binds loopback unless told otherwise, and never listens beyond it without a
+//! configured key (a generated one is on disk for anyone who can read the storage folder, and
+//! the DSN is printed). A store failure is answered 503 and the server stays up. It stops on
+//! SIGINT, SIGTERM or SIGHUP through the services' one shutdown.
+
+pub mod key;
+pub mod limits;
+pub mod record;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Config;
+use crate::pipeline::services::{Ending, Services};
+use crate::record::build::RunContext;
+use crate::record::{RecordError, Store};
+use key::{KeyError, KeySource};
+use limits::{Budgets, SeenIds};
+use record::Recorder;
+use routes::{App, Memory, PROJECT_ID};
+
+/// The address `heal serve` listens on when not told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "--listen {addr} is not a loopback address, and no project key is configured: set serve.key in heal.toml (or HEAL_SERVE_KEY) to a long random value before listening beyond this machine, or listen on 127.0.0.1"
+    )]
+    OpenWithoutKey { addr: SocketAddr },
+    #[error(transparent)]
+    Store(#[from] RecordError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(
+        "cannot listen on {addr}: {source}; choose another address with --listen (another heal serve may be running there)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot install a signal handler: {0}")]
+    Signal(#[source] std::io::Error),
+    #[error("the server stopped: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Refuses a bind beyond loopback without a configured key; a configuration error (exit 2).
+pub fn check_listen(config: &Config, addr: SocketAddr) -> Result<(), ServeError> {
+    if addr.ip().is_loopback() || config.serve.key.as_deref().is_some_and(|k| !k.is_empty()) {
+        Ok(())
+    } else {
+        Err(ServeError::OpenWithoutKey { addr })
+    }
+}
+
+/// Runs the server until SIGINT, SIGTERM or SIGHUP. Prints the DSN on stdout once it listens.
+pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeError> {
+    check_listen(&config, listen)?;
+    let store = Arc::new(Store::open(&config.storage_dir)?);
+    let (key, source) = key::project_key(config.serve.key.as_deref(), &config.storage_dir)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let stop = stop_signal()?;
+    let dsn = crate::ingest::dsn(&key, &local.to_string(), PROJECT_ID);
+    // The DSN alone on stdout, so a script can take it (`heal serve | head -1`); the rest is
+    // heal's log on stderr.
+    println!("{dsn}");
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
+    tracing::info!(
+        "heal serve listens on {local} for the project in {}; give your program this DSN (sentry_sdk.init(dsn=...) or SENTRY_DSN): {dsn}{}",
+        config.root.display(),
+        match source {
+            KeySource::Configured => " (its key is serve.key)",
+            KeySource::Kept => " (its key is kept in the storage folder's serve.key)",
+            KeySource::Generated =>
+                " (its key was generated and is kept in the storage folder's serve.key)",
+        }
+    );
+    if local.ip().is_unspecified() {
+        tracing::info!(
+            "the DSN names {}: programs on other machines use this machine's address instead",
+            local.ip()
+        );
+    }
+    let services = Services::start(config.clone(), Some(store.clone()));
+    let app = Arc::new(App {
+        key,
+        dsn: crate::ingest::dsn("KEY", &local.to_string(), PROJECT_ID),
+        roots: roots(&config.root),
+        recorder: Recorder {
+            store,
+            notifier: services.notifier.clone(),
+            redactor: config.redactor.clone(),
+            run: RunContext {
+                command: Vec::new(),
+                tags: Default::default(),
+                skip_reason: None,
+            },
+        },
+        events_per_hour: config.serve.events_per_hour,
+        events_per_fingerprint_hour: config.serve.events_per_fingerprint_hour,
+        memory: Mutex::new(Memory {
+            budgets: Budgets::new(
+                config.serve.events_per_hour,
+                config.serve.events_per_fingerprint_hour,
+                Instant::now(),
+            ),
+            seen: SeenIds::default(),
+        }),
+    });
+    let served = axum::serve(listener, routes::router(app))
+        .with_graceful_shutdown(stop)
+        .await;
+    tracing::info!("heal serve stops");
+    // The router (and the notifier's clone in it) is gone: Slack's queue drains, bounded.
+    services.shutdown(Ending::Finished).await;
+    served.map_err(ServeError::Serve)
+}
+
+/// The first SIGINT, SIGTERM or SIGHUP. Installed before the DSN is printed, so a signal sent
+/// as soon as it shows is never missed.
+fn stop_signal() -> Result<impl Future<Output = ()> + Send + 'static, ServeError> {
+    let listen = |kind: SignalKind| signal(kind).map_err(ServeError::Signal);
+    let mut int = listen(SignalKind::interrupt())?;
+    let mut term = listen(SignalKind::terminate())?;
+    let mut hup = listen(SignalKind::hangup())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    })
+}
+
+/// The project root as given and, when it differs, canonical: an SDK reports the paths the
+/// program saw, which may go through a symlink either way.
+fn roots(root: &std::path::Path) -> Vec<String> {
+    let mut out = vec![root.to_string_lossy().into_owned()];
+    if let Ok(canonical) = std::fs::canonicalize(root) {
+        let c = canonical.to_string_lossy().into_owned();
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
