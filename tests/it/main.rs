@@ -30,6 +30,7 @@ mod real_model;
 mod run;
 mod sandbox;
 mod secrets;
+mod serve;
 mod shutdown;
 mod store;
 mod streams;

@@ -1,0 +1,435 @@
+//! `heal serve` driven over real HTTP on 127.0.0.1: the bodies sentry-sdk 2.75 sent, and
+//! hostile ones. heal is started with `--listen 127.0.0.1:0`; the DSN it prints names the
+//! port. The client is a plain `TcpStream` speaking HTTP/1.1 with `Connection: close`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::project::{Spawned, Stream};
+use crate::support::slack::FakeSlack;
+use crate::support::{Project, kill, wait_with_timeout};
+
+const T: Duration = Duration::from_secs(30);
+/// The event id of `uncaught.envelope.gz` (and of `crash.event.json`).
+const UNCAUGHT_ID: &str = "e73cbe3e121a4fe5b4d43e122c526bd7";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sentry")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A running `heal serve`, with what its DSN says.
+struct Server {
+    heal: Spawned,
+    log: Stream,
+    dsn: String,
+    key: String,
+    addr: String,
+}
+
+impl Server {
+    fn start(p: &Project) -> Server {
+        let mut heal = p.spawn(&["serve", "--listen", "127.0.0.1:0"]);
+        let mut out = Stream::new(heal.stdout.take().unwrap());
+        let mut log = Stream::new(heal.stderr.take().unwrap());
+        out.wait_for_or_show("/1\n", T, &mut log);
+        let dsn = String::from_utf8_lossy(&out.seen)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let rest = dsn.strip_prefix("http://").expect(&dsn);
+        let (key, host) = rest.split_once('@').expect(&dsn);
+        let addr = host.strip_suffix("/1").expect(&dsn).to_string();
+        Server {
+            heal,
+            log,
+            key: key.to_string(),
+            addr,
+            dsn,
+        }
+    }
+
+    /// Posts an envelope with the SDK's auth header.
+    fn envelope(&self, encoding: Option<&str>, body: &[u8]) -> Reply {
+        let auth = format!(
+            "Sentry sentry_key={}, sentry_version=7, sentry_client=sentry.python/2.75.0",
+            self.key
+        );
+        let mut headers = vec![("X-Sentry-Auth", auth.as_str())];
+        if let Some(e) = encoding {
+            headers.push(("Content-Encoding", e));
+        }
+        post(&self.addr, "/api/1/envelope/", &headers, body)
+    }
+
+    /// Stops heal with SIGTERM; it must exit 0.
+    fn stop(mut self) -> String {
+        kill(self.heal.id(), libc::SIGTERM);
+        let status = wait_with_timeout(&mut self.heal, T);
+        let log = String::from_utf8_lossy(&self.log.rest(Duration::from_secs(5))).into_owned();
+        assert_eq!(status.code(), Some(0), "{log}");
+        log
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+}
+
+/// One HTTP/1.1 POST on its own connection; the answer read to the connection's end.
+fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(T)).unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) before it has read everything.
+    let _ = conn.write_all(body);
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect(&text);
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// `crash.event.json` with another event id: the same error, so the same fingerprint.
+fn event(id: &str) -> Vec<u8> {
+    let mut event: Value = serde_json::from_slice(&fixture("crash.event.json")).unwrap();
+    event["event_id"] = json!(id);
+    serde_json::to_vec(&event).unwrap()
+}
+
+/// An envelope of `items` (type, payload), each framed by its length.
+fn envelope_of(id: &str, items: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&json!({ "event_id": id })).unwrap();
+    out.push(b'\n');
+    for (kind, payload) in items {
+        let header = json!({ "type": kind, "length": payload.len() });
+        out.extend(serde_json::to_vec(&header).unwrap());
+        out.push(b'\n');
+        out.extend_from_slice(payload);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn event_envelope(id: &str) -> Vec<u8> {
+    envelope_of(id, &[("event", &event(id))])
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn id(n: usize) -> String {
+    format!("{n:032x}")
+}
+
+#[test]
+fn the_sdks_bodies_become_one_incident_with_its_locals_and_one_alert() {
+    let slack = FakeSlack::start();
+    let mut p = Project::new();
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    let server = Server::start(&p);
+    assert!(server.dsn.starts_with("http://"), "{}", server.dsn);
+    assert_eq!(server.key.len(), 32, "{}", server.dsn);
+
+    let gz = server.envelope(Some("gzip"), &fixture("uncaught.envelope.gz"));
+    assert_eq!(gz.status, 200, "{gz:?}");
+    assert_eq!(gz.json(), json!({ "id": UNCAUGHT_ID }));
+    assert!(
+        gz.header("content-type").unwrap().contains("json"),
+        "{gz:?}"
+    );
+
+    let r = p.record();
+    assert_eq!(r["occurrences"], 1);
+    assert_eq!(r["error"]["type"], "ZeroDivisionError");
+    assert_eq!(r["error"]["sdk"]["event_id"], UNCAUGHT_ID);
+    assert_eq!(r["error"]["sdk"]["handled"], false);
+    assert_eq!(r["context"]["tags"]["region"], "eu");
+    let frames = r["error"]["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 3, "{frames:#?}");
+    let innermost = &frames[2];
+    assert_eq!(innermost["function"], "cost_per_click");
+    assert_eq!(innermost["vars"]["clicks"], "0");
+    assert_eq!(innermost["in_app"], true);
+    // The user's email and address never reach the record.
+    let text = r.to_string();
+    assert!(!text.contains("ada@example.com"), "{text}");
+
+    let alerts = slack.wait_requests(1, T);
+    assert!(
+        alerts[0].body.to_string().contains("ZeroDivisionError"),
+        "{:?}",
+        alerts[0].body
+    );
+
+    // The same envelope again: answered alike, counted once.
+    let again = server.envelope(Some("gzip"), &fixture("uncaught.envelope.gz"));
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.json(), json!({ "id": UNCAUGHT_ID }));
+    assert_eq!(p.record()["occurrences"], 1);
+
+    // The brotli body of the same program: the same error (its own event id, or the same).
+    let br = server.envelope(Some("br"), &fixture("uncaught.envelope.br"));
+    assert_eq!(br.status, 200, "{br:?}");
+    let br_id = br.json()["id"].as_str().unwrap().to_string();
+    let expected = if br_id == UNCAUGHT_ID { 1 } else { 2 };
+    assert_eq!(p.record()["occurrences"], expected);
+
+    // The key in the query string, as browsers' SDKs send it; a chained, handled error.
+    let path = format!(
+        "/api/1/envelope/?sentry_key={}&sentry_version=7",
+        server.key
+    );
+    let chained = post(
+        &server.addr,
+        &path,
+        &[("Content-Encoding", "gzip")],
+        &fixture("chained.envelope.gz"),
+    );
+    assert_eq!(chained.status, 200, "{chained:?}");
+    assert_eq!(p.records().len(), 2);
+    slack.wait_requests(2, T);
+
+    let list = p.run(&["list"]);
+    assert_eq!(list.code, Some(0), "{list:?}");
+    assert!(list.stdout.contains("ZeroDivisionError"), "{list:?}");
+    assert!(list.stdout.contains("KeyError"), "{list:?}");
+    let log = server.stop();
+    // Exactly one alert per incident, none for the repeats.
+    assert_eq!(slack.requests().len(), 2, "{log}");
+}
+
+#[test]
+fn hostile_requests_get_their_status_and_heal_stays_up() {
+    let p = Project::new();
+    let server = Server::start(&p);
+    let body = event_envelope(&id(1));
+
+    let missing = post(&server.addr, "/api/1/envelope/", &[], &body);
+    assert_eq!(missing.status, 401, "{missing:?}");
+    assert!(
+        missing.body.contains("no sentry_key was given"),
+        "{missing:?}"
+    );
+    let wrong = post(
+        &server.addr,
+        "/api/1/envelope/",
+        &[("X-Sentry-Auth", "Sentry sentry_key=0123, sentry_version=7")],
+        &body,
+    );
+    assert_eq!(wrong.status, 403, "{wrong:?}");
+    assert!(
+        wrong.body.contains("http://KEY@HOST:PORT/PROJECT"),
+        "{wrong:?}"
+    );
+    assert!(!wrong.body.contains(&server.key), "{wrong:?}");
+
+    let auth = format!("Sentry sentry_key={}", server.key);
+    let other_project = post(
+        &server.addr,
+        "/api/7/envelope/",
+        &[("X-Sentry-Auth", &auth)],
+        &body,
+    );
+    assert_eq!(other_project.status, 404, "{other_project:?}");
+    assert!(other_project.body.contains("/1"), "{other_project:?}");
+
+    // A gzip body cut in half.
+    let gz = fixture("uncaught.envelope.gz");
+    let truncated = server.envelope(Some("gzip"), &gz[..gz.len() / 2]);
+    assert_eq!(truncated.status, 400, "{truncated:?}");
+    // An envelope cut inside its item: the length says more than the body holds.
+    let cut = server.envelope(None, &body[..body.len() - 40]);
+    assert_eq!(cut.status, 400, "{cut:?}");
+    assert!(cut.body.contains("only"), "{cut:?}");
+    let beyond = server.envelope(None, b"{}\n{\"type\":\"event\",\"length\":99999}\n{}\n");
+    assert_eq!(beyond.status, 400, "{beyond:?}");
+    assert!(beyond.body.contains("length 99999"), "{beyond:?}");
+
+    // An unknown item type beside the event: skipped, the event recorded.
+    let profile = br#"{"profile": "whatever heal does not read"}"#;
+    let mixed = envelope_of(&id(2), &[("profile", profile), ("event", &event(&id(2)))]);
+    let reply = server.envelope(None, &mixed);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json(), json!({ "id": id(2) }));
+    assert_eq!(p.record()["occurrences"], 1);
+
+    // 30 MiB of zeros, 30 KiB on the wire.
+    let bomb = gzip(&vec![0u8; 30 * 1024 * 1024]);
+    assert!(bomb.len() < 100 * 1024, "{}", bomb.len());
+    let reply = server.envelope(Some("gzip"), &bomb);
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert!(reply.body.contains("20 MiB"), "{reply:?}");
+
+    // Invalid UTF-8 inside the event's JSON.
+    let mut bad = event(&id(3));
+    let at = bad.windows(5).position(|w| w == b"float").unwrap();
+    bad[at] = 0xff;
+    let reply = server.envelope(None, &envelope_of(&id(3), &[("event", &bad)]));
+    assert_eq!(reply.status, 400, "{reply:?}");
+
+    // JSON nested 10,000 deep, where the event's extra data goes.
+    let deep = format!(
+        "{{\"event_id\":\"{}\",\"extra\":{{\"x\":{}{}}}}}",
+        id(4),
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let reply = server.envelope(None, &envelope_of(&id(4), &[("event", deep.as_bytes())]));
+    assert_eq!(reply.status, 400, "{reply:?}");
+    // The same through the legacy store route.
+    let reply = post(
+        &server.addr,
+        "/api/1/store/",
+        &[("X-Sentry-Auth", &auth)],
+        deep.as_bytes(),
+    );
+    assert_eq!(reply.status, 400, "{reply:?}");
+
+    // A message, not an exception: accepted, not recorded.
+    let message = json!({ "event_id": id(5), "message": "hello", "level": "info" });
+    let reply = post(
+        &server.addr,
+        "/api/1/store/",
+        &[("X-Sentry-Auth", &auth)],
+        message.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json(), json!({ "id": id(5) }));
+
+    // Still up, and the record is whole: a last good event counts.
+    let reply = server.envelope(Some("gzip"), &gzip(&event_envelope(&id(6))));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(p.records().len(), 1);
+    assert_eq!(p.record()["occurrences"], 2);
+    let list = p.run(&["list"]);
+    assert_eq!(list.code, Some(0), "{list:?}");
+    assert!(list.stdout.contains("ZeroDivisionError"), "{list:?}");
+    server.stop();
+}
+
+#[test]
+fn a_burst_of_one_error_is_limited_and_counted_as_accepted() {
+    let p = Project::new();
+    let server = Server::start(&p);
+    let mut accepted = 0;
+    let mut limited = None;
+    for n in 0..1000 {
+        let reply = server.envelope(None, &event_envelope(&id(100 + n)));
+        match reply.status {
+            200 => {
+                assert!(limited.is_none(), "accepted after a 429: {reply:?}");
+                accepted += 1;
+            }
+            429 => limited = Some(reply),
+            _ => panic!("{reply:?}"),
+        }
+    }
+    // The default budget of one error.
+    assert_eq!(accepted, 100);
+    let limited = limited.expect("no 429");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{limited:?}");
+    assert_eq!(
+        limited.header("x-sentry-rate-limits"),
+        Some(format!("{retry}:error:organization").as_str()),
+        "{limited:?}"
+    );
+    assert!(
+        limited.body.contains("serve.events_per_fingerprint_hour"),
+        "{limited:?}"
+    );
+    assert_eq!(p.record()["occurrences"], accepted);
+
+    // Another error still gets through.
+    let other = server.envelope(Some("gzip"), &fixture("chained.envelope.gz"));
+    assert_eq!(other.status, 200, "{other:?}");
+    assert_eq!(p.records().len(), 2);
+    server.stop();
+}
+
+#[test]
+fn listening_beyond_loopback_needs_a_configured_key() {
+    let mut p = Project::new();
+    let run = p.run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("not a loopback address"), "{run:?}");
+    assert!(run.stderr.contains("serve.key"), "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+
+    // With a key, it listens, and the DSN carries that key.
+    p.env("HEAL_SERVE_KEY", "a-long-configured-project-key");
+    let mut heal = p.spawn(&["serve", "--listen", "0.0.0.0:0"]);
+    let mut out = Stream::new(heal.stdout.take().unwrap());
+    let mut log = Stream::new(heal.stderr.take().unwrap());
+    out.wait_for_or_show("http://a-long-configured-project-key@0.0.0.0:", T, &mut log);
+    assert!(!p.storage().join("serve.key").exists());
+}
+
+#[test]
+fn the_generated_key_is_kept_private_and_reused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = Project::new();
+    let first = Server::start(&p);
+    let key = first.key.clone();
+    first.stop();
+    let mode = std::fs::metadata(p.storage().join("serve.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let second = Server::start(&p);
+    assert_eq!(second.key, key);
+    second.stop();
+}
