@@ -433,3 +433,28 @@ fn the_generated_key_is_kept_private_and_reused() {
     assert_eq!(second.key, key);
     second.stop();
 }
+
+#[test]
+fn a_store_failure_is_a_503_and_the_event_counts_when_sent_again() {
+    let p = Project::new();
+    let server = Server::start(&p);
+    // The exports' folder replaced by a file: every write of a record fails.
+    let errors = p.storage().join("errors");
+    std::fs::remove_dir_all(&errors).unwrap();
+    std::fs::write(&errors, "not a folder").unwrap();
+    let body = event_envelope(&id(1));
+    let reply = server.envelope(None, &body);
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(
+        reply.body.contains("heal could not record the event"),
+        "{reply:?}"
+    );
+
+    // Once the store works again, the same event is recorded: the refused one was not seen.
+    std::fs::remove_file(&errors).unwrap();
+    std::fs::create_dir(&errors).unwrap();
+    let reply = server.envelope(None, &body);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(p.record()["occurrences"], 1);
+    server.stop();
+}
