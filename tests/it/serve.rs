@@ -458,3 +458,130 @@ fn a_store_failure_is_a_503_and_the_event_counts_when_sent_again() {
     assert_eq!(p.record()["occurrences"], 1);
     server.stop();
 }
+
+/// The python of the test venv when it has the real sentry-sdk (`.ci/run` installs it); `None`
+/// with a message saying how to get it, unless `HEAL_TEST_SENTRY_SDK=required` (set by
+/// `.ci/run`), where a missing SDK fails the test.
+fn sdk_python() -> Option<String> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import sentry_sdk, brotli"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python.to_string_lossy().into_owned());
+    }
+    let how = format!(
+        "{} has no sentry_sdk: run `bash .ci/run` once, or `python3 -m venv target/test-venv && \
+         target/test-venv/bin/pip install pytest==9.2.0 sentry-sdk==2.75.0 brotli==1.2.1`",
+        python.display()
+    );
+    assert!(
+        std::env::var("HEAL_TEST_SENTRY_SDK").as_deref() != Ok("required"),
+        "{how}"
+    );
+    eprintln!("SKIPPED: {how}");
+    None
+}
+
+/// A program that reports through the real SDK: a handled error sent with
+/// `capture_exception()`, then an uncaught one in a nested module (the SDK's excepthook sends
+/// it, and flushes at exit). `NO_BROTLI=1` hides the brotli module, so the SDK sends gzip.
+const SDK_APP: &str = r#"import os
+import sys
+
+if os.environ.get("NO_BROTLI"):
+    sys.modules["brotli"] = None
+
+import sentry_sdk
+
+from shop import report
+
+sentry_sdk.init(dsn=os.environ["SENTRY_DSN"], release="shop@1.2.0")
+sentry_sdk.set_tag("region", "eu")
+# What the SDK chose to compress with (a private attribute of the pinned version).
+print("compression:", sentry_sdk.get_client().transport._compression_algo, flush=True)
+
+try:
+    report.price_of({"sku": "a1"})
+except KeyError as e:
+    sentry_sdk.capture_exception(e)
+
+report.main()
+"#;
+
+const SDK_REPORT: &str = r#"def price_of(item):
+    return item["price"]
+
+
+def cost_per_click(clicks, spend):
+    return spend / clicks
+
+
+def main():
+    clicks = 0
+    spend = 10.0
+    print(cost_per_click(clicks, spend))
+"#;
+
+#[test]
+fn the_real_sentry_sdk_reports_to_heal_serve_with_brotli_and_gzip() {
+    let Some(python) = sdk_python() else { return };
+    let slack = FakeSlack::start();
+    let mut p = Project::new();
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    p.file("app.py", SDK_APP)
+        .file("shop/__init__.py", "")
+        .file("shop/report.py", SDK_REPORT);
+    let server = Server::start(&p);
+
+    for (no_brotli, compression) in [("", "br"), ("1", "gzip")] {
+        let out = std::process::Command::new(&python)
+            .arg("app.py")
+            .current_dir(p.path())
+            .env_clear()
+            .env("HOME", p.path())
+            .env("SENTRY_DSN", &server.dsn)
+            .env("NO_BROTLI", no_brotli)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("ZeroDivisionError"), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!("compression: {compression}")),
+            "{stdout}"
+        );
+    }
+
+    let records = p.records();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    let by_type = |t: &str| {
+        records
+            .iter()
+            .find(|r| r["error"]["type"] == t)
+            .unwrap_or_else(|| panic!("no {t}: {records:#?}"))
+    };
+    let crash = by_type("ZeroDivisionError");
+    let handled = by_type("KeyError");
+    // Each program run sent each error once: brotli, then gzip.
+    assert_eq!(crash["occurrences"], 2, "{crash:#}");
+    assert_eq!(handled["occurrences"], 2, "{handled:#}");
+    assert_eq!(crash["error"]["sdk"]["handled"], false);
+    assert_eq!(handled["error"]["sdk"]["handled"], true);
+    // Located in the project, as a printed traceback would be.
+    assert_eq!(crash["context"]["file"], "shop/report.py", "{crash:#}");
+    assert_eq!(crash["context"]["function"], "cost_per_click");
+    assert_eq!(crash["context"]["tags"]["region"], "eu");
+    let frames = crash["error"]["frames"].as_array().unwrap();
+    let innermost = frames.last().unwrap();
+    assert_eq!(innermost["vars"]["clicks"], "0", "{innermost:#}");
+    assert_eq!(innermost["in_app"], true);
+    assert_eq!(handled["context"]["function"], "price_of", "{handled:#}");
+    // One alert per incident.
+    slack.wait_requests(2, T);
+    server.stop();
+    assert_eq!(slack.requests().len(), 2);
+}
