@@ -585,3 +585,20 @@ fn the_real_sentry_sdk_reports_to_heal_serve_with_brotli_and_gzip() {
     server.stop();
     assert_eq!(slack.requests().len(), 2);
 }
+
+#[test]
+fn serve_help_names_the_dsn_the_key_and_the_budgets() {
+    let run = Project::new().run(&["serve", "--help"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let text = run.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "report through a Sentry SDK",
+        "http://KEY@127.0.0.1:8787/1",
+        "serve.key in heal.toml (HEAL_SERVE_KEY)",
+        "serve.events_per_fingerprint_hour",
+        "[default: 127.0.0.1:8787]",
+        "Anything but loopback needs serve.key",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing:\n{}", run.stdout);
+    }
+}
