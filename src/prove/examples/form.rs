@@ -194,10 +194,14 @@ pub fn judge(
         if !edited.iter().any(|e| e.matches(&id)) {
             continue;
         }
-        let out_of_date = before
-            .iter()
-            .flat_map(|run| values(run, &id))
-            .any(|(_, _, v)| fits(&form.example, v) == Some(false));
+        // The unchanged program's own values: one off the form, or a None, says the docstring
+        // was out of date before this fix.
+        let out_of_date = before.iter().any(|run| {
+            values(run, &id)
+                .into_iter()
+                .any(|(_, _, v)| fits(&form.example, v) == Some(false))
+                || nones(run, &id).next().is_some()
+        });
         if out_of_date {
             continue;
         }
@@ -209,14 +213,22 @@ pub fn judge(
                 _ => {}
             }
         }
+        // None where the docstring shows a string: the error turned into "no value".
+        if misfit.is_none()
+            && let Some(args) = nones(after, &id).next()
+        {
+            misfit = Some((args, "None"));
+        }
         if let Some((args, repr)) = misfit {
             let short = form.qualname.rsplit('.').next().unwrap_or(&form.qualname);
+            let how = if repr == "None" {
+                "a string, not None".to_string()
+            } else {
+                format!("numbers written with {}", decimals(&numbers(&form.example)))
+            };
             out.failures.push(format!(
-                "{short}({args}) returns {repr} with the fix; the docstring of {} ({file}:{}) shows its form as '{}': numbers written with {}",
-                form.qualname,
-                form.line,
-                form.example,
-                decimals(&numbers(&form.example))
+                "{short}({args}) returns {repr} with the fix; the docstring of {} ({file}:{}) shows its form as '{}': {how}",
+                form.qualname, form.line, form.example,
             ));
         }
     }
@@ -236,6 +248,20 @@ fn values<'c>(calls: &'c Calls, id: &FunctionId) -> Vec<(&'c str, &'c str, &'c s
             })
         })
         .collect()
+}
+
+/// The arguments of the calls of `id` that returned None.
+fn nones<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = &'c str> {
+    calls
+        .functions()
+        .iter()
+        .filter(move |(f, _)| f.matches(id))
+        .flat_map(|(_, c)| {
+            c.results
+                .iter()
+                .filter(|(_, rets)| rets.contains("None"))
+                .map(|(args, _)| args.as_str())
+        })
 }
 
 /// "2 decimals, then 1", "no decimals".
@@ -364,5 +390,28 @@ def plain():
             "'x: Total: 0 EUR'",
         );
         assert!(judge(&forms, &edited, &[was], &after).failures.is_empty());
+    }
+
+    #[test]
+    fn none_where_the_docstring_shows_a_string_fails_an_edited_function() {
+        let source = "def order_id(notice):\n    \"\"\"The order id in a notice, e.g. 'A-1042'.\"\"\"\n    return None\n";
+        let forms: Vec<(String, Form)> = forms(source)
+            .into_iter()
+            .map(|f| ("main.py".to_string(), f))
+            .collect();
+        let id = FunctionId::new("main.py", "order_id");
+        let mut after = Calls::loaded_empty();
+        after.record(id.clone(), "'order A-1042 shipped'", "None");
+        let j = judge(&forms, &[id.clone()], &[Calls::loaded_empty()], &after);
+        assert_eq!(
+            j.failures,
+            [
+                "order_id('order A-1042 shipped') returns None with the fix; the docstring of order_id (main.py:2) shows its form as 'A-1042': a string, not None"
+            ]
+        );
+        // A program that returned None before the fix too: the docstring says nothing of it.
+        let mut was = Calls::loaded_empty();
+        was.record(id.clone(), "'x'", "None");
+        assert!(judge(&forms, &[id], &[was], &after).failures.is_empty());
     }
 }
