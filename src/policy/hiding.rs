@@ -665,7 +665,7 @@ fn has_word(text: &str, word: &str) -> bool {
     identifiers(text).iter().any(|(_, w)| *w == word)
 }
 
-fn added_rows(before: &str, after: &str) -> Vec<usize> {
+pub(super) fn added_rows(before: &str, after: &str) -> Vec<usize> {
     similar::TextDiff::from_lines(before, after)
         .iter_all_changes()
         .filter(|c| c.tag() == similar::ChangeTag::Insert)
@@ -673,7 +673,7 @@ fn added_rows(before: &str, after: &str) -> Vec<usize> {
         .collect()
 }
 
-fn touches(node: Node<'_>, added: &[usize]) -> bool {
+pub(super) fn touches(node: Node<'_>, added: &[usize]) -> bool {
     let (start, end) = (node.start_position().row, node.end_position().row);
     added.iter().any(|r| (start..=end).contains(r))
 }

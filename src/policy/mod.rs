@@ -16,6 +16,7 @@ mod formats;
 mod hiding;
 mod paths;
 mod scan;
+mod size_guard;
 
 use std::collections::HashSet;
 
@@ -232,6 +233,16 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             hiding::drops_definitions(&file.before, &file.after, cfg.incident_message.as_deref())
         {
             violations.push(Violation::Breaks {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in size_guard::returns_nothing_when_short(
+            &file.before,
+            &file.after,
+            cfg.incident_error.as_deref(),
+        ) {
+            violations.push(Violation::HidesTheError {
                 file: rel.clone(),
                 why,
             });
