@@ -14,6 +14,7 @@
 
 mod formats;
 mod hiding;
+mod missing_name;
 mod paths;
 mod scan;
 mod size_guard;
@@ -241,6 +242,17 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             &file.before,
             &file.after,
             cfg.incident_error.as_deref(),
+        ) {
+            violations.push(Violation::HidesTheError {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in missing_name::drops_missing_name(
+            &file.before,
+            &file.after,
+            cfg.incident_error.as_deref(),
+            cfg.incident_message.as_deref(),
         ) {
             violations.push(Violation::HidesTheError {
                 file: rel.clone(),

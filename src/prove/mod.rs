@@ -28,7 +28,7 @@
 
 pub mod baseline;
 pub mod behaviour;
-mod bindings;
+pub mod bindings;
 pub mod edited;
 pub mod examples;
 pub mod jail;
