@@ -396,6 +396,15 @@ fn same_file(word: &str, target: &str) -> bool {
 /// benchmark, where refusing such answers lost a third of the file form's fixes). A file
 /// wrongly read this way fails the syntax step or the proof, like any other fix.
 fn file_text(lines: &[&str]) -> Result<String, String> {
+    // A copy of heal's fence line (`=== BEGIN SOURCE app.py (whole file, 10 lines)
+    // [97d77c0a] ===`, often as a comment) is never part of the file: a small model was seen
+    // to write one at the top, and it would have landed in the commit.
+    let lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !is_fence_line(l))
+        .collect();
+    let lines = lines.as_slice();
     let code: Vec<&str> = lines
         .iter()
         .copied()
@@ -434,6 +443,17 @@ fn file_text(lines: &[&str]) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// Whether `line` ends as heal's fence lines do: `[` eight hex digits `] ===`.
+fn is_fence_line(line: &str) -> bool {
+    let Some(rest) = line.trim_end().strip_suffix("] ===") else {
+        return false;
+    };
+    let Some((_, nonce)) = rest.rsplit_once('[') else {
+        return false;
+    };
+    nonce.len() == 8 && nonce.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Where the code starts after heal's margin (`>  4 | code`, `  10 |`), when the line has
@@ -683,6 +703,17 @@ mod tests {
             "Cause.\n```python\n{FIXED}```\nRun:\n```bash\npython3 app.py\n```"
         ));
         assert_eq!(new_file(&got), FIXED);
+    }
+
+    #[test]
+    fn a_copied_fence_line_is_not_part_of_the_file() {
+        let copied = "# pricing/tax.py (whole file, 10 lines) [97d77c0a] ===\nimport sys\n\n\ndef greet(name):\n    return 'hello ' + str(name)\n";
+        assert_eq!(
+            new_file(&fix(&format!("Cause.\n```python\n{copied}```"))),
+            "import sys\n\n\ndef greet(name):\n    return 'hello ' + str(name)\n"
+        );
+        assert!(!is_fence_line("x = [1] ==="));
+        assert!(is_fence_line("=== END SOURCE app.py [0a1b2c3d] ==="));
     }
 
     #[test]
