@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod filters;
 mod formats;
 mod hiding;
 mod missing_name;
@@ -255,6 +256,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             cfg.incident_message.as_deref(),
         ) {
             violations.push(Violation::HidesTheError {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in filters::drops_filters(&file.before, &file.after) {
+            violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
             });
