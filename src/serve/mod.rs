@@ -114,6 +114,7 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
         );
     }
     let services = Services::start(config.clone(), Some(store.clone()));
+    let redactor = config.redactor.with_secret(&key);
     let app = Arc::new(App {
         key,
         dsn: crate::ingest::dsn("KEY", &local.to_string(), PROJECT_ID),
@@ -121,7 +122,9 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
         recorder: Recorder {
             store,
             notifier: services.notifier.clone(),
-            redactor: config.redactor.clone(),
+            // A generated key is no setting, so the configured redactor does not know it: a
+            // program that prints its DSN must not put the key into a record or on Slack.
+            redactor,
             run: RunContext {
                 command: Vec::new(),
                 tags: Default::default(),

@@ -431,7 +431,27 @@ fn the_generated_key_is_kept_private_and_reused() {
     assert_eq!(mode & 0o777, 0o600);
     let second = Server::start(&p);
     assert_eq!(second.key, key);
+    // A program that prints its DSN in an error (an untrusted message, a local) must not put
+    // the generated key, which no setting holds, into the record.
+    let mut event: Value = serde_json::from_slice(&fixture("crash.event.json")).unwrap();
+    event["event_id"] = json!(id(7));
+    let values = event["exception"]["values"].as_array_mut().unwrap();
+    let last = values.last_mut().unwrap();
+    last["value"] = json!(format!("cannot report to {}", second.dsn));
+    let frames = last["stacktrace"]["frames"].as_array_mut().unwrap();
+    frames.last_mut().unwrap()["vars"]["endpoint"] = json!(second.dsn.clone());
+    let body = envelope_of(&id(7), &[("event", &serde_json::to_vec(&event).unwrap())]);
+    let reply = second.envelope(None, &body);
+    assert_eq!(reply.status, 200, "{reply:?}");
     second.stop();
+    let records = p.records();
+    assert_eq!(records.len(), 1);
+    let text = records[0].to_string();
+    assert!(text.contains("cannot report to"), "{text}");
+    assert!(
+        !text.contains(&key),
+        "the generated key is in the record: {text}"
+    );
 }
 
 #[test]

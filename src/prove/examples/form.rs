@@ -402,7 +402,12 @@ def plain():
         let id = FunctionId::new("main.py", "order_id");
         let mut after = Calls::loaded_empty();
         after.record(id.clone(), "'order A-1042 shipped'", "None");
-        let j = judge(&forms, std::slice::from_ref(&id), &[Calls::loaded_empty()], &after);
+        let j = judge(
+            &forms,
+            std::slice::from_ref(&id),
+            &[Calls::loaded_empty()],
+            &after,
+        );
         assert_eq!(
             j.failures,
             [
