@@ -121,6 +121,7 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
         roots: roots(&config.root),
         recorder: Recorder {
             store,
+            behind: Arc::default(),
             notifier: services.notifier.clone(),
             // A generated key is no setting, so the configured redactor does not know it: a
             // program that prints its DSN must not put the key into a record or on Slack.
@@ -142,10 +143,24 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
             seen: SeenIds::default(),
         }),
     });
+    // The exports a burst left behind the database, brought up to date once a second.
+    let exporter = {
+        let (behind, store) = (app.recorder.behind.clone(), app.recorder.store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(record::EXPORT_EVERY);
+            loop {
+                tick.tick().await;
+                behind.write(&store).await;
+            }
+        })
+    };
+    let (behind, export_store) = (app.recorder.behind.clone(), app.recorder.store.clone());
     let served = axum::serve(listener, routes::router(app))
         .with_graceful_shutdown(stop)
         .await;
     tracing::info!("heal serve stops");
+    exporter.abort();
+    behind.write(&export_store).await;
     // The router (and the notifier's clone in it) is gone: Slack's queue drains, bounded.
     services.shutdown(Ending::Finished).await;
     served.map_err(ServeError::Serve)

@@ -5,7 +5,9 @@
 //! Unlike the incidents task, a store failure is an error here, not a log line: the SDK is
 //! answered 503 and sends the event again later, so nothing is lost by refusing it.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::notify::Notifier;
 use crate::record::build::{Finding, RunContext};
@@ -21,10 +23,42 @@ pub enum RecordingError {
     Stopped(#[from] tokio::task::JoinError),
 }
 
+/// Incidents whose JSON export is behind the database. A repeat of an open incident is counted
+/// in the database at once and exported at most once a second ([`EXPORT_EVERY`]), as `heal run`
+/// does in an error storm: each export is a synced file, and one per event held the ingest to
+/// about 160 events a second (bench/ingest_load.py). A new incident is exported at once.
+#[derive(Debug, Default)]
+pub struct Behind(Mutex<BTreeSet<String>>);
+
+/// How far behind the database an incident's export may fall.
+pub const EXPORT_EVERY: Duration = Duration::from_secs(1);
+
+impl Behind {
+    fn note(&self, id: &str) {
+        self.lock().insert(id.to_string());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        // A panic while it was held leaves at worst an export a second late.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes every export behind, now.
+    pub async fn write(&self, store: &Arc<Store>) {
+        let ids: Vec<String> = std::mem::take(&mut *self.lock()).into_iter().collect();
+        if ids.is_empty() {
+            return;
+        }
+        let store = store.clone();
+        crate::record::off_thread("export the incidents", move || store.export_current(&ids)).await;
+    }
+}
+
 /// What recording needs: the store, the notifier, the redactor and the run's context.
 #[derive(Clone)]
 pub struct Recorder {
     pub store: Arc<Store>,
+    pub behind: Arc<Behind>,
     pub notifier: Option<Notifier>,
     pub redactor: Redactor,
     /// No command and no tags: the program that sent the event runs apart from heal.
@@ -43,8 +77,7 @@ impl Recorder {
             let now = time::OffsetDateTime::now_utc();
             let now_text = crate::record::rfc3339(now);
             let fingerprint = finding.fingerprint.clone();
-            // Each occurrence is exported at once: the budgets bound how many there are.
-            store.upsert_with(&fingerprint, 1, now, Export::Always, |id| {
+            store.upsert_with(&fingerprint, 1, now, Export::NewOnly, |id| {
                 let mut record = finding.into_record(id, &now_text, &run);
                 // Locals, tags and messages are the sender's data, secrets included.
                 record.redact(&redactor);
@@ -52,6 +85,9 @@ impl Recorder {
             })
         })
         .await??;
+        if !is_new {
+            self.behind.note(&record.id);
+        }
         if is_new {
             tracing::info!(
                 "incident {}: {} at {} (reported by an SDK)",
