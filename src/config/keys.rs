@@ -99,6 +99,7 @@ pub struct Key {
 
 const CONFIDENCE: &[&str] = &["low", "medium", "high"];
 const RESTART: &[&str] = &["never", "on-failure", "always"];
+const RUN_SENTRY: &[&str] = &["true", "false", "replace"];
 const PROVIDERS: &[&str] = &["anthropic", "openai", "none"];
 const STRUCTURED: &[&str] = &["tools", "json_schema", "json"];
 /// The model asked when HEAL_MODEL is unset, per provider.
@@ -186,6 +187,7 @@ pub static KEYS: &[Key] = &[
     Key { toml: "restart.start_limit_interval_s", env: "HEAL_START_LIMIT_INTERVAL_S", kind: Kind::U64 { min: 1 }, default: Some("60"), secret: false, help: "window of the start limit, seconds" },
     Key { toml: "shutdown_grace_s", env: "HEAL_SHUTDOWN_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "once the program has ended for good, how long heal lets the healing of errors it logged go on before cancelling it and exiting" },
     Key { toml: "restart.stop_grace_s", env: "HEAL_STOP_GRACE_S", kind: Kind::U64 { min: 0 }, default: Some("10"), secret: false, help: "seconds between SIGTERM and SIGKILL when stopping" },
+    Key { toml: "run.sentry", env: "HEAL_RUN_SENTRY", kind: Kind::OneOf(RUN_SENTRY), default: Some("true"), secret: false, help: "heal run: give the program a SENTRY_DSN naming an ingest heal opens on loopback, so a program using the Sentry SDK reports its errors (with their locals) to heal; true leaves a SENTRY_DSN the program already has alone, replace replaces it, false gives none" },
     Key { toml: "serve.key", env: "HEAL_SERVE_KEY", kind: Kind::Text, default: None, secret: true, help: "heal serve: the project key of the DSN SDKs send with every event (default: one generated at the first start, kept in storage/serve.key); required to listen beyond loopback" },
     Key { toml: "serve.events_per_hour", env: "HEAL_SERVE_EVENTS_PER_HOUR", kind: Kind::U64 { min: 1 }, default: Some("1000"), secret: false, help: "heal serve: events recorded per hour for the project; past it the SDK is asked to wait (429)" },
     Key { toml: "serve.events_per_fingerprint_hour", env: "HEAL_SERVE_EVENTS_PER_FINGERPRINT_HOUR", kind: Kind::U64 { min: 1 }, default: Some("100"), secret: false, help: "heal serve: events of one error (one fingerprint) recorded per hour; past it the SDK is asked to wait (429)" },

@@ -310,8 +310,21 @@ pub struct Config {
 pub struct ServeConfig {
     /// `serve.key`: `None` lets `heal serve` generate one and keep it in the storage folder.
     pub key: Option<String>,
+    /// `run.sentry`: whether `heal run` gives its child a `SENTRY_DSN` naming its own ingest.
+    pub run_sentry: RunSentry,
     pub events_per_hour: u64,
     pub events_per_fingerprint_hour: u64,
+}
+
+/// `run.sentry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSentry {
+    /// No `SENTRY_DSN` from heal.
+    Off,
+    /// heal's `SENTRY_DSN`, unless the program's environment already has one.
+    IfUnset,
+    /// heal's `SENTRY_DSN`, replacing the program's own.
+    Replace,
 }
 
 /// What the command line adds on top of files and environment.
@@ -703,6 +716,11 @@ impl Config {
             git,
             serve: ServeConfig {
                 key: get("serve.key").map(|k| k.trim().to_string()),
+                run_sentry: match get("run.sentry") {
+                    Some("false") => RunSentry::Off,
+                    Some("replace") => RunSentry::Replace,
+                    _ => RunSentry::IfUnset,
+                },
                 events_per_hour: num("serve.events_per_hour"),
                 events_per_fingerprint_hour: num("serve.events_per_fingerprint_hour"),
             },

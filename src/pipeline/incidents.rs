@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::exports;
 use super::healing::{self, Job, Watch};
 use super::publish::GitJob;
+use super::twins::{Half, Twins};
 use super::{BATCH, CANCEL_CUT};
 use crate::config::Config;
 use crate::detect::locate::locate_traceback;
@@ -70,6 +71,8 @@ pub(super) struct Incidents {
     pub(super) ended_run: Option<(Option<(String, Instant)>, String)>,
     /// Repeats counted in the database whose export waits (an error storm).
     pub(super) exports: exports::Deferred,
+    /// Printed tracebacks and SDK events of one exception, counted once.
+    pub(super) twins: Twins,
 }
 
 impl Incidents {
@@ -123,12 +126,38 @@ impl Incidents {
                     }
                     let mut finding = self.finding(&tb).await;
                     finding.error.stream = Some(stream.as_str().to_string());
+                    if self
+                        .twins
+                        .is_twin(Half::Printed, &finding.fingerprint, Instant::now())
+                    {
+                        // The SDK already reported this exception: one occurrence.
+                        continue;
+                    }
                     match pending
                         .iter_mut()
                         .find(|(f, _)| f.fingerprint == finding.fingerprint)
                     {
                         Some((_, count)) => *count += 1,
                         None => pending.push((finding, 1)),
+                    }
+                }
+                Detected::Reported { finding } => {
+                    let twin =
+                        self.twins
+                            .is_twin(Half::Reported, &finding.fingerprint, Instant::now());
+                    if twin {
+                        // Its printout was counted: bring the event's locals and report to
+                        // that record, without another occurrence.
+                        self.flush(std::mem::take(&mut pending)).await;
+                        self.merge_report(*finding).await;
+                        continue;
+                    }
+                    match pending
+                        .iter_mut()
+                        .find(|(f, _)| f.fingerprint == finding.fingerprint)
+                    {
+                        Some((_, count)) => *count += 1,
+                        None => pending.push((*finding, 1)),
                     }
                 }
                 Detected::End {
@@ -162,6 +191,33 @@ impl Incidents {
                 self.last_incident = Some((id, Instant::now()));
             }
         }
+    }
+
+    /// Merges what an SDK reported into the open incident of its fingerprint (recorded from
+    /// the printed traceback of the same exception), without an occurrence.
+    async fn merge_report(&self, finding: Finding) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let redactor = self.config.redactor.clone();
+        let run = self.run.clone();
+        off_thread("merge an SDK's report", move || {
+            let now = time::OffsetDateTime::now_utc();
+            let now_text = crate::record::rfc3339(now);
+            let fingerprint = finding.fingerprint.clone();
+            let reported = finding.clone();
+            let (record, _) = store.upsert_with(&fingerprint, 0, now, Export::NewOnly, |id| {
+                let mut record = finding.into_record(id, &now_text, &run);
+                record.redact(&redactor);
+                record
+            })?;
+            store.update(&record.id, |record| {
+                reported.merge_into(record);
+                // The locals and tags are the program's data, secrets included.
+                record.redact(&redactor);
+            })
+        })
+        .await;
     }
 
     /// What a traceback is: an error of the program, or, in a test run, a failing test (its

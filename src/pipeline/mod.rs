@@ -23,6 +23,7 @@ mod notes;
 pub mod publish;
 mod recover;
 pub(crate) mod services;
+mod twins;
 
 pub use manual::{RevertError, retry, revert};
 
@@ -197,6 +198,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         last_incident: None,
         ended_run: None,
         exports: exports::Deferred::default(),
+        twins: twins::Twins::default(),
         jobs: healer_task.is_some().then_some(jobs_tx),
         queued: HashSet::new(),
         watch,
@@ -207,6 +209,13 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         test_run: test_run.clone(),
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
+    // The ingest a program using the Sentry SDK reports to: its events join the printed
+    // tracebacks in the incidents task.
+    let ingest = start_ingest(&config, detected_tx.clone()).await;
+    let child_env: Vec<(String, String)> = ingest
+        .as_ref()
+        .map(|i| vec![("SENTRY_DSN".to_string(), i.dsn.clone())])
+        .unwrap_or_default();
 
     let result = supervise_loop(
         &config,
@@ -222,10 +231,17 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             why: cancel_why,
             stopping,
         },
-        test_run.is_some(),
+        Child {
+            test_run: test_run.is_some(),
+            env: child_env,
+        },
         store.clone(),
     )
     .await;
+    // Its sender closes with it, so the incidents task sees the end of its input.
+    if let Some(ingest) = ingest {
+        ingest.stop().await;
+    }
 
     // The incidents task records every detection to the last (bounded by the output, which
     // has ended) and owns the healer's queue: when it ends, the healer finishes what it has
@@ -258,6 +274,41 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     result
 }
 
+/// Opens the run's ingest when `run.sentry` asks for it and the program has no `SENTRY_DSN`
+/// of its own (or `replace`). A failure to open it is logged: the program runs without it.
+async fn start_ingest(
+    config: &Config,
+    detected: mpsc::Sender<Detected>,
+) -> Option<crate::serve::RunIngest> {
+    use crate::config::RunSentry;
+    let own = std::env::var_os("SENTRY_DSN").is_some_and(|v| !v.is_empty());
+    match config.serve.run_sentry {
+        RunSentry::Off => return None,
+        RunSentry::IfUnset if own => {
+            tracing::info!(
+                "the program's own SENTRY_DSN is left alone (run.sentry = \"replace\" gives it heal's)"
+            );
+            return None;
+        }
+        RunSentry::IfUnset | RunSentry::Replace => {}
+    }
+    match crate::serve::RunIngest::start(config, detected).await {
+        Ok(ingest) => Some(ingest),
+        Err(e) => {
+            tracing::warn!("{e}: the program runs without heal's SENTRY_DSN");
+            None
+        }
+    }
+}
+
+/// What the supervision loop starts the child with, beyond the command.
+struct Child {
+    /// The command is a test run.
+    test_run: bool,
+    /// Set in its environment (`SENTRY_DSN`).
+    env: Vec<(String, String)>,
+}
+
 /// The supervision loop's channels to the incidents task and from the healer.
 struct Channels {
     detected: mpsc::Sender<Detected>,
@@ -282,9 +333,13 @@ async fn supervise_loop(
     notifier: Option<&Notifier>,
     channels: Channels,
     stop_signal: Stop,
-    test_run: bool,
+    child: Child,
     store: Option<Arc<Store>>,
 ) -> Result<i32, PipelineError> {
+    let Child {
+        test_run,
+        env: child_env,
+    } = child;
     let Channels {
         detected,
         exits,
@@ -306,6 +361,7 @@ async fn supervise_loop(
         command: options.command.clone(),
         cwd: config.root.clone(),
         pass_through: options.pass_through,
+        env: child_env,
     };
     let mut sigint = signal(SignalKind::interrupt()).map_err(supervise::SuperviseError::Signal)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(supervise::SuperviseError::Signal)?;

@@ -124,6 +124,40 @@ impl Finding {
         finding
     }
 
+    /// Brings an SDK's report of this error (its frames' locals and `in_app`, the report, the
+    /// tags) into `record`, the incident its printed traceback made: what the printout could
+    /// not say, without another occurrence. Frames are matched from the innermost, by file
+    /// name and line.
+    pub fn merge_into(&self, record: &mut Record) {
+        if record.error.sdk.is_none() {
+            record.error.sdk = self.error.sdk.clone();
+        }
+        for (theirs, mine) in self
+            .error
+            .frames
+            .iter()
+            .rev()
+            .zip(record.error.frames.iter_mut().rev())
+        {
+            let same = theirs.line == mine.line
+                && theirs.file.rsplit('/').next() == mine.file.rsplit('/').next();
+            if !same {
+                break;
+            }
+            if mine.vars.is_empty() {
+                mine.vars = theirs.vars.clone();
+            }
+            mine.in_app = mine.in_app.or(theirs.in_app);
+        }
+        for (k, v) in &self.tags {
+            record
+                .context
+                .tags
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+    }
+
     /// A failing test's traceback: its fingerprint also names the test, so each failing test
     /// is its own incident.
     pub fn from_test_failure(tb: &Traceback, location: Option<Location>, test: TestRef) -> Finding {

@@ -105,6 +105,11 @@ fn read_kept(path: &Path) -> Result<Option<String>, KeyError> {
     Ok(Some(key.to_string()))
 }
 
+/// A key for one `heal run`'s ingest, kept nowhere: the child gets it in its DSN.
+pub fn fresh_key() -> Result<String, KeyError> {
+    generate()
+}
+
 fn generate() -> Result<String, KeyError> {
     let mut bytes = [0u8; KEY_BYTES];
     std::fs::File::open("/dev/urandom")

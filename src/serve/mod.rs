@@ -34,7 +34,7 @@ use crate::record::build::RunContext;
 use crate::record::{RecordError, Store};
 use key::{KeyError, KeySource};
 use limits::{Budgets, SeenIds};
-use record::Recorder;
+use record::{Recorder, Sink};
 use routes::{App, Memory, PROJECT_ID};
 
 /// The address `heal serve` listens on when not told otherwise.
@@ -115,23 +115,53 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
     }
     let services = Services::start(config.clone(), Some(store.clone()));
     let redactor = config.redactor.with_secret(&key);
-    let app = Arc::new(App {
+    let recorder = Recorder {
+        store,
+        behind: Arc::default(),
+        notifier: services.notifier.clone(),
+        redactor,
+        run: RunContext {
+            command: Vec::new(),
+            tags: Default::default(),
+            skip_reason: None,
+        },
+    };
+    let app = app(
+        &config,
+        key,
+        &local,
+        Sink::Store(Box::new(recorder.clone())),
+    );
+    // The exports a burst left behind the database, brought up to date once a second.
+    let exporter = {
+        let (behind, store) = (recorder.behind.clone(), recorder.store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(record::EXPORT_EVERY);
+            loop {
+                tick.tick().await;
+                behind.write(&store).await;
+            }
+        })
+    };
+    let (behind, export_store) = (recorder.behind.clone(), recorder.store.clone());
+    let served = axum::serve(listener, routes::router(app))
+        .with_graceful_shutdown(stop)
+        .await;
+    tracing::info!("heal serve stops");
+    exporter.abort();
+    behind.write(&export_store).await;
+    // The router (and the notifier's clone in it) is gone: Slack's queue drains, bounded.
+    services.shutdown(Ending::Finished).await;
+    served.map_err(ServeError::Serve)
+}
+
+/// The routes' shared state for the project of `config`, listening at `local`.
+fn app(config: &Config, key: String, local: &SocketAddr, sink: Sink) -> Arc<App> {
+    Arc::new(App {
         key,
         dsn: crate::ingest::dsn("KEY", &local.to_string(), PROJECT_ID),
         roots: roots(&config.root),
-        recorder: Recorder {
-            store,
-            behind: Arc::default(),
-            notifier: services.notifier.clone(),
-            // A generated key is no setting, so the configured redactor does not know it: a
-            // program that prints its DSN must not put the key into a record or on Slack.
-            redactor,
-            run: RunContext {
-                command: Vec::new(),
-                tags: Default::default(),
-                skip_reason: None,
-            },
-        },
+        sink,
         events_per_hour: config.serve.events_per_hour,
         events_per_fingerprint_hour: config.serve.events_per_fingerprint_hour,
         memory: Mutex::new(Memory {
@@ -142,28 +172,67 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
             ),
             seen: SeenIds::default(),
         }),
-    });
-    // The exports a burst left behind the database, brought up to date once a second.
-    let exporter = {
-        let (behind, store) = (app.recorder.behind.clone(), app.recorder.store.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(record::EXPORT_EVERY);
-            loop {
-                tick.tick().await;
-                behind.write(&store).await;
+    })
+}
+
+/// The ingest of one `heal run`: on loopback, with a key of its own, its findings sent to the
+/// run's incidents task. The child gets [`RunIngest::dsn`] as `SENTRY_DSN`.
+pub struct RunIngest {
+    pub dsn: String,
+    /// The key, for the redactor: a program printing its DSN must not leak it.
+    pub key: String,
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunIngest {
+    /// Listens on 127.0.0.1 (a port of the system's choice) for `heal run`.
+    pub async fn start(
+        config: &Config,
+        detected: tokio::sync::mpsc::Sender<crate::supervise::Detected>,
+    ) -> Result<RunIngest, ServeError> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = tokio::net::TcpListener::bind(any)
+            .await
+            .map_err(|source| ServeError::Bind { addr: any, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr: any, source })?;
+        let key = key::fresh_key()?;
+        let dsn = crate::ingest::dsn(&key, &local.to_string(), PROJECT_ID);
+        let app = app(config, key.clone(), &local, Sink::Run(detected));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, routes::router(app))
+                .with_graceful_shutdown(async move { stopped.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(
+                    "the run's ingest stopped: {e}; errors the program reports through its SDK are no longer received"
+                );
             }
+        });
+        Ok(RunIngest {
+            dsn,
+            key,
+            stop,
+            task,
         })
-    };
-    let (behind, export_store) = (app.recorder.behind.clone(), app.recorder.store.clone());
-    let served = axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(stop)
-        .await;
-    tracing::info!("heal serve stops");
-    exporter.abort();
-    behind.write(&export_store).await;
-    // The router (and the notifier's clone in it) is gone: Slack's queue drains, bounded.
-    services.shutdown(Ending::Finished).await;
-    served.map_err(ServeError::Serve)
+    }
+
+    /// Stops taking events and waits for the ones in flight (bounded), so the incidents task's
+    /// channel closes.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let task = self.task;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the run's ingest did not stop within 5 s");
+        }
+    }
 }
 
 /// The first SIGINT, SIGTERM or SIGHUP. Installed before the DSN is printed, so a signal sent

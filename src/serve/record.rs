@@ -21,6 +21,31 @@ pub enum RecordingError {
     Store(#[from] RecordError),
     #[error("the store call stopped before it finished: {0}")]
     Stopped(#[from] tokio::task::JoinError),
+    #[error("heal is stopping: the event was not taken, send it again later")]
+    Closed,
+}
+
+/// Where the ingest's findings go: the source seam's second kind. `heal serve` records them
+/// itself; under `heal run` they join the printed tracebacks in the incidents task, which
+/// counts an event and the printed traceback of one exception once.
+#[derive(Clone)]
+pub enum Sink {
+    Store(Box<Recorder>),
+    Run(tokio::sync::mpsc::Sender<crate::supervise::Detected>),
+}
+
+impl Sink {
+    pub async fn accept(&self, finding: Finding) -> Result<(), RecordingError> {
+        match self {
+            Sink::Store(recorder) => recorder.record(finding).await.map(|_| ()),
+            Sink::Run(detected) => detected
+                .send(crate::supervise::Detected::Reported {
+                    finding: Box::new(finding),
+                })
+                .await
+                .map_err(|_| RecordingError::Closed),
+        }
+    }
 }
 
 /// Incidents whose JSON export is behind the database. A repeat of an open incident is counted

@@ -28,7 +28,7 @@ use axum::routing::post;
 use sha2::{Digest as _, Sha256};
 
 use super::limits::{Budgets, Limited, Scope, SeenIds};
-use super::record::Recorder;
+use super::record::Sink;
 use crate::detect::locate::locate_traceback;
 use crate::ingest::{self, ENVELOPE_CAP, EVENT_CAP, IngestError};
 use crate::record::build::Finding;
@@ -44,7 +44,7 @@ pub struct App {
     pub dsn: String,
     /// The project root as given and canonical, for locating an event's frames.
     pub roots: Vec<String>,
-    pub recorder: Recorder,
+    pub sink: Sink,
     pub events_per_hour: u64,
     pub events_per_fingerprint_hour: u64,
     pub memory: Mutex<Memory>,
@@ -285,8 +285,8 @@ async fn event(app: &App, payload: &[u8], header_id: Option<&str>) -> Answer {
             return Answer::Limited(limited, budget);
         }
     }
-    match app.recorder.record(finding).await {
-        Ok(_) => Answer::Accepted(Some(id)),
+    match app.sink.accept(finding).await {
+        Ok(()) => Answer::Accepted(Some(id)),
         Err(e) => {
             let mut memory = app.memory();
             memory.budgets.give_back(&fingerprint);

@@ -24,6 +24,7 @@ use crate::detect::lines::LineSplitter;
 use crate::detect::python;
 use crate::detect::scanner::{Limits, Scanner};
 use crate::detect::{Stream, Traceback};
+use crate::record::build::Finding;
 
 /// Longest line the detector looks at; the rest of a longer line is passed through but not
 /// examined.
@@ -85,6 +86,8 @@ pub struct ChildSpec {
     pub command: Vec<String>,
     pub cwd: PathBuf,
     pub pass_through: PassThrough,
+    /// Set in the child's environment on top of heal's (`SENTRY_DSN`, naming heal's ingest).
+    pub env: Vec<(String, String)>,
 }
 
 /// Where the child's output is passed through to. Either way it is passed through untouched,
@@ -147,6 +150,8 @@ pub enum Detected {
         traceback: Box<Traceback>,
         stream: Stream,
     },
+    /// An error the program reported through an SDK (`sentry_sdk`) to heal's ingest.
+    Reported { finding: Box<Finding> },
     /// Both streams reached their end: the run's output is over. Carries the last lines of
     /// stderr (of stdout when stderr had none), for a crash that printed no traceback, and how
     /// many bytes skipped detection under load.
@@ -180,6 +185,7 @@ pub fn start(
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&spec.cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

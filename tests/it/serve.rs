@@ -638,3 +638,73 @@ fn serve_help_names_the_dsn_the_key_and_the_budgets() {
         assert!(text.contains(needle), "`{needle}` missing:\n{}", run.stdout);
     }
 }
+
+/// A program that calls `sentry_sdk.init()` with no DSN: the SDK reads `SENTRY_DSN`, which
+/// `heal run` gives it.
+const RUN_APP: &str = r#"import sentry_sdk
+
+from shop import report
+
+sentry_sdk.init()
+sentry_sdk.set_tag("region", "eu")
+
+try:
+    report.price_of({"sku": "a1"})
+except KeyError as e:
+    sentry_sdk.capture_exception(e)
+
+report.main()
+"#;
+
+/// Under `heal run`, a program using the real SDK reports through the `SENTRY_DSN` heal gives
+/// it, with no change to its code: the crash it both prints and sends is one occurrence, with
+/// the locals only the SDK knew; the handled error, which it only sends, is an incident too.
+#[test]
+fn heal_run_gives_the_program_a_dsn_and_counts_a_printed_and_sent_crash_once() {
+    let Some(python) = sdk_python() else { return };
+    let mut p = Project::new();
+    p.env("HEAL_PROVIDER", "none");
+    p.env("HEAL_RESTART", "never");
+    p.env("HEAL_INSTANT", "false");
+    p.file("app.py", RUN_APP)
+        .file("shop/__init__.py", "")
+        .file("shop/report.py", SDK_REPORT);
+    let run = p.run(&["run", "--", &python, "app.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let records = p.records();
+    assert_eq!(records.len(), 2, "{records:#?} {run:?}");
+    let by_type = |t: &str| {
+        records
+            .iter()
+            .find(|r| r["error"]["type"] == t)
+            .unwrap_or_else(|| panic!("no {t}: {records:#?}"))
+    };
+    let crash = stored(&p, by_type("ZeroDivisionError"));
+    assert_eq!(crash["occurrences"], 1, "{crash:#}");
+    assert_eq!(crash["context"]["file"], "shop/report.py", "{crash:#}");
+    let innermost = crash["error"]["frames"].as_array().unwrap().last().unwrap();
+    assert_eq!(innermost["vars"]["clicks"], "0", "{crash:#}");
+    assert_eq!(crash["error"]["sdk"]["handled"], false, "{crash:#}");
+    let handled = stored(&p, by_type("KeyError"));
+    assert_eq!(handled["occurrences"], 1, "{handled:#}");
+    assert_eq!(handled["error"]["sdk"]["handled"], true, "{handled:#}");
+    assert_eq!(handled["context"]["tags"]["region"], "eu", "{handled:#}");
+
+    // The program's own SENTRY_DSN is left alone: nothing reaches heal's ingest.
+    let q = {
+        let mut q = Project::new();
+        q.env("HEAL_PROVIDER", "none");
+        q.env("HEAL_RESTART", "never");
+        q.env("HEAL_INSTANT", "false");
+        q.env("SENTRY_DSN", "http://0123456789abcdef@127.0.0.1:9/1");
+        q
+    };
+    q.file("app.py", RUN_APP)
+        .file("shop/__init__.py", "")
+        .file("shop/report.py", SDK_REPORT);
+    let run = q.run(&["run", "--", &python, "app.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let records = q.records();
+    assert_eq!(records.len(), 1, "only the printed crash: {records:#?}");
+    assert!(records[0]["error"].get("sdk").is_none(), "{records:#?}");
+}
