@@ -161,12 +161,105 @@ pub fn str_value(repr: &str) -> Option<&str> {
     (!inner.contains('\\')).then_some(inner)
 }
 
-/// Whether `value` writes its numbers as `example` does. `None` when they cannot be paired
-/// (not the same count): not judged.
+/// Whether `value` writes its numbers as `example` does: each run of numbers and the marks
+/// between them in the example (`243.00`, `12,500.00`, `2024-05-17T10:00:00+00:00`) must
+/// appear in the value in the same shape (as many decimals, the same separators), whatever the
+/// digits. `None` when the value has no digit at all: nothing to compare.
 pub fn fits(example: &str, value: &str) -> Option<bool> {
-    let want = numbers(example);
-    let got = numbers(value);
-    (want.len() == got.len()).then(|| want == got)
+    if !value.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        clusters(example)
+            .iter()
+            .all(|pattern| pattern.is_match(value)),
+    )
+}
+
+/// The example's runs of numbers, each as a pattern of its shape. A run is digits and the
+/// marks that join numbers (`.,:-/+`, and one letter between two digits, as ISO 8601's `T`);
+/// it starts and ends with a digit.
+fn clusters(example: &str) -> Vec<regex::Regex> {
+    let chars: Vec<char> = example.chars().collect();
+    let joins = |c: char| matches!(c, '.' | ',' | ':' | '-' | '/' | '+');
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i].is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        while i < chars.len() {
+            let c = chars[i];
+            let between_digits = i > 0
+                && chars[i - 1].is_ascii_digit()
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+            if c.is_ascii_digit() {
+                end = i;
+            } else if !(between_digits && (joins(c) || c.is_ascii_alphabetic())) {
+                break;
+            }
+            i += 1;
+        }
+        let run: String = chars[start..=end].iter().collect();
+        if let Ok(pattern) = regex::Regex::new(&format!(r"(?:^|[^\d.,]){}(?:[^\d]|$)", shape(&run)))
+        {
+            out.push(pattern);
+        }
+    }
+    out
+}
+
+/// A run's shape as a pattern: each number by its digits' grouping and its decimals, each
+/// mark as itself.
+fn shape(run: &str) -> String {
+    let mut pattern = String::new();
+    let mut number = String::new();
+    let flush = |number: &mut String, pattern: &mut String| {
+        if number.is_empty() {
+            return;
+        }
+        // `12,500`: thousands grouped by commas. An example too small to show a comma says
+        // nothing of grouping: a larger value may have one.
+        if number.contains(',') {
+            pattern.push_str(r"\d{1,3}(?:,\d{3})*");
+        } else {
+            pattern.push_str(r"(?:\d{1,3}(?:,\d{3})+|\d+)");
+        }
+        number.clear();
+    };
+    let chars: Vec<char> = run.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let grouping = c == ','
+            && !number.is_empty()
+            && chars
+                .get(i + 1..i + 4)
+                .is_some_and(|d| d.iter().all(char::is_ascii_digit))
+            && chars.get(i + 4).is_none_or(|n| !n.is_ascii_digit());
+        if c.is_ascii_digit() || grouping {
+            number.push(c);
+        } else if c == '.' && !number.is_empty() {
+            flush(&mut number, &mut pattern);
+            let decimals = chars[i + 1..]
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            pattern.push_str(&format!(r"\.\d{{{decimals}}}"));
+            i += decimals;
+        } else {
+            flush(&mut number, &mut pattern);
+            pattern.push_str(&regex::escape(&c.to_string()));
+        }
+        i += 1;
+    }
+    flush(&mut number, &mut pattern);
+    pattern
 }
 
 /// What the edited functions' documented forms said of the fix.
@@ -224,7 +317,10 @@ pub fn judge(
             let how = if repr == "None" {
                 "a string, not None".to_string()
             } else {
-                format!("numbers written with {}", decimals(&numbers(&form.example)))
+                format!(
+                    "its numbers written as the example writes them ({})",
+                    decimals(&numbers(&form.example))
+                )
             };
             out.failures.push(format!(
                 "{short}({args}) returns {repr} with the fix; the docstring of {} ({file}:{}) shows its form as '{}': {how}",
@@ -330,8 +426,26 @@ def plain():
         assert_eq!(fits(example, "north wind: Total: 1,020.00 EUR"), Some(true));
         assert_eq!(fits(example, "avego: Total: 243.0 EUR"), Some(false));
         assert_eq!(fits(example, "avego: Total: 243 EUR"), Some(false));
-        // A client named with a number cannot be paired: not judged.
-        assert_eq!(fits(example, "client 7: Total: 3.00 EUR"), None);
+        // A client named with a number: the total is still written the example's way.
+        assert_eq!(fits(example, "client 7: Total: 3.00 EUR"), Some(true));
+        assert_eq!(fits(example, "no total"), None);
+        let iso = "2024-05-17T10:00:00+00:00";
+        assert_eq!(
+            fits(iso, r#"{"at": "2024-05-17T10:05:30+00:00"}"#),
+            Some(true)
+        );
+        assert_eq!(
+            fits(iso, r#"{"at": "2024-05-17 10:05:30+00:00"}"#),
+            Some(false)
+        );
+        let summary = "avego: 12,500.00 EUR (125.0% of target)";
+        assert_eq!(
+            fits(summary, "northwind: 800.00 EUR (80.0% of target)"),
+            Some(true)
+        );
+        assert_eq!(fits(summary, "avego: 125.0% of target"), Some(false));
+        assert_eq!(fits("A-1042", "B-7"), Some(true));
+        assert_eq!(fits(example, "avego: Total: 243.001 EUR"), Some(false));
     }
 
     #[test]
@@ -363,7 +477,7 @@ def plain():
         assert_eq!(
             j.failures,
             [
-                "daily_report('avego', [120.5, 80.25, 42.25]) returns 'avego: Total: 243.0 EUR' with the fix; the docstring of daily_report (main.py:3) shows its form as 'avego: Total: 243.00 EUR': numbers written with 2 decimals"
+                "daily_report('avego', [120.5, 80.25, 42.25]) returns 'avego: Total: 243.0 EUR' with the fix; the docstring of daily_report (main.py:3) shows its form as 'avego: Total: 243.00 EUR': its numbers written as the example writes them (2 decimals)"
             ]
         );
         // Not edited: not the fix's.
