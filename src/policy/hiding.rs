@@ -800,8 +800,24 @@ fn tests_key_first(node: Node<'_>, src: &[u8], key: &str) -> bool {
             .is_some_and(|left| tests_membership(left, src, key))
 }
 
-/// Whether `node` is `'key' in x` or `'key' not in x`.
+/// Whether `node` is `'key' in x` or `'key' not in x`, or `hasattr(x, 'key')` (always False
+/// on a dict: a small model was seen to guard a missing key that way).
 fn tests_membership(node: Node<'_>, src: &[u8], key: &str) -> bool {
+    if node.kind() == "call" {
+        let is_hasattr = node
+            .child_by_field_name("function")
+            .and_then(|f| f.utf8_text(src).ok())
+            == Some("hasattr");
+        let names_key = node
+            .child_by_field_name("arguments")
+            .and_then(|a| a.named_child(1))
+            .filter(|a| a.kind() == "string")
+            .and_then(|a| a.utf8_text(src).ok())
+            .and_then(quoted)
+            .as_deref()
+            == Some(key);
+        return is_hasattr && names_key;
+    }
     if node.kind() != "comparison_operator" {
         return false;
     }
@@ -1264,6 +1280,10 @@ mod tests {
         let before = "def over(cs):\n    \"\"\"Every campaign has id, budget and spend (all required).\"\"\"\n    return [c['id'] for c in cs if c['spent'] > c['budget']]\n";
         let after = "def over(cs):\n    \"\"\"Every campaign has id, budget and spend (all required).\"\"\"\n    return [c['id'] for c in cs if 'spent' in c and c['spent'] > c['budget']]\n";
         let found = hides(before, after, Some("KeyError"), Some("'spent'"));
+        assert!(found.iter().any(|w| w.contains("required")), "{found:?}");
+        // The same guard written `hasattr(c, 'spent')`, always False on a dict.
+        let hasattr = after.replace("'spent' in c", "hasattr(c, 'spent')");
+        let found = hides(before, &hasattr, Some("KeyError"), Some("'spent'"));
         assert!(found.iter().any(|w| w.contains("required")), "{found:?}");
         // Without the docstring's word, skipping is the program's choice.
         let loose_before = before.replace(" (all required)", "");

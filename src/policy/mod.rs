@@ -16,6 +16,7 @@ mod filters;
 mod formats;
 mod hiding;
 mod missing_name;
+mod mutation;
 mod paths;
 mod scan;
 mod size_guard;
@@ -261,6 +262,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             });
         }
         for why in filters::drops_filters(&file.before, &file.after) {
+            violations.push(Violation::Breaks {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in mutation::mutates_arguments(&file.before, &file.after) {
             violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
