@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod entry_point;
 mod filters;
 mod formats;
 mod hiding;
@@ -262,6 +263,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             });
         }
         for why in filters::drops_filters(&file.before, &file.after) {
+            violations.push(Violation::Breaks {
+                file: rel.clone(),
+                why,
+            });
+        }
+        for why in entry_point::drops_entry_point(&file.before, &file.after) {
             violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
