@@ -45,15 +45,47 @@ pub fn returns_nothing_when_short(
                 node.start_position().row + 1
             ));
         }
+        // The same guard turned around: `if len(ranked) >= n: return [...]`, last in its
+        // function with no else, so a shorter list falls off the end and gets None.
+        if node.kind() == "if_statement"
+            && touches(node, &added)
+            && node.child_by_field_name("alternative").is_none()
+            && node.next_named_sibling().is_none()
+            && node
+                .parent()
+                .and_then(|b| b.parent())
+                .is_some_and(|f| f.kind() == "function_definition")
+            && let Some(condition) = node.child_by_field_name("condition")
+            && let Some(bound) = long_bound(condition, src)
+        {
+            out.push(format!(
+                "it returns None when there are fewer than {bound} items (line {}: the guarded code is the function's last, with no else): the IndexError is hidden and the items there are dropped; read within the sequence's bounds instead",
+                node.start_position().row + 1
+            ));
+        }
         let mut cursor = node.walk();
         stack.extend(node.named_children(&mut cursor));
     }
     out
 }
 
-/// For `len(x) < B` or `len(x) <= B`: `B` as written, unless it only singles out the empty
-/// or one-item case (`< 2`, `<= 1`, `< 1`, `== 0`...).
-fn short_bound(condition: Node<'_>, src: &[u8]) -> Option<String> {
+/// For `len(x) >= B` or `len(x) > B`: `B` as written, unless it only sets aside the empty or
+/// one-item case (`>= 2`, `> 1`, `> 0`...).
+fn long_bound(condition: Node<'_>, src: &[u8]) -> Option<String> {
+    let (operator, bound) = len_comparison(condition, src)?;
+    let small = bound.parse::<i64>().ok().map(|b| match operator.as_str() {
+        ">=" => b <= 2,
+        ">" => b <= 1,
+        _ => true,
+    });
+    match (operator.as_str(), small) {
+        (">=" | ">", Some(false) | None) => Some(bound),
+        _ => None,
+    }
+}
+
+/// `len(x) OP B`: the operator and `B` as written.
+fn len_comparison(condition: Node<'_>, src: &[u8]) -> Option<(String, String)> {
     if condition.kind() != "comparison_operator" {
         return None;
     }
@@ -71,14 +103,21 @@ fn short_bound(condition: Node<'_>, src: &[u8]) -> Option<String> {
     let operator = condition
         .children(&mut cursor)
         .find(|c| !c.is_named())
-        .and_then(|c| c.utf8_text(src).ok())?;
-    let bound = right.utf8_text(src).ok()?.trim().to_string();
-    let small = bound.parse::<i64>().ok().map(|b| match operator {
+        .and_then(|c| c.utf8_text(src).ok())?
+        .to_string();
+    Some((operator, right.utf8_text(src).ok()?.trim().to_string()))
+}
+
+/// For `len(x) < B` or `len(x) <= B`: `B` as written, unless it only singles out the empty
+/// or one-item case (`< 2`, `<= 1`, `< 1`, `== 0`...).
+fn short_bound(condition: Node<'_>, src: &[u8]) -> Option<String> {
+    let (operator, bound) = len_comparison(condition, src)?;
+    let small = bound.parse::<i64>().ok().map(|b| match operator.as_str() {
         "<" => b <= 2,
         "<=" => b <= 1,
         _ => true,
     });
-    match (operator, small) {
+    match (operator.as_str(), small) {
         ("<" | "<=", Some(false) | None) => Some(bound),
         _ => None,
     }
@@ -140,6 +179,33 @@ mod tests {
 
     fn returns_only_found(after: &str) -> Vec<String> {
         returns_nothing_when_short(TOP, after, Some("IndexError"))
+    }
+
+    #[test]
+    fn the_guard_turned_around_falling_off_the_end_is_refused_too() {
+        let around = TOP.replace(
+            "    return [ranked[i] for i in range(n)]\n",
+            "    if len(ranked) >= n:\n        return [ranked[i] for i in range(n)]\n",
+        );
+        let found = returns_only_found(&around);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("returns None when there are fewer than n items"),
+            "{found:?}"
+        );
+        // With code after it, or an else, it does not fall off.
+        let with_else = around.replace(
+            "        return [ranked[i] for i in range(n)]\n",
+            "        return [ranked[i] for i in range(n)]\n    else:\n        return ranked\n",
+        );
+        assert!(returns_only_found(&with_else).is_empty());
+        let followed = format!("{around}    return ranked\n");
+        assert!(returns_only_found(&followed).is_empty());
+        let two = TOP.replace(
+            "    return [ranked[i] for i in range(n)]\n",
+            "    if len(ranked) >= 2:\n        return [ranked[i] for i in range(n)]\n",
+        );
+        assert!(returns_only_found(&two).is_empty());
     }
 
     #[test]
