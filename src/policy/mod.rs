@@ -196,91 +196,41 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         violations.push(Violation::DeletesFile { file: rel.clone() });
     }
     if is_python(file) {
-        for why in hiding::hides(
-            &file.before,
-            &file.after,
+        let (before, after) = (file.before.as_str(), file.after.as_str());
+        let (error, message) = (
             cfg.incident_error.as_deref(),
             cfg.incident_message.as_deref(),
-        ) {
-            violations.push(Violation::HidesTheError {
-                file: rel.clone(),
-                why,
-            });
-        }
+        );
         let lines: Vec<u32> = cfg
             .incident_lines
             .iter()
             .filter(|(f, _)| f == rel)
             .map(|(_, l)| *l)
             .collect();
-        for why in hiding::deletes_failing(&file.before, &file.after, &lines) {
+        // Fixes that make the error go away and leave the bug.
+        let hidden = [
+            hiding::hides(before, after, error, message),
+            hiding::deletes_failing(before, after, &lines),
+            hiding::renames_data_keys(before, after, error),
+            size_guard::returns_nothing_when_short(before, after, error),
+            missing_name::drops_missing_name(before, after, error, message),
+        ];
+        for why in hidden.into_iter().flatten() {
             violations.push(Violation::HidesTheError {
                 file: rel.clone(),
                 why,
             });
         }
-        for why in hiding::drops_return(&file.before, &file.after) {
-            violations.push(Violation::Breaks {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in
-            hiding::renames_data_keys(&file.before, &file.after, cfg.incident_error.as_deref())
-        {
-            violations.push(Violation::HidesTheError {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in
-            hiding::drops_definitions(&file.before, &file.after, cfg.incident_message.as_deref())
-        {
-            violations.push(Violation::Breaks {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in size_guard::returns_nothing_when_short(
-            &file.before,
-            &file.after,
-            cfg.incident_error.as_deref(),
-        ) {
-            violations.push(Violation::HidesTheError {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in missing_name::drops_missing_name(
-            &file.before,
-            &file.after,
-            cfg.incident_error.as_deref(),
-            cfg.incident_message.as_deref(),
-        ) {
-            violations.push(Violation::HidesTheError {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in filters::drops_filters(&file.before, &file.after) {
-            violations.push(Violation::Breaks {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in entry_point::drops_entry_point(&file.before, &file.after) {
-            violations.push(Violation::Breaks {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in mutation::mutates_arguments(&file.before, &file.after) {
-            violations.push(Violation::Breaks {
-                file: rel.clone(),
-                why,
-            });
-        }
-        for why in formats::drops_formats(&file.before, &file.after) {
+        // Fixes that break what worked.
+        let breaks = [
+            hiding::drops_return(before, after),
+            hiding::drops_definitions(before, after, message),
+            filters::drops_filters(before, after),
+            entry_point::drops_entry_point(before, after),
+            mutation::mutates_arguments(before, after),
+            formats::drops_formats(before, after),
+        ];
+        for why in breaks.into_iter().flatten() {
             violations.push(Violation::Breaks {
                 file: rel.clone(),
                 why,
