@@ -77,6 +77,17 @@ pub struct RunOptions {
 /// Supervises `options.command` until the restart policy says stop; returns the exit status
 /// for heal (the child's last, 128 + signal when it was killed).
 pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineError> {
+    // The ingest a program using the Sentry SDK reports to, opened first: its key is a secret
+    // every stage's redactor must know (a program may print its DSN in an error).
+    let (detected_tx, detected_rx) = mpsc::channel::<Detected>(BATCH);
+    let ingest = start_ingest(&config, detected_tx.clone()).await;
+    let config = match &ingest {
+        Some(ingest) => Config {
+            redactor: config.redactor.with_secret(&ingest.key),
+            ..config
+        },
+        None => config,
+    };
     let config = Arc::new(config);
     // The proof's sandbox, decided once: a required one that cannot start stops heal here,
     // before the program starts.
@@ -187,7 +198,6 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
                 .to_string()
         }),
     };
-    let (detected_tx, detected_rx) = mpsc::channel::<Detected>(BATCH);
     let (exits_tx, exits_rx) = mpsc::channel::<ExitEvent>(1);
     let incidents = Incidents {
         store: store.clone(),
@@ -209,9 +219,8 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         test_run: test_run.clone(),
     };
     let incident_task = tokio::spawn(incidents.run(detected_rx, exits_rx));
-    // The ingest a program using the Sentry SDK reports to: its events join the printed
-    // tracebacks in the incidents task.
-    let ingest = start_ingest(&config, detected_tx.clone()).await;
+    // The program's SDK reports to the ingest: its events join the printed tracebacks in the
+    // incidents task.
     let child_env: Vec<(String, String)> = ingest
         .as_ref()
         .map(|i| vec![("SENTRY_DSN".to_string(), i.dsn.clone())])

@@ -641,12 +641,21 @@ fn serve_help_names_the_dsn_the_key_and_the_budgets() {
 
 /// A program that calls `sentry_sdk.init()` with no DSN: the SDK reads `SENTRY_DSN`, which
 /// `heal run` gives it.
-const RUN_APP: &str = r#"import sentry_sdk
+const RUN_APP: &str = r#"import os
+
+import sentry_sdk
 
 from shop import report
 
 sentry_sdk.init()
 sentry_sdk.set_tag("region", "eu")
+print("dsn:", os.environ.get("SENTRY_DSN"), flush=True)
+
+# An error whose message holds the DSN, key included.
+try:
+    raise RuntimeError("cannot reach " + os.environ.get("SENTRY_DSN", ""))
+except RuntimeError as e:
+    sentry_sdk.capture_exception(e)
 
 try:
     report.price_of({"sku": "a1"})
@@ -672,7 +681,32 @@ fn heal_run_gives_the_program_a_dsn_and_counts_a_printed_and_sent_crash_once() {
     let run = p.run(&["run", "--", &python, "app.py"]);
     assert_eq!(run.code, Some(1), "{run:?}");
     let records = p.records();
-    assert_eq!(records.len(), 2, "{records:#?} {run:?}");
+    assert_eq!(records.len(), 3, "{records:#?} {run:?}");
+    // The run's key, which the program printed, is redacted in what it reported.
+    let dsn = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("dsn: "))
+        .unwrap_or_else(|| panic!("{run:?}"));
+    let key = dsn
+        .strip_prefix("http://")
+        .and_then(|r| r.split_once('@'))
+        .map(|(k, _)| k)
+        .unwrap_or_else(|| panic!("{dsn}"));
+    let reached = records
+        .iter()
+        .find(|r| r["error"]["type"] == "RuntimeError")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert!(
+        reached["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot reach http://"),
+        "{reached:#}"
+    );
+    for r in &records {
+        assert!(!r.to_string().contains(key), "the run's key is in {r:#}");
+    }
     let by_type = |t: &str| {
         records
             .iter()
