@@ -202,15 +202,9 @@ impl Incidents {
         let redactor = self.config.redactor.clone();
         let run = self.run.clone();
         off_thread("merge an SDK's report", move || {
-            let now = time::OffsetDateTime::now_utc();
-            let now_text = crate::record::rfc3339(now);
-            let fingerprint = finding.fingerprint.clone();
             let reported = finding.clone();
-            let (record, _) = store.upsert_with(&fingerprint, 0, now, Export::NewOnly, |id| {
-                let mut record = finding.into_record(id, &now_text, &run);
-                record.redact(&redactor);
-                record
-            })?;
+            let (record, _) =
+                store.upsert_finding(finding, 0, Export::NewOnly, &run, &redactor, |_| {})?;
             store.update(&record.id, |record| {
                 reported.merge_into(record);
                 // The locals and tags are the program's data, secrets included.
@@ -366,7 +360,6 @@ impl Incidents {
         };
         let run = self.run.clone();
         let redactor = self.config.redactor.clone();
-        let fingerprint = finding.fingerprint.clone();
         // Kept to alert without a record if the store fails (a full disk).
         let unstored = (finding.clone(), exit.clone());
         // A crash is exported at once; a repeat seen in the output may wait (an error storm).
@@ -376,14 +369,8 @@ impl Incidents {
             Export::NewOnly
         };
         let stored = off_thread("record the incident", move || {
-            let now = time::OffsetDateTime::now_utc();
-            let now_text = crate::record::rfc3339(now);
-            store.upsert_with(&fingerprint, count, now, export, |id| {
-                let mut record = finding.into_record(id, &now_text, &run);
+            store.upsert_finding(finding, count, export, &run, &redactor, |record| {
                 record.context.exit = exit;
-                // Tracebacks carry what the program printed, secrets included.
-                record.redact(&redactor);
-                record
             })
         })
         .await;
@@ -399,12 +386,7 @@ impl Incidents {
                 "incident {}: {} at {}",
                 record.id,
                 record.error.exc_type,
-                record
-                    .context
-                    .file
-                    .as_ref()
-                    .map(|f| format!("{f}:{}", record.context.line.unwrap_or(0)))
-                    .unwrap_or_else(|| "an unknown place".to_string())
+                record.place()
             );
             if let Some(n) = &self.notifier {
                 n.alert(&record);

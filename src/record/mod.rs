@@ -218,6 +218,30 @@ impl Store {
         Ok((record, is_new))
     }
 
+    /// One occurrence (or `count`) of `finding`, recorded now: a new incident's record built
+    /// from it with `run`'s context, changed by `finish` (a crash's exit), and redacted, since
+    /// what a program printed or reported carries its secrets. The one path every source's
+    /// findings take into the store.
+    pub fn upsert_finding(
+        &self,
+        finding: build::Finding,
+        count: u64,
+        export: Export,
+        run: &build::RunContext,
+        redactor: &crate::redact::Redactor,
+        finish: impl FnOnce(&mut Record),
+    ) -> Result<(Record, bool), RecordError> {
+        let now = time::OffsetDateTime::now_utc();
+        let now_text = rfc3339(now);
+        let fingerprint = finding.fingerprint.clone();
+        self.upsert_with(&fingerprint, count, now, export, |id| {
+            let mut record = finding.into_record(id, &now_text, run);
+            finish(&mut record);
+            record.redact(redactor);
+            record
+        })
+    }
+
     /// Rewrites the JSON exports of `ids` from the database, as they are now (the exports an
     /// [`Export::NewOnly`] upsert left behind).
     pub fn export_current(&self, ids: &[String]) -> Result<(), RecordError> {

@@ -129,6 +129,15 @@ pub const TIMED_STAGES: &[&str] = &["analyse", "prove", "apply", "commit"];
 pub const TIMED_TOTAL: &str = "healing";
 
 impl Record {
+    /// Where the incident happened, for a log line: `file:line`, or "an unknown place".
+    pub fn place(&self) -> String {
+        self.context
+            .file
+            .as_ref()
+            .map(|f| format!("{f}:{}", self.context.line.unwrap_or(0)))
+            .unwrap_or_else(|| "an unknown place".to_string())
+    }
+
     /// `timings_ms` in pipeline order ([`TIMED_STAGES`]), then any stage not named there (by
     /// name), then the whole healing ([`TIMED_TOTAL`]).
     pub fn timings_in_order(&self) -> Vec<(&str, u64)> {

@@ -99,15 +99,8 @@ impl Recorder {
         let run = self.run.clone();
         // SQLite blocks: the write runs on the blocking pool, never on the server's threads.
         let (record, is_new) = tokio::task::spawn_blocking(move || {
-            let now = time::OffsetDateTime::now_utc();
-            let now_text = crate::record::rfc3339(now);
-            let fingerprint = finding.fingerprint.clone();
-            store.upsert_with(&fingerprint, 1, now, Export::NewOnly, |id| {
-                let mut record = finding.into_record(id, &now_text, &run);
-                // Locals, tags and messages are the sender's data, secrets included.
-                record.redact(&redactor);
-                record
-            })
+            // Locals, tags and messages are the sender's data, secrets included.
+            store.upsert_finding(finding, 1, Export::NewOnly, &run, &redactor, |_| {})
         })
         .await??;
         if !is_new {
@@ -118,12 +111,7 @@ impl Recorder {
                 "incident {}: {} at {} (reported by an SDK)",
                 record.id,
                 record.error.exc_type,
-                record
-                    .context
-                    .file
-                    .as_ref()
-                    .map(|f| format!("{f}:{}", record.context.line.unwrap_or(0)))
-                    .unwrap_or_else(|| "an unknown place".to_string())
+                record.place()
             );
             if let Some(n) = &self.notifier {
                 n.alert(&record);
