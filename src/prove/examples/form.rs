@@ -32,6 +32,30 @@ const MAX_EXAMPLE: usize = 200;
 /// The forms `source`'s function docstrings show: a marker, then a quoted string that holds at
 /// least one number.
 pub fn forms(source: &str) -> Vec<Form> {
+    docstrings(source)
+        .into_iter()
+        .flat_map(|doc| {
+            examples_in(&doc.text).into_iter().map(move |example| Form {
+                qualname: doc.qualname.clone(),
+                example,
+                line: doc.line,
+            })
+        })
+        .collect()
+}
+
+/// A function's docstring, as written (quotes included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Docstring {
+    /// The function (`daily_report`, `Report.line`).
+    pub qualname: String,
+    pub text: String,
+    /// 1-based line of the docstring.
+    pub line: u32,
+}
+
+/// The docstrings of `source`'s functions, methods included.
+pub fn docstrings(source: &str) -> Vec<Docstring> {
     let Some(tree) = crate::prove::syntax::parse(source) else {
         return Vec::new();
     };
@@ -40,7 +64,7 @@ pub fn forms(source: &str) -> Vec<Form> {
     out
 }
 
-fn walk(body: Node<'_>, src: &[u8], prefix: &str, out: &mut Vec<Form>) {
+fn walk(body: Node<'_>, src: &[u8], prefix: &str, out: &mut Vec<Docstring>) {
     let mut cursor = body.walk();
     for child in body.named_children(&mut cursor) {
         let def = match child.kind() {
@@ -63,11 +87,11 @@ fn walk(body: Node<'_>, src: &[u8], prefix: &str, out: &mut Vec<Form>) {
         match def.kind() {
             "function_definition" => {
                 if let Some((text, line)) = docstring(inner, src) {
-                    out.extend(examples_in(&text).into_iter().map(|example| Form {
-                        qualname: qualname.clone(),
-                        example,
+                    out.push(Docstring {
+                        qualname,
+                        text,
                         line,
-                    }));
+                    });
                 }
             }
             "class_definition" => walk(inner, src, &format!("{qualname}."), out),
@@ -332,7 +356,7 @@ pub fn judge(
 }
 
 /// The string values `calls` saw the function `id` return: (arguments, repr, value).
-fn values<'c>(calls: &'c Calls, id: &FunctionId) -> Vec<(&'c str, &'c str, &'c str)> {
+pub(super) fn values<'c>(calls: &'c Calls, id: &FunctionId) -> Vec<(&'c str, &'c str, &'c str)> {
     calls
         .functions()
         .iter()
@@ -347,7 +371,7 @@ fn values<'c>(calls: &'c Calls, id: &FunctionId) -> Vec<(&'c str, &'c str, &'c s
 }
 
 /// The arguments of the calls of `id` that returned None.
-fn nones<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = &'c str> {
+pub(super) fn nones<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = &'c str> {
     calls
         .functions()
         .iter()

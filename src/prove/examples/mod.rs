@@ -12,9 +12,14 @@
 //! An example that gave another value before the fix too (the docstring was already out of
 //! date), or that fails in a function the fix did not touch, is not the fix's doing. The
 //! examples are read from the file as it was: a fix cannot rewrite the promise it is held to.
+//!
+//! The values the fixed re-run saw the edited functions return are held to what their
+//! docstrings show without running anything: the form of a quoted example (`form`: `e.g.
+//! '243.00 EUR'`) and the type the summary line names (`typed`: `as a Decimal`).
 
 mod docstring;
 mod form;
+mod typed;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -261,7 +266,21 @@ fn forms_judged(plan: &Plan, seen: &Seen<'_>) -> FormJudgement {
                 .map(|form| (f.rel.clone(), form))
         })
         .collect();
-    form::judge(&forms, &edited, seen.before, seen.after)
+    let typed: Vec<(String, typed::Typed)> = plan
+        .files
+        .iter()
+        .filter(|f| f.rel.ends_with(".py"))
+        .flat_map(|f| {
+            typed::types(&f.before)
+                .into_iter()
+                .map(|t| (f.rel.clone(), t))
+        })
+        .collect();
+    let mut judged = form::judge(&forms, &edited, seen.before, seen.after);
+    let types = typed::judge(&typed, &edited, seen.before, seen.after);
+    judged.failures.extend(types.failures);
+    judged.held += types.held;
+    judged
 }
 
 /// Runs the step; `None` when the edited files' docstrings give no example and show no form
