@@ -19,6 +19,8 @@ pub(super) enum Kind {
     List,
     /// `Name <email>`, as git writes authors.
     Author,
+    /// A command line, split into words as a POSIX shell would (quotes kept together).
+    Command,
 }
 
 impl Kind {
@@ -32,6 +34,9 @@ impl Kind {
             Kind::Repo => "owner/name, like acme/ads-agent".to_string(),
             Kind::List => "a list: a TOML array of strings, or a JSON array or comma-separated list in the environment".to_string(),
             Kind::Author => "Name <email>, like heal <heal@example.com>".to_string(),
+            Kind::Command => {
+                "a command line with balanced quotes, like python3 main.py --once".to_string()
+            }
         }
     }
 
@@ -53,7 +58,7 @@ impl Kind {
                 names.join(", "),
                 names.first().copied().unwrap_or_default()
             ),
-            Kind::Text | Kind::Url | Kind::Repo | Kind::Author => {
+            Kind::Text | Kind::Url | Kind::Repo | Kind::Author | Kind::Command => {
                 format!("{} in quotes, like {name} = \"…\"", self.expected())
             }
         }
@@ -79,6 +84,7 @@ impl Kind {
             }
             Kind::List => parse_list(value).is_some(),
             Kind::Author => parse_author(value).is_some(),
+            Kind::Command => command_words(value).is_some(),
         }
     }
 }
@@ -191,6 +197,9 @@ pub static KEYS: &[Key] = &[
     Key { toml: "serve.key", env: "HEAL_SERVE_KEY", kind: Kind::Text, default: None, secret: true, help: "heal serve: the project key of the DSN SDKs send with every event (default: one generated at the first start, kept in storage/serve.key); required to listen beyond loopback" },
     Key { toml: "serve.events_per_hour", env: "HEAL_SERVE_EVENTS_PER_HOUR", kind: Kind::U64 { min: 1 }, default: Some("1000"), secret: false, help: "heal serve: events recorded per hour for the project; past it the SDK is asked to wait (429)" },
     Key { toml: "serve.events_per_fingerprint_hour", env: "HEAL_SERVE_EVENTS_PER_FINGERPRINT_HOUR", kind: Kind::U64 { min: 1 }, default: Some("100"), secret: false, help: "heal serve: events of one error (one fingerprint) recorded per hour; past it the SDK is asked to wait (429)" },
+    Key { toml: "serve.rerun_command", env: "HEAL_SERVE_RERUN_COMMAND", kind: Kind::Command, default: None, secret: false, help: "heal serve: the command that runs the code an SDK reported an error from, in a copy of the project, to prove a fix (like python3 main.py --once); without it only verify.commands can judge a fix, and with neither no fix is applied" },
+    Key { toml: "serve.restart_command", env: "HEAL_SERVE_RESTART_COMMAND", kind: Kind::Text, default: None, secret: false, help: "heal serve: a shell command run in the project after a fix was applied, to restart the program on it (like systemctl restart ads-agent); its exit and output are kept in the record" },
+    Key { toml: "serve.restart_timeout_s", env: "HEAL_SERVE_RESTART_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "heal serve: seconds serve.restart_command may take before it is killed" },
     Key { toml: "detect.quiet_ms", env: "HEAL_DETECT_QUIET_MS", kind: Kind::U64 { min: 1 }, default: Some("200"), secret: false, help: "stderr silence that ends a logged traceback" },
 ];
 
@@ -223,6 +232,12 @@ impl Key {
             _ => "\"…\"".to_string(),
         }
     }
+}
+
+/// The words of a command line, split as a POSIX shell would; `None` for unbalanced quotes
+/// or no words at all.
+pub fn command_words(s: &str) -> Option<Vec<String>> {
+    shlex::split(s).filter(|words| !words.is_empty())
 }
 
 /// Reads a list value: a JSON array of strings (what heal.toml arrays become), or a

@@ -314,6 +314,12 @@ pub struct ServeConfig {
     pub run_sentry: RunSentry,
     pub events_per_hour: u64,
     pub events_per_fingerprint_hour: u64,
+    /// `serve.rerun_command`, in words: how the proof reproduces an error an SDK reported.
+    /// Empty: nothing reproduces it, and only `verify.commands` can judge a fix.
+    pub rerun_command: Vec<String>,
+    /// `serve.restart_command`: run with `sh -c` after a fix was applied.
+    pub restart_command: Option<String>,
+    pub restart_timeout: Duration,
 }
 
 /// `run.sentry`.
@@ -723,6 +729,14 @@ impl Config {
                 },
                 events_per_hour: num("serve.events_per_hour"),
                 events_per_fingerprint_hour: num("serve.events_per_fingerprint_hour"),
+                rerun_command: get("serve.rerun_command")
+                    .and_then(keys::command_words)
+                    .unwrap_or_default(),
+                restart_command: get("serve.restart_command")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string),
+                restart_timeout: Duration::from_secs(num("serve.restart_timeout_s")),
             },
             redactor,
             settings,

@@ -272,50 +272,15 @@ impl Incidents {
     /// The error a fix was meant to remove came back soon after it was applied: the fix did not
     /// work, so the live files go back to their backups.
     async fn roll_back(&self, watched: healing::Watched) {
-        let Some(store) = self.store.clone() else {
-            return;
-        };
-        let root = self.config.root.clone();
-        let window = self.config.healing.watch.as_secs();
-        let incident = watched.incident.clone();
-        let rolled_back = off_thread("record the rollback", move || {
-            let restored = crate::apply::restore(&root, &watched.backups);
-            let reason = match &restored {
-                Ok(()) => format!(
-                    "the same error came back within {window} s of the fix: the fix was rolled back from its backups"
-                ),
-                Err(e) => format!(
-                    "the same error came back within {window} s of the fix, and rolling it back failed: {e}"
-                ),
-            };
-            store.update(&watched.incident, |r| {
-                r.status = Status::Regressed;
-                r.heal_failures = r.heal_failures.saturating_add(1);
-                r.result_mut().ended(Status::Regressed, &reason);
-                r.reason = Some(reason);
-            })
-        })
+        let Some(store) = &self.store else { return };
+        healing::roll_back(
+            store,
+            &self.config,
+            self.notifier.as_ref(),
+            self.git.as_ref(),
+            watched,
+        )
         .await;
-        if let Some(git) = &self.git {
-            // Queued after the fix's own commit job, so it sees whatever that committed.
-            let _ = git.send(GitJob::Revert {
-                id: incident.clone(),
-            });
-        }
-        if let Some(record) = rolled_back {
-            tracing::warn!(
-                "incident {}: {}",
-                record.id,
-                record.reason.as_deref().unwrap_or("regressed")
-            );
-            if let Some(n) = &self.notifier {
-                n.update(&record);
-                n.stage(
-                    &record,
-                    &format!("↩️ {}", record.reason.as_deref().unwrap_or("regressed")),
-                );
-            }
-        }
     }
 
     /// The store cannot be used: heal still tells the team of each new error, once, with an

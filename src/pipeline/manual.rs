@@ -32,7 +32,11 @@ pub async fn retry(
     .map_err(|_| crate::record::RecordError::Poisoned)??;
     let (restart_tx, _restart_rx) = mpsc::unbounded_channel();
     services.start_git_lane();
-    let command = store.get(id)?.context.command;
+    // An error an SDK reported to heal serve is reproduced by serve.rerun_command.
+    let command = match store.get(id)?.context.command {
+        c if c.is_empty() => config.serve.rerun_command.clone(),
+        c => c,
+    };
     // Without a usable sandbox, retry proves as `heal run` would (and refuses model fixes);
     // a required one that cannot start leaves the incident as it was.
     let jail = match crate::prove::jail::Jail::start(

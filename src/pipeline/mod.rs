@@ -21,7 +21,7 @@ mod incidents;
 mod manual;
 mod notes;
 pub mod publish;
-mod recover;
+pub(crate) mod recover;
 pub(crate) mod services;
 mod twins;
 
@@ -55,7 +55,7 @@ const OUTPUT_LINGER: Duration = Duration::from_secs(2);
 const BATCH: usize = 1024;
 /// How long heal, once a healing is cancelled (asked to stop, or past the shutdown grace),
 /// waits for it to record its incidents `interrupted` before it exits anyway.
-const CANCEL_CUT: Duration = Duration::from_secs(2);
+pub(crate) const CANCEL_CUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -323,7 +323,7 @@ struct Channels {
     detected: mpsc::Sender<Detected>,
     exits: mpsc::Sender<ExitEvent>,
     /// A fix was applied: restart the program on it.
-    restarts_asked: mpsc::UnboundedReceiver<()>,
+    restarts_asked: mpsc::UnboundedReceiver<String>,
 }
 
 /// How a stop signal reaches the rest of heal.
@@ -404,7 +404,7 @@ async fn supervise_loop(
                     asked_to_stop(libc::SIGHUP);
                     stopping = Some(stop(pid, libc::SIGHUP, stopping, config));
                 }
-                Some(()) = restarts_asked.recv(), if stopping.is_none() && !restarting => {
+                Some(_) = restarts_asked.recv(), if stopping.is_none() && !restarting => {
                     tracing::info!("restarting the program on its fixed code");
                     restarting = true;
                     stop_signal.stopping.store(true, Ordering::SeqCst);

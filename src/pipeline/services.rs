@@ -37,7 +37,7 @@ pub(crate) struct Services {
     pub(crate) notifier: Option<Notifier>,
     /// The git lane's queue: `None` until [`Services::start_git_lane`], without a store, and
     /// when `git.mode = off`.
-    pub(super) git: Option<mpsc::UnboundedSender<GitJob>>,
+    pub(crate) git: Option<mpsc::UnboundedSender<GitJob>>,
     lane: Option<JoinHandle<()>>,
     deliveries: JoinHandle<()>,
 }
@@ -75,7 +75,7 @@ impl Services {
     /// Starts the git lane, which commits what the healer applied and reverts what regressed.
     /// Without a store there is nothing to publish from, and with `git.mode = off` nothing to
     /// do: no lane then.
-    pub(super) fn start_git_lane(&mut self) {
+    pub(crate) fn start_git_lane(&mut self) {
         let Some(store) = &self.store else { return };
         (self.git, self.lane) = Publisher {
             store: store.clone(),

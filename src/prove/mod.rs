@@ -101,6 +101,10 @@ pub struct ProveConfig {
     pub jail: Arc<jail::Jail>,
     /// Environment names heal treats as secret: removed from the `.env` of every copy.
     pub secret_names: Vec<String>,
+    /// `command` is not what saw the error (an SDK reported it to `heal serve`, and `command`
+    /// is `serve.rerun_command`): when the unchanged program does not show the error, nothing
+    /// shows that a fix removes it, and without verify commands the fix fails.
+    pub reproduction_required: bool,
 }
 
 /// A failing test of a test run, and how to run it.
@@ -138,6 +142,7 @@ impl ProveConfig {
             test: None,
             jail: Arc::new(jail::Jail::none()),
             secret_names: Vec::new(),
+            reproduction_required: false,
         }
     }
 }
@@ -384,6 +389,10 @@ impl Prover {
             });
             weaker = baseline.weaker();
             let mut fixed_calls = None;
+            if let Some(step) = self.unreproduced(&baseline) {
+                steps.push(step);
+                break 'ladder;
+            }
             if self.config.rerun {
                 let judged = rerun::rerun(&self.config, &baseline, plan, &sandbox).await;
                 next = judged.next;
@@ -440,6 +449,32 @@ impl Prover {
             weaker,
             sandbox: self.config.jail.describe(),
         }
+    }
+
+    /// The failed step of a fix nothing can judge: the error was not seen by the command that
+    /// reproduces it ([`ProveConfig::reproduction_required`]), and no verify command checks
+    /// the fix.
+    fn unreproduced(&self, baseline: &Baseline) -> Option<Step> {
+        let c = &self.config;
+        if !c.reproduction_required
+            || !c.rerun
+            || baseline.reproduced > 0
+            || !c.verify_commands.is_empty()
+        {
+            return None;
+        }
+        Some(Step {
+            command: shell_words(&c.command),
+            ..Step::judged(
+                StepName::Rerun,
+                false,
+                format!(
+                    "the unchanged program did not show the error in {} run(s) of `{}` (serve.rerun_command): nothing shows that a fix removes it, and no verify.commands judge one. Set serve.rerun_command to a command that runs the code that failed, or add verify.commands",
+                    baseline.runs.len(),
+                    shell_words(&c.command)
+                ),
+            )
+        })
     }
 
     /// What the calls of function `name` in `file` did in a run of the program as it is (the

@@ -43,6 +43,9 @@ pub struct ResultInfo {
     /// again, so the record still tells what happened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery: Option<String>,
+    /// `heal serve`'s `serve.restart_command`, run after the fix was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartNote>,
 }
 
 impl ResultInfo {
@@ -50,6 +53,28 @@ impl ResultInfo {
     pub fn ended(&mut self, status: Status, reason: &str) {
         self.status = Some(status);
         self.reason = Some(reason.to_string());
+    }
+}
+
+/// How `serve.restart_command` ended after a fix was applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RestartNote {
+    pub command: String,
+    /// When it started (RFC 3339).
+    pub at: String,
+    /// Its exit code; `null` when a signal ended it, or it did not start.
+    pub exit_code: Option<i32>,
+    /// Still running at `serve.restart_timeout_s`, then killed.
+    pub timed_out: bool,
+    pub duration_ms: u64,
+    /// The last lines of its output (both streams), or why it did not start.
+    pub output_tail: String,
+}
+
+impl RestartNote {
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
     }
 }
 

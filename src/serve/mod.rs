@@ -1,5 +1,5 @@
-//! `heal serve`: the ingest server the Sentry SDKs report to (issue 16, first slice: record
-//! and alert; healing from serve comes later).
+//! `heal serve`: the ingest server the Sentry SDKs report to, and the healing of what they
+//! report.
 //!
 //! A program given the DSN `heal serve` prints (`sentry_sdk.init(dsn=...)`) posts its errors
 //! here. Each event becomes a [`crate::record::build::Finding`] through [`crate::ingest`], and
@@ -10,16 +10,20 @@
 //! - [`key`]: the project key, configured or generated once and kept.
 //! - [`limits`]: the hourly budgets and the ids seen, in memory.
 //! - [`routes`]: the HTTP routes and how each refusal is answered.
-//! - [`record`]: the finding into the store and to the team.
+//! - [`record`]: the finding into the store, to the team, and to the healer.
+//! - [`heal`]: the healer, proving with `serve.rerun_command`.
+//! - [`restart`]: `serve.restart_command` after a fix was applied.
 //!
 //! Invariants: it binds loopback unless told otherwise, and never listens beyond it without a
 //! configured key (a generated one is on disk for anyone who can read the storage folder, and
 //! the DSN is printed). A store failure is answered 503 and the server stays up. It stops on
 //! SIGINT, SIGTERM or SIGHUP through the services' one shutdown.
 
+pub mod heal;
 pub mod key;
 pub mod limits;
 pub mod record;
+pub mod restart;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -50,6 +54,9 @@ pub enum ServeError {
     Store(#[from] RecordError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// `verify.sandbox = "required"` and no sandbox starts: heal serve does not start.
+    #[error(transparent)]
+    Sandbox(#[from] crate::prove::jail::JailError),
     #[error(
         "cannot listen on {addr}: {source}; choose another address with --listen (another heal serve may be running there)"
     )]
@@ -113,18 +120,27 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
             local.ip()
         );
     }
-    let services = Services::start(config.clone(), Some(store.clone()));
-    let redactor = config.redactor.with_secret(&key);
+    // The key is a secret every stage's redactor must know: a program may print its DSN.
+    let config = Arc::new(Config {
+        redactor: config.redactor.with_secret(&key),
+        ..(*config).clone()
+    });
+    let mut services = Services::start(config.clone(), Some(store.clone()));
+    let healing = heal::Healing::start(&config, &store, &mut services).await?;
     let recorder = Recorder {
         store,
         behind: Arc::default(),
         notifier: services.notifier.clone(),
-        redactor,
+        redactor: config.redactor.clone(),
         run: RunContext {
             command: Vec::new(),
             tags: Default::default(),
-            skip_reason: None,
+            skip_reason: (!config.auto_healing).then(|| {
+                "auto-healing is disabled (ENABLE_AUTO_HEALING=false): detected, recorded and reported only"
+                    .to_string()
+            }),
         },
+        healing: healing.as_ref().map(|h| h.queue.clone()),
     };
     let app = app(
         &config,
@@ -144,12 +160,17 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
         })
     };
     let (behind, export_store) = (recorder.behind.clone(), recorder.store.clone());
+    // The router holds the only other queue to the healer: gone with it.
+    drop(recorder);
     let served = axum::serve(listener, routes::router(app))
         .with_graceful_shutdown(stop)
         .await;
     tracing::info!("heal serve stops");
     exporter.abort();
     behind.write(&export_store).await;
+    if let Some(healing) = healing {
+        healing.stop().await;
+    }
     // The router (and the notifier's clone in it) is gone: Slack's queue drains, bounded.
     services.shutdown(Ending::Finished).await;
     served.map_err(ServeError::Serve)

@@ -88,12 +88,17 @@ pub struct Recorder {
     pub redactor: Redactor,
     /// No command and no tags: the program that sent the event runs apart from heal.
     pub run: RunContext,
+    /// The healer's queue; `None` when healing is off.
+    pub healing: Option<super::heal::Queue>,
 }
 
 impl Recorder {
     /// Records one occurrence of `finding`, redacted, and alerts the team when it is a new
     /// incident. Returns the record and whether it is new.
     pub async fn record(&self, finding: Finding) -> Result<(Record, bool), RecordingError> {
+        if let Some(healing) = &self.healing {
+            healing.came_back(&self.store, &finding.fingerprint).await;
+        }
         let store = self.store.clone();
         let redactor = self.redactor.clone();
         let run = self.run.clone();
@@ -115,6 +120,11 @@ impl Recorder {
             );
             if let Some(n) = &self.notifier {
                 n.alert(&record);
+            }
+            if let Some(healing) = &self.healing
+                && record.status == crate::record::model::Status::Detected
+            {
+                healing.heal(&record.id);
             }
         }
         Ok((record, is_new))

@@ -187,6 +187,8 @@ fn the_sdks_bodies_become_one_incident_with_its_locals_and_one_alert() {
     let slack = FakeSlack::start();
     let mut p = Project::new();
     p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    // Recording and alerting only: healing's own messages are another test's.
+    p.env("ENABLE_AUTO_HEALING", "false");
     let server = Server::start(&p);
     assert!(server.dsn.starts_with("http://"), "{}", server.dsn);
     assert_eq!(server.key.len(), 32, "{}", server.dsn);
@@ -566,6 +568,7 @@ fn the_real_sentry_sdk_reports_to_heal_serve_with_brotli_and_gzip() {
     let slack = FakeSlack::start();
     let mut p = Project::new();
     p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    p.env("ENABLE_AUTO_HEALING", "false");
     p.file("app.py", SDK_APP)
         .file("shop/__init__.py", "")
         .file("shop/report.py", SDK_REPORT);
@@ -741,4 +744,217 @@ fn heal_run_gives_the_program_a_dsn_and_counts_a_printed_and_sent_crash_once() {
     let records = q.records();
     assert_eq!(records.len(), 1, "only the printed crash: {records:#?}");
     assert!(records[0]["error"].get("sdk").is_none(), "{records:#?}");
+}
+
+/// The app `heal serve` heals: its DSN comes from the environment, so the proof's runs of
+/// `serve.rerun_command` (given none, and no network in the sandbox) send nothing.
+const HEALED_APP: &str = r#"import os
+
+import sentry_sdk
+
+from shop import report
+
+sentry_sdk.init(dsn=os.environ.get("SENTRY_DSN"), release="shop@1.2.0")
+sentry_sdk.set_tag("client", "avego")
+
+try:
+    report.price_of({"sku": "a1"})
+except KeyError as e:
+    sentry_sdk.capture_exception(e)
+
+report.main()
+"#;
+
+const FIXED_REPORT: &str = r#"def price_of(item):
+    return item["price"]
+
+
+def cost_per_click(clicks, spend):
+    if clicks == 0:
+        return 0.0
+    return spend / clicks
+
+
+def main():
+    clicks = 0
+    spend = 10.0
+    print(cost_per_click(clicks, spend))
+"#;
+
+/// Issue 16: the crash the real SDK reported to `heal serve` is healed. The fix is proved by
+/// re-running `serve.rerun_command` in the sandboxed copy, applied, committed, and
+/// `serve.restart_command` runs after it, its output kept (redacted) in the record. The handled
+/// error gets its alert; nothing re-running the program shows it, so no fix is applied for it.
+#[test]
+fn a_crash_the_sdk_reported_is_proved_by_the_rerun_command_applied_committed_and_restarted() {
+    use crate::support::git::git;
+    use crate::support::openai::{FakeOpenAI, Reply};
+    let Some(python) = sdk_python() else { return };
+    let slack = FakeSlack::start();
+    let model = FakeOpenAI::start();
+    // Every request gets the whole corrected report.py, whichever incident it is for.
+    model.respond_always(Reply::content(&format!(
+        "`cost_per_click` divides by `clicks`, which is 0.\n\n```python\n{FIXED_REPORT}```\n"
+    )));
+    let mut p = Project::new();
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    p.env("HEAL_PROVIDER", "openai");
+    p.env("OPENAI_BASE_URL", &model.base_url());
+    p.env("HEAL_MODEL", "qwen2.5-coder-1.5b");
+    p.env("HEAL_LLM_EDIT_FORM", "file");
+    p.env("HEAL_LLM_CANDIDATES", "1");
+    p.env("HEAL_INSTANT", "false");
+    p.env("HEAL_GIT_MODE", "commit");
+    p.env("HEAL_SERVE_RERUN_COMMAND", &format!("{python} app.py"));
+    // The restart prints a secret of heal's environment: the record must not keep it.
+    p.env(
+        "HEAL_SERVE_RESTART_COMMAND",
+        "echo \"restarting the shop (hook $SLACK_WEBHOOK_URL)\"",
+    );
+    p.file(".gitignore", "storage/\n")
+        .file("app.py", HEALED_APP)
+        .file("shop/__init__.py", "")
+        .file("shop/report.py", SDK_REPORT);
+    git(p.path(), &["init", "-q", "-b", "main"]);
+    git(p.path(), &["add", "."]);
+    git(p.path(), &["commit", "-q", "-m", "initial"]);
+    let mut server = Server::start(&p);
+
+    let out = std::process::Command::new(&python)
+        .arg("app.py")
+        .current_dir(p.path())
+        .env_clear()
+        .env("HOME", p.path())
+        .env("SENTRY_DSN", &server.dsn)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    server
+        .log
+        .wait_for("restarted the program", Duration::from_secs(120));
+    let log = server.stop();
+
+    let live = std::fs::read_to_string(p.path().join("shop/report.py")).unwrap();
+    assert_eq!(live, FIXED_REPORT, "{log}");
+    let records = p.records();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    let by_type = |t: &str| {
+        records
+            .iter()
+            .find(|r| r["error"]["type"] == t)
+            .unwrap_or_else(|| panic!("no {t}: {records:#?}"))
+    };
+    let crash = stored(&p, by_type("ZeroDivisionError"));
+    assert_eq!(crash["status"], "committed", "{crash:#}\n{log}");
+    // Proved by re-running serve.rerun_command in the copy, against the program as it was.
+    let steps = crash["fix"]["validation"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{crash:#}"));
+    let rerun = steps
+        .iter()
+        .find(|s| s["step"] == "rerun")
+        .unwrap_or_else(|| panic!("no rerun step: {crash:#}"));
+    assert!(
+        rerun["command"].as_str().unwrap().ends_with("app.py"),
+        "{rerun:#}"
+    );
+    assert_eq!(rerun["passed"], true, "{rerun:#}");
+    assert!(steps.iter().all(|s| s["passed"] == true), "{crash:#}");
+    // Committed in the seed's form.
+    let message = git(p.path(), &["log", "-1", "--format=%B"]);
+    assert!(
+        message.starts_with(&format!("🤖 Auto-fix: {}", crash["id"].as_str().unwrap()))
+            && message.contains("Error: ZeroDivisionError"),
+        "{message}"
+    );
+    assert_eq!(
+        git(p.path(), &["show", "HEAD:shop/report.py"]).trim_end(),
+        FIXED_REPORT.trim_end()
+    );
+    // The restart ran after the fix; its output is kept, the webhook's URL redacted.
+    let restart = &crash["result"]["restart"];
+    assert_eq!(restart["exit_code"], 0, "{crash:#}");
+    let tail = restart["output_tail"].as_str().unwrap();
+    assert!(tail.contains("restarting the shop"), "{restart:#}");
+    assert!(!tail.contains("fake-webhook-secret"), "{restart:#}");
+    // The model was shown the crash's locals, fenced as data.
+    let prompt = model
+        .requests()
+        .iter()
+        .map(|r| {
+            r.messages()[1]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .find(|u| u.contains("ZeroDivisionError"))
+        .unwrap_or_else(|| panic!("no request for the crash"));
+    assert!(
+        prompt.contains("LOCALS") && prompt.contains("clicks"),
+        "{prompt}"
+    );
+
+    // The handled error was alerted; no fix was applied for it.
+    let handled = stored(&p, by_type("KeyError"));
+    assert_eq!(handled["error"]["sdk"]["handled"], true, "{handled:#}");
+    assert!(
+        ["rejected", "failed", "skipped"].contains(&handled["status"].as_str().unwrap()),
+        "{handled:#}"
+    );
+    // The rerun does not show an error the program caught: nothing proves a fix of it.
+    assert!(
+        handled["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not show the error"),
+        "{handled:#}"
+    );
+    let texts: Vec<String> = slack
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("KeyError")),
+        "no alert for the handled error: {texts:#?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("restarted with")),
+        "no restart report: {texts:#?}"
+    );
+}
+
+/// Without `serve.rerun_command` and `verify.commands`, nothing can prove a fix: the incident is
+/// recorded and alerted, no model is asked, and the record says why and what to set.
+#[test]
+fn without_a_rerun_command_or_checks_an_sdk_error_is_not_fixed_and_the_record_says_why() {
+    use crate::support::openai::FakeOpenAI;
+    let model = FakeOpenAI::start();
+    let mut p = Project::new();
+    p.env("HEAL_PROVIDER", "openai");
+    p.env("OPENAI_BASE_URL", &model.base_url());
+    p.env("HEAL_INSTANT", "false");
+    let server = Server::start(&p);
+    let reply = server.envelope(Some("gzip"), &fixture("uncaught.envelope.gz"));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let r = {
+        let deadline = std::time::Instant::now() + T;
+        loop {
+            let r = p.record();
+            if r["status"] != "detected" && r["status"] != "healing" {
+                break r;
+            }
+            assert!(std::time::Instant::now() < deadline, "{r:#}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    server.stop();
+    assert_eq!(r["status"], "skipped", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("serve.rerun_command") && reason.contains("verify.commands"),
+        "{reason}"
+    );
+    assert!(model.requests().is_empty(), "no model call without a proof");
 }

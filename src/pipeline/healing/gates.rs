@@ -83,6 +83,18 @@ impl Healer {
         if let Err(why) = &self.scope {
             return Some(Verdict::new(Status::Failed, why.clone(), false));
         }
+        // Reproduction belongs to the proof: with nothing to re-run and nothing to check, a
+        // fix would be applied on the model's word alone.
+        if self.reproduction(record).is_empty()
+            && h.verify_commands.is_empty()
+            && record.context.test.is_none()
+        {
+            return Some(Verdict::new(
+                Status::Skipped,
+                "no fix can be proved for this error: nothing reproduces it (it was reported by an SDK, and serve.rerun_command is not set) and no verify.commands judge a fix; set serve.rerun_command to a command that runs the code that failed (like `python3 main.py --once`), or verify.commands, then `heal retry` it".to_string(),
+                false,
+            ));
+        }
         None
     }
 

@@ -20,6 +20,9 @@ mod gates;
 mod instant;
 mod model;
 mod report;
+mod watch;
+
+pub use watch::{Watch, Watched, roll_back};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -30,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::publish::GitJob;
 use crate::analyse::{self, AnthropicConfig, Provider};
-use crate::apply::{Backup, Plan, Scope};
+use crate::apply::{Plan, Scope};
 use crate::config::{Config, ProviderChoice};
 use crate::notify::Notifier;
 use crate::prove::suite::Suite;
@@ -49,37 +52,6 @@ pub enum Job {
     /// Answer once every job queued before this one is done (a crash waits on it before the
     /// program is restarted, so the restart runs the fixed code).
     Barrier(oneshot::Sender<()>),
-}
-
-/// A fix recently applied: if its error comes back within the watch window, it is rolled back.
-#[derive(Debug, Clone)]
-pub struct Watched {
-    pub fingerprint: String,
-    pub incident: String,
-    pub backups: Vec<Backup>,
-    pub applied_at: Instant,
-}
-
-/// The fixes under watch, shared with the incidents task that sees errors come back.
-#[derive(Debug, Default)]
-pub struct Watch {
-    entries: Mutex<Vec<Watched>>,
-}
-
-impl Watch {
-    fn add(&self, entry: Watched) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.push(entry);
-        }
-    }
-
-    /// Takes the fix for `fingerprint` applied less than `window` ago, if any.
-    pub fn take(&self, fingerprint: &str, window: Duration) -> Option<Watched> {
-        let mut entries = self.entries.lock().ok()?;
-        entries.retain(|e| e.applied_at.elapsed() <= window);
-        let at = entries.iter().position(|e| e.fingerprint == fingerprint)?;
-        Some(entries.remove(at))
-    }
 }
 
 /// How a healing ended.
@@ -176,8 +148,10 @@ pub struct Healer {
     provider: Result<Provider, String>,
     scope: Result<Scope, String>,
     pub watch: Arc<Watch>,
-    /// Asks the supervision loop to restart the program (after a fix was applied).
-    restart: mpsc::UnboundedSender<()>,
+    /// Asks for the program to be restarted on a fix just applied, naming its incident: the
+    /// supervision loop of `heal run` restarts its child, `heal serve` runs
+    /// `serve.restart_command`.
+    restart: mpsc::UnboundedSender<String>,
     /// The git lane, which commits applied fixes and sends their final report; `None` when
     /// git is off.
     git: Option<mpsc::UnboundedSender<GitJob>>,
@@ -203,7 +177,7 @@ impl Healer {
         notifier: Option<Notifier>,
         config: Arc<Config>,
         command: Vec<String>,
-        restart: mpsc::UnboundedSender<()>,
+        restart: mpsc::UnboundedSender<String>,
         git: Option<mpsc::UnboundedSender<GitJob>>,
     ) -> Healer {
         let provider = provider(&config);
@@ -257,7 +231,7 @@ impl Healer {
                         continue;
                     }
                     if self.heal(&id).await == Some(true) {
-                        let _ = self.restart.send(());
+                        let _ = self.restart.send(id);
                     }
                 }
                 Job::Barrier(done) => {
@@ -361,6 +335,17 @@ impl Healer {
             .clone()
     }
 
+    /// The command that reproduces `record`'s error: the one that was running when it was
+    /// seen, else the healer's own (the supervised program, or `serve.rerun_command`). Empty
+    /// when nothing does.
+    fn reproduction(&self, record: &Record) -> Vec<String> {
+        if record.context.command.is_empty() {
+            self.command.clone()
+        } else {
+            record.context.command.clone()
+        }
+    }
+
     /// The prover of `record`'s fixes.
     async fn prover(&self, record: &Record) -> Prover {
         let h = &self.config.healing;
@@ -372,11 +357,7 @@ impl Healer {
                 function: f.function.clone(),
             }),
         };
-        let command = if record.context.command.is_empty() {
-            self.command.clone()
-        } else {
-            record.context.command.clone()
-        };
+        let command = self.reproduction(record);
         let mut config = ProveConfig::new(
             &self.config.root,
             &self.config.storage_dir,
@@ -384,7 +365,17 @@ impl Healer {
             original,
         );
         config.verify_commands = h.verify_commands.clone();
-        config.rerun = h.rerun;
+        // Nothing reproduces an error an SDK reported without serve.rerun_command: the
+        // checks alone judge (the gates refuse when there are none).
+        config.rerun = h.rerun && !config.command.is_empty();
+        // The command does not reproduce what it did not see: an error reported by an SDK to
+        // heal serve, or one the program caught and reported (nothing prints it).
+        config.reproduction_required = record.context.command.is_empty()
+            || record
+                .error
+                .sdk
+                .as_ref()
+                .is_some_and(|s| s.handled == Some(true));
         config.rerun_timeout = h.rerun_timeout;
         config.fingerprint = record.fingerprint.clone();
         config.probe_files = self.traceback_files(record);
