@@ -958,3 +958,39 @@ fn without_a_rerun_command_or_checks_an_sdk_error_is_not_fixed_and_the_record_sa
     );
     assert!(model.requests().is_empty(), "no model call without a proof");
 }
+
+/// Under `heal run`, the crash the program prints and its SDK sends is healed with the locals
+/// only the SDK knew in the prompt, whichever of the two halves came first.
+#[test]
+fn heal_run_shows_the_model_the_locals_the_sdk_sent_with_a_printed_crash() {
+    use crate::support::openai::{FakeOpenAI, Reply};
+    let Some(python) = sdk_python() else { return };
+    let model = FakeOpenAI::start();
+    model.respond_always(Reply::content(&format!(
+        "`cost_per_click` divides by `clicks`, which is 0.\n\n```python\n{FIXED_REPORT}```\n"
+    )));
+    let mut p = Project::new();
+    p.env("HEAL_PROVIDER", "openai");
+    p.env("OPENAI_BASE_URL", &model.base_url());
+    p.env("HEAL_MODEL", "qwen2.5-coder-1.5b");
+    p.env("HEAL_LLM_EDIT_FORM", "file");
+    p.env("HEAL_LLM_CANDIDATES", "1");
+    p.env("HEAL_INSTANT", "false");
+    p.env("HEAL_RESTART", "never");
+    p.file(
+        "app.py",
+        "import sentry_sdk\n\nfrom shop import report\n\nsentry_sdk.init()\nreport.main()\n",
+    )
+    .file("shop/__init__.py", "")
+    .file("shop/report.py", SDK_REPORT);
+    let run = p.run(&["run", "--", &python, "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    assert_eq!(r["error"]["sdk"]["handled"], false, "{r:#}");
+    let user = model.requests()[0].messages()[1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(user.contains("LOCALS"), "{user}");
+    assert!(user.contains("clicks = 0"), "{user}");
+}

@@ -47,7 +47,9 @@ impl Healer {
             return Outcome::Ended(Verdict::new(Status::Failed, "healing is not set up", false));
         };
         let id = record.id.clone();
-        self.save(&id, |r| r.status = Status::Healing).await;
+        // The record as it stands now: an SDK's report of the same crash (its locals) may have
+        // joined it since the healing took it.
+        let current = self.save(&id, |r| r.status = Status::Healing).await;
         if let Some(n) = &self.notifier {
             n.stage(
                 record,
@@ -58,7 +60,7 @@ impl Healer {
         let mut input = {
             let allowed = |rel: &str| scope.check(rel).is_ok();
             let over = |rel: &str| pending.text(rel).map(str::to_string);
-            analyse::gather_over(record, &root, &allowed, &over)
+            analyse::gather_over(current.as_ref().unwrap_or(record), &root, &allowed, &over)
         };
         input.edit_form = self.config.healing.edit_form;
         // The value that broke the failing function, and ones that worked, from the
