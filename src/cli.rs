@@ -78,6 +78,11 @@ enum Command {
     /// honours. The same event sent twice counts once. Messages without an exception are
     /// accepted and not recorded.
     ///
+    /// New errors are healed as under `heal run`: serve.rerun_command (like `python3 main.py
+    /// --once`) is what the proof re-runs to reproduce one, and serve.restart_command (like
+    /// `systemctl restart ads-agent`) runs after a fix is applied. With neither
+    /// serve.rerun_command nor verify.commands, errors are recorded and alerted, not fixed.
+    ///
     /// Exit status: 0 once stopped by Ctrl-C (SIGINT; SIGTERM and SIGHUP alike); 2 for a
     /// configuration or usage error (a non-loopback --listen with no serve.key); 1 when heal
     /// itself fails (the address is taken, the storage folder is not writable).

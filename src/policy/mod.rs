@@ -16,8 +16,10 @@ mod entry_point;
 mod filters;
 mod formats;
 mod hiding;
+mod missing_attribute;
 mod missing_name;
 mod mutation;
+mod operands;
 mod paths;
 mod scan;
 mod size_guard;
@@ -214,6 +216,8 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             hiding::renames_data_keys(before, after, error),
             size_guard::returns_nothing_when_short(before, after, error),
             missing_name::drops_missing_name(before, after, error, message),
+            missing_attribute::drops_missing_attribute(before, after, error, message),
+            operands::drops_operands(before, after, error, message),
         ];
         for why in hidden.into_iter().flatten() {
             violations.push(Violation::HidesTheError {

@@ -637,6 +637,8 @@ fn serve_help_names_the_dsn_the_key_and_the_budgets() {
         "serve.events_per_fingerprint_hour",
         "[default: 127.0.0.1:8787]",
         "Anything but loopback needs serve.key",
+        "serve.rerun_command (like `python3 main.py --once`)",
+        "serve.restart_command",
     ] {
         assert!(text.contains(needle), "`{needle}` missing:\n{}", run.stdout);
     }

@@ -1,0 +1,129 @@
+//! The attribute the error was about, made to go away with its use. `client.strip().uppercase()`
+//! raised `AttributeError: 'str' object has no attribute 'uppercase'`; a fix that deletes
+//! `.uppercase()` makes the program run and print the name uncapitalised. The right fix uses an
+//! attribute that exists (`.upper()`). A small model was seen to do this (the bench's
+//! `str_method_wrong`).
+//!
+//! Counted: the uses of the missing attribute (`x.NAME`), before and after the fix, and the
+//! attribute names the fix added. Each use the fix removed must be made up by an attribute it
+//! added (another method, a module's function).
+//!
+//! Pure: two texts in, findings out.
+
+use std::collections::BTreeMap;
+
+/// Why `after` drops the uses of the attribute an `AttributeError` said is missing, if it does.
+pub fn drops_missing_attribute(
+    before: &str,
+    after: &str,
+    error_type: Option<&str>,
+    message: Option<&str>,
+) -> Vec<String> {
+    let Some(name) = error_type
+        .zip(message)
+        .and_then(|(t, m)| missing_attribute(t, m))
+    else {
+        return Vec::new();
+    };
+    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+        return Vec::new();
+    }
+    let (was, now) = (attributes(before), attributes(after));
+    let count = |m: &BTreeMap<String, usize>, n: &str| m.get(n).copied().unwrap_or(0);
+    let removed = count(&was, &name).saturating_sub(count(&now, &name));
+    let added: usize = now
+        .iter()
+        .filter(|(n, _)| **n != name)
+        .map(|(n, c)| c.saturating_sub(count(&was, n)))
+        .sum();
+    if removed == 0 || added >= removed {
+        return Vec::new();
+    }
+    vec![format!(
+        "it removes {removed} use(s) of `.{name}`, the attribute the error was about, instead of using one that exists (`.upper()` for `.uppercase()`): what it was meant to do would no longer be done"
+    )]
+}
+
+/// The attribute an `AttributeError` names: `'str' object has no attribute 'uppercase'`,
+/// `module 'json' has no attribute 'loadz'`.
+fn missing_attribute(exc_type: &str, message: &str) -> Option<String> {
+    if exc_type.rsplit('.').next() != Some("AttributeError") {
+        return None;
+    }
+    let (_, rest) = message.split_once("has no attribute '")?;
+    let name = rest.split('\'').next()?;
+    let is_identifier = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c == '_' || c.is_alphanumeric());
+    is_identifier.then(|| name.to_string())
+}
+
+/// How many times each attribute name is used (`x.NAME`).
+fn attributes(source: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return out;
+    };
+    let src = source.as_bytes();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "attribute"
+            && let Some(attr) = node.child_by_field_name("attribute")
+            && let Ok(text) = attr.utf8_text(src)
+        {
+            *out.entry(text.to_string()).or_insert(0) += 1;
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.named_children(&mut cursor));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADLINE: &str =
+        "def headline(client):\n    return client.strip().uppercase() + \" DAILY REPORT\"\n";
+    const ERROR: (&str, &str) = (
+        "AttributeError",
+        "'str' object has no attribute 'uppercase'",
+    );
+
+    fn found(after: &str) -> Vec<String> {
+        drops_missing_attribute(HEADLINE, after, Some(ERROR.0), Some(ERROR.1))
+    }
+
+    #[test]
+    fn the_missing_attribute_dropped_with_its_use_is_refused() {
+        let dropped = HEADLINE.replace(".uppercase()", "");
+        let why = found(&dropped);
+        assert_eq!(why.len(), 1);
+        assert!(
+            why[0].contains("removes 1 use(s) of `.uppercase`"),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn an_attribute_that_exists_or_another_error_is_allowed() {
+        assert!(found(&HEADLINE.replace("uppercase", "upper")).is_empty());
+        assert!(
+            found(&HEADLINE.replace("client.strip().uppercase()", "str.upper(client.strip())"))
+                .is_empty()
+        );
+        // A None guard keeps the use.
+        let before = "def g(m):\n    return m.group(1)\n";
+        let guarded = "def g(m):\n    if m is None:\n        raise ValueError('no match')\n    return m.group(1)\n";
+        let none = "'NoneType' object has no attribute 'group'";
+        assert!(
+            drops_missing_attribute(before, guarded, Some("AttributeError"), Some(none)).is_empty()
+        );
+        // Not an AttributeError: not this rule's.
+        let dropped = HEADLINE.replace(".uppercase()", "");
+        assert!(
+            drops_missing_attribute(HEADLINE, &dropped, Some("TypeError"), Some(ERROR.1))
+                .is_empty()
+        );
+    }
+}
