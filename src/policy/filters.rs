@@ -42,15 +42,12 @@ fn conditions(source: &str) -> Vec<String> {
     };
     let src = source.as_bytes();
     let mut out = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
+    for node in crate::prove::syntax::named_nodes(tree.root_node()) {
         if node.kind() == "if_clause"
             && let Ok(text) = node.utf8_text(src)
         {
             out.push(text.split_whitespace().collect::<Vec<_>>().join(" "));
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
     }
     out
 }

@@ -44,8 +44,7 @@ fn specs(source: &str) -> BTreeMap<String, usize> {
         return out;
     };
     let src = source.as_bytes();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
+    for node in crate::prove::syntax::named_nodes(tree.root_node()) {
         match node.kind() {
             "format_specifier" => {
                 if let Some(spec) = text(node, src).map(|t| t.trim_start_matches(':').trim())
@@ -67,8 +66,6 @@ fn specs(source: &str) -> BTreeMap<String, usize> {
             }
             _ => {}
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
     }
     out
 }

@@ -368,8 +368,7 @@ fn data_keys(source: &str) -> Vec<String> {
     };
     let src = source.as_bytes();
     let mut out = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
+    for node in crate::prove::syntax::named_nodes(tree.root_node()) {
         if node.kind() == "pair"
             && let Some(key) = node.child_by_field_name("key")
             && key.kind() == "string"
@@ -377,8 +376,6 @@ fn data_keys(source: &str) -> Vec<String> {
         {
             out.push(text);
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
     }
     out
 }
@@ -1096,8 +1093,7 @@ fn constants_passed(source: &str, function: &str) -> Vec<String> {
     };
     let src = source.as_bytes();
     let mut out = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
+    for node in crate::prove::syntax::named_nodes(tree.root_node()) {
         if node.kind() == "call"
             && calls(node, src, function)
             && let Some(args) = node.child_by_field_name("arguments")
@@ -1116,8 +1112,6 @@ fn constants_passed(source: &str, function: &str) -> Vec<String> {
                 }
             }
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
     }
     out
 }

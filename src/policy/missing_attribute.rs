@@ -52,10 +52,7 @@ fn missing_attribute(exc_type: &str, message: &str) -> Option<String> {
     }
     let (_, rest) = message.split_once("has no attribute '")?;
     let name = rest.split('\'').next()?;
-    let is_identifier = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c == '_' || c.is_alphanumeric());
-    is_identifier.then(|| name.to_string())
+    crate::prove::bindings::is_identifier(name).then(|| name.to_string())
 }
 
 /// How many times each attribute name is used (`x.NAME`).
@@ -65,16 +62,13 @@ fn attributes(source: &str) -> BTreeMap<String, usize> {
         return out;
     };
     let src = source.as_bytes();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
+    for node in crate::prove::syntax::named_nodes(tree.root_node()) {
         if node.kind() == "attribute"
             && let Some(attr) = node.child_by_field_name("attribute")
             && let Ok(text) = attr.utf8_text(src)
         {
             *out.entry(text.to_string()).or_insert(0) += 1;
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
     }
     out
 }

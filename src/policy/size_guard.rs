@@ -29,8 +29,7 @@ pub fn returns_nothing_when_short(
     let added = added_rows(before, after);
     let src = after.as_bytes();
     let mut out = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
+    for node in crate::prove::syntax::named_nodes(tree.root_node()) {
         if node.kind() == "if_statement"
             && touches(node, &added)
             && let Some(condition) = node.child_by_field_name("condition")
@@ -63,8 +62,6 @@ pub fn returns_nothing_when_short(
                 node.start_position().row + 1
             ));
         }
-        let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor));
     }
     out
 }

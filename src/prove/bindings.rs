@@ -90,10 +90,14 @@ pub fn missing_name(exc_type: &str, message: &str) -> Option<String> {
         _ => return None,
     };
     let name = rest.split('\'').next()?;
-    let is_identifier = !name.is_empty()
+    is_identifier(name).then(|| name.to_string())
+}
+
+/// Whether `name` is a Python identifier (what an error message quotes may be anything).
+pub fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c == '_' || c.is_alphanumeric());
-    is_identifier.then(|| name.to_string())
+        && name.chars().all(|c| c == '_' || c.is_alphanumeric())
 }
 
 #[cfg(test)]

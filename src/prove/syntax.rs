@@ -23,6 +23,28 @@ pub fn parse(source: &str) -> Option<tree_sitter::Tree> {
     parser.parse(source, None)
 }
 
+/// Every named node under `root`, `root` first, depth first (a node's later children before
+/// its earlier ones): the walk the policy's rules and the verdict's bindings share.
+pub fn named_nodes(root: tree_sitter::Node<'_>) -> NamedNodes<'_> {
+    NamedNodes { stack: vec![root] }
+}
+
+/// The iterator of [`named_nodes`].
+pub struct NamedNodes<'t> {
+    stack: Vec<tree_sitter::Node<'t>>,
+}
+
+impl<'t> Iterator for NamedNodes<'t> {
+    type Item = tree_sitter::Node<'t>;
+
+    fn next(&mut self) -> Option<tree_sitter::Node<'t>> {
+        let node = self.stack.pop()?;
+        let mut cursor = node.walk();
+        self.stack.extend(node.named_children(&mut cursor));
+        Some(node)
+    }
+}
+
 /// The first ERROR or MISSING node of `source`, in document order; `None` when it parses
 /// cleanly, or when tree-sitter could not run at all (then it has nothing to say).
 pub fn first_problem(source: &str) -> Option<SyntaxProblem> {
