@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod data;
 mod entry_point;
 mod filters;
 mod formats;
@@ -213,6 +214,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         let hidden = [
             hiding::hides(before, after, error, message),
             hiding::deletes_failing(before, after, &lines),
+            data::edits_data(before, after),
             hiding::renames_data_keys(before, after, error),
             size_guard::returns_nothing_when_short(before, after, error),
             missing_name::drops_missing_name(before, after, error, message),

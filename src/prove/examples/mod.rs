@@ -277,9 +277,13 @@ fn forms_judged(plan: &Plan, seen: &Seen<'_>) -> FormJudgement {
         })
         .collect();
     let mut judged = form::judge(&forms, &edited, seen.before, seen.after);
-    let types = typed::judge(&typed, &edited, seen.before, seen.after);
-    judged.failures.extend(types.failures);
-    judged.held += types.held;
+    for more in [
+        typed::judge(&typed, &edited, seen.before, seen.after),
+        typed::judge_consistency(&edited, seen.before, seen.after),
+    ] {
+        judged.failures.extend(more.failures);
+        judged.held += more.held;
+    }
     judged
 }
 

@@ -141,6 +141,52 @@ pub fn judge(
     out
 }
 
+/// Judges the values `after` saw the edited functions return against the type their own
+/// returns had in the unchanged program's runs (`before`): a function that returned only
+/// floats there (`cost_per_conversion` for the campaigns it could price) and returns a str
+/// with the fix, for the data that raised, hands its callers something they do not expect.
+/// None is not judged here (the guards on a None are the policy's), and an int where floats
+/// were returned is a number all the same.
+pub fn judge_consistency(edited: &[FunctionId], before: &[Calls], after: &Calls) -> FormJudgement {
+    let mut out = FormJudgement::default();
+    for id in edited {
+        let mut was: Vec<&'static str> = Vec::new();
+        for run in before {
+            for (_, repr) in returns(run, id) {
+                if let Some(ty) = type_of(repr)
+                    && !was.contains(&ty)
+                {
+                    was.push(ty);
+                }
+            }
+        }
+        let numeric = |ty: &str| ty == "int" || ty == "float";
+        let one_kind = match was.as_slice() {
+            [] => continue,
+            [ty] => *ty,
+            tys if tys.iter().all(|t| numeric(t)) => "float",
+            _ => continue,
+        };
+        let fits = |ty: &str| ty == one_kind || (numeric(ty) && numeric(one_kind));
+        let example = before
+            .iter()
+            .flat_map(|run| returns(run, id))
+            .find(|(_, r)| type_of(r).is_some())
+            .map(|(a, r)| format!("{a} → {r}"))
+            .unwrap_or_default();
+        if let Some((args, repr)) =
+            returns(after, id).find(|(_, r)| type_of(r).is_some_and(|t| !fits(t)))
+        {
+            let short = id.qualname.rsplit('.').next().unwrap_or(&id.qualname);
+            let ty = type_of(repr).unwrap_or("?");
+            out.failures.push(format!(
+                "{short}({args}) returns {repr} with the fix, a {ty}, where the unchanged program saw it return only {one_kind} values ({short}({example})): its callers get another kind of value for the data that raised"
+            ));
+        }
+    }
+    out
+}
+
 /// Every value `calls` saw the function `id` return: (arguments, repr).
 fn returns<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = (&'c str, &'c str)> {
     calls
@@ -246,6 +292,46 @@ def parse(text):
         after.record(id.clone(), "1, 0", "0");
         assert!(
             judge(&typed, &[id], &[Calls::loaded_empty()], &after)
+                .failures
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_str_where_the_function_returned_floats_fails() {
+        let id = FunctionId::new("main.py", "cost_per_conversion");
+        let mut was = Calls::loaded_empty();
+        was.record(id.clone(), "{'id': 'c1', 'conversions': 4}", "20.0");
+        let mut after = Calls::loaded_empty();
+        after.record(id.clone(), "{'id': 'c1', 'conversions': 4}", "20.0");
+        after.record(
+            id.clone(),
+            "{'id': 'c2', 'conversions': 0}",
+            "'No conversions, defaulting to full spend'",
+        );
+        let j = judge_consistency(
+            std::slice::from_ref(&id),
+            std::slice::from_ref(&was),
+            &after,
+        );
+        assert_eq!(j.failures.len(), 1, "{j:?}");
+        assert!(
+            j.failures[0]
+                .contains("a str, where the unchanged program saw it return only float values"),
+            "{j:?}"
+        );
+        // A number, or None (the policy's), is not judged here; nor a function never seen
+        // returning.
+        let mut right = Calls::loaded_empty();
+        right.record(id.clone(), "{'id': 'c2', 'conversions': 0}", "65");
+        right.record(id.clone(), "{'id': 'c3'}", "None");
+        assert!(
+            judge_consistency(std::slice::from_ref(&id), &[was], &right)
+                .failures
+                .is_empty()
+        );
+        assert!(
+            judge_consistency(&[id], &[Calls::loaded_empty()], &after)
                 .failures
                 .is_empty()
         );
