@@ -12,10 +12,9 @@
 //! Pure: two texts in, findings out.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
-
 use tree_sitter::Node;
 
+use super::operands::number;
 use crate::prove::syntax::named_nodes;
 
 /// Why `after` changes the numbers of a module-level data constant of `before`.
@@ -42,13 +41,6 @@ pub fn edits_data(before: &str, after: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn number() -> Option<&'static regex::Regex> {
-    static NUMBER: OnceLock<Option<regex::Regex>> = OnceLock::new();
-    NUMBER
-        .get_or_init(|| regex::Regex::new(r"\d+(?:\.\d+)?").ok())
-        .as_ref()
 }
 
 /// Each module-level literal constant, with the numbers written in it and how often.

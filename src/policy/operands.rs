@@ -43,7 +43,8 @@ pub fn drops_operands(
     )]
 }
 
-fn number() -> Option<&'static regex::Regex> {
+/// A number as written in code or text: digits, and decimals after a point.
+pub(super) fn number() -> Option<&'static regex::Regex> {
     static NUMBER: OnceLock<Option<regex::Regex>> = OnceLock::new();
     NUMBER
         .get_or_init(|| regex::Regex::new(r"\d+(?:\.\d+)?").ok())
