@@ -21,7 +21,7 @@ mod incidents;
 mod manual;
 mod notes;
 pub mod publish;
-pub(crate) mod recover;
+mod recover;
 pub(crate) mod services;
 mod twins;
 
@@ -115,9 +115,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     if config.auto_healing
         && let Some(why) = jail.missing()
     {
-        let text = format!(
-            "heal proves fixes without a sandbox: {why}. Instant rules still run; model fixes are refused until bubblewrap works here, or verify.sandbox = \"off\" is set"
-        );
+        let text = no_sandbox(why);
         tracing::warn!("{text}");
         if let Some(n) = &services.notifier {
             n.notice(&format!("⚠️ {text}"));
@@ -130,12 +128,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     // Before the program starts: whatever a heal that was killed left half-done is finished
     // or undone, so the program runs on a tree that is entirely fixed or entirely as before.
     if let Some(store) = &store {
-        for line in recover::recover(&config, store, services.notifier.as_ref()).await {
-            tracing::warn!("{line}");
-            if let Some(n) = &services.notifier {
-                n.notice(&format!("♻️ {line}"));
-            }
-        }
+        recover_and_say(&config, store, services.notifier.as_ref()).await;
     }
     // Cleared at a clean exit; left behind, it tells the next start that heal was killed.
     if let Some(store) = store.clone() {
@@ -281,6 +274,28 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
         .await;
     }
     result
+}
+
+/// What a missing sandbox means for healing, said once at start.
+pub(crate) fn no_sandbox(why: &str) -> String {
+    format!(
+        "heal proves fixes without a sandbox: {why}. Instant rules still run; model fixes are refused until bubblewrap works here, or verify.sandbox = \"off\" is set"
+    )
+}
+
+/// Finishes or undoes what a killed heal left half-done, and says each thing it did in the
+/// log and on Slack.
+pub(crate) async fn recover_and_say(
+    config: &Arc<Config>,
+    store: &Arc<Store>,
+    notifier: Option<&Notifier>,
+) {
+    for line in recover::recover(config, store, notifier).await {
+        tracing::warn!("{line}");
+        if let Some(n) = notifier {
+            n.notice(&format!("♻️ {line}"));
+        }
+    }
 }
 
 /// Opens the run's ingest when `run.sentry` asks for it and the program has no `SENTRY_DSN`

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use tree_sitter::Node;
 
-use super::operands::number;
+use super::operands::numbers_under;
 use crate::prove::syntax::named_nodes;
 
 /// Why `after` changes the numbers of a module-level data constant of `before`.
@@ -46,7 +46,7 @@ pub fn edits_data(before: &str, after: &str) -> Vec<String> {
 /// Each module-level literal constant, with the numbers written in it and how often.
 fn constants(source: &str) -> BTreeMap<String, BTreeMap<String, usize>> {
     let mut out = BTreeMap::new();
-    let (Some(tree), Some(number)) = (crate::prove::syntax::parse(source), number()) else {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
         return out;
     };
     let src = source.as_bytes();
@@ -77,15 +77,10 @@ fn constants(source: &str) -> BTreeMap<String, BTreeMap<String, usize>> {
         let Ok(name) = left.utf8_text(src) else {
             continue;
         };
+        // A literal holds no f-string, so no number is counted twice.
         let numbers: &mut BTreeMap<String, usize> = out.entry(name.to_string()).or_default();
-        for node in named_nodes(right) {
-            if matches!(node.kind(), "string" | "integer" | "float")
-                && let Ok(text) = node.utf8_text(src)
-            {
-                for m in number.find_iter(text) {
-                    *numbers.entry(m.as_str().to_string()).or_insert(0) += 1;
-                }
-            }
+        for (n, c) in numbers_under(right, src, false) {
+            *numbers.entry(n).or_insert(0) += c;
         }
     }
     out

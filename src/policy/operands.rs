@@ -44,7 +44,7 @@ pub fn drops_operands(
 }
 
 /// A number as written in code or text: digits, and decimals after a point.
-pub(super) fn number() -> Option<&'static regex::Regex> {
+fn number() -> Option<&'static regex::Regex> {
     static NUMBER: OnceLock<Option<regex::Regex>> = OnceLock::new();
     NUMBER
         .get_or_init(|| regex::Regex::new(r"\d+(?:\.\d+)?").ok())
@@ -53,20 +53,36 @@ pub(super) fn number() -> Option<&'static regex::Regex> {
 
 /// The numbers written in `source`'s number literals and strings, with how often each is.
 fn numbers(source: &str) -> BTreeMap<String, usize> {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return BTreeMap::new();
+    };
+    // `1.0` and `1` are one number to a reader: a trailing `.0` is folded here.
+    numbers_under(tree.root_node(), source.as_bytes(), true)
+}
+
+/// The numbers written in the number literals and strings under `root`, with how often each
+/// is; `fold_whole` counts `3.0` as `3`.
+pub(super) fn numbers_under(
+    root: tree_sitter::Node<'_>,
+    src: &[u8],
+    fold_whole: bool,
+) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    let (Some(tree), Some(number)) = (crate::prove::syntax::parse(source), number()) else {
+    let Some(number) = number() else {
         return out;
     };
-    let src = source.as_bytes();
-    let mut stack = vec![tree.root_node()];
+    let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         match node.kind() {
             "integer" | "float" | "string" => {
                 if let Ok(text) = node.utf8_text(src) {
                     for m in number.find_iter(text) {
-                        // `1.0` and `1` are one number to a reader, not to this count: only
-                        // a trailing `.0` is folded.
-                        let n = m.as_str().strip_suffix(".0").unwrap_or(m.as_str());
+                        let n = m.as_str();
+                        let n = if fold_whole {
+                            n.strip_suffix(".0").unwrap_or(n)
+                        } else {
+                            n
+                        };
                         *out.entry(n.to_string()).or_insert(0) += 1;
                     }
                 }

@@ -96,14 +96,7 @@ impl Healing {
                 "neither serve.rerun_command nor verify.commands is set: errors are recorded and alerted, and no fix is applied (nothing could prove one)"
             );
         }
-        for line in
-            crate::pipeline::recover::recover(config, store, services.notifier.as_ref()).await
-        {
-            tracing::warn!("{line}");
-            if let Some(n) = &services.notifier {
-                n.notice(&format!("♻️ {line}"));
-            }
-        }
+        crate::pipeline::recover_and_say(config, store, services.notifier.as_ref()).await;
         services.start_git_lane();
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
         let (jobs, jobs_rx) = mpsc::unbounded_channel();

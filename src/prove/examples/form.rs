@@ -355,23 +355,11 @@ pub fn judge(
     out
 }
 
-/// The string values `calls` saw the function `id` return: (arguments, repr, value).
-pub(super) fn values<'c>(calls: &'c Calls, id: &FunctionId) -> Vec<(&'c str, &'c str, &'c str)> {
-    calls
-        .functions()
-        .iter()
-        .filter(|(f, _)| f.matches(id))
-        .flat_map(|(_, c)| {
-            c.results.iter().flat_map(|(args, rets)| {
-                rets.iter()
-                    .filter_map(move |r| Some((args.as_str(), r.as_str(), str_value(r)?)))
-            })
-        })
-        .collect()
-}
-
-/// The arguments of the calls of `id` that returned None.
-pub(super) fn nones<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = &'c str> {
+/// Every value `calls` saw the function `id` return: (arguments, repr).
+pub(super) fn returns<'c>(
+    calls: &'c Calls,
+    id: &FunctionId,
+) -> impl Iterator<Item = (&'c str, &'c str)> {
     calls
         .functions()
         .iter()
@@ -379,9 +367,22 @@ pub(super) fn nones<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item
         .flat_map(|(_, c)| {
             c.results
                 .iter()
-                .filter(|(_, rets)| rets.contains("None"))
-                .map(|(args, _)| args.as_str())
+                .flat_map(|(args, rets)| rets.iter().map(move |r| (args.as_str(), r.as_str())))
         })
+}
+
+/// The string values `calls` saw the function `id` return: (arguments, repr, value).
+fn values<'c>(calls: &'c Calls, id: &FunctionId) -> Vec<(&'c str, &'c str, &'c str)> {
+    returns(calls, id)
+        .filter_map(|(args, repr)| Some((args, repr, str_value(repr)?)))
+        .collect()
+}
+
+/// The arguments of the calls of `id` that returned None.
+fn nones<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = &'c str> {
+    returns(calls, id)
+        .filter(|(_, repr)| *repr == "None")
+        .map(|(args, _)| args)
 }
 
 /// "2 decimals, then 1", "no decimals".

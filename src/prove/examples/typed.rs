@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use super::form::{FormJudgement, docstrings};
+use super::form::{FormJudgement, docstrings, returns};
 use crate::prove::behaviour::{Calls, FunctionId};
 
 /// A function's return type, as its docstring's summary line names it.
@@ -185,19 +185,6 @@ pub fn judge_consistency(edited: &[FunctionId], before: &[Calls], after: &Calls)
         }
     }
     out
-}
-
-/// Every value `calls` saw the function `id` return: (arguments, repr).
-fn returns<'c>(calls: &'c Calls, id: &FunctionId) -> impl Iterator<Item = (&'c str, &'c str)> {
-    calls
-        .functions()
-        .iter()
-        .filter(move |(f, _)| f.matches(id))
-        .flat_map(|(_, c)| {
-            c.results
-                .iter()
-                .flat_map(|(args, rets)| rets.iter().map(move |r| (args.as_str(), r.as_str())))
-        })
 }
 
 #[cfg(test)]
