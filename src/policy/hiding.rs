@@ -12,7 +12,7 @@
 use tree_sitter::Node;
 
 /// Words of a docstring that say a default is meant.
-const DEFAULT_WORDS: &[&str] = &[
+pub(super) const DEFAULT_WORDS: &[&str] = &[
     "default",
     "none if",
     "none when",

@@ -24,6 +24,7 @@ mod operands;
 mod paths;
 mod scan;
 mod size_guard;
+mod skips;
 
 use std::collections::HashSet;
 
@@ -210,6 +211,12 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             .filter(|(f, _)| f == rel)
             .map(|(_, l)| *l)
             .collect();
+        // The innermost frame of the traceback, when it is in this file.
+        let innermost = cfg
+            .incident_lines
+            .last()
+            .filter(|(f, _)| f == rel)
+            .map(|(_, l)| *l);
         // Fixes that make the error go away and leave the bug.
         let hidden = [
             hiding::hides(before, after, error, message),
@@ -220,6 +227,8 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             missing_name::drops_missing_name(before, after, error, message),
             missing_attribute::drops_missing_attribute(before, after, error, message),
             operands::drops_operands(before, after, error, message),
+            skips::skips_failing(before, after, innermost, error),
+            skips::guards_around_documented(before, after, innermost, error),
         ];
         for why in hidden.into_iter().flatten() {
             violations.push(Violation::HidesTheError {

@@ -699,3 +699,104 @@ fn r13_a_payload_the_examples_step_runs_is_contained_in_the_sandbox() {
         BASE36
     );
 }
+
+/// Every line has three fields; the fix skips the lines that do not have two, so it skips them
+/// all and the totals come out empty.
+const TOTALS: &str = "\
+LINES = [\"ana,12.50,EUR\", \"ben,3.00,USD\"]
+
+
+def totals_by_currency(lines):
+    totals = {}
+    for line in lines:
+        payer, amount = line.split(\",\")
+        totals[payer] = totals.get(payer, 0.0) + float(amount)
+    return totals
+
+
+print(totals_by_currency(LINES), flush=True)
+";
+
+/// A guard that skips the failing work (`continue`) is refused; the near miss, the unpacking
+/// made to fit the data, is applied.
+#[test]
+fn r13_a_guard_that_skips_the_failing_line_is_refused_and_the_fitting_unpack_is_not() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", TOTALS);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "        payer, amount = line.split(\",\")\n",
+        "        parts = line.split(\",\")\n        if len(parts) != 2:\n            print(\"skipping\", line)\n            continue\n        payer, amount = parts\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("a guard at line 8 that skips the work the ValueError was in (continue)"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        TOTALS
+    );
+
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", TOTALS);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "        payer, amount = line.split(\",\")\n",
+        "        payer, amount, _currency = line.split(\",\")\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(p.record()["status"], "applied", "{:#}", p.record());
+}
+
+const CAMPAIGNS: &str = "\
+CAMPAIGNS = [{\"spend\": 80.0, \"conversions\": 4}, {\"spend\": 65.0, \"conversions\": 0}]
+
+
+def cost_per_conversion(campaign):
+    \"\"\"Spend divided by conversions. A campaign with no conversion yet costs its whole
+    spend (counted as if it had one).\"\"\"
+    return campaign[\"spend\"] / campaign[\"conversions\"]
+
+
+for c in CAMPAIGNS:
+    print(f\"{cost_per_conversion(c):.2f}\", flush=True)
+";
+
+/// A caller's guard that stops calling the failing function for the case its docstring
+/// covers is refused; the fix in the function is applied.
+#[test]
+fn r13_a_callers_guard_around_a_documented_case_is_refused_and_the_fix_inside_is_not() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", CAMPAIGNS);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    print(f\"{cost_per_conversion(c):.2f}\", flush=True)\n",
+        "    if c[\"conversions\"] > 0:\n        print(f\"{cost_per_conversion(c):.2f}\", flush=True)\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("leaves cost_per_conversion() as it was and adds a guard"),
+        "{reason}"
+    );
+
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", CAMPAIGNS);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+        "    return campaign[\"spend\"] / max(campaign[\"conversions\"], 1)\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(p.record()["status"], "applied", "{:#}", p.record());
+}
