@@ -8,6 +8,7 @@ pub mod github;
 pub mod openai;
 pub mod peer;
 pub mod project;
+pub mod sentry;
 pub mod slack;
 
 pub use project::{Project, Stream, kill, wait_with_timeout};
