@@ -22,6 +22,7 @@ pub mod apply;
 pub mod cli;
 pub mod commit;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod detect;
 pub mod doctor;

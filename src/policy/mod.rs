@@ -228,7 +228,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             missing_attribute::drops_missing_attribute(before, after, error, message),
             operands::drops_operands(before, after, error, message),
             skips::skips_failing(before, after, innermost, error),
-            skips::guards_around_documented(before, after, innermost, error),
+            skips::guards_around_documented(before, after, innermost),
         ];
         for why in hidden.into_iter().flatten() {
             violations.push(Violation::HidesTheError {

@@ -11,8 +11,10 @@ pub mod analysis;
 pub mod build;
 pub mod candidates;
 pub mod fix;
+pub mod index;
 pub mod journal;
 pub mod model;
+pub mod query;
 pub mod result;
 #[cfg(test)]
 mod tests;
@@ -57,6 +59,12 @@ pub enum RecordError {
     NotFound(String),
     #[error("the store lock was poisoned by a panic")]
     Poisoned,
+    #[error("the store {path} cannot be opened: {source}")]
+    Schema {
+        path: PathBuf,
+        #[source]
+        source: index::SchemaError,
+    },
 }
 
 /// The store of one project. Cheap to share behind an `Arc`; calls block (SQLite), so async
@@ -111,11 +119,17 @@ impl Store {
         loop {
             match setup(&conn) {
                 Ok(()) => break,
-                Err(e) if is_busy(&e) && tries < OPEN_TRIES => {
+                Err(index::SchemaError::Sqlite(e)) if is_busy(&e) && tries < OPEN_TRIES => {
                     tries += 1;
                     std::thread::sleep(OPEN_RETRY_WAIT);
                 }
-                Err(e) => return Err(sql(e)),
+                Err(index::SchemaError::Sqlite(e)) => return Err(sql(e)),
+                Err(source) => {
+                    return Err(RecordError::Schema {
+                        path: db_path.clone(),
+                        source,
+                    });
+                }
             }
         }
         Ok(Store {
@@ -207,6 +221,8 @@ impl Store {
             }
         };
         write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        index::count_occurrences(&tx, &record, if is_new { count.max(1) } else { count }, now)
+            .map_err(|e| self.sql(e))?;
         // Exported inside the write transaction: the database's write lock orders exports
         // like commits, across heal processes too, so two writers of one record never leave
         // the older version on disk. A heal killed before the commit leaves an export ahead
@@ -380,11 +396,19 @@ fn parse_doc(id: &str, doc: &str) -> Result<Record, RecordError> {
 fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
     let doc = serde_json::to_string(record)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let columns = index::Columns::of(record);
+    // The first time the incident is seen fixed: the end of its time to resolve.
+    let fixed_now = record
+        .status
+        .is_fixed()
+        .then(|| rfc3339(time::OffsetDateTime::now_utc()));
     tx.execute(
-        "INSERT INTO incidents (id, fingerprint, status, created_at, last_seen_at, occurrences, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO incidents (id, fingerprint, status, created_at, last_seen_at, occurrences, doc,
+             exc_type, file, line, message, source, fixed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (id) DO UPDATE SET fingerprint = ?2, status = ?3, created_at = ?4,
-             last_seen_at = ?5, occurrences = ?6, doc = ?7",
+             last_seen_at = ?5, occurrences = ?6, doc = ?7, exc_type = ?8, file = ?9,
+             line = ?10, message = ?11, source = ?12, fixed_at = COALESCE(fixed_at, ?13)",
         params![
             record.id,
             record.fingerprint,
@@ -392,7 +416,13 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
             record.created_at,
             record.last_seen_at,
             i64::try_from(record.occurrences).unwrap_or(i64::MAX),
-            doc
+            doc,
+            columns.exc_type,
+            columns.file,
+            columns.line,
+            columns.message,
+            columns.source,
+            fixed_now,
         ],
     )?;
     Ok(())
@@ -403,22 +433,24 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
 const OPEN_TRIES: u32 = 100;
 const OPEN_RETRY_WAIT: Duration = Duration::from_millis(50);
 
-/// Sets a store up (WAL, its tables): idempotent.
-fn setup(conn: &Connection) -> rusqlite::Result<()> {
+/// Sets a store up (WAL, its tables, the schema's version): idempotent.
+fn setup(conn: &Connection) -> Result<(), index::SchemaError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // NORMAL is durable across application crashes in WAL mode and avoids an fsync per
     // commit, which matters during an error storm.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // One write transaction from the start, so the tables' creation never has to turn a
-    // read into a write.
-    conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE;\n{SCHEMA}\n{}\nCOMMIT;",
-        journal::SCHEMA
-    ))
-    .inspect_err(|_| {
+    // read into a write, and two heals never both migrate one store.
+    let done = conn
+        .execute_batch(&format!("BEGIN IMMEDIATE;\n{SCHEMA}\n{}", journal::SCHEMA))
+        .map_err(index::SchemaError::from)
+        .and_then(|()| index::migrate(conn))
+        .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+    if done.is_err() {
         // A failed batch may leave its transaction open.
         let _ = conn.execute_batch("ROLLBACK");
-    })
+    }
+    done
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

@@ -114,6 +114,9 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
                 " (its key was generated and is kept in the storage folder's serve.key)",
         }
     );
+    tracing::info!(
+        "the records as JSON at http://{local}/api/incidents (and /api/stats), Prometheus metrics at http://{local}/metrics"
+    );
     if local.ip().is_unspecified() {
         tracing::info!(
             "the DSN names {}: programs on other machines use this machine's address instead",
@@ -162,7 +165,13 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
     let (behind, export_store) = (recorder.behind.clone(), recorder.store.clone());
     // The router holds the only other queue to the healer: gone with it.
     drop(recorder);
-    let served = axum::serve(listener, routes::router(app))
+    let dashboard = Arc::new(crate::dashboard::Dashboard {
+        store: export_store.clone(),
+        max_calls_per_hour: config.healing.max_calls_per_hour,
+        ingest: app.clone(),
+    });
+    let routes = routes::router(app).merge(crate::dashboard::router(dashboard));
+    let served = axum::serve(listener, routes)
         .with_graceful_shutdown(stop)
         .await;
     tracing::info!("heal serve stops");
@@ -193,6 +202,7 @@ fn app(config: &Config, key: String, local: &SocketAddr, sink: Sink) -> Arc<App>
             ),
             seen: SeenIds::default(),
         }),
+        counts: Default::default(),
     })
 }
 

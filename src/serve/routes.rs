@@ -15,6 +15,7 @@
 //! - An envelope is answered by its first refusal: the events before it in the same envelope
 //!   stay recorded (the SDKs send one event per envelope, so this is rare).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -48,6 +49,34 @@ pub struct App {
     pub events_per_hour: u64,
     pub events_per_fingerprint_hour: u64,
     pub memory: Mutex<Memory>,
+    /// How requests were answered, for `/metrics`.
+    pub counts: IngestCounts,
+}
+
+/// Requests answered, by how: each an event or an envelope (bounded labels for `/metrics`).
+#[derive(Debug, Default)]
+pub struct IngestCounts {
+    pub accepted: AtomicU64,
+    /// A bad key, project, body or event.
+    pub refused: AtomicU64,
+    /// Over an hourly budget (429).
+    pub limited: AtomicU64,
+    /// The store could not record it (503).
+    pub failed: AtomicU64,
+}
+
+impl IngestCounts {
+    fn note(&self, answer: &Answer) {
+        let counter = match answer {
+            Answer::Accepted(_) => &self.accepted,
+            Answer::Refused(_) | Answer::WrongProject(_) | Answer::BodyRejected(..) => {
+                &self.refused
+            }
+            Answer::Limited(..) => &self.limited,
+            Answer::StoreFailed(_) => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The budgets and the ids seen: one lock, held for a few map operations, never across an
@@ -96,7 +125,9 @@ async fn envelope(
         query,
         body,
     };
-    answer(handle(&app, request, Form::Envelope).await)
+    let answered = handle(&app, request, Form::Envelope).await;
+    app.counts.note(&answered);
+    answer(answered)
 }
 
 async fn store(
@@ -112,7 +143,9 @@ async fn store(
         query,
         body,
     };
-    answer(handle(&app, request, Form::Store).await)
+    let answered = handle(&app, request, Form::Store).await;
+    app.counts.note(&answered);
+    answer(answered)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

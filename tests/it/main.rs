@@ -8,6 +8,7 @@ mod analyse;
 mod apply;
 mod corpus;
 mod crash;
+mod dashboard;
 mod demo;
 mod detect;
 mod faults;

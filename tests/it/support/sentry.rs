@@ -179,3 +179,79 @@ pub fn stored(p: &Project, record: &Value) -> Value {
 pub fn id(n: usize) -> String {
     format!("{n:032x}")
 }
+
+/// One HTTP/1.1 GET on its own connection; the answer read to the connection's end.
+pub fn get(addr: &str, path: &str) -> Reply {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(T)).unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    conn.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect(&text);
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: dechunk(
+            head.to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            body,
+        ),
+    }
+}
+
+/// A chunked body's data (axum sends bodies of unknown length chunked).
+fn dechunk(chunked: bool, body: &str) -> String {
+    if !chunked {
+        return body.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+/// The test venv's python when it can import `module` (`bash .ci/run` makes the venv). Without
+/// it the test says so and is skipped, unless HEAL_TEST_SENTRY_SDK=required (CI), where it
+/// fails.
+pub fn venv_python(module: &str) -> Option<String> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python.to_string_lossy().into_owned());
+    }
+    let how = format!(
+        "{} has no {module}: run `bash .ci/run` once, or install what it installs into target/test-venv",
+        python.display()
+    );
+    assert!(
+        std::env::var("HEAL_TEST_SENTRY_SDK").as_deref() != Ok("required"),
+        "{how}"
+    );
+    eprintln!("SKIPPED: {how}");
+    None
+}

@@ -1,0 +1,38 @@
+//! What `heal serve` shows a team besides the ingest: the records as JSON (`/api/...`) and
+//! Prometheus metrics (`/metrics`). Everything is read from the store's indexed columns and
+//! daily counts ([`crate::record::query`]), from records already redacted, so no secret a
+//! program printed is ever served.
+//!
+//! Reads need no token: `heal serve` listens on loopback unless told otherwise, and the
+//! records hold nothing the team's Slack did not get. Actions (retry, revert) will need
+//! `serve.token`.
+
+mod api;
+mod metrics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::record::Store;
+use crate::serve::routes::App;
+
+/// What the dashboard's routes share.
+pub struct Dashboard {
+    pub store: Arc<Store>,
+    /// `MAX_CLAUDE_CALLS_PER_HOUR`, shown against the calls made.
+    pub max_calls_per_hour: u64,
+    /// The ingest's state, for its counts.
+    pub ingest: Arc<App>,
+}
+
+/// The dashboard's routes.
+pub fn router(dashboard: Arc<Dashboard>) -> Router {
+    Router::new()
+        .route("/api/incidents", get(api::incidents))
+        .route("/api/incidents/{id}", get(api::incident))
+        .route("/api/stats", get(api::stats))
+        .route("/metrics", get(metrics::metrics))
+        .with_state(dashboard)
+}

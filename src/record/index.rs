@@ -1,0 +1,138 @@
+//! What the dashboard reads without opening records: an incident's type, file, line, message
+//! and fix source as columns (indexed for the list's filters), the time it was first fixed,
+//! and occurrences counted per incident and per day (`occurrences_daily`), as Bugsink keeps
+//! hourly counts, so a sparkline or a chart of errors per day never scans every record.
+//!
+//! The schema is versioned with SQLite's `user_version`: [`migrate`] brings an older store up
+//! to [`VERSION`] in the transaction that opens it, and refuses a store a newer heal wrote
+//! (its columns may mean something this binary does not know).
+
+use rusqlite::{Connection, params};
+
+use super::model::Record;
+
+/// The schema version this binary writes. 0: the incidents table alone. 1: the columns and
+/// the daily counts.
+pub const VERSION: i64 = 1;
+
+const V1: &str = "
+ALTER TABLE incidents ADD COLUMN exc_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN file TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN line INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE incidents ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE incidents ADD COLUMN fixed_at TEXT;
+CREATE INDEX IF NOT EXISTS incidents_seen ON incidents (last_seen_at);
+CREATE INDEX IF NOT EXISTS incidents_status_seen ON incidents (status, last_seen_at);
+CREATE INDEX IF NOT EXISTS incidents_type_seen ON incidents (exc_type, last_seen_at);
+CREATE INDEX IF NOT EXISTS incidents_file_seen ON incidents (file, last_seen_at);
+CREATE TABLE IF NOT EXISTS occurrences_daily (
+    incident TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    exc_type TEXT NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (incident, day)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS occurrences_daily_day ON occurrences_daily (day, exc_type);
+-- The records of a store written before: their columns from their documents, and their
+-- occurrences counted on the day they were last seen (the days before are not known).
+UPDATE incidents SET
+    exc_type = COALESCE(json_extract(doc, '$.error.type'), ''),
+    file = COALESCE(json_extract(doc, '$.error.frames[#-1].file'), ''),
+    line = COALESCE(json_extract(doc, '$.error.frames[#-1].line'), 0),
+    message = substr(COALESCE(json_extract(doc, '$.error.message'), ''), 1, 500),
+    source = CASE
+        WHEN json_extract(doc, '$.fix.source') LIKE 'llm%' THEN 'model'
+        WHEN json_extract(doc, '$.fix.source') IS NOT NULL THEN 'rule'
+        ELSE '' END,
+    fixed_at = CASE WHEN status IN ('applied', 'committed', 'pushed') THEN last_seen_at END;
+INSERT OR IGNORE INTO occurrences_daily (incident, day, exc_type, count)
+    SELECT id, substr(last_seen_at, 1, 10), exc_type, occurrences FROM incidents;
+";
+
+/// Why a store cannot be opened by this binary.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "the store's schema is version {found}, newer than this heal knows ({VERSION}): a newer heal wrote it; run that heal, or upgrade this one"
+    )]
+    Newer { found: i64 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Brings the store up to [`VERSION`]. Called inside the write transaction that creates the
+/// tables, so two heals opening one store never both migrate it.
+pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(SchemaError::Newer { found });
+    }
+    if found < 1 {
+        conn.execute_batch(V1)?;
+    }
+    conn.pragma_update(None, "user_version", VERSION)?;
+    Ok(())
+}
+
+/// How long a message is kept in its column (the list's search and rows); the record keeps it
+/// whole.
+const MESSAGE_COLUMN: usize = 500;
+
+/// The columns of `record`, written with its row.
+pub struct Columns {
+    pub exc_type: String,
+    pub file: String,
+    pub line: i64,
+    pub message: String,
+    /// `rule` or `model` once a fix was sought by either, else empty.
+    pub source: String,
+}
+
+impl Columns {
+    pub fn of(record: &Record) -> Columns {
+        let last = record.error.frames.last();
+        let source = record
+            .fix
+            .as_ref()
+            .map(|f| {
+                if f.source.starts_with("llm") {
+                    "model"
+                } else {
+                    "rule"
+                }
+            })
+            .unwrap_or("");
+        Columns {
+            exc_type: record.error.exc_type.clone(),
+            file: last.map(|f| f.file.clone()).unwrap_or_default(),
+            line: last.map(|f| i64::from(f.line)).unwrap_or(0),
+            message: record.error.message.chars().take(MESSAGE_COLUMN).collect(),
+            source: source.to_string(),
+        }
+    }
+}
+
+/// Adds `count` occurrences of `record` on the day of `now` (UTC).
+pub fn count_occurrences(
+    conn: &Connection,
+    record: &Record,
+    count: u64,
+    now: time::OffsetDateTime,
+) -> rusqlite::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let day = super::rfc3339(now)[..10].to_string();
+    conn.execute(
+        "INSERT INTO occurrences_daily (incident, day, exc_type, count) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (incident, day) DO UPDATE SET count = count + ?4",
+        params![
+            record.id,
+            day,
+            record.error.exc_type,
+            i64::try_from(count).unwrap_or(i64::MAX)
+        ],
+    )?;
+    Ok(())
+}
