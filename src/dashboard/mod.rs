@@ -1,5 +1,5 @@
-//! What `heal serve` shows a team besides the ingest: the records as JSON (`/api/...`) and
-//! Prometheus metrics (`/metrics`). Everything is read from the store's indexed columns and
+//! What `heal serve` shows a team besides the ingest: the pages (`/`, `/incidents`,
+//! `/incidents/{id}`), the records as JSON (`/api/...`) and Prometheus metrics (`/metrics`). Everything is read from the store's indexed columns and
 //! daily counts ([`crate::record::query`]), from records already redacted, so no secret a
 //! program printed is ever served.
 //!
@@ -7,8 +7,9 @@
 //! records hold nothing the team's Slack did not get. Actions (retry, revert) will need
 //! `serve.token`.
 
-mod api;
+pub mod api;
 mod metrics;
+mod pages;
 
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ pub struct Dashboard {
 /// The dashboard's routes.
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
     Router::new()
+        .route("/", get(pages::overview))
+        .route("/incidents", get(pages::incidents))
+        .route("/incidents/{id}", get(pages::incident))
         .route("/api/incidents", get(api::incidents))
         .route("/api/incidents/{id}", get(api::incident))
         .route("/api/stats", get(api::stats))

@@ -115,7 +115,7 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
         }
     );
     tracing::info!(
-        "the records as JSON at http://{local}/api/incidents (and /api/stats), Prometheus metrics at http://{local}/metrics"
+        "the dashboard at http://{local}/ (the records as JSON at /api/incidents and /api/stats, Prometheus metrics at /metrics)"
     );
     if local.ip().is_unspecified() {
         tracing::info!(

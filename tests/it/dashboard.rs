@@ -180,3 +180,195 @@ fn the_api_lists_filters_and_counts_what_the_sdk_sent_and_metrics_parse() {
     assert_eq!(family(&scrape, "heal_model_calls_limit_per_hour")[0].1, 7.0);
     server.stop();
 }
+
+/// A chromedriver on a free loopback port, driving Debian's chromium; killed when dropped.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The system's chromedriver, or a skip (a failure under CI, which installs it).
+fn driver() -> Option<Driver> {
+    let found = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(path) = found else {
+        let how = "no chromedriver: `apt-get install chromium chromium-driver` (bash .ci/run does)";
+        assert!(
+            std::env::var("HEAL_TEST_BROWSER").as_deref() != Ok("required"),
+            "{how}"
+        );
+        eprintln!("SKIPPED: {how}");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(path)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = crate::support::project::Stream::new(child.stdout.take().unwrap());
+    out.wait_for("started successfully", T);
+    Some(Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+/// Chromium headless, with nothing of its own going out (its background services off) and
+/// every host but loopback unresolvable, so a page that fetched anything else would fail.
+async fn browser(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    fantoccini::ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("chromedriver starts a session")
+}
+
+async fn text(c: &fantoccini::Client, css: &str) -> String {
+    c.find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Every resource the page loaded came from heal's own origin.
+async fn only_heal_was_asked(c: &fantoccini::Client, origin: &str) {
+    let urls = c
+        .execute(
+            "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for url in urls.as_array().unwrap() {
+        let url = url.as_str().unwrap();
+        assert!(url.starts_with(origin), "a request left for {url}");
+    }
+}
+
+async fn screenshot(c: &fantoccini::Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[test]
+fn every_page_renders_in_chromium_with_the_seeded_figures() {
+    let Some(driver) = driver() else { return };
+    // One incident fixed by a rule under heal run (a diff and a proof), then two the SDK sends
+    // to heal serve on the same project.
+    let mut p = Project::new();
+    p.file("app.py", crate::heal::APP);
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    p.env("HEAL_PROVIDER", "none");
+    p.env("MAX_CLAUDE_CALLS_PER_HOUR", "9");
+    p.run(&["run", "--", "python3", "app.py"]);
+    let fixed = p.record();
+    assert_eq!(fixed["status"], "applied", "{fixed:#}");
+    let fixed_id = fixed["id"].as_str().unwrap().to_string();
+    p.env("ENABLE_AUTO_HEALING", "false");
+    let server = Server::start(&p);
+    send(&server, 1, "ZeroDivisionError", "float division by zero");
+    send(&server, 2, "ZeroDivisionError", "float division by zero");
+    send(&server, 3, "KeyError", "'<b>budget</b>'");
+    let origin = format!("http://{}", server.addr);
+    let profile = tempfile::tempdir().unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver, profile.path()).await;
+
+        c.goto(&format!("{origin}/")).await.unwrap();
+        assert_eq!(text(&c, "#incidents-24h .value").await, "3");
+        assert_eq!(text(&c, "#open .value").await, "2");
+        // One healing ended, with its fix in place.
+        assert_eq!(text(&c, "#fix-rate .value").await, "100%");
+        assert!(text(&c, "#fix-rate .label").await.contains("1 of 1"));
+        assert_eq!(text(&c, "#model-calls .value").await, "0 / 9");
+        assert_eq!(text(&c, "#top-types tbody tr:first-child td:first-child").await, "ZeroDivisionError");
+        assert_eq!(text(&c, "#top-types tbody tr:first-child td.count").await, "2");
+        let funnel = text(&c, "#funnel").await;
+        assert!(funnel.contains("detected 3") && funnel.contains("held (not regressed, not reverted) 1"), "{funnel}");
+        let bars = c
+            .execute(
+                "return [...document.querySelectorAll('#per-day rect')].map(r => [r.dataset.outcome, +r.dataset.count])",
+                vec![],
+            )
+            .await
+            .unwrap();
+        // Today's bar: the fixed crash's occurrence, and the three the SDK sent (skipped:
+        // auto-healing is off for heal serve here).
+        assert_eq!(bars, json!([["fixed", 1], ["skipped", 3]]), "{bars}");
+        only_heal_was_asked(&c, &origin).await;
+        screenshot(&c, "overview").await;
+
+        c.goto(&format!("{origin}/incidents")).await.unwrap();
+        assert_eq!(text(&c, "#count").await, "3 incidents");
+        screenshot(&c, "incidents").await;
+        c.goto(&format!("{origin}/incidents?type=KeyError")).await.unwrap();
+        assert_eq!(text(&c, "#count").await, "1 incident");
+        // The message is shown as text, its markup escaped.
+        assert!(text(&c, "#incidents tbody").await.contains("'<b>budget</b>'"));
+        c.goto(&format!("{origin}/incidents?status=fixed")).await.unwrap();
+        assert_eq!(text(&c, "#count").await, "1 incident");
+        assert!(text(&c, "#incidents tbody").await.contains("NameError"));
+        c.goto(&format!("{origin}/incidents?status=open&q=DIVISION")).await.unwrap();
+        assert_eq!(text(&c, "#count").await, "1 incident");
+        assert_eq!(text(&c, "#incidents tbody td.count").await, "2");
+        c.goto(&format!("{origin}/incidents?q=no+such+message")).await.unwrap();
+        assert_eq!(text(&c, "#count").await, "0 incidents");
+        only_heal_was_asked(&c, &origin).await;
+
+        c.goto(&format!("{origin}/incidents/{fixed_id}")).await.unwrap();
+        let diff = text(&c, "#diff").await;
+        assert!(diff.contains("-    return mesage") && diff.contains("+    return message"), "{diff}");
+        assert!(text(&c, "#fix-source").await.contains("rule:did-you-mean"));
+        let steps = c
+            .execute(
+                "return [...document.querySelectorAll('#proof tbody tr')].map(r => [r.dataset.step, r.cells[3].textContent.split(':')[0]])",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            steps,
+            json!([["syntax", "passed"], ["rerun", "passed"], ["behaviour", "passed"], ["output", "passed"]])
+        );
+        assert!(text(&c, "#proof").await.contains("python3 app.py"));
+        only_heal_was_asked(&c, &origin).await;
+        screenshot(&c, "incident").await;
+        c.close().await.unwrap();
+    });
+    server.stop();
+}

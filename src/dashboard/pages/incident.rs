@@ -1,0 +1,142 @@
+//! `/incidents/{id}`: one incident as its record tells it: the traceback with the source and
+//! the locals the SDK sent, the tags, the analysis, the fix and its proof, the timeline, git,
+//! and the Slack deliveries. Everything comes from the record as stored, which is redacted,
+//! and every value is escaped (a message or a local is attacker-controlled).
+
+use maud::{Markup, html};
+
+use super::layout;
+use crate::record::model::Record;
+
+pub fn render(r: &Record) -> Markup {
+    let git = r.result.as_ref().and_then(|res| res.git.as_ref());
+    layout::page(
+        &r.id,
+        html! {
+            h1 { (r.error.exc_type) ": " span.muted { (r.error.message) } }
+            p {
+                (layout::status(r.status.as_str())) " "
+                span #occurrences { (r.occurrences) " occurrences" } ", first seen "
+                (layout::time(&r.created_at)) ", last seen " (layout::time(&r.last_seen_at))
+                @if let Some(reason) = &r.reason { br; span #reason { (reason) } }
+            }
+            @if !r.context.tags.is_empty() || r.error.sdk.is_some() {
+                h2 { "Tags" }
+                table #tags { tbody {
+                    @for (k, v) in &r.context.tags { tr { th { (k) } td { (v) } } }
+                    @if let Some(sdk) = &r.error.sdk {
+                        @if let Some(v) = &sdk.release { tr { th { "release" } td { (v) } } }
+                        @if let Some(v) = &sdk.environment { tr { th { "environment" } td { (v) } } }
+                        @if let Some(v) = &sdk.user { tr { th { "user" } td { (v) } } }
+                    }
+                } }
+            }
+            h2 { "Traceback" }
+            @for frame in r.error.frames.iter().rev() {
+                div.frame {
+                    p { strong { (frame.file) ":" (frame.line) } " in " code { (frame.function) } }
+                    @if let Some(code) = &frame.code { pre { (code) } }
+                    @if !frame.vars.is_empty() {
+                        table.locals { tbody {
+                            @for (k, v) in &frame.vars { tr { th { code { (k) } } td { code { (v) } } } }
+                        } }
+                    }
+                }
+            }
+            details { summary { "as printed" } pre #traceback { (r.error.traceback) } }
+            @if let Some(a) = &r.analysis {
+                h2 { "Analysis" }
+                table #analysis { tbody {
+                    tr { th { "cause" } td { (a.root_cause) } }
+                    tr { th { "category" } td { (a.error_category.as_str()) } }
+                    tr { th { "confidence" } td { (a.confidence.as_str()) } }
+                    tr { th { "explanation" } td { (a.explanation) } }
+                } }
+            }
+            @if let Some(fix) = &r.fix {
+                h2 { "Fix" }
+                p #fix-source { "from " strong { (fix.source) } @if !fix.changes_summary.is_empty() { ": " (fix.changes_summary) } }
+                @if let Some(diff) = &fix.diff { (render_diff(diff)) }
+                @if let Some(note) = &fix.proof_note { p.muted { (note) } }
+                h3 { "Proof" }
+                table #proof {
+                    thead { tr { th { "step" } th { "command" } th { "exit" } th { "result" } th { "duration" } th { "output" } } }
+                    tbody {
+                        @for s in &fix.validation {
+                            tr data-step=(s.step) {
+                                td { (s.step) }
+                                td { code { (s.command) } }
+                                td { @if let Some(e) = s.exit { (e) } @else { "–" } }
+                                td class=(if s.passed { "passed" } else { "not-passed" }) {
+                                    (if s.passed { "passed" } else { "failed" }) @if !s.detail.is_empty() { ": " (s.detail) }
+                                }
+                                td { (s.duration_ms) " ms" }
+                                td { @if !s.output_tail.is_empty() { details { summary { "tail" } pre { (s.output_tail) } } } }
+                            }
+                        }
+                    }
+                }
+                @if !fix.refused.is_empty() {
+                    p.muted { (fix.refused.len()) " earlier candidate(s) refused (see the record's JSON)" }
+                }
+            }
+            h2 { "Timeline" }
+            table #timeline { tbody {
+                tr { th { "detected" } td { (layout::time(&r.created_at)) } }
+                @for n in &r.notifications {
+                    tr { th { "slack " (n.message) } td { (layout::time(&n.at)) " " (if n.ok { "delivered" } else { "not delivered" }) } }
+                }
+                @if let Some(restart) = r.result.as_ref().and_then(|res| res.restart.as_ref()) {
+                    tr { th { "restarted" } td { (layout::time(&restart.at)) } }
+                }
+                tr { th { (r.status.as_str()) } td { "now" } }
+            } }
+            @if let Some(g) = git {
+                h2 { "Git" }
+                p #git {
+                    (g.git) " "
+                    @if let Some(url) = g.pr_url.as_deref().filter(|u| is_web(u)) { a href=(url) { "pull request" } " " }
+                    @if let Some(url) = g.commit_url.as_deref().filter(|u| is_web(u)) { a href=(url) { "commit" } }
+                    @else if let Some(c) = &g.commit { code { (c) } }
+                }
+            }
+            @if !r.notifications.is_empty() {
+                h2 { "Slack deliveries" }
+                table #slack {
+                    thead { tr { th { "message" } th { "channel" } th { "try" } th { "at" } th { "result" } } }
+                    tbody { @for n in &r.notifications { tr {
+                        td { (n.message) } td { (n.channel) } td { (n.attempt) } td { (layout::time(&n.at)) }
+                        td { @if n.ok { "delivered" } @else { "failed" @if let Some(e) = &n.error { ": " (e) } } }
+                    } } }
+                }
+            }
+            p.muted { "The record as JSON: " a href={ "/api/incidents/" (r.id) } { "/api/incidents/" (r.id) } }
+        },
+    )
+}
+
+/// A link target heal may render: a web page, never `javascript:` or a local path.
+fn is_web(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
+fn render_diff(diff: &str) -> Markup {
+    html! {
+        pre.diff #diff {
+            @for line in diff.lines() {
+                @let class = if line.starts_with("+++") || line.starts_with("---") {
+                    "file"
+                } else if line.starts_with('+') {
+                    "add"
+                } else if line.starts_with('-') {
+                    "del"
+                } else if line.starts_with("@@") {
+                    "hunk"
+                } else {
+                    ""
+                };
+                span class=(class) { (line) } "\n"
+            }
+        }
+    }
+}

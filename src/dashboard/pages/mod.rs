@@ -1,0 +1,87 @@
+//! The dashboard's HTML pages, rendered on the server from the store (maud escapes every
+//! value). They work without JavaScript; the only script shows times in the viewer's zone.
+
+mod charts;
+mod incident;
+mod layout;
+mod list;
+mod overview;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use maud::html;
+
+use super::Dashboard;
+use super::api::{ListQuery, SPARK_DAYS};
+use crate::record::RecordError;
+
+pub async fn overview(State(d): State<Arc<Dashboard>>) -> Response {
+    let store = d.store.clone();
+    let limit = d.max_calls_per_hour;
+    match tokio::task::spawn_blocking(move || store.stats(time::OffsetDateTime::now_utc())).await {
+        Ok(Ok(stats)) => html_page(overview::render(&stats, limit)),
+        Ok(Err(e)) => unavailable(&e),
+        Err(e) => unavailable(&e),
+    }
+}
+
+pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuery>) -> Response {
+    let store = d.store.clone();
+    let filter = q.filter();
+    let found = tokio::task::spawn_blocking(move || {
+        let page = store.incidents(&filter)?;
+        let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+        let daily = store.daily(&ids, SPARK_DAYS, time::OffsetDateTime::now_utc())?;
+        Ok::<_, RecordError>((page, daily))
+    })
+    .await;
+    match found {
+        Ok(Ok((page, daily))) => html_page(list::render(&q, &page, &daily)),
+        Ok(Err(e)) => unavailable(&e),
+        Err(e) => unavailable(&e),
+    }
+}
+
+pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Response {
+    let store = d.store.clone();
+    match tokio::task::spawn_blocking(move || store.get(&id)).await {
+        Ok(Ok(record)) => html_page(incident::render(&record)),
+        Ok(Err(RecordError::NotFound(id))) => (
+            StatusCode::NOT_FOUND,
+            Html(
+                layout::page(
+                    "Not found",
+                    html! { h1 { "No incident " (id) } p { a href="/incidents" { "The list" } " shows them." } },
+                )
+                .into_string(),
+            ),
+        )
+            .into_response(),
+        Ok(Err(e)) => unavailable(&e),
+        Err(e) => unavailable(&e),
+    }
+}
+
+fn html_page(markup: maud::Markup) -> Response {
+    (
+        // Nothing of another origin is ever loaded: the pages are heal's alone.
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        )],
+        Html(markup.into_string()),
+    )
+        .into_response()
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> Response {
+    tracing::warn!("the dashboard could not read the store: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("heal could not read its store: {e}; heal's log says more"),
+    )
+        .into_response()
+}
