@@ -320,6 +320,9 @@ pub struct ServeConfig {
     /// `serve.restart_command`: run with `sh -c` after a fix was applied.
     pub restart_command: Option<String>,
     pub restart_timeout: Duration,
+    /// `serve.token`: the dashboard's retry and revert need it; `None` leaves the pages
+    /// read-only.
+    pub token: Option<String>,
 }
 
 /// `run.sentry`.
@@ -722,6 +725,9 @@ impl Config {
             git,
             serve: ServeConfig {
                 key: get("serve.key").map(|k| k.trim().to_string()),
+                token: get("serve.token")
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty()),
                 run_sentry: match get("run.sentry") {
                     Some("false") => RunSentry::Off,
                     Some("replace") => RunSentry::Replace,

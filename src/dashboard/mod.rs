@@ -4,9 +4,10 @@
 //! program printed is ever served.
 //!
 //! Reads need no token: `heal serve` listens on loopback unless told otherwise, and the
-//! records hold nothing the team's Slack did not get. Actions (retry, revert) will need
-//! `serve.token`.
+//! records hold nothing the team's Slack did not get. The actions (retry, revert) need
+//! `serve.token` ([`actions`]).
 
+mod actions;
 pub mod api;
 mod metrics;
 mod pages;
@@ -14,7 +15,7 @@ mod pages;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::record::Store;
 use crate::serve::routes::App;
@@ -22,6 +23,10 @@ use crate::serve::routes::App;
 /// What the dashboard's routes share.
 pub struct Dashboard {
     pub store: Arc<Store>,
+    /// For the actions: `serve.token`, and what a revert needs (the project, git).
+    pub config: Arc<crate::config::Config>,
+    /// The healer's queue, for a retry; `None` when this heal serve does not heal.
+    pub queue: Option<crate::serve::heal::Queue>,
     /// `MAX_CLAUDE_CALLS_PER_HOUR`, shown against the calls made.
     pub max_calls_per_hour: u64,
     /// The ingest's state, for its counts.
@@ -34,6 +39,8 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/", get(pages::overview))
         .route("/incidents", get(pages::incidents))
         .route("/incidents/{id}", get(pages::incident))
+        .route("/incidents/{id}/retry", post(actions::retry))
+        .route("/incidents/{id}/revert", post(actions::revert))
         .route("/api/incidents", get(api::incidents))
         .route("/api/incidents/{id}", get(api::incident))
         .route("/api/stats", get(api::stats))

@@ -167,6 +167,8 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
     drop(recorder);
     let dashboard = Arc::new(crate::dashboard::Dashboard {
         store: export_store.clone(),
+        config: config.clone(),
+        queue: healing.as_ref().map(|h| h.queue.clone()),
         max_calls_per_hour: config.healing.max_calls_per_hour,
         ingest: app.clone(),
     });

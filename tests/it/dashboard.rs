@@ -372,3 +372,104 @@ fn every_page_renders_in_chromium_with_the_seeded_figures() {
     });
     server.stop();
 }
+
+/// The rule's fix of `heal::APP`, under heal run: an applied incident with backups.
+fn project_with_a_fix() -> (Project, String) {
+    let mut p = Project::new();
+    p.file("app.py", crate::heal::APP);
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
+    p.env("HEAL_PROVIDER", "none");
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    (p, r["id"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn without_a_token_the_pages_are_read_only_and_actions_refused() {
+    let (p, id) = project_with_a_fix();
+    let server = Server::start(&p);
+    let page = get(&server.addr, &format!("/incidents/{id}"));
+    assert!(page.body.contains("id=\"read-only\""), "{page:?}");
+    assert!(!page.body.contains("id=\"revert\""));
+    let refused = post_form(
+        &server.addr,
+        &format!("/incidents/{id}/revert"),
+        &[],
+        "token=anything",
+    );
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.body.contains("set serve.token"), "{refused:?}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        crate::heal::FIXED
+    );
+    server.stop();
+}
+
+#[test]
+fn revert_and_retry_from_the_page_in_chromium_need_the_token_and_this_origin() {
+    let Some(driver) = driver() else { return };
+    let (mut p, id) = project_with_a_fix();
+    p.env("HEAL_SERVE_TOKEN", "dashboard-s3cret");
+    let server = Server::start(&p);
+    let path = format!("/incidents/{id}/revert");
+    let wrong = post_form(&server.addr, &path, &[], "token=guess");
+    assert_eq!(wrong.status, 403, "{wrong:?}");
+    assert!(wrong.body.contains("wrong dashboard token"), "{wrong:?}");
+    let elsewhere = post_form(
+        &server.addr,
+        &path,
+        &[("Origin", "http://evil.example")],
+        "token=dashboard-s3cret",
+    );
+    assert_eq!(elsewhere.status, 403, "{elsewhere:?}");
+    assert!(elsewhere.body.contains("another site"), "{elsewhere:?}");
+    let live = || std::fs::read_to_string(p.path().join("app.py")).unwrap();
+    assert_eq!(
+        live(),
+        crate::heal::FIXED,
+        "a refused request changed the file"
+    );
+
+    let origin = format!("http://{}", server.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver, profile.path()).await;
+        c.goto(&format!("{origin}/incidents/{id}")).await.unwrap();
+        let form = c.form(fantoccini::Locator::Css("#revert")).await.unwrap();
+        form.set_by_name("token", "dashboard-s3cret").await.unwrap();
+        form.submit().await.unwrap();
+        c.wait()
+            .for_element(fantoccini::Locator::Css("[data-status=reverted]"))
+            .await
+            .expect("the page after the revert shows the incident reverted");
+        assert_eq!(live(), crate::heal::APP, "the fix was not undone");
+
+        // Retry: the same rule heals it again through heal serve's healer.
+        let form = c.form(fantoccini::Locator::Css("#retry")).await.unwrap();
+        form.set_by_name("token", "dashboard-s3cret").await.unwrap();
+        form.submit().await.unwrap();
+        c.wait()
+            .for_element(fantoccini::Locator::Css("#occurrences"))
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    });
+    // The healer works in the background: wait on the record, not on time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = get(&server.addr, &format!("/api/incidents/{id}")).json();
+        if r["status"] == "applied" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never healed again: {r:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(live(), crate::heal::FIXED);
+    server.stop();
+}

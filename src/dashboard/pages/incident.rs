@@ -8,7 +8,8 @@ use maud::{Markup, html};
 use super::layout;
 use crate::record::model::Record;
 
-pub fn render(r: &Record) -> Markup {
+/// `actions`: whether `serve.token` is set, so the retry and revert forms are offered.
+pub fn render(r: &Record, actions: bool) -> Markup {
     let git = r.result.as_ref().and_then(|res| res.git.as_ref());
     layout::page(
         &r.id,
@@ -20,6 +21,7 @@ pub fn render(r: &Record) -> Markup {
                 (layout::time(&r.created_at)) ", last seen " (layout::time(&r.last_seen_at))
                 @if let Some(reason) = &r.reason { br; span #reason { (reason) } }
             }
+            (action_forms(r, actions))
             @if !r.context.tags.is_empty() || r.error.sdk.is_some() {
                 h2 { "Tags" }
                 table #tags { tbody {
@@ -113,6 +115,31 @@ pub fn render(r: &Record) -> Markup {
             p.muted { "The record as JSON: " a href={ "/api/incidents/" (r.id) } { "/api/incidents/" (r.id) } }
         },
     )
+}
+
+/// Retry (an incident healing may try again) and revert (a fix in place), each a POST with
+/// the dashboard token typed in; without `serve.token`, a note that the page is read-only.
+fn action_forms(r: &Record, actions: bool) -> Markup {
+    let retry = !r.status.is_fixed() && r.status.as_str() != "healing";
+    let revert = r.status.is_fixed();
+    html! {
+        @if !actions {
+            p.muted #read-only { "Read-only: set serve.token (HEAL_SERVE_TOKEN) to retry or revert from here." }
+        } @else {
+            @if retry {
+                form #retry method="post" action={ "/incidents/" (r.id) "/retry" } {
+                    input type="password" name="token" placeholder="dashboard token" required autocomplete="off";
+                    " " button type="submit" { "Retry healing" }
+                }
+            }
+            @if revert {
+                form #revert method="post" action={ "/incidents/" (r.id) "/revert" } {
+                    input type="password" name="token" placeholder="dashboard token" required autocomplete="off";
+                    " " button type="submit" { "Revert the fix" }
+                }
+            }
+        }
+    }
 }
 
 /// A link target heal may render: a web page, never `javascript:` or a local path.

@@ -47,8 +47,9 @@ pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuer
 
 pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Response {
     let store = d.store.clone();
+    let actions = d.config.serve.token.is_some();
     match tokio::task::spawn_blocking(move || store.get(&id)).await {
-        Ok(Ok(record)) => html_page(incident::render(&record)),
+        Ok(Ok(record)) => html_page(incident::render(&record, actions)),
         Ok(Err(RecordError::NotFound(id))) => (
             StatusCode::NOT_FOUND,
             Html(

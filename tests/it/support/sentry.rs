@@ -180,11 +180,38 @@ pub fn id(n: usize) -> String {
     format!("{n:032x}")
 }
 
+/// A form POST (`application/x-www-form-urlencoded`) with `headers`, as a browser sends one.
+pub fn post_form(addr: &str, path: &str, headers: &[(&str, &str)], form: &str) -> Reply {
+    request(addr, "POST", path, headers, Some(form))
+}
+
 /// One HTTP/1.1 GET on its own connection; the answer read to the connection's end.
 pub fn get(addr: &str, path: &str) -> Reply {
+    request(addr, "GET", path, &[], None)
+}
+
+/// One request on its own connection; the answer read to the connection's end (dechunked).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    form: Option<&str>,
+) -> Reply {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(T)).unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(form) = form {
+        head.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            form.len()
+        ));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.push_str(form.unwrap_or(""));
     conn.write_all(head.as_bytes()).unwrap();
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).unwrap();
