@@ -26,14 +26,27 @@ CREATE INDEX IF NOT EXISTS incidents_seen ON incidents (last_seen_at);
 CREATE INDEX IF NOT EXISTS incidents_status_seen ON incidents (status, last_seen_at);
 CREATE INDEX IF NOT EXISTS incidents_type_seen ON incidents (exc_type, last_seen_at);
 CREATE INDEX IF NOT EXISTS incidents_file_seen ON incidents (file, last_seen_at);
+-- Covering indexes: the columns above were added after the record's document, so reading one
+-- from the table reads through the document's overflow pages. The overview and /metrics
+-- count from these alone (measured: 1 s against a few ms on 100,000 incidents).
+CREATE INDEX IF NOT EXISTS incidents_created_facts ON incidents (created_at, status, source);
+CREATE INDEX IF NOT EXISTS incidents_status_facts ON incidents (status, exc_type, source, occurrences);
+CREATE INDEX IF NOT EXISTS incidents_fixed ON incidents (fixed_at, created_at);
+CREATE INDEX IF NOT EXISTS incidents_id_status ON incidents (id, status);
+CREATE INDEX IF NOT EXISTS incidents_seen_message ON incidents (last_seen_at, message);
+-- The incident's type and status are copied into its daily rows (the status kept current by
+-- every write of the record), so a chart by day never joins 100,000 incidents.
 CREATE TABLE IF NOT EXISTS occurrences_daily (
     incident TEXT NOT NULL,
     day      TEXT NOT NULL,
     exc_type TEXT NOT NULL,
+    status   TEXT NOT NULL DEFAULT '',
     count    INTEGER NOT NULL,
     PRIMARY KEY (incident, day)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS occurrences_daily_day ON occurrences_daily (day, exc_type);
+CREATE INDEX IF NOT EXISTS occurrences_daily_day ON occurrences_daily (day, exc_type, count);
+CREATE INDEX IF NOT EXISTS occurrences_daily_status ON occurrences_daily (day, status, count);
+CREATE INDEX IF NOT EXISTS occurrences_daily_type ON occurrences_daily (exc_type, day, count);
 -- The records of a store written before: their columns from their documents, and their
 -- occurrences counted on the day they were last seen (the days before are not known).
 UPDATE incidents SET
@@ -46,8 +59,8 @@ UPDATE incidents SET
         WHEN json_extract(doc, '$.fix.source') IS NOT NULL THEN 'rule'
         ELSE '' END,
     fixed_at = CASE WHEN status IN ('applied', 'committed', 'pushed') THEN last_seen_at END;
-INSERT OR IGNORE INTO occurrences_daily (incident, day, exc_type, count)
-    SELECT id, substr(last_seen_at, 1, 10), exc_type, occurrences FROM incidents;
+INSERT OR IGNORE INTO occurrences_daily (incident, day, exc_type, status, count)
+    SELECT id, substr(last_seen_at, 1, 10), exc_type, status, occurrences FROM incidents;
 ";
 
 /// Why a store cannot be opened by this binary.
@@ -125,14 +138,26 @@ pub fn count_occurrences(
     }
     let day = super::rfc3339(now)[..10].to_string();
     conn.execute(
-        "INSERT INTO occurrences_daily (incident, day, exc_type, count) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (incident, day) DO UPDATE SET count = count + ?4",
+        "INSERT INTO occurrences_daily (incident, day, exc_type, status, count)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (incident, day) DO UPDATE SET count = count + ?5",
         params![
             record.id,
             day,
             record.error.exc_type,
+            record.status.as_str(),
             i64::try_from(count).unwrap_or(i64::MAX)
         ],
+    )?;
+    Ok(())
+}
+
+/// Keeps the status copied into `record`'s daily rows current (a few rows: one per day it was
+/// seen).
+pub fn restatus(conn: &Connection, record: &Record) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE occurrences_daily SET status = ?2 WHERE incident = ?1 AND status != ?2",
+        params![record.id, record.status.as_str()],
     )?;
     Ok(())
 }

@@ -425,6 +425,7 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
             fixed_now,
         ],
     )?;
+    index::restatus(tx, record)?;
     Ok(())
 }
 

@@ -245,6 +245,7 @@ impl Store {
             let mut stmt = conn
                 .prepare(
                     "SELECT status, source != '', COUNT(*) FROM incidents
+                     INDEXED BY incidents_created_facts
                      WHERE created_at >= ?1 GROUP BY status, source != ''",
                 )
                 .map_err(sql)?;
@@ -317,9 +318,9 @@ impl Store {
         {
             let mut stmt = conn
                 .prepare(
-                    "SELECT d.day, i.status, SUM(d.count) FROM occurrences_daily d
-                     JOIN incidents i ON i.id = d.incident
-                     WHERE d.day >= ?1 GROUP BY d.day, i.status",
+                    "SELECT day, status, SUM(count) FROM occurrences_daily
+                     INDEXED BY occurrences_daily_status
+                     WHERE day >= ?1 GROUP BY day, status",
                 )
                 .map_err(sql)?;
             let first = days30.first().cloned().unwrap_or_default();
@@ -364,8 +365,8 @@ impl Store {
                 .map_err(sql)?;
             let mut per_type = conn
                 .prepare(
-                    "SELECT day, SUM(count) FROM occurrences_daily WHERE exc_type = ?1 AND day >= ?2
-                     GROUP BY day",
+                    "SELECT day, SUM(count) FROM occurrences_daily INDEXED BY occurrences_daily_type
+                     WHERE exc_type = ?1 AND day >= ?2 GROUP BY day",
                 )
                 .map_err(sql)?;
             let mut last_seen = conn
