@@ -344,6 +344,14 @@ fn show_outcome(
             "the fix commits: heal --root {} log",
             root.display()
         ));
+        say(&format!(
+            "the dashboard of these records: heal --root {} serve, then open the address it logs",
+            root.display()
+        ));
+    } else {
+        say(
+            "to open the dashboard on the demo's records: heal demo --keep, then heal --root <the folder it names> serve, and open the address it logs",
+        );
     }
     println!();
     Ok(())
