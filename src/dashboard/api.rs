@@ -1,4 +1,4 @@
-//! `/api/incidents` (the list, filtered like the page: `status`, `type`, `file`, `q`, `since`,
+//! `/api/incidents` (the list, filtered like the page: `status`, `type`, `file`, `q`, `tag`, `since`,
 //! `until`, `page`, `per_page`), `/api/incidents/{id}` (one record as exported) and
 //! `/api/stats` (the overview's figures). Errors are plain text that says what to change.
 
@@ -25,6 +25,7 @@ pub struct ListQuery {
     pub exc_type: Option<String>,
     pub file: Option<String>,
     pub q: Option<String>,
+    pub tag: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
     pub page: Option<usize>,
@@ -38,6 +39,7 @@ impl ListQuery {
             exc_type: self.exc_type.clone(),
             file: self.file.clone(),
             search: self.q.clone(),
+            tag: self.tag.clone(),
             since: self.since.clone(),
             until: self.until.clone(),
             page: self.page.unwrap_or(1),

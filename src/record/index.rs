@@ -22,7 +22,6 @@ ALTER TABLE incidents ADD COLUMN line INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE incidents ADD COLUMN message TEXT NOT NULL DEFAULT '';
 ALTER TABLE incidents ADD COLUMN source TEXT NOT NULL DEFAULT '';
 ALTER TABLE incidents ADD COLUMN fixed_at TEXT;
-CREATE INDEX IF NOT EXISTS incidents_seen ON incidents (last_seen_at);
 CREATE INDEX IF NOT EXISTS incidents_status_seen ON incidents (status, last_seen_at);
 CREATE INDEX IF NOT EXISTS incidents_type_seen ON incidents (exc_type, last_seen_at);
 CREATE INDEX IF NOT EXISTS incidents_file_seen ON incidents (file, last_seen_at);
@@ -47,6 +46,17 @@ CREATE TABLE IF NOT EXISTS occurrences_daily (
 CREATE INDEX IF NOT EXISTS occurrences_daily_day ON occurrences_daily (day, exc_type, count);
 CREATE INDEX IF NOT EXISTS occurrences_daily_status ON occurrences_daily (day, status, count);
 CREATE INDEX IF NOT EXISTS occurrences_daily_type ON occurrences_daily (exc_type, day, count);
+-- The record's tags (`--tag client=acme`, an SDK's tags), for the list's tag filter.
+CREATE TABLE IF NOT EXISTS incident_tags (
+    incident TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (incident, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS incident_tags_value ON incident_tags (key, value);
+INSERT OR IGNORE INTO incident_tags (incident, key, value)
+    SELECT incidents.id, t.key, substr(CAST(t.value AS TEXT), 1, 200)
+    FROM incidents, json_each(incidents.doc, '$.context.tags') AS t;
 -- The records of a store written before: their columns from their documents, and their
 -- occurrences counted on the day they were last seen (the days before are not known).
 UPDATE incidents SET
@@ -149,6 +159,26 @@ pub fn count_occurrences(
             i64::try_from(count).unwrap_or(i64::MAX)
         ],
     )?;
+    Ok(())
+}
+
+/// How many of a record's tags are indexed, and how long a value may be: a program's tags are
+/// its own to choose, the index stays bounded.
+const MAX_TAGS: usize = 32;
+const TAG_VALUE: usize = 200;
+
+/// Indexes the record's tags (new ones only: a tag's value does not change once recorded).
+pub fn index_tags(conn: &Connection, record: &Record) -> rusqlite::Result<()> {
+    if record.context.tags.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO incident_tags (incident, key, value) VALUES (?1, ?2, ?3)",
+    )?;
+    for (key, value) in record.context.tags.iter().take(MAX_TAGS) {
+        let value: String = value.chars().take(TAG_VALUE).collect();
+        stmt.execute(params![record.id, key, value])?;
+    }
     Ok(())
 }
 

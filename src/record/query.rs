@@ -34,6 +34,8 @@ pub struct Filter {
     pub file: Option<String>,
     /// Found in the message (case-insensitive for ASCII).
     pub search: Option<String>,
+    /// `key:value`: a tag the incident has (`client:acme`).
+    pub tag: Option<String>,
     /// Last seen at or after, RFC 3339.
     pub since: Option<String>,
     /// Last seen before, RFC 3339.
@@ -515,6 +517,12 @@ fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
         parts.push("instr(lower(message), lower(?)) > 0".into());
         args.push(Value::Text(q.to_string()));
     }
+    if let Some(t) = text(&filter.tag) {
+        let (key, value) = t.split_once(':').unwrap_or((t, ""));
+        parts.push("id IN (SELECT incident FROM incident_tags WHERE key = ? AND value = ?)".into());
+        args.push(Value::Text(key.trim().to_string()));
+        args.push(Value::Text(value.trim().to_string()));
+    }
     if let Some(s) = text(&filter.since) {
         parts.push("last_seen_at >= ?".into());
         args.push(Value::Text(s.to_string()));
@@ -610,6 +618,7 @@ mod tests {
         r.fix = None;
         r.error.exc_type = exc_type.to_string();
         r.error.message = message.to_string();
+        r.context.tags = [("client".to_string(), format!("c-{fp}"))].into();
         r.created_at = rfc3339(now);
         r.last_seen_at = rfc3339(now);
         r

@@ -346,6 +346,9 @@ fn every_page_renders_in_chromium_with_the_seeded_figures() {
         c.goto(&format!("{origin}/incidents?status=open&q=DIVISION")).await.unwrap();
         assert_eq!(text(&c, "#count").await, "1 incident");
         assert_eq!(text(&c, "#incidents tbody td.count").await, "2");
+        // The SDK's tags (region: eu) filter the list; the rule's crash under heal run has none.
+        c.goto(&format!("{origin}/incidents?tag=region%3Aeu")).await.unwrap();
+        assert_eq!(text(&c, "#count").await, "2 incidents");
         c.goto(&format!("{origin}/incidents?q=no+such+message")).await.unwrap();
         assert_eq!(text(&c, "#count").await, "0 incidents");
         only_heal_was_asked(&c, &origin).await;

@@ -44,6 +44,7 @@ pub fn render(query: &ListQuery, page: &Page, daily: &BTreeMap<String, Vec<u64>>
                 input name="type" placeholder="type (KeyError)" value=(value(&query.exc_type));
                 input name="file" placeholder="file" value=(value(&query.file));
                 input name="q" placeholder="search the message" value=(value(&query.q));
+                input name="tag" placeholder="tag (client:acme)" value=(value(&query.tag));
                 input name="since" placeholder="seen since (2026-11-01)" value=(value(&query.since));
                 input name="until" placeholder="seen before" value=(value(&query.until));
                 button type="submit" { "Filter" }
@@ -98,6 +99,7 @@ fn link(q: &ListQuery, page: usize) -> String {
         ("type", &q.exc_type),
         ("file", &q.file),
         ("q", &q.q),
+        ("tag", &q.tag),
         ("since", &q.since),
         ("until", &q.until),
     ] {
