@@ -26,10 +26,24 @@ pub async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
         let healings = store.healings_by_status_and_source()?;
         let calls =
             store.llm_calls_since(time::OffsetDateTime::now_utc().unix_timestamp() - 3600)?;
-        Ok::<_, RecordError>((incidents, healings, calls))
+        let read = Read {
+            steps: store.step_histograms()?,
+            deliveries: store.deliveries()?,
+            usage: store.model_usage()?,
+        };
+        Ok::<_, RecordError>((incidents, healings, calls, read))
     })
     .await;
-    let (incidents, healings, calls) = match read {
+    let (
+        incidents,
+        healings,
+        calls,
+        Read {
+            steps,
+            deliveries,
+            usage,
+        },
+    ) = match read {
         Ok(Ok(read)) => read,
         Ok(Err(e)) => return unavailable(&e),
         Err(e) => return unavailable(&e),
@@ -72,6 +86,86 @@ pub async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
         );
     }
     out.family(
+        "heal_proof_step_duration_seconds",
+        "histogram",
+        "How long each step of the kept fixes' proofs took, by step.",
+    );
+    for h in &steps {
+        for (bound, n) in &h.buckets {
+            let le = if bound.is_infinite() {
+                "+Inf".to_string()
+            } else {
+                bound.to_string()
+            };
+            out.sample(
+                "heal_proof_step_duration_seconds_bucket",
+                &[("step", &h.step), ("le", &le)],
+                *n,
+            );
+        }
+        out.sample_f64(
+            "heal_proof_step_duration_seconds_sum",
+            &[("step", &h.step)],
+            h.sum_seconds,
+        );
+        out.sample(
+            "heal_proof_step_duration_seconds_count",
+            &[("step", &h.step)],
+            h.count,
+        );
+    }
+    out.family(
+        "heal_slack_deliveries",
+        "gauge",
+        "Slack delivery attempts recorded, by message (alert, stage, update, notice) and result.",
+    );
+    for (message, ok, n) in &deliveries {
+        let result = if *ok { "delivered" } else { "failed" };
+        out.sample(
+            "heal_slack_deliveries",
+            &[("message", message), ("result", result)],
+            *n,
+        );
+    }
+    out.family(
+        "heal_model_calls",
+        "gauge",
+        "Model calls of every incident's latest healing, by model.",
+    );
+    for u in &usage {
+        out.sample("heal_model_calls", &[("model", &short(&u.model))], u.calls);
+    }
+    out.family(
+        "heal_model_tokens",
+        "gauge",
+        "Tokens of every incident's latest healing, by model and direction (in, out).",
+    );
+    for u in &usage {
+        let model = short(&u.model);
+        out.sample(
+            "heal_model_tokens",
+            &[("model", &model), ("direction", "in")],
+            u.input_tokens,
+        );
+        out.sample(
+            "heal_model_tokens",
+            &[("model", &model), ("direction", "out")],
+            u.output_tokens,
+        );
+    }
+    out.family(
+        "heal_model_latency_seconds",
+        "gauge",
+        "Time spent waiting for the model in every incident's latest healing, by model.",
+    );
+    for u in &usage {
+        out.sample_f64(
+            "heal_model_latency_seconds",
+            &[("model", &short(&u.model))],
+            u.latency_ms as f64 / 1000.0,
+        );
+    }
+    out.family(
         "heal_model_calls_last_hour",
         "gauge",
         "Model calls made in the last hour by any heal of this project.",
@@ -111,6 +205,13 @@ pub async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
         .into_response()
 }
 
+/// What the healing families read from the store.
+struct Read {
+    steps: Vec<crate::record::query::StepHistogram>,
+    deliveries: Vec<(String, bool, u64)>,
+    usage: Vec<crate::record::query::ModelUsage>,
+}
+
 /// The text being written.
 #[derive(Default)]
 struct Exposition {
@@ -124,6 +225,14 @@ impl Exposition {
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        self.sample_text(name, labels, &value.to_string());
+    }
+
+    fn sample_f64(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.sample_text(name, labels, &format!("{value}"));
+    }
+
+    fn sample_text(&mut self, name: &str, labels: &[(&str, &str)], value: &str) {
         self.text.push_str(name);
         if !labels.is_empty() {
             let inner: Vec<String> = labels
@@ -134,6 +243,11 @@ impl Exposition {
         }
         let _ = writeln!(self.text, " {value}");
     }
+}
+
+/// A model's name as a label: a server names its own model, so it is cut short.
+fn short(model: &str) -> String {
+    model.chars().take(64).collect()
 }
 
 /// A label value's escapes: backslash, double quote and line feed.

@@ -54,6 +54,49 @@ CREATE TABLE IF NOT EXISTS incident_tags (
     PRIMARY KEY (incident, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS incident_tags_value ON incident_tags (key, value);
+-- What /metrics reports of healings: each proof step's duration (the fix kept), each Slack
+-- delivery attempt, and the model calls of the latest healing.
+CREATE TABLE IF NOT EXISTS proof_steps (
+    incident    TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    passed      INTEGER NOT NULL,
+    PRIMARY KEY (incident, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+    incident TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    attempt  INTEGER NOT NULL,
+    at       TEXT NOT NULL,
+    ok       INTEGER NOT NULL,
+    PRIMARY KEY (incident, message, attempt, at)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_usage (
+    incident      TEXT PRIMARY KEY,
+    model         TEXT NOT NULL,
+    calls         INTEGER NOT NULL,
+    input_tokens  INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    latency_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO proof_steps (incident, step, duration_ms, passed)
+    SELECT incidents.id, json_extract(s.value, '$.step'),
+        COALESCE(json_extract(s.value, '$.duration_ms'), 0),
+        COALESCE(json_extract(s.value, '$.passed'), 0)
+    FROM incidents, json_each(incidents.doc, '$.fix.validation') AS s
+    WHERE json_extract(s.value, '$.step') IS NOT NULL;
+INSERT OR IGNORE INTO deliveries (incident, message, attempt, at, ok)
+    SELECT incidents.id, COALESCE(json_extract(n.value, '$.message'), ''),
+        COALESCE(json_extract(n.value, '$.attempt'), 1), COALESCE(json_extract(n.value, '$.at'), ''),
+        COALESCE(json_extract(n.value, '$.ok'), 0)
+    FROM incidents, json_each(incidents.doc, '$.notifications') AS n;
+INSERT OR IGNORE INTO model_usage (incident, model, calls, input_tokens, output_tokens, latency_ms)
+    SELECT id, COALESCE(json_extract(doc, '$.llm.model'), ''),
+        COALESCE(json_array_length(doc, '$.llm.calls'), 0),
+        COALESCE(json_extract(doc, '$.llm.input_tokens'), 0),
+        COALESCE(json_extract(doc, '$.llm.output_tokens'), 0),
+        COALESCE(json_extract(doc, '$.llm.latency_ms'), 0)
+    FROM incidents WHERE json_extract(doc, '$.llm') IS NOT NULL;
 INSERT OR IGNORE INTO incident_tags (incident, key, value)
     SELECT incidents.id, t.key, substr(CAST(t.value AS TEXT), 1, 200)
     FROM incidents, json_each(incidents.doc, '$.context.tags') AS t;
@@ -178,6 +221,49 @@ pub fn index_tags(conn: &Connection, record: &Record) -> rusqlite::Result<()> {
     for (key, value) in record.context.tags.iter().take(MAX_TAGS) {
         let value: String = value.chars().take(TAG_VALUE).collect();
         stmt.execute(params![record.id, key, value])?;
+    }
+    Ok(())
+}
+
+/// Indexes what /metrics reads of a healing: the kept fix's proof steps, the Slack attempts
+/// and the latest healing's model usage.
+pub fn index_healing(conn: &Connection, record: &Record) -> rusqlite::Result<()> {
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    if let Some(fix) = &record.fix {
+        let mut stmt = conn.prepare_cached(
+            "INSERT OR REPLACE INTO proof_steps (incident, step, duration_ms, passed)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for step in &fix.validation {
+            stmt.execute(params![
+                record.id,
+                step.step,
+                int(step.duration_ms),
+                step.passed
+            ])?;
+        }
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries (incident, message, attempt, at, ok)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for n in &record.notifications {
+        stmt.execute(params![record.id, n.message, n.attempt, n.at, n.ok])?;
+    }
+    if let Some(llm) = &record.llm {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO model_usage
+             (incident, model, calls, input_tokens, output_tokens, latency_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            record.id,
+            llm.model,
+            llm.calls.len() as i64,
+            int(llm.input_tokens),
+            int(llm.output_tokens),
+            int(llm.latency_ms)
+        ])?;
     }
     Ok(())
 }

@@ -427,6 +427,7 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
     )?;
     index::restatus(tx, record)?;
     index::index_tags(tx, record)?;
+    index::index_healing(tx, record)?;
     Ok(())
 }
 

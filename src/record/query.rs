@@ -821,3 +821,108 @@ mod tests {
         );
     }
 }
+
+/// The proof steps' durations as a histogram: per step, the count at or under each bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepHistogram {
+    pub step: String,
+    /// (upper bound in seconds, cumulative count); the last bound is +Inf.
+    pub buckets: Vec<(f64, u64)>,
+    pub sum_seconds: f64,
+    pub count: u64,
+}
+
+/// The histogram's upper bounds, in seconds (a syntax check takes milliseconds, a test suite
+/// minutes).
+pub const STEP_BOUNDS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+
+/// What the model cost, over every incident's latest healing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelUsage {
+    pub model: String,
+    pub calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
+}
+
+impl Store {
+    /// Each proof step's durations, bucketed.
+    pub fn step_histograms(&self) -> Result<Vec<StepHistogram>, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let mut stmt = conn
+            .prepare("SELECT step, duration_ms FROM proof_steps ORDER BY step")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        let mut out: Vec<StepHistogram> = Vec::new();
+        for row in rows {
+            let (step, ms) = row.map_err(|e| self.sql(e))?;
+            if out.last().is_none_or(|h| h.step != step) {
+                out.push(StepHistogram {
+                    step,
+                    buckets: STEP_BOUNDS
+                        .iter()
+                        .map(|b| (*b, 0))
+                        .chain([(f64::INFINITY, 0)])
+                        .collect(),
+                    sum_seconds: 0.0,
+                    count: 0,
+                });
+            }
+            let Some(h) = out.last_mut() else { continue };
+            let secs = ms.max(0) as f64 / 1000.0;
+            for (bound, n) in &mut h.buckets {
+                if secs <= *bound {
+                    *n += 1;
+                }
+            }
+            h.sum_seconds += secs;
+            h.count += 1;
+        }
+        Ok(out)
+    }
+
+    /// Slack attempts by message kind and whether they were delivered.
+    pub fn deliveries(&self) -> Result<Vec<(String, bool, u64)>, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let mut stmt = conn
+            .prepare("SELECT message, ok, COUNT(*) FROM deliveries GROUP BY message, ok ORDER BY message, ok")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// The model's calls, tokens and time, by model, over every incident's latest healing.
+    pub fn model_usage(&self) -> Result<Vec<ModelUsage>, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT model, SUM(calls), SUM(input_tokens), SUM(output_tokens), SUM(latency_ms)
+                 FROM model_usage GROUP BY model ORDER BY model",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                Ok(ModelUsage {
+                    model: r.get(0)?,
+                    calls: n(1)?,
+                    input_tokens: n(2)?,
+                    output_tokens: n(3)?,
+                    latency_ms: n(4)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+}

@@ -378,7 +378,9 @@ fn every_page_renders_in_chromium_with_the_seeded_figures() {
 
 /// The rule's fix of `heal::APP`, under heal run: an applied incident with backups.
 fn project_with_a_fix() -> (Project, String) {
+    let slack = crate::support::slack::FakeSlack::start();
     let mut p = Project::new();
+    p.env("SLACK_WEBHOOK_URL", &slack.webhook_url());
     p.file("app.py", crate::heal::APP);
     p.env("HEAL_VERIFY_RERUN_SECONDS", "5");
     p.env("HEAL_PROVIDER", "none");
@@ -392,6 +394,28 @@ fn project_with_a_fix() -> (Project, String) {
 fn without_a_token_the_pages_are_read_only_and_actions_refused() {
     let (p, id) = project_with_a_fix();
     let server = Server::start(&p);
+    // The fix's proof steps and the Slack deliveries of its healing, as /metrics counts them.
+    if let Some(scrape) = parse_metrics(&get(&server.addr, "/metrics").body) {
+        let rerun = family(&scrape, "heal_proof_step_duration_seconds_count")
+            .into_iter()
+            .find(|(l, _)| l["step"] == "rerun")
+            .map(|(_, v)| v);
+        assert_eq!(rerun, Some(1.0), "{scrape:?}");
+        let inf = family(&scrape, "heal_proof_step_duration_seconds_bucket")
+            .into_iter()
+            .find(|(l, _)| l["step"] == "rerun" && l["le"] == "+Inf")
+            .map(|(_, v)| v);
+        assert_eq!(inf, Some(1.0), "{scrape:?}");
+        let alerts = family(&scrape, "heal_slack_deliveries")
+            .into_iter()
+            .find(|(l, _)| l["message"] == "alert" && l["result"] == "delivered")
+            .map(|(_, v)| v);
+        assert_eq!(alerts, Some(1.0), "{scrape:?}");
+        assert!(
+            family(&scrape, "heal_model_calls").is_empty(),
+            "a rule's fix calls no model"
+        );
+    }
     let page = get(&server.addr, &format!("/incidents/{id}"));
     assert!(page.body.contains("id=\"read-only\""), "{page:?}");
     assert!(!page.body.contains("id=\"revert\""));
