@@ -261,9 +261,12 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
         ),
         "if_statement"
             if incident.none_error
-                && ((tests_for_none(node, src) && only_leaves(node))
+                && ((tests_for_none(node, src)
+                    && (only_leaves(node) || only_reports(node, src)))
                     || (tests_for_a_value(node, src)
-                        && (else_only_leaves(node) || falls_off_the_end(node)))) =>
+                        && (else_only_leaves(node)
+                            || else_only_reports(node, src)
+                            || falls_off_the_end(node)))) =>
         {
             why(
                 "a guard that leaves when a value is None",
@@ -766,6 +769,55 @@ fn else_only_leaves(if_node: Node<'_>) -> bool {
         .find(|c| c.kind() == "else_clause")
         .and_then(|alternative| alternative.child_by_field_name("body"))
         .is_some_and(block_only_leaves)
+}
+
+/// Whether the `if`'s own block only says something (`print`, a log call) and maybe leaves.
+fn only_reports(if_node: Node<'_>, src: &[u8]) -> bool {
+    if_node
+        .child_by_field_name("consequence")
+        .is_some_and(|b| block_only_reports(b, src))
+}
+
+/// Whether the `else` of `if_node` only says something (`print("No scores available")`) and
+/// maybe leaves: the None case reported and dropped, the error hidden.
+fn else_only_reports(if_node: Node<'_>, src: &[u8]) -> bool {
+    let mut cursor = if_node.walk();
+    if_node
+        .children(&mut cursor)
+        .find(|c| c.kind() == "else_clause")
+        .and_then(|alternative| alternative.child_by_field_name("body"))
+        .is_some_and(|b| block_only_reports(b, src))
+}
+
+/// Whether `block` holds only calls that print or log, then at most a statement that leaves.
+pub(super) fn block_only_reports(block: Node<'_>, src: &[u8]) -> bool {
+    let statements = statements_of(block);
+    let (reports, leaves): (Vec<_>, Vec<_>) = statements
+        .iter()
+        .partition(|s| s.kind() == "expression_statement");
+    let reporting = |s: &Node<'_>| {
+        s.named_child(0)
+            .filter(|c| c.kind() == "call")
+            .and_then(|c| c.child_by_field_name("function"))
+            .and_then(|f| f.utf8_text(src).ok())
+            .is_some_and(|f| {
+                let last = f.rsplit('.').next().unwrap_or(f);
+                f == "print"
+                    || matches!(
+                        last,
+                        "debug" | "info" | "warning" | "warn" | "error" | "exception" | "critical"
+                    )
+            })
+    };
+    !reports.is_empty()
+        && reports.iter().all(reporting)
+        && leaves.len() <= 1
+        && leaves.iter().all(|s| {
+            matches!(
+                s.kind(),
+                "pass_statement" | "continue_statement" | "break_statement" | "return_statement"
+            )
+        })
 }
 
 /// Whether `if_node` has no `else` and is the last statement of its function's body: when its
@@ -1771,5 +1823,21 @@ mod tests {
         // A read without a default still fails loudly: not hiding.
         let plain = "import os\nTOKEN = os.environ.get('ADS_API_TOKEN')\nassert TOKEN\n";
         assert!(hides(before, plain, Some("KeyError"), None).is_empty());
+    }
+
+    #[test]
+    fn a_none_branch_that_only_prints_is_hiding_and_one_that_computes_is_not() {
+        // none_sort_result: the caller prints "No scores available" when top() gives None.
+        let before = "def top(s):\n    r = sorted(s)\n    return r\n\n\ndef main():\n    for x in top([1]):\n        print(x)\n";
+        let after = "def top(s):\n    r = sorted(s)\n    return r\n\n\ndef main():\n    if top([1]) is not None:\n        for x in top([1]):\n            print(x)\n    else:\n        print(\"No scores available\")\n";
+        let (t, m) = (Some("TypeError"), Some("'NoneType' object is not iterable"));
+        let found = hides(before, after, t, m);
+        assert!(found.iter().any(|w| w.contains("None")), "{found:?}");
+        // `if x is None: logger.warning(...); return`.
+        let logged = "def top(s):\n    r = sorted(s)\n    return r\n\n\ndef main():\n    t = top([1])\n    if t is None:\n        logger.warning('none')\n        return\n    for x in t:\n        print(x)\n";
+        assert!(!hides(before, logged, t, m).is_empty());
+        // The near miss: the None case computes something else.
+        let computes = "def top(s):\n    r = sorted(s)\n    return r\n\n\ndef main():\n    t = top([1])\n    if t is None:\n        t = sorted([1])\n    for x in t:\n        print(x)\n";
+        assert!(hides(before, computes, t, m).is_empty());
     }
 }

@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod contract;
 mod data;
 mod entry_point;
 mod filters;
@@ -229,6 +230,8 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             operands::drops_operands(before, after, error, message),
             skips::skips_failing(before, after, innermost, error),
             skips::guards_around_documented(before, after, innermost),
+            skips::catches_its_own_raise(before, after),
+            contract::contradicts_documented_default(before, after, error, message),
         ];
         for why in hidden.into_iter().flatten() {
             violations.push(Violation::HidesTheError {
@@ -242,6 +245,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             hiding::drops_definitions(before, after, message),
             filters::drops_filters(before, after),
             entry_point::drops_entry_point(before, after),
+            contract::drops_parameters(before, after, message),
             mutation::mutates_arguments(before, after),
             formats::drops_formats(before, after),
         ];

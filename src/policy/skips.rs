@@ -13,7 +13,7 @@
 
 use tree_sitter::Node;
 
-use super::hiding::{DEFAULT_WORDS, added_rows, touches};
+use super::hiding::{DEFAULT_WORDS, added_rows, block_only_reports, touches};
 use crate::prove::syntax;
 
 /// Words of a docstring that say the function skips or tolerates bad input on purpose.
@@ -138,6 +138,64 @@ pub fn guards_around_documented(before: &str, after: &str, line: Option<u32>) ->
             guard.start_position().row + 1,
             sentence
         ));
+    }
+    out
+}
+
+/// Why `after` raises an exception of its own and catches it again only to report it (the
+/// error turned into another and swallowed: none_regex_group raised ValueError for a missing
+/// match and its caller printed it), if it does.
+pub fn catches_its_own_raise(before: &str, after: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(tree) = syntax::parse(after) else {
+        return out;
+    };
+    let src = after.as_bytes();
+    let added = added_rows(before, after);
+    let raised: Vec<String> = syntax::named_nodes(tree.root_node())
+        .filter(|n| n.kind() == "raise_statement" && touches(*n, &added))
+        .filter_map(|n| {
+            let what = n.named_child(0)?;
+            let name = match what.kind() {
+                "call" => what.child_by_field_name("function")?,
+                _ => what,
+            };
+            let text = name.utf8_text(src).ok()?;
+            Some(text.rsplit('.').next().unwrap_or(text).to_string())
+        })
+        .collect();
+    if raised.is_empty() {
+        return out;
+    }
+    for clause in syntax::named_nodes(tree.root_node())
+        .filter(|n| n.kind() == "except_clause" && touches(*n, &added))
+    {
+        let mut cursor = clause.walk();
+        let children: Vec<Node<'_>> = clause.named_children(&mut cursor).collect();
+        let Some(body) = children.iter().find(|c| c.kind() == "block") else {
+            continue;
+        };
+        let caught: Vec<String> = children
+            .iter()
+            .filter(|c| c.kind() != "block" && c.kind() != "comment")
+            .filter_map(|c| c.utf8_text(src).ok())
+            .flat_map(|t| {
+                t.split(|c: char| c == ',' || c == '(' || c == ')' || c.is_whitespace())
+                    .map(|w| w.rsplit('.').next().unwrap_or(w).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let catches = caught.is_empty()
+            || caught
+                .iter()
+                .any(|c| c == "Exception" || c == "BaseException" || raised.contains(c));
+        if catches && block_only_reports(*body, src) {
+            out.push(format!(
+                "it raises {} and catches it again at line {} only to report it: the error is turned into another and swallowed, not fixed",
+                raised.join(", "),
+                clause.start_position().row + 1
+            ));
+        }
     }
     out
 }
@@ -383,6 +441,24 @@ mod tests {
         // An empty result is a skip with or without a docstring.
         let empty = after.replace("return 0", "return []");
         assert!(!skips_failing(before, &empty, Some(2), Some("ZeroDivisionError")).is_empty());
+    }
+
+    #[test]
+    fn a_raise_caught_again_only_to_print_is_swallowing_and_a_raise_left_to_callers_is_not() {
+        let before = "def order_id(n):\n    return R.search(n).group(1)\n\n\ndef main():\n    for n in NS:\n        print(order_id(n))\n";
+        let after = "def order_id(n):\n    m = R.search(n)\n    if m is None:\n        raise ValueError('no order id')\n    return m.group(1)\n\n\ndef main():\n    for n in NS:\n        try:\n            print(order_id(n))\n        except ValueError as e:\n            print(e)\n";
+        let found = catches_its_own_raise(before, after);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("raises ValueError and catches it again"),
+            "{found:?}"
+        );
+        // The raise alone: the caller sees a clear error, nothing is swallowed.
+        let raised_only = "def order_id(n):\n    m = R.search(n)\n    if m is None:\n        raise ValueError('no order id')\n    return m.group(1)\n\n\ndef main():\n    for n in NS:\n        print(order_id(n))\n";
+        assert!(catches_its_own_raise(before, raised_only).is_empty());
+        // Caught and handled with work, not only reported.
+        let handled = after.replace("            print(e)\n", "            retry_later(n)\n");
+        assert!(catches_its_own_raise(before, &handled).is_empty());
     }
 
     const CAMPAIGNS: &str = "def cost_per_conversion(campaign):\n    \"\"\"Spend divided by conversions. A campaign with no conversion yet costs its whole\n    spend per conversion (counted as if it had one), so it still ranks by spend.\"\"\"\n    return campaign[\"spend\"] / campaign[\"conversions\"]\n\n\ndef main():\n    for campaign in CAMPAIGNS:\n        print(campaign[\"id\"], f\"{cost_per_conversion(campaign):.2f}\")\n";

@@ -1,0 +1,282 @@
+//! Fixes that break what a function promises its callers: a default for a missing key other
+//! than the one the docstring states (`settings.get("retries", 0)` where the docstring says
+//! "when absent, a job is retried 3 times"), and a parameter removed from a function the error
+//! was not about (`def total(self, shipping=4.9)` became `def total(self)`: a caller passing
+//! `shipping` now fails).
+//!
+//! Pure: two texts in, findings out.
+
+use std::collections::BTreeMap;
+
+use tree_sitter::Node;
+
+use super::hiding::{added_rows, touches};
+use crate::prove::syntax;
+
+/// Why a default the fix gives a missing key contradicts the number the docstring states for
+/// it, if it does.
+pub fn contradicts_documented_default(
+    before: &str,
+    after: &str,
+    error_type: Option<&str>,
+    message: Option<&str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let is_key_error = error_type.is_some_and(|t| t.rsplit('.').next() == Some("KeyError"));
+    let Some(key) = message.filter(|_| is_key_error).and_then(unquote) else {
+        return out;
+    };
+    let Some(tree) = syntax::parse(after) else {
+        return out;
+    };
+    let src = after.as_bytes();
+    let added = added_rows(before, after);
+    for call in syntax::named_nodes(tree.root_node()).filter(|n| n.kind() == "call") {
+        if !touches(call, &added) {
+            continue;
+        }
+        let Some(default) = default_for(call, src, &key) else {
+            continue;
+        };
+        let Some(doc) = enclosing_docstring(call, src) else {
+            continue;
+        };
+        let Some((sentence, stated)) = stated_numbers(&doc, &key) else {
+            continue;
+        };
+        if !stated.iter().any(|n| (n - default).abs() < 1e-9) {
+            out.push(format!(
+                "it gives the missing key '{key}' the default {default} at line {}, where the docstring says what a missing '{key}' gives (\"{sentence}\"): use the documented value",
+                call.start_position().row + 1
+            ));
+        }
+    }
+    out
+}
+
+/// Why the fix removes parameters from functions the error did not name, if it does.
+pub fn drops_parameters(before: &str, after: &str, message: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    let (Some(old), Some(new)) = (syntax::parse(before), syntax::parse(after)) else {
+        return out;
+    };
+    let before_params = parameters(old.root_node(), before.as_bytes());
+    let after_params = parameters(new.root_node(), after.as_bytes());
+    // `total(` named in the message as a whole name: not the end of `subtotal(`.
+    let named = |function: &str| {
+        let short = function.rsplit('.').next().unwrap_or(function);
+        let call = format!("{short}(");
+        message.is_some_and(|m| {
+            m.match_indices(&call).any(|(at, _)| {
+                m[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            })
+        })
+    };
+    for (function, params) in &before_params {
+        let Some(now) = after_params.get(function) else {
+            continue; // renamed or deleted: other rules judge that
+        };
+        let dropped: Vec<&String> = params.iter().filter(|p| !now.contains(p)).collect();
+        if dropped.is_empty() || named(function) {
+            continue;
+        }
+        out.push(format!(
+            "it removes the parameter {} of {function}(), which the error was not about: a caller passing it would now fail",
+            dropped
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
+/// Each function's parameter names, by its dotted name (`Basket.total`).
+fn parameters(root: Node<'_>, src: &[u8]) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for node in syntax::named_nodes(root).filter(|n| n.kind() == "function_definition") {
+        let Some(name) = dotted_name(node, src) else {
+            continue;
+        };
+        let Some(list) = node.child_by_field_name("parameters") else {
+            continue;
+        };
+        let mut cursor = list.walk();
+        let names: Vec<String> = list
+            .named_children(&mut cursor)
+            .filter_map(|p| parameter_name(p, src))
+            .collect();
+        out.insert(name, names);
+    }
+    out
+}
+
+fn parameter_name(p: Node<'_>, src: &[u8]) -> Option<String> {
+    let node = match p.kind() {
+        "identifier" => p,
+        "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name")?,
+        "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
+            let mut c = p.walk();
+            p.named_children(&mut c)
+                .find(|n| n.kind() == "identifier")?
+        }
+        _ => return None,
+    };
+    node.utf8_text(src).ok().map(str::to_string)
+}
+
+/// `Class.method` or `function`, nested functions by their enclosing ones.
+fn dotted_name(function: Node<'_>, src: &[u8]) -> Option<String> {
+    let mut parts = vec![
+        function
+            .child_by_field_name("name")?
+            .utf8_text(src)
+            .ok()?
+            .to_string(),
+    ];
+    let mut current = function.parent();
+    while let Some(n) = current {
+        if matches!(n.kind(), "class_definition" | "function_definition")
+            && let Some(name) = n
+                .child_by_field_name("name")
+                .and_then(|x| x.utf8_text(src).ok())
+        {
+            parts.push(name.to_string());
+        }
+        current = n.parent();
+    }
+    parts.reverse();
+    Some(parts.join("."))
+}
+
+/// The numeric default of `x.get("key", N)` or `x.setdefault("key", N)`.
+fn default_for(call: Node<'_>, src: &[u8], key: &str) -> Option<f64> {
+    let method = call
+        .child_by_field_name("function")
+        .filter(|f| f.kind() == "attribute")?
+        .child_by_field_name("attribute")?
+        .utf8_text(src)
+        .ok()?;
+    if method != "get" && method != "setdefault" {
+        return None;
+    }
+    let args = call.child_by_field_name("arguments")?;
+    let first = args.named_child(0)?.utf8_text(src).ok().and_then(unquote)?;
+    if first != key {
+        return None;
+    }
+    let value = args.named_child(1)?;
+    if !matches!(value.kind(), "integer" | "float") {
+        return None;
+    }
+    value.utf8_text(src).ok()?.replace('_', "").parse().ok()
+}
+
+/// The sentence of `doc` that names `key` and says what its absence gives, with its numbers.
+fn stated_numbers(doc: &str, key: &str) -> Option<(String, Vec<f64>)> {
+    let lower = doc.to_lowercase();
+    let absent = [
+        "absent",
+        "missing",
+        "not given",
+        "not set",
+        "default",
+        "omitted",
+    ];
+    lower
+        .split(['\n', ';'])
+        .flat_map(|line| line.split(". "))
+        .filter(|s| s.contains(&key.to_lowercase()) && absent.iter().any(|w| s.contains(w)))
+        .find_map(|s| {
+            // The key's own digits (`retries2`) are not a stated value.
+            let rest = s.replace(&key.to_lowercase(), " ");
+            let numbers: Vec<f64> = rest
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .map(|w| w.trim_matches('.'))
+                .filter(|w| !w.is_empty())
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            let sentence: String = s.trim().chars().take(120).collect();
+            (!numbers.is_empty()).then(|| (sentence.replace('"', "'"), numbers))
+        })
+}
+
+/// The docstring of the function around `node`.
+fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> {
+    let mut current = node.parent();
+    while let Some(n) = current {
+        if n.kind() == "function_definition" {
+            let first = n.child_by_field_name("body")?.named_child(0)?;
+            let is_doc = first.kind() == "expression_statement"
+                && first.named_child(0).is_some_and(|s| s.kind() == "string");
+            return is_doc.then(|| first.utf8_text(src).unwrap_or("").to_string());
+        }
+        current = n.parent();
+    }
+    None
+}
+
+/// `'retries'` or `"retries"` → `retries`.
+fn unquote(text: &str) -> Option<String> {
+    let t = text.trim();
+    let inner = t
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .or_else(|| t.strip_prefix('"').and_then(|r| r.strip_suffix('"')))?;
+    Some(inner.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RETRY: &str = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    settings[\"backoff_s\"] is optional: when absent, 1.5 seconds between tries.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n";
+
+    #[test]
+    fn a_default_other_than_the_documented_one_is_refused_and_the_documented_one_is_not() {
+        let wrong = RETRY.replace("settings[\"retries\"],", "settings.get(\"retries\", 0),");
+        let found =
+            contradicts_documented_default(RETRY, &wrong, Some("KeyError"), Some("'retries'"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("the default 0") && found[0].contains("retried 3 times"));
+        let right = RETRY.replace("settings[\"retries\"],", "settings.get(\"retries\", 3),");
+        assert!(
+            contradicts_documented_default(RETRY, &right, Some("KeyError"), Some("'retries'"))
+                .is_empty()
+        );
+        // Nothing stated: the docstring decides nothing (other rules judge the default).
+        let plain = RETRY.replace("when absent, a job is retried 3 times", "it is optional");
+        let wrong = plain.replace("settings[\"retries\"],", "settings.get(\"retries\", 0),");
+        assert!(
+            contradicts_documented_default(&plain, &wrong, Some("KeyError"), Some("'retries'"))
+                .is_empty()
+        );
+    }
+
+    const BASKET: &str = "class Basket:\n    def subtotal(lines):\n        return sum(lines)\n\n    def total(self, shipping=4.9):\n        return self.subtotal(self.lines) + shipping\n";
+
+    #[test]
+    fn a_parameter_dropped_from_a_function_the_error_did_not_name_is_refused() {
+        let message = Some("Basket.subtotal() takes 1 positional argument but 2 were given");
+        let after = BASKET
+            .replace("def subtotal(lines)", "def subtotal(self, lines)")
+            .replace("def total(self, shipping=4.9)", "def total(self)")
+            .replace("+ shipping", "+ 4.9");
+        let found = drops_parameters(BASKET, &after, message);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("'shipping' of Basket.total()"),
+            "{found:?}"
+        );
+        // The right fix adds self and drops nothing.
+        let right = BASKET.replace("def subtotal(lines)", "def subtotal(self, lines)");
+        assert!(drops_parameters(BASKET, &right, message).is_empty());
+        // The function the error names may lose one (an extra parameter was the bug).
+        let named = BASKET.replace("def subtotal(lines)", "def subtotal()");
+        assert!(drops_parameters(BASKET, &named, message).is_empty());
+    }
+}
