@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::Dashboard;
 use crate::record::RecordError;
-use crate::record::query::Filter;
+use crate::record::query::{Filter, Page};
+use std::collections::BTreeMap;
 
 /// Days of the sparkline each row of the list carries.
 pub const SPARK_DAYS: u32 = 14;
@@ -49,16 +50,7 @@ impl ListQuery {
 }
 
 pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuery>) -> Response {
-    let filter = q.filter();
-    let store = d.store.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let page = store.incidents(&filter)?;
-        let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
-        let daily = store.daily(&ids, SPARK_DAYS, time::OffsetDateTime::now_utc())?;
-        Ok::<_, RecordError>((page, daily))
-    })
-    .await;
-    match found {
+    match page_and_daily(&d, q.filter()).await {
         Ok(Ok((page, daily))) => {
             let rows: Vec<serde_json::Value> = page
                 .rows
@@ -80,6 +72,22 @@ pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuer
         Ok(Err(e)) => unavailable(&e),
         Err(e) => unavailable(&e),
     }
+}
+
+/// A page of the list and its rows' sparklines, read off the async threads. The outer error
+/// is the blocking task's (a panic), the inner the store's.
+pub async fn page_and_daily(
+    d: &Dashboard,
+    filter: Filter,
+) -> Result<Result<(Page, BTreeMap<String, Vec<u64>>), RecordError>, tokio::task::JoinError> {
+    let store = d.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let page = store.incidents(&filter)?;
+        let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+        let daily = store.daily(&ids, SPARK_DAYS, time::OffsetDateTime::now_utc())?;
+        Ok((page, daily))
+    })
+    .await
 }
 
 pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Response {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::hiding::{added_rows, touches};
+use super::hiding::{added_rows, enclosing_docstring, touches};
 use crate::prove::syntax;
 
 /// Why a default the fix gives a missing key contradicts the number the docstring states for
@@ -203,21 +203,6 @@ fn stated_numbers(doc: &str, key: &str) -> Option<(String, Vec<f64>)> {
             let sentence: String = s.trim().chars().take(120).collect();
             (!numbers.is_empty()).then(|| (sentence.replace('"', "'"), numbers))
         })
-}
-
-/// The docstring of the function around `node`.
-fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n.kind() == "function_definition" {
-            let first = n.child_by_field_name("body")?.named_child(0)?;
-            let is_doc = first.kind() == "expression_statement"
-                && first.named_child(0).is_some_and(|s| s.kind() == "string");
-            return is_doc.then(|| first.utf8_text(src).unwrap_or("").to_string());
-        }
-        current = n.parent();
-    }
-    None
 }
 
 /// `'retries'` or `"retries"` → `retries`.

@@ -1230,7 +1230,7 @@ fn docstring_promises_a_default(node: Node<'_>, src: &[u8]) -> bool {
 }
 
 /// The docstring of the function around `node`, lower case; `None` when it has none.
-fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> {
+pub(super) fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> {
     let mut current = node.parent();
     while let Some(n) = current {
         if n.kind() == "function_definition" {

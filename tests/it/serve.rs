@@ -2,7 +2,6 @@
 //! hostile ones. heal is started with `--listen 127.0.0.1:0`; the DSN it prints names the
 //! port. The client is a plain `TcpStream` speaking HTTP/1.1 with `Connection: close`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -331,25 +330,7 @@ fn a_store_failure_is_a_503_and_the_event_counts_when_sent_again() {
 /// with a message saying how to get it, unless `HEAL_TEST_SENTRY_SDK=required` (set by
 /// `.ci/run`), where a missing SDK fails the test.
 fn sdk_python() -> Option<String> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import sentry_sdk, brotli"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(python.to_string_lossy().into_owned());
-    }
-    let how = format!(
-        "{} has no sentry_sdk: run `bash .ci/run` once, or `python3 -m venv target/test-venv && \
-         target/test-venv/bin/pip install pytest==9.2.0 sentry-sdk==2.75.0 brotli==1.2.1`",
-        python.display()
-    );
-    assert!(
-        std::env::var("HEAL_TEST_SENTRY_SDK").as_deref() != Ok("required"),
-        "{how}"
-    );
-    eprintln!("SKIPPED: {how}");
-    None
+    venv_python("sentry_sdk, brotli")
 }
 
 /// A program that reports through the real SDK: a handled error sent with

@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 
 use super::Dashboard;
-use super::api::{ListQuery, SPARK_DAYS};
+use super::api::ListQuery;
 use crate::record::RecordError;
 
 pub async fn overview(State(d): State<Arc<Dashboard>>) -> Response {
@@ -29,16 +29,7 @@ pub async fn overview(State(d): State<Arc<Dashboard>>) -> Response {
 }
 
 pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuery>) -> Response {
-    let store = d.store.clone();
-    let filter = q.filter();
-    let found = tokio::task::spawn_blocking(move || {
-        let page = store.incidents(&filter)?;
-        let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
-        let daily = store.daily(&ids, SPARK_DAYS, time::OffsetDateTime::now_utc())?;
-        Ok::<_, RecordError>((page, daily))
-    })
-    .await;
-    match found {
+    match super::api::page_and_daily(&d, q.filter()).await {
         Ok(Ok((page, daily))) => html_page(list::render(&q, &page, &daily)),
         Ok(Err(e)) => unavailable(&e),
         Err(e) => unavailable(&e),

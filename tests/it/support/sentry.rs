@@ -97,43 +97,16 @@ impl Reply {
     }
 }
 
-/// One HTTP/1.1 POST on its own connection; the answer read to the connection's end.
+/// One HTTP/1.1 POST of an envelope on its own connection; the answer read to the
+/// connection's end.
 pub fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut conn = TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(T)).unwrap();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-sentry-envelope\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    conn.write_all(head.as_bytes()).unwrap();
-    // The server may answer (413) before it has read everything.
-    let _ = conn.write_all(body);
-    let mut raw = Vec::new();
-    conn.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect(&text);
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
+    request(
+        addr,
+        "POST",
+        path,
         headers,
-        body: body.to_string(),
-    }
+        Some(("application/x-sentry-envelope", body)),
+    )
 }
 
 /// `crash.event.json` with another event id: the same error, so the same fingerprint.
@@ -182,7 +155,13 @@ pub fn id(n: usize) -> String {
 
 /// A form POST (`application/x-www-form-urlencoded`) with `headers`, as a browser sends one.
 pub fn post_form(addr: &str, path: &str, headers: &[(&str, &str)], form: &str) -> Reply {
-    request(addr, "POST", path, headers, Some(form))
+    request(
+        addr,
+        "POST",
+        path,
+        headers,
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    )
 }
 
 /// One HTTP/1.1 GET on its own connection; the answer read to the connection's end.
@@ -190,29 +169,31 @@ pub fn get(addr: &str, path: &str) -> Reply {
     request(addr, "GET", path, &[], None)
 }
 
-/// One request on its own connection; the answer read to the connection's end (dechunked).
+/// One request on its own connection, with a body of a content type when given; the answer
+/// read to the connection's end (dechunked).
 fn request(
     addr: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-    form: Option<&str>,
+    body: Option<(&str, &[u8])>,
 ) -> Reply {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(T)).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(form) = form {
+    if let Some((kind, bytes)) = body {
         head.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            form.len()
+            "Content-Type: {kind}\r\nContent-Length: {}\r\n",
+            bytes.len()
         ));
     }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    head.push_str(form.unwrap_or(""));
     conn.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) before it has read everything.
+    let _ = conn.write_all(body.map_or(&[][..], |(_, b)| b));
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
