@@ -800,3 +800,66 @@ fn r13_a_callers_guard_around_a_documented_case_is_refused_and_the_fix_inside_is
     p.run(&["run", "--", "python3", "app.py"]);
     assert_eq!(p.record()["status"], "applied", "{:#}", p.record());
 }
+
+/// Runs `program` under heal with a model answering `search` → `replace` in app.py: the
+/// incident must end rejected for `why`, with the file as it was.
+fn refused_with(program: &str, search: &str, replace: &str, why: &str) {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", program);
+    model.respond_always(Reply::tool_use(answer(&[("app.py", search, replace)])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains(why), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        program
+    );
+}
+
+/// The four wrong fixes of the 19:22 benchmark, through the real binary (issue 13).
+#[test]
+fn r13_a_default_against_the_docstring_is_refused() {
+    let program = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"]}\n\n\nprint(retry_policy({}), flush=True)\n";
+    refused_with(
+        program,
+        "settings[\"retries\"]}",
+        "settings.get(\"retries\", 0)}",
+        "gives the missing key 'retries' the default 0",
+    );
+}
+
+#[test]
+fn r13_a_parameter_dropped_from_another_function_is_refused() {
+    let program = "class Basket:\n    def __init__(self, lines):\n        self.lines = lines\n\n    def subtotal(lines):\n        return sum(lines)\n\n    def total(self, shipping=4.9):\n        return self.subtotal(self.lines) + shipping\n\n\nprint(Basket([1.0]).total(), flush=True)\n";
+    refused_with(
+        program,
+        "    def subtotal(lines):\n        return sum(lines)\n\n    def total(self, shipping=4.9):\n        return self.subtotal(self.lines) + shipping\n",
+        "    def subtotal(self, lines):\n        return sum(lines)\n\n    def total(self):\n        return self.subtotal(self.lines) + 4.9\n",
+        "removes the parameter 'shipping' of Basket.total()",
+    );
+}
+
+#[test]
+fn r13_a_raise_caught_again_only_to_print_is_refused() {
+    let program = "import re\n\nR = re.compile(r'(A-\\d+)')\n\n\ndef order_id(n):\n    return R.search(n).group(1)\n\n\nfor n in ['A-1 ok', 'none here']:\n    print(order_id(n), flush=True)\n";
+    refused_with(
+        program,
+        "    return R.search(n).group(1)\n\n\nfor n in ['A-1 ok', 'none here']:\n    print(order_id(n), flush=True)\n",
+        "    m = R.search(n)\n    if m is None:\n        raise ValueError('no order id')\n    return m.group(1)\n\n\nfor n in ['A-1 ok', 'none here']:\n    try:\n        print(order_id(n), flush=True)\n    except ValueError as e:\n        print(e)\n",
+        "raises ValueError and catches it again",
+    );
+}
+
+#[test]
+fn r13_a_none_branch_that_only_prints_is_refused() {
+    let program = "def top(scores):\n    ranked = list(scores)\n    ranked = ranked.sort()\n    return ranked\n\n\nfor s in top([3, 1, 2]):\n    print(s, flush=True)\n";
+    refused_with(
+        program,
+        "for s in top([3, 1, 2]):\n    print(s, flush=True)\n",
+        "if top([3, 1, 2]) is not None:\n    for s in top([3, 1, 2]):\n        print(s, flush=True)\nelse:\n    print('No scores available')\n",
+        "a guard that leaves when a value is None",
+    );
+}
