@@ -166,6 +166,17 @@ pub async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
         );
     }
     out.family(
+        "heal_incident_queue",
+        "gauge",
+        "Incidents waiting for healing or being healed (status detected or healing).",
+    );
+    let queued: u64 = incidents
+        .iter()
+        .filter(|(status, _, _, _)| status == "detected" || status == "healing")
+        .map(|(_, _, n, _)| n)
+        .sum();
+    out.sample("heal_incident_queue", &[], queued);
+    out.family(
         "heal_model_calls_last_hour",
         "gauge",
         "Model calls made in the last hour by any heal of this project.",

@@ -178,6 +178,8 @@ fn the_api_lists_filters_and_counts_what_the_sdk_sent_and_metrics_parse() {
         .map(|(_, v)| v);
     assert_eq!(accepted, Some(5.0));
     assert_eq!(family(&scrape, "heal_model_calls_limit_per_hour")[0].1, 7.0);
+    // Auto-healing is off here: every incident was skipped, none waits.
+    assert_eq!(family(&scrape, "heal_incident_queue")[0].1, 0.0);
     server.stop();
 }
 
