@@ -36,12 +36,53 @@ pub fn drops_missing_attribute(
         .filter(|(n, _)| **n != name)
         .map(|(n, c)| c.saturating_sub(count(&was, n)))
         .sum();
+    // The attribute put in its place means the opposite (`.lower()` for `.uppercase()`).
+    let opposite: Vec<&String> = now
+        .iter()
+        .filter(|(n, c)| **c > count(&was, n) && opposes(&name, n))
+        .map(|(n, _)| n)
+        .collect();
+    if removed > 0
+        && let Some(n) = opposite.first()
+    {
+        return vec![format!(
+            "it replaces `.{name}`, the attribute the error was about, with `.{n}`, which means the opposite: use the one that exists for what `.{name}` meant"
+        )];
+    }
     if removed == 0 || added >= removed {
         return Vec::new();
     }
     vec![format!(
         "it removes {removed} use(s) of `.{name}`, the attribute the error was about, instead of using one that exists (`.upper()` for `.uppercase()`): what it was meant to do would no longer be done"
     )]
+}
+
+/// Words that mean each other's opposite in method names.
+const OPPOSITES: &[(&str, &str)] = &[
+    ("upper", "lower"),
+    ("max", "min"),
+    ("first", "last"),
+    ("start", "end"),
+    ("begin", "end"),
+    ("head", "tail"),
+    ("left", "right"),
+    ("prev", "next"),
+    ("encode", "decode"),
+    ("open", "close"),
+    ("add", "remove"),
+    ("increase", "decrease"),
+    ("enable", "disable"),
+    ("ascending", "descending"),
+    ("before", "after"),
+];
+
+/// Whether `replacement` holds the opposite of a word `missing` holds (`uppercase`, `lower`).
+fn opposes(missing: &str, replacement: &str) -> bool {
+    let (m, r) = (missing.to_lowercase(), replacement.to_lowercase());
+    OPPOSITES.iter().any(|(a, b)| {
+        (m.contains(a) && r.contains(b) && !r.contains(a))
+            || (m.contains(b) && r.contains(a) && !r.contains(b))
+    })
 }
 
 /// The attribute an `AttributeError` names: `'str' object has no attribute 'uppercase'`,
@@ -119,5 +160,20 @@ mod tests {
             drops_missing_attribute(HEADLINE, &dropped, Some("TypeError"), Some(ERROR.1))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn the_opposite_method_in_its_place_is_refused_and_the_meant_one_is_not() {
+        let lower = HEADLINE.replace(".uppercase()", ".lower()");
+        let f = found(&lower);
+        assert!(
+            f.iter()
+                .any(|w| w.contains("with `.lower()`") || w.contains("`.lower`")),
+            "{f:?}"
+        );
+        assert!(found(&HEADLINE.replace(".uppercase()", ".upper()")).is_empty());
+        // A method of another word altogether (`push` → `append`) is not an opposite.
+        assert!(!opposes("push", "append"));
+        assert!(opposes("uppercase", "lower") && opposes("max_value", "min"));
     }
 }
