@@ -574,6 +574,17 @@ fn median(values: &mut [u64]) -> Option<u64> {
 }
 
 impl Store {
+    /// When the incident was first seen fixed (applied, committed or pushed), if it was.
+    pub fn fixed_at(&self, id: &str) -> Result<Option<String>, RecordError> {
+        let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
+        conn.query_row(
+            "SELECT fixed_at FROM incidents WHERE id = ?1",
+            params![id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .map_err(|e| self.sql(e))
+    }
+
     /// Incidents a fix was sought for, by status and the fix's source (`rule`, `model`).
     pub fn healings_by_status_and_source(&self) -> Result<Vec<(String, String, u64)>, RecordError> {
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;

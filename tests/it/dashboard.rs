@@ -371,6 +371,14 @@ fn every_page_renders_in_chromium_with_the_seeded_figures() {
             json!([["syntax", "passed"], ["rerun", "passed"], ["behaviour", "passed"], ["output", "passed"]])
         );
         assert!(text(&c, "#proof").await.contains("python3 app.py"));
+        let events = c
+            .execute(
+                "return [...document.querySelectorAll('#timeline tr')].map(r => r.dataset.event)",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(events, json!(["detected", "healing", "applied", "now"]), "{events}");
         only_heal_was_asked(&c, &origin).await;
         screenshot(&c, "incident").await;
         c.close().await.unwrap();

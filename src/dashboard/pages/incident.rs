@@ -8,8 +8,9 @@ use maud::{Markup, html};
 use super::layout;
 use crate::record::model::Record;
 
-/// `actions`: whether `serve.token` is set, so the retry and revert forms are offered.
-pub fn render(r: &Record, actions: bool) -> Markup {
+/// `fixed_at`: when the incident was first seen fixed (the store's column). `actions`: whether
+/// `serve.token` is set, so the retry and revert forms are offered.
+pub fn render(r: &Record, fixed_at: Option<&str>, actions: bool) -> Markup {
     let git = r.result.as_ref().and_then(|res| res.git.as_ref());
     layout::page(
         &r.id,
@@ -84,14 +85,35 @@ pub fn render(r: &Record, actions: bool) -> Markup {
             }
             h2 { "Timeline" }
             table #timeline { tbody {
-                tr { th { "detected" } td { (layout::time(&r.created_at)) } }
+                tr data-event="detected" { th { "detected" } td { (layout::time(&r.created_at)) } }
                 @for n in &r.notifications {
-                    tr { th { "slack " (n.message) } td { (layout::time(&n.at)) " " (if n.ok { "delivered" } else { "not delivered" }) } }
+                    tr data-event={ "slack-" (n.message) } {
+                        th { @if n.message == "alert" { "alerted" } @else { "slack " (n.message) } }
+                        td { (layout::time(&n.at)) " " (if n.ok { "delivered" } else { "not delivered" }) }
+                    }
+                }
+                @let stages = r.timings_in_order();
+                @if !stages.is_empty() {
+                    tr data-event="healing" {
+                        th { "healing" }
+                        td { @for (i, (stage, ms)) in stages.iter().enumerate() {
+                            @if i > 0 { ", " } (stage) " " (format!("{:.1}", *ms as f64 / 1000.0)) " s"
+                        } }
+                    }
+                }
+                @if let Some(at) = fixed_at {
+                    tr data-event="applied" { th { "proved and applied" } td { (layout::time(at)) } }
+                }
+                @if let Some(g) = git.filter(|g| g.commit.is_some()) {
+                    tr data-event="committed" {
+                        th { @if g.pushed { "committed and pushed" } @else { "committed" } }
+                        td { (g.git) }
+                    }
                 }
                 @if let Some(restart) = r.result.as_ref().and_then(|res| res.restart.as_ref()) {
-                    tr { th { "restarted" } td { (layout::time(&restart.at)) } }
+                    tr data-event="restarted" { th { "restarted" } td { (layout::time(&restart.at)) } }
                 }
-                tr { th { (r.status.as_str()) } td { "now" } }
+                tr data-event="now" { th { (r.status.as_str()) } td { "now" @if let Some(reason) = &r.reason { ": " (reason) } } }
             } }
             @if let Some(g) = git {
                 h2 { "Git" }

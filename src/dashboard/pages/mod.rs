@@ -39,8 +39,16 @@ pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuer
 pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Response {
     let store = d.store.clone();
     let actions = d.config.serve.token.is_some();
-    match tokio::task::spawn_blocking(move || store.get(&id)).await {
-        Ok(Ok(record)) => html_page(incident::render(&record, actions)),
+    let read = tokio::task::spawn_blocking(move || {
+        let record = store.get(&id)?;
+        let fixed_at = store.fixed_at(&id)?;
+        Ok::<_, RecordError>((record, fixed_at))
+    })
+    .await;
+    match read {
+        Ok(Ok((record, fixed_at))) => {
+            html_page(incident::render(&record, fixed_at.as_deref(), actions))
+        }
         Ok(Err(RecordError::NotFound(id))) => (
             StatusCode::NOT_FOUND,
             Html(
