@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::hiding::{added_rows, enclosing_docstring, touches};
+use super::hiding::{added_rows, enclosing_docstring, quoted, touches};
 use crate::prove::syntax;
 
 /// Why a default the fix gives a missing key contradicts the number the docstring states for
@@ -23,7 +23,7 @@ pub fn contradicts_documented_default(
 ) -> Vec<String> {
     let mut out = Vec::new();
     let is_key_error = error_type.is_some_and(|t| t.rsplit('.').next() == Some("KeyError"));
-    let Some(key) = message.filter(|_| is_key_error).and_then(unquote) else {
+    let Some(key) = message.filter(|_| is_key_error).and_then(quoted) else {
         return out;
     };
     let Some(tree) = syntax::parse(after) else {
@@ -165,7 +165,7 @@ fn default_for(call: Node<'_>, src: &[u8], key: &str) -> Option<f64> {
         return None;
     }
     let args = call.child_by_field_name("arguments")?;
-    let first = args.named_child(0)?.utf8_text(src).ok().and_then(unquote)?;
+    let first = args.named_child(0)?.utf8_text(src).ok().and_then(quoted)?;
     if first != key {
         return None;
     }
@@ -203,16 +203,6 @@ fn stated_numbers(doc: &str, key: &str) -> Option<(String, Vec<f64>)> {
             let sentence: String = s.trim().chars().take(120).collect();
             (!numbers.is_empty()).then(|| (sentence.replace('"', "'"), numbers))
         })
-}
-
-/// `'retries'` or `"retries"` → `retries`.
-fn unquote(text: &str) -> Option<String> {
-    let t = text.trim();
-    let inner = t
-        .strip_prefix('\'')
-        .and_then(|r| r.strip_suffix('\''))
-        .or_else(|| t.strip_prefix('"').and_then(|r| r.strip_suffix('"')))?;
-    Some(inner.to_string())
 }
 
 #[cfg(test)]

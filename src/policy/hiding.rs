@@ -1278,7 +1278,7 @@ fn defaulted(text: &str, name: &str) -> bool {
 }
 
 /// The text of a string literal at the start of `s` (after spaces).
-fn quoted(s: &str) -> Option<String> {
+pub(super) fn quoted(s: &str) -> Option<String> {
     let s = s.trim_start();
     let quote = s.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let body = &s[1..];

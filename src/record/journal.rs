@@ -65,7 +65,7 @@ impl Store {
             return Ok(None);
         }
         record.status = super::model::Status::Healing;
-        super::write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        super::write_row(&tx, &record, super::Indexes::All).map_err(|e| self.sql(e))?;
         insert(&tx, id, step::HEAL, &Value::Object(Default::default())).map_err(|e| self.sql(e))?;
         // Exported inside the write transaction, like every export (ordered across
         // processes).

@@ -220,7 +220,14 @@ impl Store {
                 (record, true)
             }
         };
-        write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        // A repeat only changes its counts: the tags, status and healing it indexes are as
+        // the last write left them (the hot path of an error storm).
+        let indexes = if is_new {
+            Indexes::All
+        } else {
+            Indexes::CountsOnly
+        };
+        write_row(&tx, &record, indexes).map_err(|e| self.sql(e))?;
         index::count_occurrences(&tx, &record, if is_new { count.max(1) } else { count }, now)
             .map_err(|e| self.sql(e))?;
         // Exported inside the write transaction: the database's write lock orders exports
@@ -291,7 +298,7 @@ impl Store {
         let doc = doc.ok_or_else(|| RecordError::NotFound(id.to_string()))?;
         let mut record = parse_doc(id, &doc)?;
         change(&mut record);
-        write_row(&tx, &record).map_err(|e| self.sql(e))?;
+        write_row(&tx, &record, Indexes::All).map_err(|e| self.sql(e))?;
         // Exported inside the write transaction, like an upsert's (ordered across processes).
         self.export(&record)?;
         // Between the JSON export and the database (the truth): a heal killed here leaves an
@@ -393,7 +400,20 @@ fn parse_doc(id: &str, doc: &str) -> Result<Record, RecordError> {
     })
 }
 
-fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
+/// Which of the dashboard's indexes a row write brings up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Indexes {
+    /// Everything the record holds: its status in the daily rows, its tags, its healing.
+    All,
+    /// The row's own columns only: a repeat changed nothing else.
+    CountsOnly,
+}
+
+fn write_row(
+    tx: &rusqlite::Transaction<'_>,
+    record: &Record,
+    indexes: Indexes,
+) -> rusqlite::Result<()> {
     let doc = serde_json::to_string(record)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let columns = index::Columns::of(record);
@@ -425,9 +445,11 @@ fn write_row(tx: &rusqlite::Transaction<'_>, record: &Record) -> rusqlite::Resul
             fixed_now,
         ],
     )?;
-    index::restatus(tx, record)?;
-    index::index_tags(tx, record)?;
-    index::index_healing(tx, record)?;
+    if indexes == Indexes::All {
+        index::restatus(tx, record)?;
+        index::index_tags(tx, record)?;
+        index::index_healing(tx, record)?;
+    }
     Ok(())
 }
 

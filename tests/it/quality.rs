@@ -721,25 +721,11 @@ print(totals_by_currency(LINES), flush=True)
 /// made to fit the data, is applied.
 #[test]
 fn r13_a_guard_that_skips_the_failing_line_is_refused_and_the_fitting_unpack_is_not() {
-    let model = FakeAnthropic::start();
-    let p = project(&model);
-    p.file("app.py", TOTALS);
-    model.respond_always(Reply::tool_use(answer(&[(
-        "app.py",
+    refused_with(
+        TOTALS,
         "        payer, amount = line.split(\",\")\n",
         "        parts = line.split(\",\")\n        if len(parts) != 2:\n            print(\"skipping\", line)\n            continue\n        payer, amount = parts\n",
-    )])));
-    p.run(&["run", "--", "python3", "app.py"]);
-    let r = p.record();
-    assert_eq!(r["status"], "rejected", "{r:#}");
-    let reason = r["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("a guard at line 8 that skips the work the ValueError was in (continue)"),
-        "{reason}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
-        TOTALS
+        "a guard at line 8 that skips the work the ValueError was in (continue)",
     );
 
     let model = FakeAnthropic::start();
@@ -772,21 +758,11 @@ for c in CAMPAIGNS:
 /// covers is refused; the fix in the function is applied.
 #[test]
 fn r13_a_callers_guard_around_a_documented_case_is_refused_and_the_fix_inside_is_not() {
-    let model = FakeAnthropic::start();
-    let p = project(&model);
-    p.file("app.py", CAMPAIGNS);
-    model.respond_always(Reply::tool_use(answer(&[(
-        "app.py",
+    refused_with(
+        CAMPAIGNS,
         "    print(f\"{cost_per_conversion(c):.2f}\", flush=True)\n",
         "    if c[\"conversions\"] > 0:\n        print(f\"{cost_per_conversion(c):.2f}\", flush=True)\n",
-    )])));
-    p.run(&["run", "--", "python3", "app.py"]);
-    let r = p.record();
-    assert_eq!(r["status"], "rejected", "{r:#}");
-    let reason = r["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("leaves cost_per_conversion() as it was and adds a guard"),
-        "{reason}"
+        "leaves cost_per_conversion() as it was and adds a guard",
     );
 
     let model = FakeAnthropic::start();
