@@ -488,10 +488,14 @@ fn revert_and_retry_from_the_page_in_chromium_need_the_token_and_this_origin() {
         let form = c.form(fantoccini::Locator::Css("#retry")).await.unwrap();
         form.set_by_name("token", "dashboard-s3cret").await.unwrap();
         form.submit().await.unwrap();
+        // Wait for the page the retry answers with, not for an element the
+        // page before it also had: closing the browser sooner can drop the POST.
         c.wait()
-            .for_element(fantoccini::Locator::Css("#occurrences"))
+            .for_element(fantoccini::Locator::Css(
+                "[data-status]:not([data-status=reverted])",
+            ))
             .await
-            .unwrap();
+            .expect("the page after the retry shows the incident no longer reverted");
         c.close().await.unwrap();
     });
     // The healer works in the background: wait on the record, not on time.
