@@ -780,6 +780,8 @@ mod tests {
             timings_ms: BTreeMap::new(),
             llm: None,
             heal_failures: 0,
+            hosts: Vec::new(),
+            followed: Vec::new(),
         }
     }
 

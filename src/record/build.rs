@@ -239,6 +239,8 @@ impl Finding {
             timings_ms: BTreeMap::new(),
             llm: None,
             heal_failures: 0,
+            hosts: Vec::new(),
+            followed: Vec::new(),
         }
     }
 }

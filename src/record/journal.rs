@@ -53,6 +53,15 @@ impl Store {
     /// has it or it needs none. Two heal processes on one project never heal one incident
     /// twice.
     pub fn claim(&self, id: &str) -> Result<Option<Record>, RecordError> {
+        if let Some(pg) = &self.shared {
+            // The fleet's claim (a lease on PostgreSQL), and this host's note of it: a heal
+            // killed while healing is found by the next start here, the lease by the fleet.
+            let Some(record) = pg.claim(id)? else {
+                return Ok(None);
+            };
+            self.journal_add(id, step::HEAL, &Value::Object(Default::default()))?;
+            return Ok(Some(record));
+        }
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

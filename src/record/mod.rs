@@ -14,8 +14,11 @@ pub mod fix;
 pub mod index;
 pub mod journal;
 pub mod model;
+pub mod postgres;
 pub mod query;
 pub mod result;
+#[cfg(test)]
+pub(crate) mod store_tests;
 #[cfg(test)]
 mod tests;
 
@@ -59,6 +62,8 @@ pub enum RecordError {
     NotFound(String),
     #[error("the store lock was poisoned by a panic")]
     Poisoned,
+    #[error("{0}")]
+    Postgres(#[from] postgres::PgError),
     #[error("the store {path} cannot be opened: {source}")]
     Schema {
         path: PathBuf,
@@ -73,6 +78,9 @@ pub struct Store {
     conn: Mutex<Connection>,
     db_path: PathBuf,
     errors_dir: PathBuf,
+    /// With `HEAL_DATABASE_URL`: the fleet's incidents, budget and leases live on
+    /// PostgreSQL, and this host's SQLite keeps its journal.
+    shared: Option<postgres::Postgres>,
 }
 
 const SCHEMA: &str = "
@@ -136,7 +144,31 @@ impl Store {
             conn: Mutex::new(conn),
             db_path,
             errors_dir,
+            shared: None,
         })
+    }
+
+    /// Opens this host's store in `storage_dir` (its journal and JSON exports) with the
+    /// fleet's incidents on the PostgreSQL server at `url`.
+    pub fn open_shared(
+        storage_dir: &Path,
+        url: &str,
+        who: postgres::Identity,
+        lease: postgres::Lease,
+    ) -> Result<Store, RecordError> {
+        let mut store = Store::open(storage_dir)?;
+        store.shared = Some(postgres::Postgres::open(
+            url,
+            who,
+            lease,
+            store.errors_dir.clone(),
+        )?);
+        Ok(store)
+    }
+
+    /// The fleet's store, when this one is shared.
+    pub fn shared(&self) -> Option<&postgres::Postgres> {
+        self.shared.as_ref()
     }
 
     pub fn errors_dir(&self) -> &Path {
@@ -178,6 +210,9 @@ impl Store {
         export: Export,
         make: impl FnOnce(String) -> Record,
     ) -> Result<(Record, bool), RecordError> {
+        if let Some(pg) = &self.shared {
+            return pg.upsert(fingerprint, count, now, make);
+        }
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -268,6 +303,9 @@ impl Store {
     /// Rewrites the JSON exports of `ids` from the database, as they are now (the exports an
     /// [`Export::NewOnly`] upsert left behind).
     pub fn export_current(&self, ids: &[String]) -> Result<(), RecordError> {
+        if let Some(pg) = &self.shared {
+            return pg.export_current(ids);
+        }
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         // A write transaction though nothing is written: it holds the write lock, so no
         // other writer's export can land between this read and this export.
@@ -290,6 +328,9 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut Record),
     ) -> Result<Record, RecordError> {
+        if let Some(pg) = &self.shared {
+            return pg.update(id, change);
+        }
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -309,6 +350,9 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> Result<Record, RecordError> {
+        if let Some(pg) = &self.shared {
+            return pg.get(id);
+        }
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let doc: Option<String> = conn
             .query_row(
@@ -327,6 +371,9 @@ impl Store {
 
     /// The newest `limit` incidents, newest first.
     pub fn list(&self, limit: usize) -> Result<Vec<Record>, RecordError> {
+        if let Some(pg) = &self.shared {
+            return pg.list(limit);
+        }
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let mut stmt = conn
             .prepare("SELECT id, doc FROM incidents ORDER BY created_at DESC, id DESC LIMIT ?1")
@@ -350,6 +397,9 @@ impl Store {
     /// Model calls made since `since` (unix seconds), by any heal process of this project:
     /// the hourly limit holds across restarts of heal.
     pub fn llm_calls_since(&self, since: i64) -> Result<u64, RecordError> {
+        if let Some(pg) = &self.shared {
+            return Ok(pg.llm_calls_since(since)?);
+        }
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let n: i64 = conn
             .query_row(
@@ -363,6 +413,9 @@ impl Store {
 
     /// Counts one model call against the hourly limit.
     pub fn add_llm_call(&self, at: i64, incident: &str, model: &str) -> Result<(), RecordError> {
+        if let Some(pg) = &self.shared {
+            return Ok(pg.add_llm_call(at, incident, model)?);
+        }
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         conn.execute(
             "INSERT INTO llm_calls (at, incident, model) VALUES (?1, ?2, ?3)",
@@ -374,14 +427,19 @@ impl Store {
 
     /// Rewrites the JSON export of `record` atomically.
     pub fn export(&self, record: &Record) -> Result<(), RecordError> {
-        let path = self.json_path(&record.id);
-        let err = |source| RecordError::Export {
-            path: path.clone(),
-            source,
-        };
-        let json = serde_json::to_vec_pretty(record).map_err(|e| err(std::io::Error::other(e)))?;
-        crate::apply::atomic::write(&path, &json, None).map_err(err)
+        export_to(&self.errors_dir, record)
     }
+}
+
+/// Rewrites `errors_dir/{id}.json` atomically: the seed's export, on the host that wrote it.
+pub(crate) fn export_to(errors_dir: &Path, record: &Record) -> Result<(), RecordError> {
+    let path = errors_dir.join(format!("{}.json", record.id));
+    let err = |source| RecordError::Export {
+        path: path.clone(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(record).map_err(|e| err(std::io::Error::other(e)))?;
+    crate::apply::atomic::write(&path, &json, None).map_err(err)
 }
 
 fn read_doc(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {

@@ -41,6 +41,21 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order of the enum.
+    pub const ALL: [Status; 11] = [
+        Status::Detected,
+        Status::Healing,
+        Status::Skipped,
+        Status::Failed,
+        Status::Rejected,
+        Status::Applied,
+        Status::Committed,
+        Status::Pushed,
+        Status::Regressed,
+        Status::Reverted,
+        Status::Interrupted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Detected => "detected",
@@ -81,6 +96,29 @@ impl Status {
     }
 }
 
+/// One host's share of an incident's occurrences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostSeen {
+    pub host: String,
+    pub occurrences: u64,
+    /// RFC 3339, UTC.
+    pub first_seen_at: String,
+    /// RFC 3339, UTC.
+    pub last_seen_at: String,
+}
+
+/// An agent that followed a fix: pulled it and restarted its program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Followed {
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// The commit the agent's checkout is at after the pull.
+    pub commit: String,
+    /// Whether its program was restarted on the fixed code.
+    pub restarted: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: String,
@@ -96,6 +134,14 @@ pub struct Record {
     pub last_seen_at: String,
     pub error: ErrorInfo,
     pub context: Context,
+    /// With a fleet's store (PostgreSQL): each host that saw this error, and how often.
+    /// Empty on a single host's store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostSeen>,
+    /// With a fleet's store: the agents that pulled this incident's fix into their checkout
+    /// and restarted their program on it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub followed: Vec<Followed>,
     #[serde(default)]
     pub notifications: Vec<NotificationAttempt>,
     /// Slack thread of the incident (Web API mode), so later stages reply in it.

@@ -54,6 +54,8 @@ fn record(id: &str) -> Record {
         timings_ms: BTreeMap::new(),
         llm: None,
         heal_failures: 0,
+        hosts: Vec::new(),
+        followed: Vec::new(),
     }
 }
 

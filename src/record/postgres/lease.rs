@@ -1,0 +1,188 @@
+//! One healing per error across the fleet: a healer claims an incident with
+//! `SELECT … FOR UPDATE SKIP LOCKED` and holds a lease on it, renewed by a heartbeat while it
+//! heals. A healer that dies stops renewing; once the lease has run out, another healer may
+//! claim the incident and heal it from the start (nothing of the dead one's reached the tree
+//! of another host: a fix is applied only by its own healer, after its proof).
+
+use std::time::Duration;
+
+use tokio_postgres::Transaction;
+
+use super::{Conn, Postgres};
+use crate::record::model::{Record, Status};
+use crate::record::{RecordError, export_to};
+
+/// A claim's terms: how long a healing holds an incident without a heartbeat.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease {
+    pub length: Duration,
+}
+
+impl Lease {
+    fn seconds(self) -> f64 {
+        self.length.as_secs_f64().max(1.0)
+    }
+
+    /// How often a heartbeat renews it: three times per lease, so one late beat loses nothing.
+    fn beat(self) -> Duration {
+        (self.length / 3).max(Duration::from_millis(200))
+    }
+}
+
+impl Postgres {
+    /// Claims incident `id` for a healing by this process: `Some(record)`, now `healing`,
+    /// when it may be healed (or its healer's lease ran out), `None` when another healer holds
+    /// it or it needs no healing. A heartbeat renews the lease until the record leaves
+    /// `healing`.
+    pub fn claim(&self, id: &str) -> Result<Option<Record>, RecordError> {
+        let owned = id.to_string();
+        let lease = self.lease;
+        let claimed = self.call(move |conn| async move {
+            let mut client = conn.client().await?;
+            let tx = client.transaction().await.map_err(|e| conn.db(e))?;
+            let row = tx
+                .query_opt(
+                    "SELECT doc, lease_until IS NULL OR lease_until < now() FROM incidents \
+                     WHERE id = $1 AND project = $2 FOR UPDATE SKIP LOCKED",
+                    &[&owned, &conn.who.project],
+                )
+                .await
+                .map_err(|e| conn.db(e))?;
+            let Some(row) = row else {
+                // Locked by another healer's claim at this moment, or not there at all.
+                let exists = tx
+                    .query_opt(
+                        "SELECT 1 FROM incidents WHERE id = $1 AND project = $2",
+                        &[&owned, &conn.who.project],
+                    )
+                    .await
+                    .map_err(|e| conn.db(e))?;
+                return match exists {
+                    Some(_) => Ok(None),
+                    None => Err(RecordError::NotFound(owned)),
+                };
+            };
+            let record = parse(&owned, row.get(0))?;
+            let Some(record) = conn.take(&tx, record, row.get(1), lease).await? else {
+                return Ok(None);
+            };
+            export_to(&conn.errors_dir, &record)?;
+            tx.commit().await.map_err(|e| conn.db(e))?;
+            Ok(Some(record))
+        })?;
+        if let Some(record) = &claimed {
+            self.heartbeat(&record.id);
+        }
+        Ok(claimed)
+    }
+
+    /// Claims the project's oldest incident that waits for a healer: one no healing has taken
+    /// yet (an agent's), or one whose healer's lease ran out. `None` when there is none, or
+    /// each is being claimed by another healer at this moment.
+    pub fn claim_next(&self) -> Result<Option<Record>, RecordError> {
+        let lease = self.lease;
+        let claimed = self.call(move |conn| async move {
+            let mut client = conn.client().await?;
+            let tx = client.transaction().await.map_err(|e| conn.db(e))?;
+            let row = tx
+                .query_opt(
+                    "SELECT id, doc, lease_until IS NULL OR lease_until < now() FROM incidents \
+                     WHERE project = $1 AND (status = 'detected' \
+                         OR (status = 'healing' AND lease_until < now())) \
+                     ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    &[&conn.who.project],
+                )
+                .await
+                .map_err(|e| conn.db(e))?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let id: String = row.get(0);
+            let record = parse(&id, row.get(1))?;
+            let Some(record) = conn.take(&tx, record, row.get(2), lease).await? else {
+                return Ok(None);
+            };
+            export_to(&conn.errors_dir, &record)?;
+            tx.commit().await.map_err(|e| conn.db(e))?;
+            Ok::<_, RecordError>(Some(record))
+        })?;
+        if let Some(record) = &claimed {
+            self.heartbeat(&record.id);
+        }
+        Ok(claimed)
+    }
+
+    /// Renews this process's lease on `id` until the record leaves `healing` (or the lease
+    /// was lost). A server that does not answer is tried again at the next beat: a lease
+    /// that runs out meanwhile goes to another healer, which is what a dead healer's does.
+    fn heartbeat(&self, id: &str) {
+        let id = id.to_string();
+        let lease = self.lease;
+        self.spawn(move |conn| async move {
+            let holder = conn.holder();
+            loop {
+                tokio::time::sleep(lease.beat()).await;
+                let Ok(client) = conn.client().await else {
+                    continue;
+                };
+                let renewed = client
+                    .execute(
+                        "UPDATE incidents SET lease_until = now() + make_interval(secs => $3) \
+                         WHERE id = $1 AND lease_holder = $2 AND status = 'healing'",
+                        &[&id, &holder, &lease.seconds()],
+                    )
+                    .await;
+                if let Ok(0) = renewed {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn parse(id: &str, doc: serde_json::Value) -> Result<Record, RecordError> {
+    serde_json::from_value(doc).map_err(|source| RecordError::Corrupt {
+        id: id.to_string(),
+        source,
+    })
+}
+
+impl Conn {
+    /// Makes `record` this process's healing, if it may be healed.
+    async fn take(
+        &self,
+        tx: &Transaction<'_>,
+        mut record: Record,
+        expired: bool,
+        lease: Lease,
+    ) -> Result<Option<Record>, RecordError> {
+        let abandoned = record.status == Status::Healing && expired;
+        if !record.status.may_heal() && !abandoned {
+            return Ok(None);
+        }
+        if abandoned {
+            record.reason = Some(
+                "the healer that had this incident stopped renewing its lease: healed again by another"
+                    .to_string(),
+            );
+        }
+        record.status = Status::Healing;
+        let doc = serde_json::to_value(&record).map_err(|source| RecordError::Corrupt {
+            id: record.id.clone(),
+            source,
+        })?;
+        tx.execute(
+            "UPDATE incidents SET status = 'healing', doc = $2, lease_holder = $3, \
+             lease_until = now() + make_interval(secs => $4) WHERE id = $1",
+            &[&record.id, &doc, &self.holder(), &lease.seconds()],
+        )
+        .await
+        .map_err(|e| self.db(e))?;
+        Ok(Some(record))
+    }
+
+    /// This process, as a lease names it.
+    fn holder(&self) -> String {
+        format!("{}/{}", self.who.host, std::process::id())
+    }
+}
