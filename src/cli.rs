@@ -443,13 +443,13 @@ fn tests_line(config: &Config) -> anyhow::Result<String> {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    if !config.storage_dir.join("heal.db").exists() {
+    if config.fleet.database_url.is_none() && !config.storage_dir.join("heal.db").exists() {
         anyhow::bail!(
             "no records in {}: run a program with `heal run -- COMMAND` first, or pass --root",
             config.storage_dir.display()
         );
     }
-    Ok(Store::open(&config.storage_dir)?)
+    Ok(Store::open_for(config)?)
 }
 
 /// heal's own messages go to `writer` (stderr, but for `heal demo`), prefixed `heal:` so they

@@ -27,6 +27,7 @@ pub mod demo;
 pub mod detect;
 pub mod doctor;
 pub mod failpoint;
+pub mod fleet;
 pub mod http;
 pub mod ingest;
 pub mod init;

@@ -86,7 +86,13 @@ fn typed(kind: Kind, value: &toml::Value) -> Option<String> {
             strings.map(|list| serde_json::to_string(&list).unwrap_or_default())
         }
         (
-            Kind::Text | Kind::Url | Kind::OneOf(_) | Kind::Repo | Kind::Author | Kind::Command,
+            Kind::Text
+            | Kind::Url
+            | Kind::PostgresUrl
+            | Kind::OneOf(_)
+            | Kind::Repo
+            | Kind::Author
+            | Kind::Command,
             toml::Value::String(s),
         ) => Some(s.clone()),
         _ => None,

@@ -12,6 +12,8 @@ pub(super) enum Kind {
     },
     Text,
     Url,
+    /// A PostgreSQL connection URL.
+    PostgresUrl,
     OneOf(&'static [&'static str]),
     Repo,
     /// A list of strings: a TOML array, or in the environment a JSON array or a
@@ -30,6 +32,9 @@ impl Kind {
             Kind::U64 { min } => format!("a whole number >= {min}"),
             Kind::Text => "text".to_string(),
             Kind::Url => "an http:// or https:// URL".to_string(),
+            Kind::PostgresUrl => {
+                "a postgres:// URL, like postgres://heal:password@db.internal:5432/heal".to_string()
+            }
             Kind::OneOf(names) => format!("one of {}", names.join(", ")),
             Kind::Repo => "owner/name, like acme/ads-agent".to_string(),
             Kind::List => "a list: a TOML array of strings, or a JSON array or comma-separated list in the environment".to_string(),
@@ -58,7 +63,12 @@ impl Kind {
                 names.join(", "),
                 names.first().copied().unwrap_or_default()
             ),
-            Kind::Text | Kind::Url | Kind::Repo | Kind::Author | Kind::Command => {
+            Kind::Text
+            | Kind::Url
+            | Kind::PostgresUrl
+            | Kind::Repo
+            | Kind::Author
+            | Kind::Command => {
                 format!("{} in quotes, like {name} = \"…\"", self.expected())
             }
         }
@@ -70,6 +80,9 @@ impl Kind {
             Kind::U64 { min } => value.parse::<u64>().is_ok_and(|n| n >= min),
             Kind::Text => true,
             Kind::Url => value.starts_with("http://") || value.starts_with("https://"),
+            Kind::PostgresUrl => {
+                value.starts_with("postgres://") || value.starts_with("postgresql://")
+            }
             Kind::OneOf(names) => names.contains(&value),
             Kind::Repo => {
                 let mut parts = value.split('/');
@@ -111,6 +124,7 @@ const STRUCTURED: &[&str] = &["tools", "json_schema", "json"];
 /// The model asked when HEAL_MODEL is unset, per provider.
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+const FLEET_ROLES: &[&str] = &["healer", "agent"];
 const GIT_MODES: &[&str] = &["push", "branch", "pr", "commit", "off"];
 const SANDBOXES: &[&str] = &["auto", "required", "off"];
 /// Values of .env this long or longer are secrets, whatever their names.
@@ -201,6 +215,14 @@ pub static KEYS: &[Key] = &[
     Key { toml: "serve.rerun_command", env: "HEAL_SERVE_RERUN_COMMAND", kind: Kind::Command, default: None, secret: false, help: "heal serve: the command that runs the code an SDK reported an error from, in a copy of the project, to prove a fix (like python3 main.py --once); without it only verify.commands can judge a fix, and with neither no fix is applied" },
     Key { toml: "serve.restart_command", env: "HEAL_SERVE_RESTART_COMMAND", kind: Kind::Text, default: None, secret: false, help: "heal serve: a shell command run in the project after a fix was applied, to restart the program on it (like systemctl restart ads-agent); its exit and output are kept in the record" },
     Key { toml: "serve.restart_timeout_s", env: "HEAL_SERVE_RESTART_TIMEOUT_S", kind: Kind::U64 { min: 1 }, default: Some("120"), secret: false, help: "heal serve: seconds serve.restart_command may take before it is killed" },
+    Key { toml: "database_url", env: "HEAL_DATABASE_URL", kind: Kind::PostgresUrl, default: None, secret: true, help: "a fleet's shared store on PostgreSQL (unset: SQLite in the storage folder, for one host); the JSON exports stay on the host that writes them" },
+    Key { toml: "fleet.role", env: "HEAL_FLEET_ROLE", kind: Kind::OneOf(FLEET_ROLES), default: Some("healer"), secret: false, help: "with database_url: healer (analyses, proves, applies, commits and pushes, for every host of the project) or agent (supervises and reports, never edits code, follows the healers' fixes)" },
+    Key { toml: "fleet.follow", env: "HEAL_FLEET_FOLLOW", kind: Kind::Bool, default: Some("true"), secret: false, help: "agent: when a fix for an error its program hit is pushed, pull it (git pull --ff-only, never over local changes) and restart the program on it" },
+    Key { toml: "fleet.host", env: "HEAL_HOST", kind: Kind::Text, default: None, secret: false, help: "this host's name in the fleet's records (default: the machine's hostname)" },
+    Key { toml: "fleet.project", env: "HEAL_PROJECT", kind: Kind::Text, default: None, secret: false, help: "the project's name in the fleet's store: the hosts of one program share it (default: the project folder's name)" },
+    Key { toml: "fleet.lease_s", env: "HEAL_FLEET_LEASE_S", kind: Kind::U64 { min: 2 }, default: Some("60"), secret: false, help: "seconds a healer holds an incident without renewing its lease; a healer that died loses it after this, and another takes over" },
+    Key { toml: "fleet.poll_ms", env: "HEAL_FLEET_POLL_MS", kind: Kind::U64 { min: 50 }, default: Some("1000"), secret: false, help: "how often a healer looks in the fleet's store for incidents waiting for a healer, and an agent for fixes to follow" },
+    Key { toml: "fleet.buffer_max", env: "HEAL_FLEET_BUFFER_MAX", kind: Kind::U64 { min: 1 }, default: Some("10000"), secret: false, help: "occurrences an agent keeps on disk while PostgreSQL is down, delivered when it is back; past it the oldest are dropped and counted" },
     Key { toml: "detect.quiet_ms", env: "HEAL_DETECT_QUIET_MS", kind: Kind::U64 { min: 1 }, default: Some("200"), secret: false, help: "stderr silence that ends a logged traceback" },
 ];
 
@@ -223,6 +245,7 @@ impl Key {
         match self.kind {
             Kind::Repo => "\"acme/ads-agent\"".to_string(),
             Kind::Url => "\"https://…\"".to_string(),
+            Kind::PostgresUrl => "\"postgres://…\"".to_string(),
             // A number without a fixed default (it depends on another key): the least allowed.
             Kind::U64 { min } => min.to_string(),
             // A choice without a fixed default (it depends on another key): the first one.

@@ -298,6 +298,7 @@ pub struct Config {
     pub healing: HealingConfig,
     pub git: GitConfig,
     pub serve: ServeConfig,
+    pub fleet: FleetConfig,
     /// Replaces secrets (from the environment, .env and known credential shapes) by
     /// `[REDACTED]` in whatever leaves heal: model requests, Slack, records.
     pub redactor: crate::redact::Redactor,
@@ -323,6 +324,36 @@ pub struct ServeConfig {
     /// `serve.token`: the dashboard's retry and revert need it; `None` leaves the pages
     /// read-only.
     pub token: Option<String>,
+}
+
+/// A fleet's settings: where the shared store is, and this host's part in it.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    /// `database_url` (`HEAL_DATABASE_URL`): `None` keeps the store in SQLite, on this host.
+    pub database_url: Option<String>,
+    pub role: FleetRole,
+    pub follow: bool,
+    /// This host's name in the records.
+    pub host: String,
+    /// The project's name in the shared store.
+    pub project: String,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub buffer_max: u64,
+}
+
+impl FleetConfig {
+    /// An agent of a fleet: it reports and follows, and never edits code.
+    pub fn is_agent(&self) -> bool {
+        self.database_url.is_some() && self.role == FleetRole::Agent
+    }
+}
+
+/// `fleet.role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetRole {
+    Healer,
+    Agent,
 }
 
 /// `run.sentry`.
@@ -744,6 +775,34 @@ impl Config {
                     .map(str::to_string),
                 restart_timeout: Duration::from_secs(num("serve.restart_timeout_s")),
             },
+            fleet: FleetConfig {
+                database_url: get("database_url")
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_string),
+                role: match get("fleet.role") {
+                    Some("agent") => FleetRole::Agent,
+                    _ => FleetRole::Healer,
+                },
+                follow: get("fleet.follow").and_then(parse_bool).unwrap_or(true),
+                host: get("fleet.host")
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(hostname),
+                project: get("fleet.project")
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        root.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "project".to_string())
+                    }),
+                lease: Duration::from_secs(num("fleet.lease_s")),
+                poll: Duration::from_millis(num("fleet.poll_ms")),
+                buffer_max: num("fleet.buffer_max"),
+            },
             redactor,
             settings,
         })
@@ -1097,5 +1156,17 @@ mod tests {
             d.contains("SLACK_WEBHOOK_URL") && d.contains("(set)") && !d.contains("T000"),
             "{d}"
         );
+    }
+}
+
+/// The machine's name, as the fleet's records name a host that did not set `fleet.host`.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if r == 0 && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
     }
 }

@@ -91,7 +91,11 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let config = Arc::new(config);
     // The proof's sandbox, decided once: a required one that cannot start stops heal here,
     // before the program starts.
-    let jail = Arc::new(if config.auto_healing {
+    // An agent of a fleet never edits code: it supervises, reports and follows the fixes
+    // its fleet's healers push.
+    let agent = config.fleet.is_agent();
+    let heals = config.auto_healing && !agent;
+    let jail = Arc::new(if heals {
         Jail::start(
             &config.healing.jail,
             &config.root,
@@ -112,9 +116,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             options.command.join(" ")
         ));
     }
-    if config.auto_healing
-        && let Some(why) = jail.missing()
-    {
+    if heals && let Some(why) = jail.missing() {
         let text = no_sandbox(why);
         tracing::warn!("{text}");
         if let Some(n) = &services.notifier {
@@ -162,11 +164,34 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let mut watch = Arc::new(Watch::default());
     // The git lane commits what the healer applied, and reverts what regressed.
-    if config.auto_healing {
+    if heals {
         services.start_git_lane();
     }
+    // A fleet's duties beside the program: a healer heals what the agents report (and what a
+    // dead healer left), an agent follows the fixes. Both end with the program.
+    let fleet_stop = CancellationToken::new();
+    let mut fleet_tasks = Vec::new();
+    if let Some(store) = store.as_ref().filter(|s| s.shared().is_some()) {
+        if heals {
+            fleet_tasks.push(tokio::spawn(crate::fleet::offer_waiting(
+                config.clone(),
+                store.clone(),
+                jobs_tx.clone(),
+                fleet_stop.clone(),
+            )));
+        }
+        if agent && config.fleet.follow {
+            fleet_tasks.push(tokio::spawn(crate::fleet::follow(
+                config.clone(),
+                store.clone(),
+                services.notifier.clone(),
+                restart_tx.clone(),
+                fleet_stop.clone(),
+            )));
+        }
+    }
     let healer_task = match &store {
-        Some(store) if config.auto_healing => {
+        Some(store) if heals => {
             let healer = Healer::new(
                 store.clone(),
                 services.notifier.clone(),
@@ -186,7 +211,8 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let run_ctx = RunContext {
         command: options.command.clone(),
         tags: options.tags.clone(),
-        skip_reason: (!config.auto_healing).then(|| {
+        // An agent's incidents wait for a healer of the fleet: not skipped.
+        skip_reason: (!config.auto_healing && !agent).then(|| {
             "auto-healing is disabled (ENABLE_AUTO_HEALING=false): detected, recorded and reported only"
                 .to_string()
         }),
@@ -250,6 +276,11 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     // and ends too. A cancelled healing only has its incidents to mark `interrupted`: heal
     // does not wait for more than that.
     let _ = incident_task.await;
+    // The program has ended for good: nothing more to heal for the fleet or to follow.
+    fleet_stop.cancel();
+    for task in fleet_tasks {
+        let _ = task.await;
+    }
     if let Some(task) = healer_task {
         if cancel.is_cancelled() {
             if tokio::time::timeout(CANCEL_CUT, task).await.is_err() {

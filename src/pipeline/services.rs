@@ -130,7 +130,7 @@ impl Services {
 /// The store for `heal run`, which goes on without one: a store that cannot be opened turns
 /// heal into a plain supervisor that says so.
 pub(super) fn open_store(config: &Config) -> Option<Arc<Store>> {
-    match Store::open(&config.storage_dir) {
+    match Store::open_for(config) {
         Ok(store) => Some(Arc::new(store)),
         Err(e) => {
             tracing::error!(

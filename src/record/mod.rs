@@ -166,6 +166,27 @@ impl Store {
         Ok(store)
     }
 
+    /// The store `config` names: this host's SQLite, with the fleet's PostgreSQL when
+    /// `database_url` is set.
+    pub fn open_for(config: &crate::config::Config) -> Result<Store, RecordError> {
+        let fleet = &config.fleet;
+        match &fleet.database_url {
+            None => Store::open(&config.storage_dir),
+            Some(url) => Store::open_shared(
+                &config.storage_dir,
+                url,
+                postgres::Identity {
+                    project: fleet.project.clone(),
+                    host: fleet.host.clone(),
+                    follows: fleet.is_agent() && fleet.follow,
+                },
+                postgres::Lease {
+                    length: fleet.lease,
+                },
+            ),
+        }
+    }
+
     /// The fleet's store, when this one is shared.
     pub fn shared(&self) -> Option<&postgres::Postgres> {
         self.shared.as_ref()

@@ -82,6 +82,7 @@ impl TestDb {
             Identity {
                 project: "shop".to_string(),
                 host: host.to_string(),
+                follows: host.starts_with("agent"),
             },
             Lease { length: lease },
         )
@@ -392,6 +393,7 @@ fn a_database_migrated_by_a_newer_heal_is_refused() {
         Identity {
             project: "shop".into(),
             host: "h".into(),
+            follows: false,
         },
         Lease {
             length: Duration::from_secs(30),
@@ -405,4 +407,49 @@ fn a_database_migrated_by_a_newer_heal_is_refused() {
         "{text}"
     );
     assert!(!text.contains("heal-pg-"), "the password leaked: {text}");
+}
+
+#[test]
+fn an_agent_that_has_not_pulled_a_fix_counts_its_errors_there_and_a_healer_opens_anew() {
+    let Some(db) = TestDb::create() else { return };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let agent = db.open(dirs[0].path(), "agent-1", Duration::from_secs(30));
+    let healer = db.open(dirs[1].path(), "healer", Duration::from_secs(30));
+    let now = time::OffsetDateTime::now_utc();
+    let (r, _) = agent
+        .upsert("fp", 1, now, |id| record(&id, "fp", now))
+        .unwrap();
+    healer.update(&r.id, |r| r.status = Status::Pushed).unwrap();
+    let (again, new) = agent
+        .upsert("fp", 1, now, |_| panic!("the agent runs the old code"))
+        .unwrap();
+    assert!(!new);
+    assert_eq!((again.id.as_str(), again.occurrences), (r.id.as_str(), 2));
+    assert_eq!(again.status, Status::Pushed);
+    assert_eq!(agent.shared().unwrap().to_follow().unwrap().len(), 1);
+    agent
+        .update(&r.id, |r| {
+            r.followed.push(super::model::Followed {
+                host: "agent-1".into(),
+                at: rfc3339(now),
+                commit: "abc".into(),
+                restarted: true,
+            })
+        })
+        .unwrap();
+    assert!(agent.shared().unwrap().to_follow().unwrap().is_empty());
+    // Once followed, the error again is a new incident (the fix did not hold here).
+    let (after, new) = agent
+        .upsert("fp", 1, now, |id| record(&id, "fp", now))
+        .unwrap();
+    assert!(new);
+    assert_ne!(after.id, r.id);
+    // A healer's own repeat after a fix is a new incident too.
+    healer
+        .update(&after.id, |r| r.status = Status::Pushed)
+        .unwrap();
+    let (h, new) = healer
+        .upsert("fp", 1, now, |id| record(&id, "fp", now))
+        .unwrap();
+    assert!(new && h.id != after.id);
 }

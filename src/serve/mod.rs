@@ -83,7 +83,7 @@ pub fn check_listen(config: &Config, addr: SocketAddr) -> Result<(), ServeError>
 /// Runs the server until SIGINT, SIGTERM or SIGHUP. Prints the DSN on stdout once it listens.
 pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeError> {
     check_listen(&config, listen)?;
-    let store = Arc::new(Store::open(&config.storage_dir)?);
+    let store = Arc::new(Store::open_for(&config)?);
     let (key, source) = key::project_key(config.serve.key.as_deref(), &config.storage_dir)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -222,6 +222,21 @@ impl Conn {
                 tx.commit().await.map_err(|e| self.db(e))?;
                 return Ok((record, false));
             }
+            if self.who.follows
+                && let Some(mut record) = self.fixed_not_followed(&tx, fingerprint).await?
+            {
+                // This agent runs the code from before a fix it has not pulled yet: the
+                // error is that incident's, not a new one (nor a regression).
+                if count > 0 {
+                    record.occurrences = record.occurrences.saturating_add(count);
+                    record.last_seen_at = now_text.clone();
+                }
+                record.hosts = self.count_host(&tx, &record.id, count, &now_text).await?;
+                self.write(&tx, &record).await?;
+                export_to(&self.errors_dir, &record)?;
+                tx.commit().await.map_err(|e| self.db(e))?;
+                return Ok((record, false));
+            }
             let id = self.next_id(&tx, now).await?;
             let mut record = match made.take() {
                 Some(mut record) => {
@@ -293,6 +308,26 @@ impl Conn {
         export_to(&self.errors_dir, &record)?;
         tx.commit().await.map_err(|e| self.db(e))?;
         Ok(record)
+    }
+
+    /// The newest fixed incident of `fingerprint` whose fix this host has not followed yet.
+    async fn fixed_not_followed(
+        &self,
+        tx: &Transaction<'_>,
+        fingerprint: &str,
+    ) -> Result<Option<Record>, RecordError> {
+        let row = tx
+            .query_opt(
+                "SELECT doc FROM incidents WHERE project = $1 AND fingerprint = $2 \
+                 AND status IN ('applied', 'committed', 'pushed') \
+                 AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements( \
+                     COALESCE(doc->'followed', '[]'::jsonb)) f WHERE f->>'host' = $3) \
+                 ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE",
+                &[&self.who.project, &fingerprint, &self.who.host],
+            )
+            .await
+            .map_err(|e| self.db(e))?;
+        row.map(|r| parse(r.get(0))).transpose()
     }
 
     /// Saves `record`'s row; a status that leaves `healing` ends its lease.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_postgres::Transaction;
 
-use super::{Conn, Postgres};
+use super::{Conn, PgError, Postgres};
 use crate::record::model::{Record, Status};
 use crate::record::{RecordError, export_to};
 
@@ -184,5 +184,55 @@ impl Conn {
     /// This process, as a lease names it.
     fn holder(&self) -> String {
         format!("{}/{}", self.who.host, std::process::id())
+    }
+}
+
+impl Postgres {
+    /// The project's incidents that wait for a healer, oldest first: not yet taken, or whose
+    /// healer's lease ran out. Read without locks: the claim settles who heals each.
+    pub fn waiting(&self, limit: i64) -> Result<Vec<String>, PgError> {
+        self.call(move |conn| async move {
+            let client = conn.client().await?;
+            let rows = client
+                .query(
+                    "SELECT id FROM incidents WHERE project = $1 AND (status = 'detected' \
+                         OR (status = 'healing' AND lease_until < now())) \
+                     ORDER BY created_at, id LIMIT $2",
+                    &[&conn.who.project, &limit],
+                )
+                .await
+                .map_err(|e| conn.db(e))?;
+            Ok(rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// The project's pushed fixes of errors this host saw, that this host has not followed.
+    pub fn to_follow(&self) -> Result<Vec<Record>, RecordError> {
+        let docs: Vec<serde_json::Value> = self.call(move |conn| async move {
+            let client = conn.client().await?;
+            let rows = client
+                .query(
+                    "SELECT i.doc FROM incidents i \
+                     JOIN occurrences_by_host o ON o.incident = i.id AND o.host = $2 \
+                     WHERE i.project = $1 AND i.status = 'pushed' \
+                     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements( \
+                         COALESCE(i.doc->'followed', '[]'::jsonb)) f WHERE f->>'host' = $2) \
+                     ORDER BY i.created_at, i.id",
+                    &[&conn.who.project, &conn.who.host],
+                )
+                .await
+                .map_err(|e| conn.db(e))?;
+            Ok::<_, PgError>(rows.into_iter().map(|r| r.get(0)).collect())
+        })?;
+        docs.into_iter()
+            .map(|doc| {
+                let id = doc
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                parse(&id, doc)
+            })
+            .collect()
     }
 }

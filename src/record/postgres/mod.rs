@@ -87,6 +87,9 @@ impl PgError {
 pub struct Identity {
     pub project: String,
     pub host: String,
+    /// This host takes fixes by following them (a fleet's agent): until it has pulled a fix,
+    /// its program's errors of that fix's incident count there.
+    pub follows: bool,
 }
 
 /// The PostgreSQL backend of one heal process.
@@ -295,6 +298,7 @@ mod tests {
         let who = Identity {
             project: "p".into(),
             host: "h".into(),
+            follows: false,
         };
         let Err(e) = Postgres::open(
             "postgres://heal:s3cret@127.0.0.1:notaport/db",
@@ -319,6 +323,7 @@ mod tests {
         let who = Identity {
             project: "p".into(),
             host: "h".into(),
+            follows: false,
         };
         let url = format!("postgres://heal:s3cret@127.0.0.1:{port}/db");
         let Err(e) = Postgres::open(&url, who, LEASE, PathBuf::from("/nonexistent")) else {

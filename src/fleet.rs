@@ -1,0 +1,177 @@
+//! A fleet's two background duties in `heal run`, on the shared store (PostgreSQL):
+//!
+//! - a **healer** offers its healing queue the incidents that wait for one: those the agents
+//!   reported (agents never heal), and those whose healer died (its lease ran out). The claim
+//!   in the store settles which healer heals each: one healing per error for the fleet.
+//! - an **agent** follows the fixes: when a fix for an error its program hit is pushed, it
+//!   pulls it into its own checkout (`git pull --ff-only`, never over local changes) and has
+//!   its program restarted on it. The record says which hosts followed, and when.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::commit::git::{Cmd, Git};
+use crate::config::Config;
+use crate::notify::Notifier;
+use crate::pipeline::healing::Job;
+use crate::record::model::Followed;
+use crate::record::{Store, off_thread, rfc3339};
+
+/// Incidents offered to the healer per look.
+const OFFER_BATCH: i64 = 16;
+
+/// Healer: every `poll`, sends the healer the incidents that wait for one, until cancelled.
+/// An incident offered is offered again only after a lease's length (it may have been taken
+/// by another healer, whose lease then decides).
+pub async fn offer_waiting(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    jobs: mpsc::UnboundedSender<Job>,
+    cancel: CancellationToken,
+) {
+    let mut offered: HashMap<String, Instant> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.fleet.poll) => {}
+        }
+        let shared = store.clone();
+        let Some(waiting) =
+            off_thread(
+                "look for incidents waiting for a healer",
+                move || match shared.shared() {
+                    Some(pg) => Ok(pg.waiting(OFFER_BATCH)?),
+                    None => Ok(Vec::new()),
+                },
+            )
+            .await
+        else {
+            continue;
+        };
+        offered.retain(|_, at| at.elapsed() < config.fleet.lease);
+        for id in waiting {
+            if offered.contains_key(&id) {
+                continue;
+            }
+            tracing::info!("incident {id}: waiting for a healer in the fleet's store: healing it");
+            if jobs.send(Job::Heal(id.clone())).is_err() {
+                return;
+            }
+            offered.insert(id, Instant::now());
+        }
+    }
+}
+
+/// Agent: every `poll`, pulls each pushed fix of an error this host saw and asks for a
+/// restart of the program on it, until cancelled.
+pub async fn follow(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    notifier: Option<Notifier>,
+    restart: mpsc::UnboundedSender<String>,
+    cancel: CancellationToken,
+) {
+    // Incidents whose pull was refused, said once each.
+    let mut refused: HashMap<String, String> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.fleet.poll) => {}
+        }
+        let shared = store.clone();
+        let Some(fixes) = off_thread("look for fixes to follow", move || match shared.shared() {
+            Some(pg) => pg.to_follow(),
+            None => Ok(Vec::new()),
+        })
+        .await
+        else {
+            continue;
+        };
+        for record in fixes {
+            match pull(&config).await {
+                Ok(commit) => {
+                    let host = config.fleet.host.clone();
+                    let followed = Followed {
+                        host: host.clone(),
+                        at: rfc3339(time::OffsetDateTime::now_utc()),
+                        commit: commit.clone(),
+                        restarted: true,
+                    };
+                    let store = store.clone();
+                    let id = record.id.clone();
+                    let saved = off_thread("record that this host followed the fix", move || {
+                        store.update(&id, |r| {
+                            if !r.followed.iter().any(|f| f.host == followed.host) {
+                                r.followed.push(followed);
+                            }
+                        })
+                    })
+                    .await;
+                    tracing::info!(
+                        "incident {}: followed its fix ({}) and restarting the program on it",
+                        record.id,
+                        short(&commit)
+                    );
+                    if let (Some(n), Some(record)) = (&notifier, saved) {
+                        n.stage(
+                            &record,
+                            &format!(
+                                "🔁 {host} pulled the fix ({}) and restarts its program on it",
+                                short(&commit)
+                            ),
+                        );
+                    }
+                    let _ = restart.send(record.id.clone());
+                }
+                Err(why) => {
+                    if refused.get(&record.id) != Some(&why) {
+                        let text = format!(
+                            "incident {}: the fix was pushed, but this host does not follow it: {why}",
+                            record.id
+                        );
+                        tracing::warn!("{text}");
+                        if let Some(n) = &notifier {
+                            n.notice(&format!("⚠️ {} {text}", config.fleet.host));
+                        }
+                        refused.insert(record.id.clone(), why);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pulls the checkout's branch from its upstream, fast-forward only, refusing local changes
+/// to tracked files. Returns the commit the checkout is at.
+async fn pull(config: &Config) -> Result<String, String> {
+    let git = match Git::open(&config.root).await {
+        Ok(Some(git)) => git,
+        Ok(None) => return Err("the project is not in a git repository".to_string()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let changed = git
+        .git(["status", "--porcelain", "--untracked-files=no"])
+        .await
+        .map_err(|e| e.to_string())?;
+    if !changed.trim().is_empty() {
+        let files: Vec<&str> = changed.lines().map(|l| l.get(3..).unwrap_or(l)).collect();
+        return Err(format!(
+            "its checkout has local changes ({}): commit or discard them, then `git pull --ff-only`",
+            files.join(", ")
+        ));
+    }
+    git.run(Cmd::new(["pull", "--ff-only", "--quiet"]).timeout(config.git.push_timeout))
+        .await
+        .map_err(|e| e.to_string())?;
+    git.git(["rev-parse", "HEAD"])
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
