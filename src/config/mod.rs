@@ -946,6 +946,18 @@ fn is_local_url(url: &str) -> bool {
     }
 }
 
+/// The machine's name, as the fleet's records name a host that did not set `fleet.host`.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if r == 0 && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1156,17 +1168,5 @@ mod tests {
             d.contains("SLACK_WEBHOOK_URL") && d.contains("(set)") && !d.contains("T000"),
             "{d}"
         );
-    }
-}
-
-/// The machine's name, as the fleet's records name a host that did not set `fleet.host`.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    match std::str::from_utf8(&buf[..end]) {
-        Ok(name) if r == 0 && !name.is_empty() => name.to_string(),
-        _ => "localhost".to_string(),
     }
 }
