@@ -66,13 +66,24 @@ pub async fn offer_waiting(
     }
 }
 
+/// How an agent has its program restarted on a fix it pulled, and sees that it was.
+pub struct Restarts {
+    pub ask: mpsc::UnboundedSender<String>,
+    /// The count of the program's starts so far.
+    pub starts: tokio::sync::watch::Receiver<u64>,
+}
+
+/// How long an agent waits for its program to start again on a fix it pulled (a program in
+/// its restart backoff starts at the end of it).
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Agent: every `poll`, pulls each pushed fix of an error this host saw and asks for a
 /// restart of the program on it, until cancelled.
 pub async fn follow(
     config: Arc<Config>,
     store: Arc<Store>,
     notifier: Option<Notifier>,
-    restart: mpsc::UnboundedSender<String>,
+    mut restarts: Restarts,
     cancel: CancellationToken,
 ) {
     // Incidents whose pull was refused, said once each.
@@ -94,12 +105,23 @@ pub async fn follow(
         for record in fixes {
             match pull(&config).await {
                 Ok(commit) => {
+                    // Recorded once the program has started on the pulled code: until then,
+                    // its errors are the old code's, and count on this fix's incident.
+                    let before = *restarts.starts.borrow_and_update();
+                    let _ = restarts.ask.send(record.id.clone());
+                    let restarted = tokio::select! {
+                        r = tokio::time::timeout(
+                            RESTART_WAIT,
+                            restarts.starts.wait_for(|n| *n > before),
+                        ) => matches!(r, Ok(Ok(_))),
+                        _ = cancel.cancelled() => false,
+                    };
                     let host = config.fleet.host.clone();
                     let followed = Followed {
                         host: host.clone(),
                         at: rfc3339(time::OffsetDateTime::now_utc()),
                         commit: commit.clone(),
-                        restarted: true,
+                        restarted,
                     };
                     let store = store.clone();
                     let id = record.id.clone();
@@ -111,21 +133,22 @@ pub async fn follow(
                         })
                     })
                     .await;
+                    let what = if restarted {
+                        "its program was restarted on it"
+                    } else {
+                        "its program did not start again"
+                    };
                     tracing::info!(
-                        "incident {}: followed its fix ({}) and restarting the program on it",
+                        "incident {}: followed its fix ({}): {what}",
                         record.id,
                         short(&commit)
                     );
                     if let (Some(n), Some(record)) = (&notifier, saved) {
                         n.stage(
                             &record,
-                            &format!(
-                                "🔁 {host} pulled the fix ({}) and restarts its program on it",
-                                short(&commit)
-                            ),
+                            &format!("🔁 {host} pulled the fix ({}): {what}", short(&commit)),
                         );
                     }
-                    let _ = restart.send(record.id.clone());
                 }
                 Err(why) => {
                     if refused.get(&record.id) != Some(&why) {

@@ -170,6 +170,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     // A fleet's duties beside the program: a healer heals what the agents report (and what a
     // dead healer left), an agent follows the fixes. Both end with the program.
     let fleet_stop = CancellationToken::new();
+    let starts = tokio::sync::watch::Sender::new(0u64);
     let mut fleet_tasks = Vec::new();
     if let Some(store) = store.as_ref().filter(|s| s.shared().is_some()) {
         if heals {
@@ -185,7 +186,10 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
                 config.clone(),
                 store.clone(),
                 services.notifier.clone(),
-                restart_tx.clone(),
+                crate::fleet::Restarts {
+                    ask: restart_tx.clone(),
+                    starts: starts.subscribe(),
+                },
                 fleet_stop.clone(),
             )));
         }
@@ -253,6 +257,7 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             detected: detected_tx,
             exits: exits_tx,
             restarts_asked: restart_rx,
+            starts,
         },
         Stop {
             cancel: cancel.clone(),
@@ -370,6 +375,8 @@ struct Channels {
     exits: mpsc::Sender<ExitEvent>,
     /// A fix was applied: restart the program on it.
     restarts_asked: mpsc::UnboundedReceiver<String>,
+    /// Counts the program's starts (an agent waits for the start on a fix it pulled).
+    starts: tokio::sync::watch::Sender<u64>,
 }
 
 /// How a stop signal reaches the rest of heal.
@@ -399,6 +406,7 @@ async fn supervise_loop(
         detected,
         exits,
         mut restarts_asked,
+        starts,
     } = channels;
     let asked_to_stop = |sig: i32| {
         tracing::info!(
@@ -425,6 +433,7 @@ async fn supervise_loop(
     loop {
         let running = supervise::start(&spec, config.quiet, detected.clone())?;
         let pid = running.pid;
+        starts.send_modify(|n| *n += 1);
         tracing::info!("started `{}` (pid {pid})", options.command.join(" "));
         note_child(store.as_ref(), pid, &options.command).await;
         let wait = running.wait(OUTPUT_LINGER);

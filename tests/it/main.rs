@@ -14,6 +14,7 @@ mod detect;
 mod faults;
 mod file_form;
 mod first_hour;
+mod fleet;
 mod git;
 mod git_races;
 mod heal;

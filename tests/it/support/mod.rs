@@ -7,6 +7,7 @@ pub mod git_http;
 pub mod github;
 pub mod openai;
 pub mod peer;
+pub mod postgres;
 pub mod project;
 pub mod sentry;
 pub mod slack;

@@ -1,0 +1,150 @@
+//! A fleet through the real binary: three checkouts of one repository with one bare origin,
+//! two agents and a healer on one PostgreSQL, all three programs crashing on one bug.
+
+use std::path::Path;
+use std::process::Child;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::heal::{APP, FIXED};
+use crate::support::Project;
+use crate::support::git::{commit_and_push_to, git};
+use crate::support::postgres::TestDb;
+use crate::support::project::{Stream, wait_with_timeout};
+use crate::support::slack::FakeSlack;
+
+const T: Duration = Duration::from_secs(120);
+
+/// A bare origin holding the buggy program.
+fn origin() -> (Project, tempfile::TempDir) {
+    let seed = Project::new();
+    seed.file("app.py", APP).file(".gitignore", "storage/\n");
+    let origin = tempfile::tempdir().unwrap();
+    commit_and_push_to(seed.path(), origin.path());
+    (seed, origin)
+}
+
+/// A host: its own clone of `origin`, in the fleet as `name` with `role`.
+fn host(origin: &Path, name: &str, role: &str, db: &TestDb, slack: &FakeSlack) -> Project {
+    let mut p = Project::new();
+    git(p.path(), &["clone", "-q", origin.to_str().unwrap(), "."]);
+    p.env("HEAL_DATABASE_URL", &db.url)
+        .env("HEAL_FLEET_ROLE", role)
+        .env("HEAL_HOST", name)
+        .env("HEAL_PROJECT", "shop")
+        .env("HEAL_FLEET_POLL_MS", "100")
+        .env("HEAL_PROVIDER", "none")
+        .env("SLACK_WEBHOOK_URL", &slack.webhook_url())
+        .env("HEAL_VERIFY_RERUN_SECONDS", "5")
+        // The crashing program is started again until its host has the fix.
+        .env("HEAL_RESTART", "on-failure")
+        .env("HEAL_START_LIMIT_BURST", "100000")
+        .env("HEAL_RESTART_BACKOFF_INITIAL_MS", "200")
+        .env("HEAL_RESTART_BACKOFF_MAX_MS", "300");
+    p
+}
+
+fn finish(child: &mut Child, out: &mut Stream, err: &mut Stream, name: &str) -> String {
+    let status = wait_with_timeout(child, T);
+    let stdout = String::from_utf8_lossy(&out.rest(Duration::from_secs(5))).into_owned();
+    let stderr = String::from_utf8_lossy(&err.rest(Duration::from_secs(5))).into_owned();
+    assert!(
+        status.success(),
+        "{name} ended {status:?}\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+#[test]
+fn three_hosts_one_bug_make_one_incident_one_alert_one_commit_and_both_agents_follow() {
+    let Some(db) = TestDb::create() else { return };
+    let slack = FakeSlack::start();
+    let (_seed, origin) = origin();
+    let healer = host(origin.path(), "healer-1", "healer", &db, &slack);
+    let agents = [
+        host(origin.path(), "agent-1", "agent", &db, &slack),
+        host(origin.path(), "agent-2", "agent", &db, &slack),
+    ];
+    let mut running = Vec::new();
+    for (p, name) in [
+        (&healer, "healer-1"),
+        (&agents[0], "agent-1"),
+        (&agents[1], "agent-2"),
+    ] {
+        let mut child = p.spawn(&["run", "--", "python3", "app.py"]);
+        let out = Stream::new(child.stdout.take().unwrap());
+        let err = Stream::new(child.stderr.take().unwrap());
+        running.push((child, out, err, name));
+    }
+    // Each heal ends once its program ran clean: the healer on its own fix, the agents on
+    // the fix they pulled.
+    for (child, out, err, name) in &mut running {
+        let stdout = finish(child, out, err, name);
+        assert!(stdout.contains("hello team"), "{name}: {stdout}");
+    }
+
+    let records = db.records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let r = &records[0];
+    assert_eq!(r["status"], "pushed", "{r:#}");
+    assert_eq!(r["fix"]["source"], "rule:did-you-mean");
+    let hosts: Vec<&str> = r["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["agent-1", "agent-2", "healer-1"], "{r:#}");
+    let total: u64 = r["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["occurrences"].as_u64().unwrap())
+        .sum();
+    assert_eq!(r["occurrences"].as_u64(), Some(total));
+
+    // One commit on the origin, which both agents followed.
+    let log = git(origin.path(), &["log", "--format=%s", "main"]);
+    assert_eq!(log.lines().count(), 2, "{log}");
+    let head = git(origin.path(), &["rev-parse", "main"]);
+    let mut followed: Vec<(&str, &str, bool)> = r["followed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["host"].as_str().unwrap(),
+                f["commit"].as_str().unwrap(),
+                f["restarted"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    followed.sort();
+    assert_eq!(
+        followed,
+        [
+            ("agent-1", head.as_str(), true),
+            ("agent-2", head.as_str(), true)
+        ]
+    );
+    for agent in &agents {
+        assert_eq!(
+            std::fs::read_to_string(agent.path().join("app.py")).unwrap(),
+            FIXED
+        );
+        assert_eq!(git(agent.path(), &["rev-parse", "HEAD"]), head);
+    }
+
+    // One alert for the whole fleet.
+    let alerts = slack
+        .requests()
+        .iter()
+        .filter(|q| q.body.to_string().contains("ERROR DETECTED"))
+        .count();
+    assert_eq!(alerts, 1, "{:#?}", slack_texts(&slack));
+}
+
+fn slack_texts(slack: &FakeSlack) -> Vec<Value> {
+    slack.requests().into_iter().map(|q| q.body).collect()
+}
