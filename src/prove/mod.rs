@@ -349,6 +349,9 @@ impl Prover {
             Ok(sandbox) => sandbox,
             Err(e) => return Validation::failed_to_start(e),
         };
+        // A healer killed here (its copy made, its proof under way) is what the fleet's
+        // takeover test needs.
+        crate::failpoint::hit("proving");
         let isolation = sandbox.isolation();
         let mut steps = Vec::new();
         let mut next = None;

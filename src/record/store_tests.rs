@@ -342,7 +342,11 @@ fn a_dead_healers_lease_runs_out_and_another_healer_takes_the_incident() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(taken.id, r.id);
-    assert!(taken.reason.unwrap().contains("stopped renewing its lease"));
+    let reason = taken.reason.unwrap();
+    assert!(
+        reason.contains("healer-1/") && reason.contains("stopped renewing its lease"),
+        "{reason}"
+    );
 }
 
 #[test]

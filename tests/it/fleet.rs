@@ -45,7 +45,8 @@ fn host(origin: &Path, name: &str, role: &str, db: &TestDb, slack: &FakeSlack) -
     p
 }
 
-fn finish(child: &mut Child, out: &mut Stream, err: &mut Stream, name: &str) -> String {
+/// Waits for a host's heal to end well; returns its stdout and stderr.
+fn finish(child: &mut Child, out: &mut Stream, err: &mut Stream, name: &str) -> (String, String) {
     let status = wait_with_timeout(child, T);
     let stdout = String::from_utf8_lossy(&out.rest(Duration::from_secs(5))).into_owned();
     let stderr = String::from_utf8_lossy(&err.rest(Duration::from_secs(5))).into_owned();
@@ -53,7 +54,7 @@ fn finish(child: &mut Child, out: &mut Stream, err: &mut Stream, name: &str) -> 
         status.success(),
         "{name} ended {status:?}\n{stdout}\n{stderr}"
     );
-    stdout
+    (stdout, stderr)
 }
 
 #[test]
@@ -80,7 +81,7 @@ fn three_hosts_one_bug_make_one_incident_one_alert_one_commit_and_both_agents_fo
     // Each heal ends once its program ran clean: the healer on its own fix, the agents on
     // the fix they pulled.
     for (child, out, err, name) in &mut running {
-        let stdout = finish(child, out, err, name);
+        let (stdout, _) = finish(child, out, err, name);
         assert!(stdout.contains("hello team"), "{name}: {stdout}");
     }
 
@@ -147,4 +148,80 @@ fn three_hosts_one_bug_make_one_incident_one_alert_one_commit_and_both_agents_fo
 
 fn slack_texts(slack: &FakeSlack) -> Vec<Value> {
     slack.requests().into_iter().map(|q| q.body).collect()
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_healer_killed_during_its_proof_loses_its_lease_and_another_makes_the_one_commit() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let Some(db) = TestDb::create() else { return };
+    let slack = FakeSlack::start();
+    let (_seed, origin) = origin();
+    let mut first = host(origin.path(), "healer-1", "healer", &db, &slack);
+    first
+        .env("HEAL_FAILPOINT", "proving")
+        .env("HEAL_FLEET_LEASE_S", "2");
+    let mut second = host(origin.path(), "healer-2", "healer", &db, &slack);
+    second.env("HEAL_FLEET_LEASE_S", "2");
+    let agents = [
+        host(origin.path(), "agent-1", "agent", &db, &slack),
+        host(origin.path(), "agent-2", "agent", &db, &slack),
+    ];
+    let start = |p: &Project, name: &'static str| {
+        let mut child = p.spawn(&["run", "--", "python3", "app.py"]);
+        let out = Stream::new(child.stdout.take().unwrap());
+        let err = Stream::new(child.stderr.take().unwrap());
+        (child, out, err, name)
+    };
+    let mut running = vec![start(&agents[0], "agent-1"), start(&agents[1], "agent-2")];
+    // healer-1 takes the incident and is killed (SIGKILL) once its proof has started.
+    let (mut killed, _out, mut killed_err, _) = start(&first, "healer-1");
+    let status = wait_with_timeout(&mut killed, T);
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "{}",
+        String::from_utf8_lossy(&killed_err.rest(Duration::from_secs(5)))
+    );
+    let records = db.records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["status"], "healing");
+
+    // healer-2 starts; its own crashes fold into the incident healer-1 held, which it takes
+    // once healer-1's lease has run out.
+    let (mut child, mut out, mut err, name) = start(&second, "healer-2");
+    let (stdout, stderr) = finish(&mut child, &mut out, &mut err, name);
+    assert!(stdout.contains("hello team"), "{stdout}");
+    assert!(
+        stderr.contains("healer-1/") && stderr.contains("stopped renewing its lease"),
+        "{stderr}"
+    );
+    for (child, out, err, name) in &mut running {
+        let (stdout, _) = finish(child, out, err, name);
+        assert!(stdout.contains("hello team"), "{name}: {stdout}");
+    }
+
+    let records = db.records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    let r = &records[0];
+    assert_eq!(r["status"], "pushed", "{r:#}");
+    let log = git(origin.path(), &["log", "--format=%s", "main"]);
+    assert_eq!(log.lines().count(), 2, "exactly one fix commit: {log}");
+    // Nothing of healer-1's reached its tree: it died before applying.
+    assert_eq!(
+        std::fs::read_to_string(first.path().join("app.py")).unwrap(),
+        APP
+    );
+    assert_eq!(
+        std::fs::read_to_string(second.path().join("app.py")).unwrap(),
+        FIXED
+    );
+    let followed: Vec<&str> = r["followed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(followed.len(), 2, "{r:#}");
 }

@@ -42,8 +42,8 @@ impl Postgres {
             let tx = client.transaction().await.map_err(|e| conn.db(e))?;
             let row = tx
                 .query_opt(
-                    "SELECT doc, lease_until IS NULL OR lease_until < now() FROM incidents \
-                     WHERE id = $1 AND project = $2 FOR UPDATE SKIP LOCKED",
+                    "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
+                     FROM incidents WHERE id = $1 AND project = $2 FOR UPDATE SKIP LOCKED",
                     &[&owned, &conn.who.project],
                 )
                 .await
@@ -63,7 +63,10 @@ impl Postgres {
                 };
             };
             let record = parse(&owned, row.get(0))?;
-            let Some(record) = conn.take(&tx, record, row.get(1), lease).await? else {
+            let Some(record) = conn
+                .take(&tx, record, row.get(1), row.get(2), lease)
+                .await?
+            else {
                 return Ok(None);
             };
             export_to(&conn.errors_dir, &record)?;
@@ -86,8 +89,8 @@ impl Postgres {
             let tx = client.transaction().await.map_err(|e| conn.db(e))?;
             let row = tx
                 .query_opt(
-                    "SELECT id, doc, lease_until IS NULL OR lease_until < now() FROM incidents \
-                     WHERE project = $1 AND (status = 'detected' \
+                    "SELECT id, doc, lease_until IS NULL OR lease_until < now(), lease_holder \
+                     FROM incidents WHERE project = $1 AND (status = 'detected' \
                          OR (status = 'healing' AND lease_until < now())) \
                      ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
                     &[&conn.who.project],
@@ -99,7 +102,10 @@ impl Postgres {
             };
             let id: String = row.get(0);
             let record = parse(&id, row.get(1))?;
-            let Some(record) = conn.take(&tx, record, row.get(2), lease).await? else {
+            let Some(record) = conn
+                .take(&tx, record, row.get(2), row.get(3), lease)
+                .await?
+            else {
                 return Ok(None);
             };
             export_to(&conn.errors_dir, &record)?;
@@ -154,6 +160,7 @@ impl Conn {
         tx: &Transaction<'_>,
         mut record: Record,
         expired: bool,
+        holder: Option<String>,
         lease: Lease,
     ) -> Result<Option<Record>, RecordError> {
         let abandoned = record.status == Status::Healing && expired;
@@ -161,10 +168,14 @@ impl Conn {
             return Ok(None);
         }
         if abandoned {
-            record.reason = Some(
-                "the healer that had this incident stopped renewing its lease: healed again by another"
-                    .to_string(),
+            let who = holder.unwrap_or_else(|| "its healer".to_string());
+            let text = format!(
+                "{who} stopped renewing its lease on this healing (it died or lost the database): \
+                 {} heals it again from the start",
+                self.holder()
             );
+            tracing::warn!("incident {}: {text}", record.id);
+            record.reason = Some(text);
         }
         record.status = Status::Healing;
         let doc = serde_json::to_value(&record).map_err(|source| RecordError::Corrupt {
