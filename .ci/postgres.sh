@@ -38,12 +38,17 @@ case "$cmd" in
     port=${3:?the port}
     bin=$(bin_dir)
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    password=heal-pg-$RANDOM$RANDOM
-    as_owner sh -c "printf '%s\n' '$password' > '$dir/pw' && chmod 600 '$dir/pw'"
-    as_owner "$bin/initdb" -D "$dir/data" -U heal --pwfile="$dir/pw" -A scram-sha-256 \
-      --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
-      || { cat "$dir/initdb.log" >&2; exit 1; }
+    if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+    if [ -d "$dir/data" ]; then
+      # Started again after a stop (the fleet's outage test): same data, same password.
+      password=$(cat "$dir/pw")
+    else
+      password=heal-pg-$RANDOM$RANDOM
+      as_owner sh -c "printf '%s\n' '$password' > '$dir/pw' && chmod 600 '$dir/pw'"
+      as_owner "$bin/initdb" -D "$dir/data" -U heal --pwfile="$dir/pw" -A scram-sha-256 \
+        --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c synchronous_commit=off" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }

@@ -198,3 +198,31 @@ async fn pull(config: &Config) -> Result<String, String> {
 fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
 }
+
+/// Any host of a fleet: every `poll`, delivers what it kept while the fleet's store was down,
+/// until cancelled. A server still down is tried again at the next look, quietly: the outage
+/// was said when it began.
+pub async fn deliver(config: Arc<Config>, store: Arc<Store>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.fleet.poll) => {}
+        }
+        let store = store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            if store.buffered()? == 0 {
+                return Ok(0);
+            }
+            store.deliver_buffered()
+        })
+        .await;
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(crate::record::RecordError::Postgres(e))) if e.is_unreachable() => {
+                tracing::debug!("{e}");
+            }
+            Ok(Err(e)) => tracing::error!("cannot deliver the incidents kept on this host: {e}"),
+            Err(e) => tracing::error!("cannot deliver the incidents kept on this host: {e}"),
+        }
+    }
+}

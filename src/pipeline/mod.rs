@@ -173,6 +173,11 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
     let starts = tokio::sync::watch::Sender::new(0u64);
     let mut fleet_tasks = Vec::new();
     if let Some(store) = store.as_ref().filter(|s| s.shared().is_some()) {
+        fleet_tasks.push(tokio::spawn(crate::fleet::deliver(
+            config.clone(),
+            store.clone(),
+            fleet_stop.clone(),
+        )));
         if heals {
             fleet_tasks.push(tokio::spawn(crate::fleet::offer_waiting(
                 config.clone(),

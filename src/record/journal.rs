@@ -10,6 +10,14 @@ use super::model::Record;
 use super::{RecordError, Store};
 
 pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS fleet_outbox (
+    seq       INTEGER PRIMARY KEY,
+    incident  TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    count     INTEGER NOT NULL,
+    at        INTEGER NOT NULL,
+    sealed    INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS journal (
     id       INTEGER PRIMARY KEY,
     incident TEXT NOT NULL,

@@ -14,6 +14,7 @@ pub mod fix;
 pub mod index;
 pub mod journal;
 pub mod model;
+mod outbox;
 pub mod postgres;
 pub mod query;
 pub mod result;
@@ -81,6 +82,13 @@ pub struct Store {
     /// With `HEAL_DATABASE_URL`: the fleet's incidents, budget and leases live on
     /// PostgreSQL, and this host's SQLite keeps its journal.
     shared: Option<postgres::Postgres>,
+    /// With `shared`: distinct errors kept on this host while the fleet's store is down.
+    buffer_max: u64,
+    /// Set while the fleet's store is down, so the outage is said once.
+    outage: std::sync::atomic::AtomicBool,
+    /// The errors this process has recorded in the fleet's store: one kept here during an
+    /// outage is not new, and not alerted again.
+    fleet_seen: Mutex<std::collections::HashSet<String>>,
 }
 
 const SCHEMA: &str = "
@@ -145,6 +153,9 @@ impl Store {
             db_path,
             errors_dir,
             shared: None,
+            buffer_max: 0,
+            outage: std::sync::atomic::AtomicBool::new(false),
+            fleet_seen: Mutex::default(),
         })
     }
 
@@ -183,7 +194,8 @@ impl Store {
                 postgres::Lease {
                     length: fleet.lease,
                 },
-            ),
+            )
+            .map(|store| store.with_buffer(fleet.buffer_max)),
         }
     }
 
@@ -231,9 +243,21 @@ impl Store {
         export: Export,
         make: impl FnOnce(String) -> Record,
     ) -> Result<(Record, bool), RecordError> {
-        if let Some(pg) = &self.shared {
-            return pg.upsert(fingerprint, count, now, make);
+        match &self.shared {
+            Some(_) => self.fleet_upsert(fingerprint, count, now, export, make),
+            None => self.local_upsert(fingerprint, count, now, export, make),
         }
+    }
+
+    /// [`Store::upsert_with`] on this host's SQLite.
+    fn local_upsert(
+        &self,
+        fingerprint: &str,
+        count: u64,
+        now: time::OffsetDateTime,
+        export: Export,
+        make: impl FnOnce(String) -> Record,
+    ) -> Result<(Record, bool), RecordError> {
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -349,7 +373,9 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut Record),
     ) -> Result<Record, RecordError> {
-        if let Some(pg) = &self.shared {
+        if let Some(pg) = &self.shared
+            && !self.is_buffered(id)?
+        {
             return pg.update(id, change);
         }
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
@@ -371,7 +397,9 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> Result<Record, RecordError> {
-        if let Some(pg) = &self.shared {
+        if let Some(pg) = &self.shared
+            && !self.is_buffered(id)?
+        {
             return pg.get(id);
         }
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
@@ -393,7 +421,11 @@ impl Store {
     /// The newest `limit` incidents, newest first.
     pub fn list(&self, limit: usize) -> Result<Vec<Record>, RecordError> {
         if let Some(pg) = &self.shared {
-            return pg.list(limit);
+            match pg.list(limit) {
+                // The fleet's store is down: what this host kept meanwhile.
+                Err(RecordError::Postgres(e)) if e.is_unreachable() => {}
+                other => return other,
+            }
         }
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let mut stmt = conn

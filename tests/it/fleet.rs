@@ -225,3 +225,163 @@ fn a_healer_killed_during_its_proof_loses_its_lease_and_another_makes_the_one_co
         .collect();
     assert_eq!(followed.len(), 2, "{r:#}");
 }
+
+/// A program that runs until stopped, says it is alive, and logs (and survives) one error
+/// each time the test drops a trigger file: `trigger-a` a ValueError, `trigger-b` a
+/// RuntimeError.
+const SERVICE: &str = r#"import os, sys, time, traceback
+
+
+def alpha():
+    raise ValueError("alpha broke")
+
+
+def beta():
+    raise RuntimeError("beta broke")
+
+
+n = 0
+while True:
+    for name, fail in (("a", alpha), ("b", beta)):
+        path = "trigger-" + name
+        if os.path.exists(path):
+            os.remove(path)
+            try:
+                fail()
+            except Exception:
+                traceback.print_exc()
+                sys.stderr.flush()
+    n += 1
+    if n % 10 == 0:
+        print("alive", n, flush=True)
+    time.sleep(0.05)
+"#;
+
+/// Drops a trigger and waits until the program has taken it.
+fn trigger(p: &Project, name: &str) {
+    let path = p.path().join(format!("trigger-{name}"));
+    std::fs::write(&path, "").unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the program never took {name}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `ok` holds for the incidents in the database.
+fn wait_for_records(url: &str, what: &str, ok: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let records = crate::support::postgres::rows(
+            url,
+            "SELECT doc FROM incidents ORDER BY created_at, id",
+        );
+        if ok(&records) {
+            return records;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {what}: {records:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn occurrences(records: &[Value], exc_type: &str) -> Option<u64> {
+    records
+        .iter()
+        .find(|r| r["error"]["type"] == exc_type)
+        .and_then(|r| r["occurrences"].as_u64())
+}
+
+fn alerts_for(slack: &FakeSlack, exc_type: &str) -> usize {
+    slack
+        .requests()
+        .iter()
+        .filter(|q| {
+            let body = q.body.to_string();
+            body.contains("ERROR DETECTED") && body.contains(exc_type)
+        })
+        .count()
+}
+
+#[test]
+fn with_postgres_stopped_an_agent_keeps_its_program_alerts_new_errors_and_delivers_them_once_back()
+{
+    let Some(server) = crate::support::postgres::OwnServer::start() else {
+        return;
+    };
+    let slack = FakeSlack::start();
+    let seed = Project::new();
+    seed.file("service.py", SERVICE)
+        .file(".gitignore", "storage/\n");
+    let origin = tempfile::tempdir().unwrap();
+    commit_and_push_to(seed.path(), origin.path());
+    let mut agent = Project::new();
+    git(
+        agent.path(),
+        &["clone", "-q", origin.path().to_str().unwrap(), "."],
+    );
+    agent
+        .env("HEAL_DATABASE_URL", &server.url)
+        .env("HEAL_FLEET_ROLE", "agent")
+        .env("HEAL_HOST", "agent-1")
+        .env("HEAL_PROJECT", "shop")
+        .env("HEAL_FLEET_POLL_MS", "100")
+        .env("HEAL_PROVIDER", "none")
+        .env("SLACK_WEBHOOK_URL", &slack.webhook_url());
+    let mut child = agent.spawn(&["run", "--", "python3", "service.py"]);
+    let mut out = Stream::new(child.stdout.take().unwrap());
+    let _err = Stream::new(child.stderr.take().unwrap());
+    out.wait_for("alive", T);
+
+    // Up: the first error reaches the fleet's store.
+    trigger(&agent, "a");
+    wait_for_records(&server.url, "recorded ValueError", |r| {
+        occurrences(r, "ValueError") == Some(1)
+    });
+    slack.wait_requests(1, T);
+
+    // Down: the program goes on, a new error is alerted from the host, a repeat is not.
+    server.stop();
+    trigger(&agent, "b");
+    trigger(&agent, "b");
+    trigger(&agent, "a");
+    let deadline = std::time::Instant::now() + T;
+    while alerts_for(&slack, "RuntimeError") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert for the new error while down"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alive = out.wait_for("alive", T);
+    assert!(!alive.is_empty());
+    assert!(matches!(child.try_wait(), Ok(None)), "the program stopped");
+    // Kept on the host meanwhile, in its records.
+    let kept: Vec<Value> = agent.records();
+    assert!(
+        kept.iter().any(|r| r["error"]["type"] == "RuntimeError"),
+        "{kept:#?}"
+    );
+
+    // Back: what was kept is delivered, each occurrence once.
+    server.start_again();
+    let records = wait_for_records(&server.url, "delivered what was kept", |r| {
+        occurrences(r, "RuntimeError") == Some(2) && occurrences(r, "ValueError") == Some(2)
+    });
+    assert_eq!(records.len(), 2, "{records:#?}");
+    // A later error goes straight to the store again, and nothing is counted twice.
+    trigger(&agent, "b");
+    let records = wait_for_records(&server.url, "recorded the next one", |r| {
+        occurrences(r, "RuntimeError") == Some(3)
+    });
+    assert_eq!(occurrences(&records, "ValueError"), Some(2), "{records:#?}");
+    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(alerts_for(&slack, "ValueError"), 1);
+    assert_eq!(alerts_for(&slack, "RuntimeError"), 1);
+    assert!(matches!(child.try_wait(), Ok(None)), "the program stopped");
+}

@@ -64,13 +64,18 @@ impl Postgres {
         let conn = self.conn();
         let at = self.at.clone();
         let turn_end = to_caller.clone();
-        let future = work(
+        let ready = self.ready();
+        let work = work(
             conn,
             Turn {
                 to_caller,
                 from_caller,
             },
         );
+        let future = async move {
+            ready.await?;
+            work.await
+        };
         self.handle.spawn(async move {
             let result = match tokio::time::timeout(CALL_TIMEOUT, future).await {
                 Ok(result) => result,
@@ -101,9 +106,34 @@ impl Postgres {
         make: impl FnOnce(String) -> Record,
     ) -> Result<(Record, bool), RecordError> {
         let fingerprint = fingerprint.to_string();
-        self.with_turn(
-            move |conn, turn| async move { conn.upsert(&fingerprint, count, now, turn).await },
+        let upserted = self.with_turn(
+            move |conn, turn| async move { conn.upsert(&fingerprint, count, now, None, turn).await },
             make,
+        )?;
+        // Without a delivery key, every upsert counts.
+        upserted.ok_or_else(|| PgError::Gone.into())
+    }
+
+    /// Delivers `count` occurrences a host kept while the database was down (`record`, as
+    /// the host recorded it), once: `None` when the delivery `key` was already counted.
+    pub fn deliver(
+        &self,
+        fingerprint: &str,
+        count: u64,
+        at: time::OffsetDateTime,
+        key: &str,
+        record: Record,
+    ) -> Result<Option<(Record, bool)>, RecordError> {
+        let (fingerprint, key) = (fingerprint.to_string(), key.to_string());
+        self.with_turn(
+            move |conn, turn| async move {
+                conn.upsert(&fingerprint, count, at, Some(&key), turn).await
+            },
+            move |id| {
+                let mut record = record;
+                record.id = id;
+                record
+            },
         )
     }
 
@@ -192,13 +222,26 @@ impl Conn {
         fingerprint: &str,
         count: u64,
         now: time::OffsetDateTime,
+        key: Option<&str>,
         mut turn: Turn<String, Record>,
-    ) -> Result<(Record, bool), RecordError> {
+    ) -> Result<Option<(Record, bool)>, RecordError> {
         let mut client = self.client().await?;
         let now_text = rfc3339(now);
         let mut made: Option<Record> = None;
         for _ in 0..UPSERT_TRIES {
             let tx = client.transaction().await.map_err(|e| self.db(e))?;
+            if let Some(key) = key {
+                let first = tx
+                    .execute(
+                        "INSERT INTO buffered_deliveries (key) VALUES ($1) ON CONFLICT DO NOTHING",
+                        &[&key],
+                    )
+                    .await
+                    .map_err(|e| self.db(e))?;
+                if first == 0 {
+                    return Ok(None);
+                }
+            }
             let open = tx
                 .query_opt(
                     &format!(
@@ -220,7 +263,7 @@ impl Conn {
                 self.write(&tx, &record).await?;
                 export_to(&self.errors_dir, &record)?;
                 tx.commit().await.map_err(|e| self.db(e))?;
-                return Ok((record, false));
+                return Ok(Some((record, false)));
             }
             if self.who.follows
                 && let Some(mut record) = self.fixed_not_followed(&tx, fingerprint).await?
@@ -235,7 +278,7 @@ impl Conn {
                 self.write(&tx, &record).await?;
                 export_to(&self.errors_dir, &record)?;
                 tx.commit().await.map_err(|e| self.db(e))?;
-                return Ok((record, false));
+                return Ok(Some((record, false)));
             }
             let id = self.next_id(&tx, now).await?;
             let mut record = match made.take() {
@@ -277,7 +320,7 @@ impl Conn {
             self.write(&tx, &record).await?;
             export_to(&self.errors_dir, &record)?;
             tx.commit().await.map_err(|e| self.db(e))?;
-            return Ok((record, true));
+            return Ok(Some((record, true)));
         }
         Err(PgError::Busy {
             at: self.at.clone(),

@@ -76,7 +76,16 @@ impl PgError {
     pub fn is_unreachable(&self) -> bool {
         match self {
             PgError::Unreachable { .. } | PgError::Timeout { .. } | PgError::Gone => true,
-            PgError::Db { source, .. } => source.is_closed() || source.as_db_error().is_none(),
+            PgError::Db { source, .. } => {
+                source.is_closed()
+                    || source.as_db_error().is_none()
+                    || source.code().is_some_and(|code| {
+                        // The server shutting down or starting (57P01-57P03), or a
+                        // connection exception (class 08).
+                        let code = code.code();
+                        code.starts_with("57P") || code.starts_with("08")
+                    })
+            }
             _ => false,
         }
     }
@@ -102,6 +111,9 @@ pub struct Postgres {
     pub(crate) who: Identity,
     errors_dir: PathBuf,
     lease: Lease,
+    /// Whether this process has brought the schema up to date: at open, or at its first
+    /// call once the server answers (a host may start while it is down).
+    migrated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Postgres {
@@ -152,9 +164,17 @@ impl Postgres {
             who,
             errors_dir,
             lease,
+            migrated: Default::default(),
         };
-        store.call(|pg| async move { pg.migrate().await })?;
-        Ok(store)
+        match store.call(|_| async { Ok::<_, PgError>(()) }) {
+            Ok(()) => Ok(store),
+            // Down at start: this host keeps its incidents until the server answers.
+            Err(e) if e.is_unreachable() => {
+                tracing::warn!("{e}");
+                Ok(store)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Where the server is, for messages: `127.0.0.1:5432/heal`.
@@ -166,7 +186,7 @@ impl Postgres {
         &self.who
     }
 
-    fn conn(&self) -> Conn {
+    pub(super) fn conn(&self) -> Conn {
         Conn {
             pool: self.pool.clone(),
             at: self.at.clone(),
@@ -185,9 +205,14 @@ impl Postgres {
     {
         let conn = self.conn();
         let at = self.at.clone();
+        let ready = self.ready();
         let work = f(conn);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.handle.spawn(async move {
+            let work = async move {
+                ready.await.map_err(E::from)?;
+                work.await
+            };
             let result = match tokio::time::timeout(CALL_TIMEOUT, work).await {
                 Ok(result) => result,
                 Err(_) => Err(E::from(PgError::Timeout { at })),
@@ -196,6 +221,20 @@ impl Postgres {
             let _ = tx.send(result);
         });
         rx.recv().map_err(|_| E::from(PgError::Gone))?
+    }
+
+    /// Brings the schema up to date first, if this process has not yet.
+    pub(super) fn ready(&self) -> impl Future<Output = Result<(), PgError>> + Send + 'static {
+        let migrated = self.migrated.clone();
+        let conn = self.conn();
+        async move {
+            if migrated.load(std::sync::atomic::Ordering::Acquire) {
+                return Ok(());
+            }
+            conn.migrate().await?;
+            migrated.store(true, std::sync::atomic::Ordering::Release);
+            Ok(())
+        }
     }
 
     /// Starts `f` on this backend's runtime without waiting (a lease's heartbeat).
@@ -326,9 +365,10 @@ mod tests {
             follows: false,
         };
         let url = format!("postgres://heal:s3cret@127.0.0.1:{port}/db");
-        let Err(e) = Postgres::open(&url, who, LEASE, PathBuf::from("/nonexistent")) else {
-            panic!("opened a closed port")
-        };
+        // A host may start while the server is down: it opens, and its calls fail.
+        let pg = Postgres::open(&url, who, LEASE, PathBuf::from("/nonexistent"))
+            .expect("a store that is down opens");
+        let e = pg.llm_calls_since(0).expect_err("a closed port answered");
         assert!(e.is_unreachable(), "{e:?}");
         let text = e.to_string();
         assert!(text.contains(&format!("127.0.0.1:{port}/db")), "{text}");

@@ -7,9 +7,10 @@
 use super::{Conn, PgError};
 
 /// The migrations, in order; a migration is never edited once released, only added after.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "
 CREATE TABLE incidents (
     id            TEXT PRIMARY KEY,
     project       TEXT NOT NULL,
@@ -51,10 +52,23 @@ CREATE TABLE llm_calls (
 );
 CREATE INDEX llm_calls_project_at ON llm_calls (project, at);
 ",
-)];
+    ),
+    (
+        2,
+        "
+-- Occurrences a host kept while the database was down, delivered once each: the key of a
+-- delivery is written in the transaction that counts it, so a delivery tried again after a
+-- crash between the database's commit and the host's note of it is not counted twice.
+CREATE TABLE buffered_deliveries (
+    key           TEXT PRIMARY KEY,
+    delivered_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+",
+    ),
+];
 
 /// The newest schema this heal knows.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// An advisory lock key of heal's migrations (any fixed number no other program uses).
 const MIGRATION_LOCK: i64 = 0x6865_616c_0001;

@@ -74,3 +74,78 @@ pub fn rows(url: &str, sql: &str) -> Vec<Value> {
         }
     })
 }
+
+/// A PostgreSQL server of one test's own, which the test may stop and start again (the
+/// fleet's outage test), started by `.ci/postgres.sh`. Stopped when dropped.
+pub struct OwnServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    pub url: String,
+}
+
+impl OwnServer {
+    /// `None` (the test is skipped) where the tests have no PostgreSQL to use.
+    pub fn start() -> Option<OwnServer> {
+        TestDb::create()?;
+        let dir = tempfile::Builder::new()
+            .prefix("heal-it-pg-")
+            .tempdir()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let mut server = OwnServer {
+            dir,
+            port,
+            url: String::new(),
+        };
+        server.url = server.up();
+        Some(server)
+    }
+
+    fn script(&self, args: &[&str]) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "postgres.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn up(&self) -> String {
+        let dir = self.dir.path().to_str().unwrap().to_string();
+        let base = self.script(&["start", &dir, &self.port.to_string()]);
+        let (root, _) = base.rsplit_once('/').unwrap();
+        format!("{root}/postgres")
+    }
+
+    /// Stops the server (fast shutdown: its connections are cut, as in a crash or an upgrade).
+    pub fn stop(&self) {
+        self.script(&["stop", self.dir.path().to_str().unwrap()]);
+    }
+
+    /// Starts it again on the same data and port.
+    pub fn start_again(&self) {
+        self.up();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh"))
+            .args(["stop", self.dir.path().to_str().unwrap()])
+            .output();
+    }
+}
