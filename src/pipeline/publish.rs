@@ -99,6 +99,19 @@ impl Publisher {
                 }
             }
         };
+        // One healer of a fleet commits and pushes at a time: the others wait their turn.
+        let _git_lock = match self.store.shared() {
+            Some(pg) => match pg.git_lock().await {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    tracing::warn!(
+                        "{e}: committing without the fleet's git lock (a push that races another is refused by the remote and retried)"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         let outcome = commit::publish(
             &self.config.git,
             &self.config.root,

@@ -65,6 +65,10 @@ pub enum RecordError {
     Poisoned,
     #[error("{0}")]
     Postgres(#[from] postgres::PgError),
+    #[error(
+        "the incident's record could not be built a second time, after the fleet's store failed"
+    )]
+    Unmade,
     #[error("the store {path} cannot be opened: {source}")]
     Schema {
         path: PathBuf,
@@ -245,18 +249,18 @@ impl Store {
     ) -> Result<(Record, bool), RecordError> {
         match &self.shared {
             Some(_) => self.fleet_upsert(fingerprint, count, now, export, make),
-            None => self.local_upsert(fingerprint, count, now, export, make),
+            None => self.local_upsert(fingerprint, count, now, export, |id| Some(make(id))),
         }
     }
 
-    /// [`Store::upsert_with`] on this host's SQLite.
+    /// [`Store::upsert_with`] on this host's SQLite; `make` giving `None` fails it.
     fn local_upsert(
         &self,
         fingerprint: &str,
         count: u64,
         now: time::OffsetDateTime,
         export: Export,
-        make: impl FnOnce(String) -> Record,
+        make: impl FnOnce(String) -> Option<Record>,
     ) -> Result<(Record, bool), RecordError> {
         let mut conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
         let tx = conn
@@ -295,7 +299,7 @@ impl Store {
             }
             None => {
                 let id = next_id(&tx, now).map_err(|e| self.sql(e))?;
-                let mut record = make(id);
+                let mut record = make(id).ok_or(RecordError::Unmade)?;
                 record.occurrences = count.max(1);
                 (record, true)
             }

@@ -42,28 +42,37 @@ impl Store {
         make: impl FnOnce(String) -> Record,
     ) -> Result<(Record, bool), RecordError> {
         let Some(pg) = &self.shared else {
-            return self.local_upsert(fingerprint, count, now, export, make);
+            return self.local_upsert(fingerprint, count, now, export, |id| Some(make(id)));
         };
-        // Built once, whichever store gives it its id: a fleet's upsert may fail half-way.
-        let record = make(String::new());
+        // Built only for a new incident, and kept: a fleet's upsert may fail after building
+        // it, and the record is then kept here.
+        let mut make = Some(make);
+        let mut made: Option<Record> = None;
+        let mut remake = |id: String| -> Option<Record> {
+            let record = match (made.take(), make.take()) {
+                (Some(mut record), _) => {
+                    record.id = id;
+                    record
+                }
+                (None, Some(make)) => make(id),
+                (None, None) => return None,
+            };
+            made = Some(record.clone());
+            Some(record)
+        };
         // What an outage left goes first, so the fleet sees occurrences in order.
         if self.buffered()? > 0 {
             match self.deliver_buffered() {
                 Ok(_) => {}
                 Err(RecordError::Postgres(e)) if e.is_unreachable() => {
-                    return self.keep(fingerprint, count, now, export, record, &e);
+                    return self.keep(fingerprint, count, now, export, remake, &e);
                 }
                 Err(e) => return Err(e),
             }
         }
-        let kept = record.clone();
-        match pg.upsert(fingerprint, count, now, move |id| {
-            let mut record = record;
-            record.id = id;
-            record
-        }) {
+        match pg.upsert(fingerprint, count, now, &mut remake) {
             Err(RecordError::Postgres(e)) if e.is_unreachable() => {
-                self.keep(fingerprint, count, now, export, kept, &e)
+                self.keep(fingerprint, count, now, export, remake, &e)
             }
             other => {
                 if other.is_ok() {
@@ -86,7 +95,7 @@ impl Store {
         count: u64,
         now: time::OffsetDateTime,
         export: Export,
-        record: Record,
+        make: impl FnMut(String) -> Option<Record>,
         why: &super::postgres::PgError,
     ) -> Result<(Record, bool), RecordError> {
         if !self.outage.swap(true, Ordering::SeqCst) {
@@ -94,11 +103,7 @@ impl Store {
                 "{why}: this host records its incidents here and delivers them when it is back"
             );
         }
-        let (record, is_new) = self.local_upsert(fingerprint, count, now, export, move |id| {
-            let mut record = record;
-            record.id = id;
-            record
-        })?;
+        let (record, is_new) = self.local_upsert(fingerprint, count, now, export, make)?;
         // New here, but already in the fleet's store (seen before the outage): not new.
         let is_new = is_new
             && !self

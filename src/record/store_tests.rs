@@ -457,3 +457,35 @@ fn an_agent_that_has_not_pulled_a_fix_counts_its_errors_there_and_a_healer_opens
         .unwrap();
     assert!(new && h.id != after.id);
 }
+
+#[test]
+fn the_fleets_git_lock_is_held_by_one_healer_at_a_time() {
+    let Some(db) = TestDb::create() else { return };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = db.open(dirs[0].path(), "h1", Duration::from_secs(30));
+    let b = Arc::new(db.open(dirs[1].path(), "h2", Duration::from_secs(30)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let held = rt.block_on(a.shared().unwrap().git_lock()).unwrap();
+    let (got_tx, got) = std::sync::mpsc::channel();
+    let waiter = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let lock = rt.block_on(b.shared().unwrap().git_lock()).unwrap();
+            got_tx.send(()).unwrap();
+            drop(lock);
+        })
+    };
+    // While h1 holds it, h2 waits (a window of the lock's own retry, several times over).
+    assert!(got.recv_timeout(Duration::from_millis(1500)).is_err());
+    drop(held);
+    got.recv_timeout(Duration::from_secs(20))
+        .expect("h2 takes the lock once h1 lets it go");
+    waiter.join().unwrap();
+}

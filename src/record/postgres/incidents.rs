@@ -97,13 +97,15 @@ impl Postgres {
     }
 
     /// Records `count` occurrences of `fingerprint` from this host, folding into the
-    /// project's open incident for it, whichever host opened it.
+    /// project's open incident for it, whichever host opened it. `make` builds a new
+    /// incident's record (given its id) only when there is none; `None` from it fails the
+    /// upsert.
     pub fn upsert(
         &self,
         fingerprint: &str,
         count: u64,
         now: time::OffsetDateTime,
-        make: impl FnOnce(String) -> Record,
+        make: impl FnOnce(String) -> Option<Record>,
     ) -> Result<(Record, bool), RecordError> {
         let fingerprint = fingerprint.to_string();
         let upserted = self.with_turn(
@@ -132,7 +134,7 @@ impl Postgres {
             move |id| {
                 let mut record = record;
                 record.id = id;
-                record
+                Some(record)
             },
         )
     }
@@ -223,7 +225,7 @@ impl Conn {
         count: u64,
         now: time::OffsetDateTime,
         key: Option<&str>,
-        mut turn: Turn<String, Record>,
+        mut turn: Turn<String, Option<Record>>,
     ) -> Result<Option<(Record, bool)>, RecordError> {
         let mut client = self.client().await?;
         let now_text = rfc3339(now);
@@ -286,7 +288,7 @@ impl Conn {
                     record.id = id;
                     record
                 }
-                None => turn.ask(id).await?,
+                None => turn.ask(id).await?.ok_or(PgError::Gone)?,
             };
             record.occurrences = count.max(1);
             let inserted = tx

@@ -14,6 +14,7 @@
 //! [`CALL_TIMEOUT`].
 
 mod budget;
+mod gitlock;
 mod incidents;
 mod lease;
 mod schema;
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use gitlock::GitLock;
 pub use lease::Lease;
 pub use schema::SchemaError;
 
@@ -262,7 +264,7 @@ impl Drop for Postgres {
 #[derive(Clone)]
 pub(crate) struct Conn {
     pool: deadpool_postgres::Pool,
-    at: String,
+    pub(super) at: String,
     who: Identity,
     errors_dir: PathBuf,
 }
