@@ -294,7 +294,8 @@ impl Conn {
             let inserted = tx
                 .execute(
                     "INSERT INTO incidents (id, project, fingerprint, status, created_at, \
-                     last_seen_at, occurrences, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     last_seen_at, occurrences, doc, opened_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp()) \
                      ON CONFLICT DO NOTHING",
                     &[
                         &record.id,

@@ -25,7 +25,11 @@ CREATE TABLE incidents (
     message       TEXT,
     fixed_at      TEXT,
     lease_holder  TEXT,
-    lease_until   TIMESTAMPTZ
+    lease_until   TIMESTAMPTZ,
+    -- The database's clock: when the incident was opened, and first claimed by a healer
+    -- (the fleet's claim latency, bench/fleet).
+    opened_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    claimed_at    TIMESTAMPTZ
 );
 -- One open incident per error and project, whichever host reports it: N hosts hitting one
 -- bug fold into one incident. Closed ones (fixed, reverted) leave room for the next.
