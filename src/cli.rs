@@ -116,6 +116,15 @@ enum Command {
         /// The incident's id, like err_20261130_031500, as `heal list` shows.
         id: String,
     },
+    /// Copy this project's records (its SQLite store in the storage folder) into a fleet's
+    /// PostgreSQL store, each incident once, under its own id where it is free; running it
+    /// again adds nothing twice. Then set database_url (HEAL_DATABASE_URL) to that URL on every
+    /// host of the project.
+    Migrate {
+        /// The PostgreSQL URL, like postgres://heal:PASSWORD@db.internal:5432/heal.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// List the auto-fix commits: hash, date, incident, error type, files.
     Log {
         /// Only commits more recent than this, as git reads it ("1 day ago", "2026-01-28").
@@ -367,6 +376,40 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
                 record.reason.as_deref().unwrap_or("reverted")
             );
             println!("{}", crate::term::escape(&line));
+            Ok(0)
+        }
+        Command::Migrate { to } => {
+            if !config.storage_dir.join("heal.db").exists() {
+                anyhow::bail!(
+                    "no records in {} to migrate: run it in the project's folder, or pass --root",
+                    config.storage_dir.display()
+                );
+            }
+            let local = crate::record::Store::open(&config.storage_dir)?;
+            let fleet = &config.fleet;
+            let pg = crate::record::postgres::Postgres::open(
+                &to,
+                crate::record::postgres::Identity {
+                    project: fleet.project.clone(),
+                    host: fleet.host.clone(),
+                    follows: false,
+                },
+                crate::record::postgres::Lease {
+                    length: fleet.lease,
+                },
+                local.errors_dir().to_path_buf(),
+            )?;
+            let report = crate::record::postgres::migrate(&local, &pg)?;
+            println!(
+                "{}",
+                crate::term::escape(&format!(
+                    "project {} from {} to {}: {report}
+next: set database_url (HEAL_DATABASE_URL) to this URL on every host of the project",
+                    fleet.project,
+                    fleet.host,
+                    pg.at()
+                ))
+            );
             Ok(0)
         }
         Command::Log { since } => {

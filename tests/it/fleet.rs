@@ -385,3 +385,51 @@ fn with_postgres_stopped_an_agent_keeps_its_program_alerts_new_errors_and_delive
     assert_eq!(alerts_for(&slack, "RuntimeError"), 1);
     assert!(matches!(child.try_wait(), Ok(None)), "the program stopped");
 }
+
+#[test]
+fn heal_migrate_moves_a_projects_sqlite_history_once_and_heal_list_reads_it_from_the_fleet() {
+    let Some(db) = TestDb::create() else { return };
+    let mut p = Project::new();
+    p.file("app.py", APP);
+    p.env("HEAL_PROVIDER", "none")
+        .env("HEAL_VERIFY_RERUN_SECONDS", "5")
+        .env("HEAL_HOST", "web-1")
+        .env("HEAL_PROJECT", "shop");
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let local = p.record();
+    assert_eq!(local["status"], "applied", "{local:#}");
+
+    let first = p.run(&["migrate", "--to", &db.url]);
+    assert_eq!(first.code, Some(0), "{first:?}");
+    assert!(
+        first
+            .stdout
+            .contains("1 incident(s) added, 0 already there"),
+        "{first:?}"
+    );
+    assert!(
+        !first.stdout.contains("heal-pg-"),
+        "the password leaked: {first:?}"
+    );
+    let again = p.run(&["migrate", "--to", &db.url]);
+    assert!(
+        again
+            .stdout
+            .contains("0 incident(s) added, 1 already there"),
+        "{again:?}"
+    );
+
+    let records = db.records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["id"], local["id"]);
+    assert_eq!(records[0]["status"], "applied");
+    assert_eq!(records[0]["fix"], local["fix"]);
+    // With database_url set, the project's commands read the fleet's store.
+    p.env("HEAL_DATABASE_URL", &db.url);
+    let list = p.run(&["list"]);
+    assert!(
+        list.stdout.contains(local["id"].as_str().unwrap()),
+        "{list:?}"
+    );
+}

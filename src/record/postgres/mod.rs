@@ -15,6 +15,7 @@
 
 mod budget;
 mod gitlock;
+mod import;
 mod incidents;
 mod lease;
 mod schema;
@@ -25,6 +26,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use gitlock::GitLock;
+pub use import::{Imported, Report, migrate};
 pub use lease::Lease;
 pub use schema::SchemaError;
 
