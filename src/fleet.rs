@@ -17,20 +17,20 @@ use tokio_util::sync::CancellationToken;
 use crate::commit::git::{Cmd, Git};
 use crate::config::Config;
 use crate::notify::Notifier;
-use crate::pipeline::healing::Job;
 use crate::record::model::Followed;
 use crate::record::{Store, off_thread, rfc3339};
 
 /// Incidents offered to the healer per look.
 const OFFER_BATCH: i64 = 16;
 
-/// Healer: every `poll`, sends the healer the incidents that wait for one, until cancelled.
+/// Healer: every `poll`, offers the healer (`offer`, false once it is gone) the incidents that
+/// wait for one, until cancelled.
 /// An incident offered is offered again only after a lease's length (it may have been taken
 /// by another healer, whose lease then decides).
 pub async fn offer_waiting(
     config: Arc<Config>,
     store: Arc<Store>,
-    jobs: mpsc::UnboundedSender<Job>,
+    offer: impl Fn(String) -> bool,
     cancel: CancellationToken,
 ) {
     let mut offered: HashMap<String, Instant> = HashMap::new();
@@ -58,7 +58,7 @@ pub async fn offer_waiting(
                 continue;
             }
             tracing::info!("incident {id}: waiting for a healer in the fleet's store: healing it");
-            if jobs.send(Job::Heal(id.clone())).is_err() {
+            if !offer(id.clone()) {
                 return;
             }
             offered.insert(id, Instant::now());

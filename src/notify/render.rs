@@ -66,6 +66,13 @@ pub fn report_text(record: &Record) -> String {
         Status::Skipped => format!("⏸️ NOT FIXED - {}\n{reason}", record.id),
         other => format!("{} - {}\n{reason}", other.as_str(), record.id),
     };
+    if !record.hosts.is_empty() {
+        out.push_str(&format!(
+            "\nSeen {}{}",
+            occurrences(record.occurrences),
+            on_hosts(record)
+        ));
+    }
     if let Some(analysis) = &record.analysis {
         out.push_str("\n\nAnalysis:");
         for (label, v) in [
@@ -542,20 +549,45 @@ fn status_lines(record: &Record, view: View, m: Mode) -> Vec<String> {
         View::Alert => match why {
             Some(why) => vec![head(&why, VALUE_MAX * 2, m)],
             None => vec![m.render(&format!(
-                "⏳ Recorded: {}.",
-                occurrences(record.occurrences)
+                "⏳ Recorded: {}{}.",
+                occurrences(record.occurrences),
+                on_hosts(record)
             ))],
         },
         View::Update => {
             let mut lines = vec![format!(
-                "{} {} — {}, last seen {}",
+                "{} {} — {}{}, last seen {}",
                 m.bold("Status:"),
                 record.status.as_str(),
                 occurrences(record.occurrences),
+                head(&on_hosts(record), VALUE_MAX, m),
                 head(&record.last_seen_at, 64, m)
             )];
             lines.extend(why.map(|why| head(&why, VALUE_MAX * 2, m)));
             lines
+        }
+    }
+}
+
+/// Hosts shown by name in a fleet's messages; past them, a count.
+const HOSTS_SHOWN: usize = 5;
+
+/// ` on web-1`, or ` on 3 hosts: web-1 ×5, web-2 ×1, web-3 ×2`: which hosts of a fleet saw the
+/// error, and how often; empty for a single host's store.
+fn on_hosts(record: &Record) -> String {
+    match record.hosts.as_slice() {
+        [] => String::new(),
+        [one] => format!(" on {}", one.host),
+        many => {
+            let mut named: Vec<String> = many
+                .iter()
+                .take(HOSTS_SHOWN)
+                .map(|h| format!("{} ×{}", h.host, h.occurrences))
+                .collect();
+            if many.len() > HOSTS_SHOWN {
+                named.push(format!("{} more", many.len() - HOSTS_SHOWN));
+            }
+            format!(" on {} hosts: {}", many.len(), named.join(", "))
         }
     }
 }
@@ -783,6 +815,37 @@ mod tests {
             hosts: Vec::new(),
             followed: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_fleets_messages_say_which_hosts_saw_the_error_and_how_often() {
+        use crate::record::model::HostSeen;
+        let mut r = record();
+        let seen = |host: &str, n| HostSeen {
+            host: host.into(),
+            occurrences: n,
+            first_seen_at: "2026-01-28T14:30:22Z".into(),
+            last_seen_at: "2026-01-28T14:30:22Z".into(),
+        };
+        r.hosts = vec![seen("web-1", 1)];
+        assert!(
+            texts(&alert(&r))
+                .join("\n")
+                .contains("1 occurrence on web-1")
+        );
+        r.occurrences = 6;
+        r.hosts = (1..=7).map(|i| seen(&format!("web-{i}"), 1)).collect();
+        r.hosts[0].occurrences = 0;
+        let all = texts(&update(&r)).join("\n");
+        assert!(
+            all.contains("6 occurrences on 7 hosts: web-1 ×0, web-2 ×1") && all.contains("2 more"),
+            "{all}"
+        );
+        r.status = Status::Pushed;
+        assert!(report_text(&r).contains("Seen 6 occurrences on 7 hosts"));
+        // Without a fleet, nothing changes.
+        r.hosts.clear();
+        assert!(!texts(&alert(&r)).join("\n").contains(" on "));
     }
 
     fn texts(m: &Message) -> Vec<String> {

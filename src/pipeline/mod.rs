@@ -179,10 +179,11 @@ pub async fn run(config: Config, options: RunOptions) -> Result<i32, PipelineErr
             fleet_stop.clone(),
         )));
         if heals {
+            let jobs = jobs_tx.clone();
             fleet_tasks.push(tokio::spawn(crate::fleet::offer_waiting(
                 config.clone(),
                 store.clone(),
-                jobs_tx.clone(),
+                move |id| jobs.send(healing::Job::Heal(id)).is_ok(),
                 fleet_stop.clone(),
             )));
         }

@@ -172,11 +172,37 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
         max_calls_per_hour: config.healing.max_calls_per_hour,
         ingest: app.clone(),
     });
+    // On a fleet's store: what this host kept while the database was down is delivered, and
+    // a healing heal serve heals what the fleet's agents report.
+    let fleet_stop = tokio_util::sync::CancellationToken::new();
+    let mut fleet_tasks = Vec::new();
+    if export_store.shared().is_some() {
+        fleet_tasks.push(tokio::spawn(crate::fleet::deliver(
+            config.clone(),
+            export_store.clone(),
+            fleet_stop.clone(),
+        )));
+        if let Some(queue) = healing.as_ref().map(|h| h.queue.clone()) {
+            fleet_tasks.push(tokio::spawn(crate::fleet::offer_waiting(
+                config.clone(),
+                export_store.clone(),
+                move |id| {
+                    queue.heal(&id);
+                    true
+                },
+                fleet_stop.clone(),
+            )));
+        }
+    }
     let routes = routes::router(app).merge(crate::dashboard::router(dashboard));
     let served = axum::serve(listener, routes)
         .with_graceful_shutdown(stop)
         .await;
     tracing::info!("heal serve stops");
+    fleet_stop.cancel();
+    for task in fleet_tasks {
+        let _ = task.await;
+    }
     exporter.abort();
     behind.write(&export_store).await;
     if let Some(healing) = healing {
