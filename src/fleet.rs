@@ -226,3 +226,50 @@ pub async fn deliver(config: Arc<Config>, store: Arc<Store>, cancel: Cancellatio
         }
     }
 }
+
+/// How far back each look of the mirror reaches before the previous one: a write committed
+/// late (its transaction began before the previous look) is still copied.
+const MIRROR_OVERLAP: f64 = 30.0;
+
+/// heal serve on a fleet's store: every `poll`, copies the project's incidents written since
+/// the last look (and the last hour's model calls) into `view`, the dashboard's store, until
+/// cancelled.
+pub async fn mirror(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    view: Arc<Store>,
+    cancel: CancellationToken,
+) {
+    let mut since = 0.0_f64;
+    loop {
+        let (store, view2) = (store.clone(), view.clone());
+        let from = since;
+        let looked = tokio::task::spawn_blocking(move || {
+            let Some(pg) = store.shared() else {
+                return Ok(from);
+            };
+            let changes = pg.changed_since(from)?;
+            for record in &changes.records {
+                view2.mirror(record)?;
+            }
+            let hour_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 3600;
+            view2.mirror_llm_calls(hour_ago, &pg.llm_calls(hour_ago)?)?;
+            Ok::<_, crate::record::RecordError>(changes.read_at - MIRROR_OVERLAP)
+        })
+        .await;
+        match looked {
+            Ok(Ok(next)) => since = next.max(since),
+            Ok(Err(crate::record::RecordError::Postgres(e))) if e.is_unreachable() => {
+                tracing::debug!("{e}");
+            }
+            Ok(Err(e)) => {
+                tracing::error!("cannot copy the fleet's incidents for the dashboard: {e}")
+            }
+            Err(e) => tracing::error!("cannot copy the fleet's incidents for the dashboard: {e}"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.fleet.poll) => {}
+        }
+    }
+}

@@ -80,7 +80,7 @@ pub async fn page_and_daily(
     d: &Dashboard,
     filter: Filter,
 ) -> Result<Result<(Page, BTreeMap<String, Vec<u64>>), RecordError>, tokio::task::JoinError> {
-    let store = d.store.clone();
+    let store = d.view.clone();
     tokio::task::spawn_blocking(move || {
         let page = store.incidents(&filter)?;
         let ids: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
@@ -91,7 +91,7 @@ pub async fn page_and_daily(
 }
 
 pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Response {
-    let store = d.store.clone();
+    let store = d.view.clone();
     match tokio::task::spawn_blocking(move || store.get(&id)).await {
         Ok(Ok(record)) => Json(record).into_response(),
         Ok(Err(RecordError::NotFound(id))) => (
@@ -105,7 +105,7 @@ pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -
 }
 
 pub async fn stats(State(d): State<Arc<Dashboard>>) -> Response {
-    let store = d.store.clone();
+    let store = d.view.clone();
     let limit = d.max_calls_per_hour;
     match tokio::task::spawn_blocking(move || store.stats(time::OffsetDateTime::now_utc())).await {
         Ok(Ok(stats)) => {

@@ -20,7 +20,7 @@ use crate::record::RecordError;
 pub const TOP_TYPES: usize = 20;
 
 pub async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
-    let store = d.store.clone();
+    let store = d.view.clone();
     let read = tokio::task::spawn_blocking(move || {
         let incidents = store.counts_by_status_and_type(TOP_TYPES)?;
         let healings = store.healings_by_status_and_source()?;

@@ -22,7 +22,11 @@ use crate::serve::routes::App;
 
 /// What the dashboard's routes share.
 pub struct Dashboard {
+    /// The store the actions write to.
     pub store: Arc<Store>,
+    /// The store the pages read: `store` itself, or on a fleet's store the copy of the
+    /// fleet's incidents `heal serve` keeps ([`crate::fleet::mirror`]).
+    pub view: Arc<Store>,
     /// For the actions: `serve.token`, and what a revert needs (the project, git).
     pub config: Arc<crate::config::Config>,
     /// The healer's queue, for a retry; `None` when this heal serve does not heal.

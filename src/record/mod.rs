@@ -13,6 +13,7 @@ pub mod candidates;
 pub mod fix;
 pub mod index;
 pub mod journal;
+mod mirror;
 pub mod model;
 mod outbox;
 pub mod postgres;

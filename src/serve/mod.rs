@@ -165,8 +165,15 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
     let (behind, export_store) = (recorder.behind.clone(), recorder.store.clone());
     // The router holds the only other queue to the healer: gone with it.
     drop(recorder);
+    // On a fleet's store the pages read a copy of the fleet's incidents, kept by the mirror
+    // below, so the dashboard's indexed queries serve the fleet's figures.
+    let view = match export_store.shared() {
+        Some(_) => Arc::new(Store::open(&config.storage_dir.join("fleet-view"))?),
+        None => export_store.clone(),
+    };
     let dashboard = Arc::new(crate::dashboard::Dashboard {
         store: export_store.clone(),
+        view: view.clone(),
         config: config.clone(),
         queue: healing.as_ref().map(|h| h.queue.clone()),
         max_calls_per_hour: config.healing.max_calls_per_hour,
@@ -177,6 +184,12 @@ pub async fn run(config: Arc<Config>, listen: SocketAddr) -> Result<(), ServeErr
     let fleet_stop = tokio_util::sync::CancellationToken::new();
     let mut fleet_tasks = Vec::new();
     if export_store.shared().is_some() {
+        fleet_tasks.push(tokio::spawn(crate::fleet::mirror(
+            config.clone(),
+            export_store.clone(),
+            view,
+            fleet_stop.clone(),
+        )));
         fleet_tasks.push(tokio::spawn(crate::fleet::deliver(
             config.clone(),
             export_store.clone(),

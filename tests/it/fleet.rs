@@ -137,13 +137,48 @@ fn three_hosts_one_bug_make_one_incident_one_alert_one_commit_and_both_agents_fo
         assert_eq!(git(agent.path(), &["rev-parse", "HEAD"]), head);
     }
 
-    // One alert for the whole fleet.
+    // One alert for the whole fleet, and one final report.
     let alerts = slack
         .requests()
         .iter()
         .filter(|q| q.body.to_string().contains("ERROR DETECTED"))
         .count();
     assert_eq!(alerts, 1, "{:#?}", slack_texts(&slack));
+    let reports: Vec<Value> = slack
+        .requests()
+        .into_iter()
+        .filter(|q| q.body.to_string().contains("AUTO-FIX APPLIED"))
+        .map(|q| q.body)
+        .collect();
+    assert_eq!(reports.len(), 1, "{:#?}", slack_texts(&slack));
+    assert!(
+        reports[0].to_string().contains("on 3 hosts"),
+        "{:#}",
+        reports[0]
+    );
+
+    // heal serve on the fleet's store: the dashboard shows the fleet's figures and its hosts.
+    let server = crate::support::sentry::Server::start(&healer);
+    let deadline = std::time::Instant::now() + T;
+    let stats = loop {
+        let stats = crate::support::sentry::get(&server.addr, "/api/stats").json();
+        if stats["open"] == 0 && stats["funnel_30d"]["applied"] == 1 {
+            break stats;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(stats["incidents_24h"], 1, "{stats:#}");
+    let page = crate::support::sentry::get(&server.addr, "/").body;
+    for host in ["agent-1", "agent-2", "healer-1"] {
+        assert!(
+            page.contains(&format!("<td class=\"host\">{host}</td>")),
+            "{page}"
+        );
+    }
+    let listed = crate::support::sentry::get(&server.addr, "/api/incidents").json();
+    assert_eq!(listed["incidents"][0]["id"], r["id"], "{listed:#}");
+    server.stop();
 }
 
 fn slack_texts(slack: &FakeSlack) -> Vec<Value> {

@@ -19,10 +19,17 @@ use super::api::ListQuery;
 use crate::record::RecordError;
 
 pub async fn overview(State(d): State<Arc<Dashboard>>) -> Response {
-    let store = d.store.clone();
+    let (view, store) = (d.view.clone(), d.store.clone());
     let limit = d.max_calls_per_hour;
-    match tokio::task::spawn_blocking(move || store.stats(time::OffsetDateTime::now_utc())).await {
-        Ok(Ok(stats)) => html_page(overview::render(&stats, limit)),
+    let read = tokio::task::spawn_blocking(move || {
+        let stats = view.stats(time::OffsetDateTime::now_utc())?;
+        // A fleet's hosts, read from its store; a store that is down shows the rest.
+        let hosts = store.shared().map(|pg| pg.hosts().unwrap_or_default());
+        Ok::<_, RecordError>((stats, hosts))
+    })
+    .await;
+    match read {
+        Ok(Ok((stats, hosts))) => html_page(overview::render(&stats, limit, hosts.as_deref())),
         Ok(Err(e)) => unavailable(&e),
         Err(e) => unavailable(&e),
     }
@@ -37,7 +44,7 @@ pub async fn incidents(State(d): State<Arc<Dashboard>>, Query(q): Query<ListQuer
 }
 
 pub async fn incident(State(d): State<Arc<Dashboard>>, Path(id): Path<String>) -> Response {
-    let store = d.store.clone();
+    let store = d.view.clone();
     let actions = d.config.serve.token.is_some();
     let read = tokio::task::spawn_blocking(move || {
         let record = store.get(&id)?;

@@ -7,7 +7,12 @@ use maud::{Markup, html};
 use super::{charts, layout};
 use crate::record::query::Stats;
 
-pub fn render(stats: &Stats, max_calls_per_hour: u64) -> Markup {
+/// `hosts`: a fleet's hosts and their last report (`None` on a single host's store).
+pub fn render(
+    stats: &Stats,
+    max_calls_per_hour: u64,
+    hosts: Option<&[crate::record::postgres::HostReport]>,
+) -> Markup {
     let rate = stats
         .fix_rate_30d
         .map(|r| format!("{:.0}%", r * 100.0))
@@ -54,6 +59,26 @@ pub fn render(stats: &Stats, max_calls_per_hour: u64) -> Markup {
                                 td.count { (t.count) }
                                 td { (charts::sparkline(&t.days)) }
                                 td { (layout::time(&t.last_seen_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(hosts) = hosts {
+                h2 { "Hosts of the fleet" }
+                @if hosts.is_empty() {
+                    p.muted { "No host has reported an error yet." }
+                } @else {
+                    table #hosts {
+                        thead { tr { th { "host" } th { "incidents" } th { "occurrences" } th { "last report" } } }
+                        tbody {
+                            @for h in hosts {
+                                tr {
+                                    td.host { (h.host) }
+                                    td.count { (h.incidents) }
+                                    td.count { (h.occurrences) }
+                                    td { (layout::time(&h.last_seen_at)) }
+                                }
                             }
                         }
                     }

@@ -56,8 +56,8 @@ impl Postgres {
                     conn.add_host_occurrences(&tx, &open_id, &record).await?;
                     tx.execute(
                         "UPDATE incidents SET occurrences = occurrences + $2, \
-                         doc = jsonb_set(doc, '{occurrences}', to_jsonb(occurrences + $2)) \
-                         WHERE id = $1",
+                         doc = jsonb_set(doc, '{occurrences}', to_jsonb(occurrences + $2)), \
+                         updated_at = clock_timestamp() WHERE id = $1",
                         &[&open_id, &as_i64(record.occurrences)],
                     )
                     .await

@@ -388,8 +388,8 @@ impl Conn {
                 "UPDATE incidents SET status = $2, last_seen_at = $3, occurrences = $4, doc = $5, \
                  exc_type = $6, file = $7, message = $8, fixed_at = COALESCE(fixed_at, $9), \
                  lease_holder = CASE WHEN $2 = 'healing' THEN lease_holder END, \
-                 lease_until = CASE WHEN $2 = 'healing' THEN lease_until END \
-                 WHERE id = $1",
+                 lease_until = CASE WHEN $2 = 'healing' THEN lease_until END, \
+                 updated_at = clock_timestamp() WHERE id = $1",
                 &[
                     &record.id,
                     &record.status.as_str(),

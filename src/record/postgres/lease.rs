@@ -185,7 +185,8 @@ impl Conn {
         tx.execute(
             "UPDATE incidents SET status = 'healing', doc = $2, lease_holder = $3, \
              lease_until = now() + make_interval(secs => $4), \
-             claimed_at = COALESCE(claimed_at, clock_timestamp()) WHERE id = $1",
+             claimed_at = COALESCE(claimed_at, clock_timestamp()), \
+             updated_at = clock_timestamp() WHERE id = $1",
             &[&record.id, &doc, &self.holder(), &lease.seconds()],
         )
         .await

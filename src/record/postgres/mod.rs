@@ -19,6 +19,7 @@ mod import;
 mod incidents;
 mod lease;
 mod schema;
+mod view;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub use gitlock::GitLock;
 pub use import::{Imported, Report, migrate};
 pub use lease::Lease;
 pub use schema::SchemaError;
+pub use view::{Changes, HostReport};
 
 /// How long one store call may take, connection included, before it fails: a server that is
 /// stopped or unreachable must not hold up supervision.

@@ -29,8 +29,11 @@ CREATE TABLE incidents (
     -- The database's clock: when the incident was opened, and first claimed by a healer
     -- (the fleet's claim latency, bench/fleet).
     opened_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
-    claimed_at    TIMESTAMPTZ
+    claimed_at    TIMESTAMPTZ,
+    -- When the row was last written (the dashboard's mirror reads what changed since).
+    updated_at    TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
+CREATE INDEX incidents_project_updated ON incidents (project, updated_at);
 -- One open incident per error and project, whichever host reports it: N hosts hitting one
 -- bug fold into one incident. Closed ones (fixed, reverted) leave room for the next.
 CREATE UNIQUE INDEX incidents_open_fingerprint ON incidents (project, fingerprint)
