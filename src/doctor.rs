@@ -70,6 +70,9 @@ pub async fn checks(config: &Config, online: bool) -> Vec<Check> {
     let mut out = vec![python().await];
     out.extend(git(config, repo.as_ref()).await);
     out.push(storage(&config.storage_dir));
+    if let Some(check) = fleet(config).await {
+        out.push(check);
+    }
     if let Some(repo) = &repo {
         out.extend(ignored(config, repo).await);
     }
@@ -244,6 +247,44 @@ async fn is_ignored(repo: &Git, path: &str) -> bool {
     repo.output(Cmd::new(["check-ignore", "-q", "--no-index", "--", path]))
         .await
         .is_ok_and(|o| o.ok)
+}
+
+/// With `database_url`: whether the fleet's store answers, and what this host is in it.
+async fn fleet(config: &Config) -> Option<Check> {
+    let url = config.fleet.database_url.clone()?;
+    let fleet = config.fleet.clone();
+    let errors_dir = config.storage_dir.join("errors");
+    let checked = tokio::task::spawn_blocking(move || {
+        let pg = crate::record::postgres::Postgres::open(
+            &url,
+            crate::record::postgres::Identity {
+                project: fleet.project.clone(),
+                host: fleet.host.clone(),
+                follows: false,
+            },
+            crate::record::postgres::Lease {
+                length: fleet.lease,
+            },
+            errors_dir,
+        )?;
+        let hosts = pg.hosts()?;
+        Ok::<_, crate::record::postgres::PgError>((pg.at().to_string(), hosts.len()))
+    })
+    .await;
+    let role = match config.fleet.role {
+        crate::config::FleetRole::Healer => "healer",
+        crate::config::FleetRole::Agent => "agent",
+    };
+    Some(match checked {
+        Ok(Ok((at, hosts))) => Check::ok(format!(
+            "the fleet's store at {at} answers: project {}, this host {} as {role}, {hosts} host(s) have reported",
+            config.fleet.project, config.fleet.host
+        )),
+        Ok(Err(e)) => Check::error(format!(
+            "{e}: heal runs, keeping incidents on this host until it answers"
+        )),
+        Err(e) => Check::error(e.to_string()),
+    })
 }
 
 async fn model(config: &Config, online: bool) -> Check {

@@ -467,4 +467,12 @@ fn heal_migrate_moves_a_projects_sqlite_history_once_and_heal_list_reads_it_from
         list.stdout.contains(local["id"].as_str().unwrap()),
         "{list:?}"
     );
+    let doctor = p.run(&["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("answers: project shop, this host web-1 as healer, 1 host(s) have reported"),
+        "{doctor:?}"
+    );
+    assert!(!doctor.stdout.contains("heal-pg-") && !doctor.stderr.contains("heal-pg-"));
 }
