@@ -476,3 +476,55 @@ fn heal_migrate_moves_a_projects_sqlite_history_once_and_heal_list_reads_it_from
     );
     assert!(!doctor.stdout.contains("heal-pg-") && !doctor.stderr.contains("heal-pg-"));
 }
+
+#[test]
+fn an_agent_with_local_changes_does_not_pull_the_fix_and_says_so() {
+    let Some(db) = TestDb::create() else { return };
+    let slack = FakeSlack::start();
+    let seed = Project::new();
+    seed.file("app.py", APP)
+        .file("NOTES.txt", "notes\n")
+        .file(".gitignore", "storage/\n");
+    let origin = tempfile::tempdir().unwrap();
+    commit_and_push_to(seed.path(), origin.path());
+    let healer = host(origin.path(), "healer-1", "healer", &db, &slack);
+    let agent = host(origin.path(), "agent-1", "agent", &db, &slack);
+    // Work of someone's on the agent's checkout, not committed.
+    agent.file("NOTES.txt", "notes, edited on the host\n");
+
+    let mut h = healer.spawn(&["run", "--", "python3", "app.py"]);
+    let (mut h_out, mut h_err) = (
+        Stream::new(h.stdout.take().unwrap()),
+        Stream::new(h.stderr.take().unwrap()),
+    );
+    let mut a = agent.spawn(&["run", "--", "python3", "app.py"]);
+    let _a_out = Stream::new(a.stdout.take().unwrap());
+    let mut a_err = Stream::new(a.stderr.take().unwrap());
+    finish(&mut h, &mut h_out, &mut h_err, "healer-1");
+    let said = a_err.wait_for("does not follow it", T);
+    assert!(said.contains("local changes (NOTES.txt)"), "{said}");
+    // Nothing pulled, nothing of the person's work touched, and the team told.
+    assert_eq!(
+        std::fs::read_to_string(agent.path().join("app.py")).unwrap(),
+        APP
+    );
+    assert_eq!(
+        std::fs::read_to_string(agent.path().join("NOTES.txt")).unwrap(),
+        "notes, edited on the host\n"
+    );
+    let records = db.records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert!(records[0]["followed"].is_null(), "{:#}", records[0]);
+    let deadline = std::time::Instant::now() + T;
+    while !slack_texts(&slack)
+        .iter()
+        .any(|b| b.to_string().contains("does not follow it"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            slack_texts(&slack)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
