@@ -489,3 +489,41 @@ fn the_fleets_git_lock_is_held_by_one_healer_at_a_time() {
         .expect("h2 takes the lock once h1 lets it go");
     waiter.join().unwrap();
 }
+
+#[test]
+fn a_claim_waits_for_a_writer_holding_the_row_instead_of_skipping_it() {
+    let Some(db) = TestDb::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(db.open(dir.path(), "h1", Duration::from_secs(30)));
+    let now = time::OffsetDateTime::now_utc();
+    let (r, _) = store
+        .upsert("fp", 1, now, |id| record(&id, "fp", now))
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut client, conn) = rt
+        .block_on(tokio_postgres::connect(&db.url, tokio_postgres::NoTls))
+        .unwrap();
+    rt.spawn(conn);
+    // Another host counting a repeat holds the row's lock for a moment.
+    let tx = rt.block_on(client.transaction()).unwrap();
+    rt.block_on(tx.execute("SELECT 1 FROM incidents WHERE id = $1 FOR UPDATE", &[&r.id]))
+        .unwrap();
+    let (claimed_tx, claimed) = std::sync::mpsc::channel();
+    let claimer = {
+        let (store, id) = (store.clone(), r.id.clone());
+        std::thread::spawn(move || claimed_tx.send(store.claim(&id).unwrap()).unwrap())
+    };
+    assert!(
+        claimed.recv_timeout(Duration::from_millis(300)).is_err(),
+        "it did not wait"
+    );
+    rt.block_on(tx.commit()).unwrap();
+    let taken = claimed
+        .recv_timeout(Duration::from_secs(10))
+        .expect("claimed once the writer was done");
+    assert_eq!(taken.map(|t| t.status), Some(Status::Healing));
+    claimer.join().unwrap();
+}

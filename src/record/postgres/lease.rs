@@ -33,7 +33,10 @@ impl Postgres {
     /// Claims incident `id` for a healing by this process: `Some(record)`, now `healing`,
     /// when it may be healed (or its healer's lease ran out), `None` when another healer holds
     /// it or it needs no healing. A heartbeat renews the lease until the record leaves
-    /// `healing`.
+    /// `healing`. The row lock is waited for, not skipped: any writer holds it for moments
+    /// (an agent counting a repeat), and a claim that skipped it would leave the incident
+    /// waiting for the next offer; two healers claiming one incident are ordered by it, and
+    /// the second finds it taken. ([`Postgres::claim_next`], which scans the queue, skips.)
     pub fn claim(&self, id: &str) -> Result<Option<Record>, RecordError> {
         let owned = id.to_string();
         let lease = self.lease;
@@ -43,24 +46,13 @@ impl Postgres {
             let row = tx
                 .query_opt(
                     "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
-                     FROM incidents WHERE id = $1 AND project = $2 FOR UPDATE SKIP LOCKED",
+                     FROM incidents WHERE id = $1 AND project = $2 FOR UPDATE",
                     &[&owned, &conn.who.project],
                 )
                 .await
                 .map_err(|e| conn.db(e))?;
             let Some(row) = row else {
-                // Locked by another healer's claim at this moment, or not there at all.
-                let exists = tx
-                    .query_opt(
-                        "SELECT 1 FROM incidents WHERE id = $1 AND project = $2",
-                        &[&owned, &conn.who.project],
-                    )
-                    .await
-                    .map_err(|e| conn.db(e))?;
-                return match exists {
-                    Some(_) => Ok(None),
-                    None => Err(RecordError::NotFound(owned)),
-                };
+                return Err(RecordError::NotFound(owned));
             };
             let record = parse(&owned, row.get(0))?;
             let Some(record) = conn
