@@ -389,14 +389,8 @@ fn dispatch(command: Command, config: Config) -> anyhow::Result<i32> {
             let fleet = &config.fleet;
             let pg = crate::record::postgres::Postgres::open(
                 &to,
-                crate::record::postgres::Identity {
-                    project: fleet.project.clone(),
-                    host: fleet.host.clone(),
-                    follows: false,
-                },
-                crate::record::postgres::Lease {
-                    length: fleet.lease,
-                },
+                crate::record::postgres::Identity::of(fleet),
+                crate::record::postgres::Lease::of(fleet),
                 local.errors_dir().to_path_buf(),
             )?;
             let report = crate::record::postgres::migrate(&local, &pg)?;

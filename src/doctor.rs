@@ -257,14 +257,8 @@ async fn fleet(config: &Config) -> Option<Check> {
     let checked = tokio::task::spawn_blocking(move || {
         let pg = crate::record::postgres::Postgres::open(
             &url,
-            crate::record::postgres::Identity {
-                project: fleet.project.clone(),
-                host: fleet.host.clone(),
-                follows: false,
-            },
-            crate::record::postgres::Lease {
-                length: fleet.lease,
-            },
+            crate::record::postgres::Identity::of(&fleet),
+            crate::record::postgres::Lease::of(&fleet),
             errors_dir,
         )?;
         let hosts = pg.hosts()?;

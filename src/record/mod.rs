@@ -191,14 +191,8 @@ impl Store {
             Some(url) => Store::open_shared(
                 &config.storage_dir,
                 url,
-                postgres::Identity {
-                    project: fleet.project.clone(),
-                    host: fleet.host.clone(),
-                    follows: fleet.is_agent() && fleet.follow,
-                },
-                postgres::Lease {
-                    length: fleet.lease,
-                },
+                postgres::Identity::of(fleet),
+                postgres::Lease::of(fleet),
             )
             .map(|store| store.with_buffer(fleet.buffer_max)),
         }

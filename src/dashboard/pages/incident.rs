@@ -189,3 +189,45 @@ fn render_diff(diff: &str) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_commit_or_pr_link_is_not_rendered_as_a_link() {
+        let mut record: Record = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/records/pushed-then-reverted.json"
+        ))
+        .expect("the fixture reads");
+        for hostile in [
+            "javascript:alert(document.cookie)",
+            " javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "//evil.example/x",
+        ] {
+            let git = record
+                .result_mut()
+                .git
+                .as_mut()
+                .expect("the fixture has git");
+            git.commit_url = Some(hostile.to_string());
+            git.pr_url = Some(hostile.to_string());
+            let page = render(&record, None, true).into_string().to_lowercase();
+            assert!(!page.contains("href=\"javascript:"), "{hostile}");
+            assert!(!page.contains("href=\" javascript:"), "{hostile}");
+            assert!(!page.contains("href=\"data:"), "{hostile}");
+            assert!(!page.contains("href=\"//evil"), "{hostile}");
+            assert!(!page.contains("<script>alert"), "{hostile}");
+        }
+        let git = record
+            .result_mut()
+            .git
+            .as_mut()
+            .expect("the fixture has git");
+        git.commit_url = Some("https://github.com/acme/app/commit/abc".into());
+        let page = render(&record, None, true).into_string();
+        assert!(page.contains("href=\"https://github.com/acme/app/commit/abc\""));
+    }
+}

@@ -254,24 +254,17 @@ impl Conn {
                 )
                 .await
                 .map_err(|e| self.db(e))?;
-            if let Some(row) = open {
-                let mut record = parse(row.get(0))?;
-                // A count of 0 looks an incident up without an occurrence.
-                if count > 0 {
-                    record.occurrences = record.occurrences.saturating_add(count);
-                    record.last_seen_at = now_text.clone();
-                }
-                record.hosts = self.count_host(&tx, &record.id, count, &now_text).await?;
-                self.write(&tx, &record).await?;
-                export_to(&self.errors_dir, &record)?;
-                tx.commit().await.map_err(|e| self.db(e))?;
-                return Ok(Some((record, false)));
-            }
-            if self.who.follows
-                && let Some(mut record) = self.fixed_not_followed(&tx, fingerprint).await?
-            {
+            let mut known = match open {
+                Some(row) => Some(parse(row.get(0))?),
+                None => None,
+            };
+            if known.is_none() && self.who.follows {
                 // This agent runs the code from before a fix it has not pulled yet: the
                 // error is that incident's, not a new one (nor a regression).
+                known = self.fixed_not_followed(&tx, fingerprint).await?;
+            }
+            if let Some(mut record) = known {
+                // A count of 0 looks an incident up without an occurrence.
                 if count > 0 {
                     record.occurrences = record.occurrences.saturating_add(count);
                     record.last_seen_at = now_text.clone();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 
 use super::{Conn, PgError, Postgres};
 use crate::record::model::{Record, Status};
@@ -55,15 +55,8 @@ impl Postgres {
                 return Err(RecordError::NotFound(owned));
             };
             let record = parse(&owned, row.get(0))?;
-            let Some(record) = conn
-                .take(&tx, record, row.get(1), row.get(2), lease)
-                .await?
-            else {
-                return Ok(None);
-            };
-            export_to(&conn.errors_dir, &record)?;
-            tx.commit().await.map_err(|e| conn.db(e))?;
-            Ok(Some(record))
+            let (expired, holder) = (row.get(1), row.get(2));
+            conn.take(tx, record, expired, holder, lease).await
         })?;
         if let Some(record) = &claimed {
             self.heartbeat(&record.id);
@@ -94,15 +87,8 @@ impl Postgres {
             };
             let id: String = row.get(0);
             let record = parse(&id, row.get(1))?;
-            let Some(record) = conn
-                .take(&tx, record, row.get(2), row.get(3), lease)
-                .await?
-            else {
-                return Ok(None);
-            };
-            export_to(&conn.errors_dir, &record)?;
-            tx.commit().await.map_err(|e| conn.db(e))?;
-            Ok::<_, RecordError>(Some(record))
+            let (expired, holder) = (row.get(2), row.get(3));
+            conn.take(tx, record, expired, holder, lease).await
         })?;
         if let Some(record) = &claimed {
             self.heartbeat(&record.id);
@@ -146,10 +132,11 @@ fn parse(id: &str, doc: serde_json::Value) -> Result<Record, RecordError> {
 }
 
 impl Conn {
-    /// Makes `record` this process's healing, if it may be healed.
+    /// Makes `record` this process's healing, if it may be healed, and commits `tx` (which
+    /// holds its row).
     async fn take(
         &self,
-        tx: &Transaction<'_>,
+        tx: Transaction<'_>,
         mut record: Record,
         expired: bool,
         holder: Option<String>,
@@ -183,6 +170,8 @@ impl Conn {
         )
         .await
         .map_err(|e| self.db(e))?;
+        export_to(&self.errors_dir, &record)?;
+        tx.commit().await.map_err(|e| self.db(e))?;
         Ok(Some(record))
     }
 

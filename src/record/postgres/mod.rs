@@ -107,6 +107,26 @@ pub struct Identity {
     pub follows: bool,
 }
 
+impl Identity {
+    /// This host as its fleet settings name it.
+    pub fn of(fleet: &crate::config::FleetConfig) -> Identity {
+        Identity {
+            project: fleet.project.clone(),
+            host: fleet.host.clone(),
+            follows: fleet.is_agent() && fleet.follow,
+        }
+    }
+}
+
+impl Lease {
+    /// The lease of `fleet.lease_s`.
+    pub fn of(fleet: &crate::config::FleetConfig) -> Lease {
+        Lease {
+            length: fleet.lease,
+        }
+    }
+}
+
 /// The PostgreSQL backend of one heal process.
 pub struct Postgres {
     runtime: Option<tokio::runtime::Runtime>,
