@@ -158,7 +158,7 @@ impl Store {
             db_path,
             errors_dir,
             shared: None,
-            buffer_max: 0,
+            buffer_max: DEFAULT_BUFFER_MAX,
             outage: std::sync::atomic::AtomicBool::new(false),
             fleet_seen: Mutex::default(),
         })
@@ -562,6 +562,9 @@ fn write_row(
     }
     Ok(())
 }
+
+/// `fleet.buffer_max`'s default, for a shared store opened without the configuration.
+const DEFAULT_BUFFER_MAX: u64 = 10_000;
 
 /// How many times opening a store that another heal is setting up is tried again, and the
 /// wait between tries: 5 s in all.

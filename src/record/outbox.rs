@@ -191,6 +191,15 @@ impl Store {
             let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
             conn.execute("DELETE FROM fleet_outbox WHERE seq = ?1", params![row.seq])
                 .map_err(|e| self.sql(e))?;
+            // Delivered whole: the fleet's store holds the incident now, and this host's later
+            // reads and updates of its id must go there, not to the copy kept here. (Its JSON
+            // export stays; new occurrences meanwhile keep it until their own row is delivered.)
+            conn.execute(
+                "DELETE FROM incidents WHERE id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM fleet_outbox WHERE incident = ?1)",
+                params![row.incident],
+            )
+            .map_err(|e| self.sql(e))?;
             drop(conn);
             if let Some((fleet, _)) = fleet {
                 tracing::info!(

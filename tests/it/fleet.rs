@@ -528,3 +528,54 @@ fn an_agent_with_local_changes_does_not_pull_the_fix_and_says_so() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn an_incident_kept_during_an_outage_is_the_fleets_once_delivered_and_its_updates_go_there() {
+    use heal::record::Store;
+    use heal::record::postgres::{Identity, Lease};
+
+    let Some(server) = crate::support::postgres::OwnServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_shared(
+        dir.path(),
+        &server.url,
+        Identity {
+            project: "shop".into(),
+            host: "agent-1".into(),
+            follows: true,
+        },
+        Lease {
+            length: Duration::from_secs(30),
+        },
+    )
+    .unwrap();
+    let template: heal::record::model::Record = serde_json::from_str(include_str!(
+        "../fixtures/records/rule-proved-by-its-test.json"
+    ))
+    .unwrap();
+    let make = |id: String| {
+        let mut r = template.clone();
+        r.id = id;
+        r.status = heal::record::model::Status::Detected;
+        r.fingerprint = "fp".into();
+        r
+    };
+    server.stop();
+    let now = time::OffsetDateTime::now_utc();
+    let (kept, new) = store.upsert("fp", 1, now, make).unwrap();
+    assert!(new);
+    assert_eq!(store.buffered().unwrap(), 1);
+    server.start_again();
+    assert_eq!(store.deliver_buffered().unwrap(), 1);
+    // An update of that id on this host (an agent noting it followed the fix) reaches the
+    // fleet's record, not the copy this host kept.
+    store
+        .update(&kept.id, |r| r.reason = Some("followed on agent-1".into()))
+        .unwrap();
+    let docs = crate::support::postgres::rows(&server.url, "SELECT doc FROM incidents ORDER BY id");
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    assert_eq!(docs[0]["id"], kept.id.as_str());
+    assert_eq!(docs[0]["reason"], "followed on agent-1", "{:#}", docs[0]);
+}
