@@ -91,6 +91,9 @@ pub struct Store {
     buffer_max: u64,
     /// Set while the fleet's store is down, so the outage is said once.
     outage: std::sync::atomic::AtomicBool,
+    /// Whether the outbox may hold rows: cleared when it is seen empty, set when a row is
+    /// added, so an upsert on a fleet's store reads the outbox only after an outage.
+    outbox_pending: std::sync::atomic::AtomicBool,
     /// The errors this process has recorded in the fleet's store: one kept here during an
     /// outage is not new, and not alerted again.
     fleet_seen: Mutex<std::collections::HashSet<String>>,
@@ -160,6 +163,8 @@ impl Store {
             shared: None,
             buffer_max: DEFAULT_BUFFER_MAX,
             outage: std::sync::atomic::AtomicBool::new(false),
+            // Unknown at open: an earlier run may have left rows.
+            outbox_pending: std::sync::atomic::AtomicBool::new(true),
             fleet_seen: Mutex::default(),
         })
     }

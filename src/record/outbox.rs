@@ -61,7 +61,7 @@ impl Store {
             Some(record)
         };
         // What an outage left goes first, so the fleet sees occurrences in order.
-        if self.buffered()? > 0 {
+        if self.outbox_pending.load(Ordering::SeqCst) && self.buffered()? > 0 {
             match self.deliver_buffered() {
                 Ok(_) => {}
                 Err(RecordError::Postgres(e)) if e.is_unreachable() => {
@@ -116,7 +116,11 @@ impl Store {
             .execute(
                 "UPDATE fleet_outbox SET count = count + ?2, at = ?3 \
                  WHERE incident = ?1 AND sealed = 0",
-                params![record.id, count_i64(count), now.unix_timestamp()],
+                params![
+                    record.id,
+                    super::postgres::as_i64(count),
+                    now.unix_timestamp()
+                ],
             )
             .map_err(|e| self.sql(e))?;
         if added == 0 {
@@ -131,13 +135,14 @@ impl Store {
                 );
                 return Ok((record, is_new));
             }
+            self.outbox_pending.store(true, Ordering::SeqCst);
             conn.execute(
                 "INSERT INTO fleet_outbox (incident, fingerprint, count, at) \
                  VALUES (?1, ?2, ?3, ?4)",
                 params![
                     record.id,
                     fingerprint,
-                    count_i64(count),
+                    super::postgres::as_i64(count),
                     now.unix_timestamp()
                 ],
             )
@@ -152,7 +157,9 @@ impl Store {
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM fleet_outbox", [], |r| r.get(0))
             .map_err(|e| self.sql(e))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let n = u64::try_from(n).unwrap_or(0);
+        self.outbox_pending.store(n > 0, Ordering::SeqCst);
+        Ok(n)
     }
 
     /// Whether `id` is a record this host kept while the fleet's store was down.
@@ -250,8 +257,4 @@ impl Store {
         }
         Ok(row)
     }
-}
-
-fn count_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -1,7 +1,7 @@
 //! `heal migrate --to postgres://…`: a project's SQLite history into the fleet's store, each
 //! incident once, under its own id when it is free. Run again, it adds nothing twice.
 
-use super::{PgError, Postgres};
+use super::{PgError, Postgres, as_i64};
 use crate::record::RecordError;
 use crate::record::model::Record;
 
@@ -128,10 +128,6 @@ impl super::Conn {
         .map_err(|e| self.db(e))?;
         Ok(())
     }
-}
-
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// What `heal migrate` did.

@@ -10,7 +10,7 @@ use std::future::Future;
 use tokio_postgres::Transaction;
 use tokio_postgres::error::SqlState;
 
-use super::{CALL_TIMEOUT, Conn, PgError, Postgres};
+use super::{CALL_TIMEOUT, Conn, PgError, Postgres, as_i64, record_of};
 use crate::record::model::{HostSeen, Record};
 use crate::record::{RecordError, base_id, export_to, rfc3339};
 
@@ -169,7 +169,7 @@ impl Postgres {
             Ok::<_, PgError>(row.map(|r| r.get::<_, serde_json::Value>(0)))
         })?;
         match doc {
-            Some(doc) => parse(doc),
+            Some(doc) => record_of(doc),
             None => Err(RecordError::NotFound(id.to_string())),
         }
     }
@@ -193,7 +193,7 @@ impl Postgres {
                     .collect::<Vec<_>>(),
             )
         })?;
-        docs.into_iter().map(parse).collect()
+        docs.into_iter().map(record_of).collect()
     }
 
     /// Rewrites this host's JSON exports of `ids` from the database.
@@ -207,15 +207,6 @@ impl Postgres {
         }
         Ok(())
     }
-}
-
-fn parse(doc: serde_json::Value) -> Result<Record, RecordError> {
-    let id = doc
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?")
-        .to_string();
-    serde_json::from_value(doc).map_err(|source| RecordError::Corrupt { id, source })
 }
 
 impl Conn {
@@ -255,7 +246,7 @@ impl Conn {
                 .await
                 .map_err(|e| self.db(e))?;
             let mut known = match open {
-                Some(row) => Some(parse(row.get(0))?),
+                Some(row) => Some(record_of(row.get(0))?),
                 None => None,
             };
             if known.is_none() && self.who.follows {
@@ -339,7 +330,7 @@ impl Conn {
             .await
             .map_err(|e| self.db(e))?
             .ok_or_else(|| RecordError::NotFound(id.to_string()))?;
-        let before = parse(row.get(0))?;
+        let before = record_of(row.get(0))?;
         let mut record = turn.ask(before).await?;
         // The id and the fold are the store's, not the change's.
         record.id = id.to_string();
@@ -366,7 +357,7 @@ impl Conn {
             )
             .await
             .map_err(|e| self.db(e))?;
-        row.map(|r| parse(r.get(0))).transpose()
+        row.map(|r| record_of(r.get(0))).transpose()
     }
 
     /// Saves `record`'s row; a status that leaves `healing` ends its lease.
@@ -475,10 +466,6 @@ impl Conn {
             n += 1;
         }
     }
-}
-
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn to_doc(record: &Record) -> Result<serde_json::Value, RecordError> {

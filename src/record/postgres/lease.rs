@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Transaction;
 
-use super::{Conn, PgError, Postgres};
+use super::{Conn, PgError, Postgres, record_of};
 use crate::record::model::{Record, Status};
 use crate::record::{RecordError, export_to};
 
@@ -54,7 +54,7 @@ impl Postgres {
             let Some(row) = row else {
                 return Err(RecordError::NotFound(owned));
             };
-            let record = parse(&owned, row.get(0))?;
+            let record = record_of(row.get(0))?;
             let (expired, holder) = (row.get(1), row.get(2));
             conn.take(tx, record, expired, holder, lease).await
         })?;
@@ -74,7 +74,7 @@ impl Postgres {
             let tx = client.transaction().await.map_err(|e| conn.db(e))?;
             let row = tx
                 .query_opt(
-                    "SELECT id, doc, lease_until IS NULL OR lease_until < now(), lease_holder \
+                    "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
                      FROM incidents WHERE project = $1 AND (status = 'detected' \
                          OR (status = 'healing' AND lease_until < now())) \
                      ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -85,9 +85,8 @@ impl Postgres {
             let Some(row) = row else {
                 return Ok(None);
             };
-            let id: String = row.get(0);
-            let record = parse(&id, row.get(1))?;
-            let (expired, holder) = (row.get(2), row.get(3));
+            let record = record_of(row.get(0))?;
+            let (expired, holder) = (row.get(1), row.get(2));
             conn.take(tx, record, expired, holder, lease).await
         })?;
         if let Some(record) = &claimed {
@@ -122,13 +121,6 @@ impl Postgres {
             }
         });
     }
-}
-
-fn parse(id: &str, doc: serde_json::Value) -> Result<Record, RecordError> {
-    serde_json::from_value(doc).map_err(|source| RecordError::Corrupt {
-        id: id.to_string(),
-        source,
-    })
 }
 
 impl Conn {
@@ -218,15 +210,6 @@ impl Postgres {
                 .map_err(|e| conn.db(e))?;
             Ok::<_, PgError>(rows.into_iter().map(|r| r.get(0)).collect())
         })?;
-        docs.into_iter()
-            .map(|doc| {
-                let id = doc
-                    .get("id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?")
-                    .to_string();
-                parse(&id, doc)
-            })
-            .collect()
+        docs.into_iter().map(record_of).collect()
     }
 }

@@ -326,6 +326,24 @@ impl Conn {
     }
 }
 
+/// A record as the database keeps it (`doc`), read back; a document that no longer reads is
+/// named by its id.
+pub(super) fn record_of(
+    doc: serde_json::Value,
+) -> Result<crate::record::model::Record, crate::record::RecordError> {
+    let id = doc
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+        .to_string();
+    serde_json::from_value(doc).map_err(|source| crate::record::RecordError::Corrupt { id, source })
+}
+
+/// A count as PostgreSQL's BIGINT holds it.
+pub(crate) fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// `host:port/database` of a connection's settings.
 fn describe(config: &tokio_postgres::Config) -> String {
     let host = config

@@ -46,14 +46,7 @@ impl Postgres {
         })?;
         let records = docs
             .into_iter()
-            .map(|doc| {
-                let id = doc
-                    .get("id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?")
-                    .to_string();
-                serde_json::from_value(doc).map_err(|source| RecordError::Corrupt { id, source })
-            })
+            .map(super::record_of)
             .collect::<Result<_, _>>()?;
         Ok(Changes { records, read_at })
     }
