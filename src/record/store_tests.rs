@@ -527,3 +527,22 @@ fn a_claim_waits_for_a_writer_holding_the_row_instead_of_skipping_it() {
     assert_eq!(taken.map(|t| t.status), Some(Status::Healing));
     claimer.join().unwrap();
 }
+
+#[test]
+fn the_hourly_budget_and_the_failure_count_hold_for_the_whole_fleet() {
+    let Some(db) = TestDb::create() else { return };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = db.open(dirs[0].path(), "h1", Duration::from_secs(30));
+    let b = db.open(dirs[1].path(), "h2", Duration::from_secs(30));
+    a.add_llm_call(1000, "err_x", "m").unwrap();
+    b.add_llm_call(1001, "err_y", "m").unwrap();
+    // Each host sees the other's calls against the one limit.
+    assert_eq!(a.llm_calls_since(1000).unwrap(), 2);
+    assert_eq!(b.llm_calls_since(1000).unwrap(), 2);
+    // A failed healing counted by one host is the other's count too.
+    let now = time::OffsetDateTime::now_utc();
+    let (r, _) = a.upsert("fp", 1, now, |id| record(&id, "fp", now)).unwrap();
+    a.update(&r.id, |r| r.heal_failures += 1).unwrap();
+    b.update(&r.id, |r| r.heal_failures += 1).unwrap();
+    assert_eq!(a.get(&r.id).unwrap().heal_failures, 2);
+}
