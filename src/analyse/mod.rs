@@ -19,6 +19,7 @@
 pub mod answer;
 pub mod anthropic;
 pub mod file_form;
+pub mod module_doc;
 pub mod openai;
 pub mod parse;
 pub mod prompt;

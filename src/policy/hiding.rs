@@ -501,6 +501,36 @@ const KEYWORDS: &[&str] = &[
     "False", "self",
 ];
 
+/// Builtins whose call computes a value and does nothing else.
+const COMPUTING_BUILTINS: &[&str] = &[
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "frozenset",
+    "int",
+    "isinstance",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "range",
+    "reversed",
+    "round",
+    "set",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "zip",
+];
+
 /// How much of a deleted failing line (its characters, in order) an added line must keep to
 /// be taken as that line rewritten: `return mesage` → `return message + x` keeps all of it;
 /// `value = d["k"]` → `value = 0` keeps 8 of 15; `send(row)` → `pass`, 1 of 9.
@@ -555,7 +585,12 @@ pub fn deletes_failing(before: &str, after: &str, lines: &[u32]) -> Vec<String> 
         if statement.starts_with("import ") || statement.starts_with("from ") {
             continue;
         }
-        let callees = callees(text);
+        // The builtins that only compute (`range`, `len`…) are not what a line does: `return
+        // [ranked[i] for i in range(n)]` rewritten as `return ranked[:n]` does what it did.
+        let callees: Vec<String> = callees(text)
+            .into_iter()
+            .filter(|c| !COMPUTING_BUILTINS.contains(&c.as_str()))
+            .collect();
         // A line rewritten rather than removed (a name's typo corrected) is kept.
         let rewritten = added.iter().any(|a| covers(a.trim(), text.trim()));
         let kept = if rewritten {
@@ -1803,6 +1838,13 @@ mod tests {
         let typo = "def greet(name):\n    message = 'hi ' + name\n    return mesage\n";
         let fixed = "def greet(name):\n    message = 'hi ' + name\n    return message\n";
         assert!(deletes_failing(typo, fixed, &[3]).is_empty());
+        // A builtin that only computes may go when what the line works on stays (the bench's
+        // reference fix of `output_then_crash`); `return []` keeps none of it.
+        let top = "def top(ranked, n):\n    return [ranked[i] for i in range(n)]\n";
+        let sliced = "def top(ranked, n):\n    return ranked[:n]\n";
+        assert!(deletes_failing(top, sliced, &[2]).is_empty());
+        let empty = "def top(ranked, n):\n    return []\n";
+        assert_eq!(deletes_failing(top, empty, &[2]).len(), 1);
         // A line of the traceback the fix does not touch.
         assert!(deletes_failing(before, before, &[3]).is_empty());
         // A `#` inside a string is not a comment.

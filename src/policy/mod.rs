@@ -23,6 +23,7 @@ mod missing_name;
 mod mutation;
 mod operands;
 mod paths;
+mod returns;
 mod scan;
 mod size_guard;
 mod skips;
@@ -244,6 +245,8 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             hiding::drops_return(before, after),
             hiding::drops_definitions(before, after, message),
             filters::drops_filters(before, after),
+            filters::replaces_filters(before, after),
+            returns::changes_returned_tuples(before, after),
             entry_point::drops_entry_point(before, after),
             contract::drops_parameters(before, after, message),
             mutation::mutates_arguments(before, after),
@@ -639,5 +642,103 @@ mod tests {
             allowed_extra: 1,
         };
         assert!(v.to_string().contains("(b.py, c.py)"), "{v}");
+    }
+}
+
+/// The right fixes of the crash benchmark (`bench/crashes/cases/*/.reference`) against the
+/// policy, each with its own incident: a rule written against a wrong answer must not refuse
+/// the fix a person would make.
+#[cfg(test)]
+mod bench_references {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn files(dir: &Path, rel: &str, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if entry.path().is_dir() {
+                files(dir, &path, out);
+            } else if name.ends_with(".py") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_fix_of_the_bench_passes_the_policy() {
+        let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/crashes/cases");
+        let mut seen = 0;
+        let mut refused = Vec::new();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
+            .expect("bench/crashes/cases")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join(".reference").is_dir())
+            .collect();
+        dirs.sort();
+        for case in dirs {
+            let out = std::process::Command::new("python3")
+                .arg("main.py")
+                .current_dir(&case)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .output()
+                .expect("python3");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let Some(tb) = crate::detect::python::parse(&stderr).traceback else {
+                continue; // a crash without a traceback: no incident to judge against
+            };
+            let exc = &tb.exception;
+            let root = format!("{}/", case.display());
+            let lines: Vec<(String, u32)> = exc
+                .frames
+                .iter()
+                .filter_map(|f| {
+                    f.file
+                        .strip_prefix(&root)
+                        .map(|r| (r.to_string(), f.line))
+                        .or_else(|| {
+                            (!f.file.starts_with('/') && !f.file.starts_with('<'))
+                                .then(|| (f.file.clone(), f.line))
+                        })
+                })
+                .collect();
+            let cfg = PolicyConfig {
+                incident_error: Some(exc.exc_type.clone()),
+                incident_message: Some(exc.message.clone()),
+                incident_lines: lines.clone(),
+                ..PolicyConfig::default()
+            };
+            let mut changed = Vec::new();
+            files(&case.join(".reference"), "", &mut changed);
+            let plan = Plan {
+                files: changed
+                    .iter()
+                    .map(|rel| PlannedFile {
+                        rel: rel.clone(),
+                        abs: case.join(rel),
+                        before: std::fs::read_to_string(case.join(rel)).unwrap_or_default(),
+                        after: std::fs::read_to_string(case.join(".reference").join(rel))
+                            .expect("reference file"),
+                    })
+                    .collect(),
+            };
+            let tb_files: Vec<String> = lines.iter().map(|(f, _)| f.clone()).collect();
+            let violations = check(&plan, &tb_files, &cfg);
+            seen += 1;
+            if !violations.is_empty() {
+                refused.push(format!("{}: {violations:?}", case.display()));
+            }
+        }
+        assert!(seen >= 40, "only {seen} reference fixes were judged");
+        assert!(refused.is_empty(), "{}", refused.join("\n"));
     }
 }

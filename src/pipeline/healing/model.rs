@@ -458,7 +458,13 @@ impl Healer {
                         file: edit.file.clone(),
                         replace: analyse::file_form::fit(
                             &current,
-                            &analyse::file_form::undo_cosmetic(&current, &edit.replace),
+                            &analyse::file_form::undo_cosmetic(
+                                &current,
+                                &analyse::module_doc::keep_module_docstring(
+                                    &current,
+                                    &edit.replace,
+                                ),
+                            ),
                         ),
                         search: current,
                     },
