@@ -12,6 +12,7 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod backrefs;
 mod contract;
 mod data;
 mod entry_point;
@@ -247,6 +248,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             filters::drops_filters(before, after),
             filters::replaces_filters(before, after),
             returns::changes_returned_tuples(before, after),
+            backrefs::drops_group_references(before, after),
             entry_point::drops_entry_point(before, after),
             contract::drops_parameters(before, after, message),
             mutation::mutates_arguments(before, after),
