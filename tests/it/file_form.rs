@@ -284,3 +284,26 @@ fn r13_a_whole_file_carrying_a_payload_runs_contained_in_the_sandbox() {
         assert!(!record.to_string().contains(KEY), "the key is in a record");
     }
 }
+
+#[test]
+fn r13_a_module_docstring_the_answer_dropped_stays_in_the_file() {
+    let model = FakeOpenAI::start();
+    let p = project(&model);
+    let doc = "\"\"\"Greets the users of the shop.\"\"\"\n\n";
+    p.file("app.py", &format!("{doc}{APP}"));
+    // The small model's habit: the file from its first statement, the docstring left out (or
+    // turned into a comment).
+    model.script([Reply::content(&answer(&format!(
+        "# Greets the users of the shop.\n\n{FIXED}"
+    )))]);
+    let run = p.run(&["run", "--", "python3", "app.py"]);
+    assert_eq!(live(&p), format!("{doc}{FIXED}"), "{run:?}");
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#}");
+    let diff = r["fix"]["diff"].as_str().unwrap();
+    assert_eq!(
+        changes(diff),
+        ["-    return mesage", "+    return message"],
+        "{diff}"
+    );
+}
