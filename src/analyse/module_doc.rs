@@ -17,7 +17,7 @@ pub fn keep_module_docstring(current: &str, new: &str) -> String {
     let Some((doc_end, text)) = docstring(current) else {
         return new.to_string();
     };
-    if docstring_of(new).as_deref() == Some(text.as_str()) {
+    if docstring(new).is_some_and(|(_, kept)| kept == text) {
         return new.to_string();
     }
     let current_lines: Vec<&str> = current.split_inclusive('\n').collect();
@@ -52,11 +52,6 @@ pub fn keep_module_docstring(current: &str, new: &str) -> String {
     );
     out.extend(new_lines[skip..].iter().copied());
     out
-}
-
-/// The text of `source`'s module docstring, if it has one.
-fn docstring_of(source: &str) -> Option<String> {
-    docstring(source).map(|(_, text)| text)
 }
 
 /// `source`'s module docstring, if it has one (a string that is the module's first statement,
