@@ -189,11 +189,12 @@ pub fn fit(current: &str, new: &str) -> String {
 }
 
 /// The model's whole file with its cosmetic changes undone: every changed region whose lines
-/// differ from the current file's only by blank lines, trailing spaces, or a line's quotes
-/// flipped (`'a'` for `"a"`, on a line holding one kind) takes the current file's lines back.
-/// A small model re-formats what it copies (the blank lines between functions, a docstring's
-/// quotes); those changes are not the fix, would count against `policy.max_changed_lines`,
-/// and would land in the commit. A region with any real change is kept whole, as written.
+/// differ from the current file's only by blank lines, trailing spaces, whole-line comments,
+/// or a line's quotes flipped (`'a'` for `"a"`, on a line holding one kind) takes the current
+/// file's lines back. A small model re-formats what it copies (the blank lines between
+/// functions, a docstring's quotes) and drops the team's comments; those changes are not the
+/// fix, would count against `policy.max_changed_lines`, and would land in the commit. A region
+/// with any real change is kept whole, as written.
 pub fn undo_cosmetic(current: &str, new: &str) -> String {
     let diff = similar::TextDiff::from_lines(current, new);
     let old_lines: Vec<&str> = diff.iter_old_slices().collect();
@@ -260,14 +261,16 @@ fn merged<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
-/// Whether two runs of lines are the same code once blank lines, trailing spaces and a flip of
-/// one line's quote kind are set aside.
+/// Whether two runs of lines are the same code once blank lines, trailing spaces, whole-line
+/// comments and a flip of one line's quote kind are set aside. (A `#` line inside a multi-line
+/// string is set aside too: the region then takes the current lines back, which is the program
+/// as it was, never a change the proof did not see.)
 fn same_but_cosmetic(old: &[&str], new: &[&str]) -> bool {
     let code = |lines: &[&str]| -> Vec<String> {
         lines
             .iter()
             .map(|l| l.trim_end().to_string())
-            .filter(|l| !l.is_empty())
+            .filter(|l| !l.is_empty() && !l.trim_start().starts_with('#'))
             .collect()
     };
     let (old, new) = (code(old), code(new));
@@ -525,6 +528,21 @@ mod cosmetic_tests {
         let answer = "\"\"\"Campaigns.\"\"\"\nX = {'a': 1}\n\ndef f(c):\n    return c[\"spend\"]\n\ndef main():\n    print(f(X))\n";
         let kept = undo_cosmetic(current, answer);
         assert_eq!(kept, current.replace("spent", "spend"));
+    }
+
+    /// The bench's recursion_self_parent: the model dropped the comment over PARENT with its fix.
+    #[test]
+    fn dropped_and_reworded_comments_come_back_and_the_fix_stays() {
+        let current = "# Each category's parent.\nPARENT = {}\n\n\ndef f(c):\n    # the step\n    return f(PARENT[c])\n";
+        let answer = "PARENT = {}\n\n\ndef f(c):\n    # recurse\n    return c if PARENT[c] == c else f(PARENT[c])\n";
+        assert_eq!(
+            undo_cosmetic(current, answer),
+            "# Each category's parent.\nPARENT = {}\n\n\ndef f(c):\n    # the step\n    return c if PARENT[c] == c else f(PARENT[c])\n"
+        );
+        // A comment turned into code is a change.
+        let current = "# x = 1\nprint(2)\n";
+        let answer = "x = 1\nprint(2)\n";
+        assert_eq!(undo_cosmetic(current, answer), answer);
     }
 
     #[test]

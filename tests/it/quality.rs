@@ -489,6 +489,62 @@ fn r13_a_fix_that_breaks_the_docstrings_examples_is_refused_with_the_example() {
     );
 }
 
+/// The bench's recursion_self_parent, as it was.
+const BREADCRUMBS: &str = "\
+\"\"\"Breadcrumbs of the shop's categories.\"\"\"
+
+# Each category's parent. The root category is its own parent.
+PARENT = {\"root\": \"root\", \"shoes\": \"root\", \"running\": \"shoes\", \"trail\": \"running\", \"bags\": \"root\"}
+
+
+def breadcrumb(category):
+    \"\"\"'root > shoes > running' for 'running'; 'root' for the root.\"\"\"
+    return breadcrumb(PARENT[category]) + \" > \" + category
+
+
+def main():
+    for category in [\"trail\", \"bags\"]:
+        print(breadcrumb(category))
+
+
+if __name__ == \"__main__\":
+    main()
+";
+
+/// The small model's answer to it: a base case that gives the root "" makes every breadcrumb
+/// start with " > ". Nothing ran before the fix to compare with; the docstring's "'X' for 'Y'"
+/// example refuses it, and the base case that gives the root its own name is applied.
+#[test]
+fn r13_a_base_case_against_the_docstrings_for_example_is_refused() {
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.env("HEAL_MAX_ATTEMPTS", "2");
+    p.file("main.py", BREADCRUMBS);
+    let search = "    return breadcrumb(PARENT[category]) + \" > \" + category";
+    let empty_root = answer(&[(
+        "main.py",
+        search,
+        "    if category == PARENT[category]:\n        return \"\"\n    else:\n        return breadcrumb(PARENT[category]) + \" > \" + category",
+    )]);
+    let named_root = answer(&[(
+        "main.py",
+        search,
+        "    if PARENT[category] == category:\n        return category\n    return breadcrumb(PARENT[category]) + \" > \" + category",
+    )]);
+    model.script([Reply::tool_use(empty_root), Reply::tool_use(named_root)]);
+    let run = p.run(&["run", "--", "python3", "main.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let live = std::fs::read_to_string(p.path().join("main.py")).unwrap();
+    assert!(live.contains("        return category\n"), "{live}");
+    let failure = r["fix"]["refused"][0]["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("breadcrumb('running') returns ' > shoes > running' with the fix")
+            && failure.contains("says 'root > shoes > running'"),
+        "{failure}"
+    );
+}
+
 /// A misspelt import of a name the program uses (pkg_import_name_typo in the bench).
 const IMPORTS_A_TYPO: &str = "\
 from fmt import format_ammount

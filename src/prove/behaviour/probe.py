@@ -705,10 +705,12 @@ def _stop():
 
 
 def _recursion_error():
-    """Called while a RecursionError is handled: re-raises it when the program's own stack is
-    near the limit. The program was about to get it anyway, and swallowing it there would let
-    Python 3.8 (whose overflow flag stays set until the stack unwinds) recurse past the limit
-    and abort with "Cannot recover from stack overflow"."""
+    """Called while a RecursionError is handled: when the program's own stack is near the
+    limit, turns the probe off, and from Python 3.11 lets the program go on to raise the error
+    in its own frame. Raised here, it would show the probe's frame as where the program failed,
+    and the proof would not see the error it was asked to remove. Before 3.11 it is re-raised:
+    the overflow flag stays set until the stack unwinds, and going on would recurse past the
+    limit and abort with "Cannot recover from stack overflow"."""
     global _off
     depth = 0
     frame = sys._getframe()
@@ -717,7 +719,8 @@ def _recursion_error():
         frame = frame.f_back
     if depth > sys.getrecursionlimit() - 100:
         _off = True
-        raise
+        if sys.version_info < (3, 11):
+            raise
 
 
 def _disable():

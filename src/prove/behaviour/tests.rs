@@ -457,6 +457,39 @@ except RecursionError:
     assert_eq!(run.rets(&id("app.py", "make"), ""), ["<repr failed: Loop>"]);
 }
 
+// A recursion the program does not catch must fail in the program's frame, not the probe's:
+// the baseline compares where the error was raised, and a probe frame there made it miss the
+// error it was asked about (the bench's recursion_self_parent). Python 3.11 and later only;
+// before, the probe re-raises (see `_recursion_error`).
+#[test]
+fn an_uncaught_recursion_error_is_raised_in_the_programs_frame() {
+    let program = "\
+def deeper(n):
+    return deeper(n + 1)
+
+
+deeper(0)
+";
+    let project = Project::new(&[("app.py", program)]);
+    let run = project.run_probed("app.py", &project.baseline_spec(&["app.py"]));
+    let stderr = String::from_utf8_lossy(&run.output.stderr);
+    assert!(!run.output.status.success());
+    assert!(stderr.contains("RecursionError"), "{stderr}");
+    let version = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.version_info >= (3, 11))"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&version.stdout).trim() == "True" {
+        let innermost = stderr.lines().rfind(|l| l.trim_start().starts_with("File ")).unwrap();
+        assert!(innermost.contains("app.py") && innermost.contains("in deeper"), "{stderr}");
+        assert!(!stderr.contains("sitecustomize"), "{stderr}");
+        assert!(
+            stderr.trim_end().ends_with("RecursionError: maximum recursion depth exceeded"),
+            "{stderr}"
+        );
+    }
+}
+
 const MANY_CALLS: &str = "\
 def ident(n):
     return n

@@ -1,9 +1,10 @@
 //! The examples a file's docstrings give, read from the file as it was before the fix (the
 //! team's word, which a fix cannot rewrite): doctest lines (`>>> to_base36(36)` then `'10'`) in
-//! any function's, class's or the module's docstring, and `ARG -> RESULT` pairs (`0 -> '0',
-//! 35 -> 'Z'`) in the docstring of a module-level function of one parameter.
+//! any function's, class's or the module's docstring, and one-argument pairs (`0 -> '0',
+//! 35 -> 'Z'`, or `'root > shoes' for 'shoes'`) in the docstring of a module-level function of
+//! one parameter.
 //!
-//! Pure: text in, examples out. Whether an `ARG -> RESULT` pair really is two Python literals is
+//! Pure: text in, examples out. Whether a pair really is two Python literals is
 //! left to the runner (`ast.literal_eval`), which drops the ones that are prose.
 
 use tree_sitter::Node;
@@ -27,14 +28,15 @@ pub struct Found {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Doctest,
-    Arrow,
+    /// One argument and what comes out for it (`0 -> '0'`, `'root' for 'root'`).
+    Pair,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Doctest => "doctest",
-            Kind::Arrow => "arrow",
+            Kind::Pair => "pair",
         }
     }
 }
@@ -88,7 +90,7 @@ fn walk(body: Node<'_>, src: &[u8], prefix: &str, top: bool, out: &mut Vec<Found
                 if let Some((text, line)) = docstring_of(inner, src) {
                     out.extend(doctests(&text, &qualname, line));
                     if top && parameter_count(def) == Some(1) {
-                        out.extend(arrows(&text, &qualname, line));
+                        out.extend(pairs(&text, &qualname, line));
                     }
                 }
             }
@@ -189,28 +191,38 @@ fn doctests(doc: &str, qualname: &str, line: u32) -> Vec<Found> {
     out
 }
 
-/// The `ARG -> RESULT` pairs of a docstring (`->`, `→` or `=>`), each side one literal-looking
-/// token: a quoted string, a number, a bracketed value, `True`, `False` or `None`.
-fn arrows(doc: &str, qualname: &str, line: u32) -> Vec<Found> {
+/// The one-argument examples of a docstring, each side one literal-looking token (a quoted
+/// string, a number, a bracketed value, `True`, `False` or `None`):
+/// - `ARG -> RESULT` (`->`, `→` or `=>`): `0 -> '0', 35 -> 'Z'`;
+/// - `RESULT for ARG`: `'root > shoes > running' for 'running'`, the way prose gives one.
+fn pairs(doc: &str, qualname: &str, line: u32) -> Vec<Found> {
+    /// A separator, and whether the argument comes first.
+    const SEPARATORS: [(&str, bool); 4] =
+        [("->", true), ("→", true), ("=>", true), (" for ", false)];
     let mut out = Vec::new();
     for text_line in doc.lines() {
         if text_line.trim_start().starts_with(">>>") {
             continue;
         }
-        for arrow in ["->", "→", "=>"] {
+        for (separator, argument_first) in SEPARATORS {
             let mut from = 0;
-            while let Some(at) = text_line[from..].find(arrow).map(|a| a + from) {
-                from = at + arrow.len();
+            while let Some(at) = text_line[from..].find(separator).map(|a| a + from) {
+                from = at + separator.len();
                 let (left, right) = (&text_line[..at], &text_line[from..]);
-                let (Some(arg), Some(result)) = (token_before(left), token_after(right)) else {
+                let (Some(left), Some(right)) = (token_before(left), token_after(right)) else {
                     continue;
+                };
+                let (arg, result) = if argument_first {
+                    (left, right)
+                } else {
+                    (right, left)
                 };
                 if out.len() >= MAX_PER_FILE {
                     return out;
                 }
                 out.push(Found {
                     qualname: qualname.to_string(),
-                    kind: Kind::Arrow,
+                    kind: Kind::Pair,
                     source: arg.to_string(),
                     want: result.to_string(),
                     line,
@@ -221,7 +233,7 @@ fn arrows(doc: &str, qualname: &str, line: u32) -> Vec<Found> {
     out
 }
 
-/// The literal-looking token that ends `text` (spaces before the arrow skipped).
+/// The literal-looking token that ends `text` (spaces before the separator skipped).
 fn token_before(text: &str) -> Option<&str> {
     // Only the last few hundred bytes can hold a side: a hostile line costs no more.
     let t = tail(text.trim_end(), MAX_SIDE + 1);
@@ -248,7 +260,7 @@ fn token_before(text: &str) -> Option<&str> {
     (token.len() <= MAX_SIDE && literal_looking(token)).then_some(token)
 }
 
-/// The literal-looking token that starts `text` (spaces after the arrow skipped), up to a
+/// The literal-looking token that starts `text` (spaces after the separator skipped), up to a
 /// separator (`,` `;` or a space) outside quotes and brackets.
 fn token_after(text: &str) -> Option<&str> {
     let t = head(text.trim_start(), MAX_SIDE + 1);
@@ -336,7 +348,7 @@ fn matching_forwards(t: &str, open: char, close: char) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn pairs(found: &[Found]) -> Vec<(&str, &str, &str)> {
+    fn triples(found: &[Found]) -> Vec<(&str, &str, &str)> {
         found
             .iter()
             .map(|f| (f.qualname.as_str(), f.source.as_str(), f.want.as_str()))
@@ -352,14 +364,37 @@ def to_base36(n):
 "#;
         let found = examples(src);
         assert_eq!(
-            pairs(&found),
+            triples(&found),
             vec![
                 ("to_base36", "0", "'0'"),
                 ("to_base36", "35", "'Z'"),
                 ("to_base36", "36", "'10'")
             ]
         );
-        assert!(found.iter().all(|f| f.kind == Kind::Arrow && f.line == 3));
+        assert!(found.iter().all(|f| f.kind == Kind::Pair && f.line == 3));
+    }
+
+    /// The bench's `recursion_self_parent`: a model's base case `return ""` for the root made
+    /// every breadcrumb start with " > ", and nothing read the docstring's example.
+    #[test]
+    fn result_for_argument_pairs_are_read_the_other_way_round() {
+        let src = r#"
+def breadcrumb(category):
+    """'root > shoes > running' for 'running'; 'root' for the root."""
+    return breadcrumb(PARENT[category]) + " > " + category
+
+def size(n):
+    """Prints 'big' for each large one, 0 for none, and -1 for [1, 2]."""
+"#;
+        let found = examples(src);
+        assert_eq!(
+            triples(&found),
+            vec![
+                ("breadcrumb", "'running'", "'root > shoes > running'"),
+                ("size", "[1, 2]", "-1"),
+            ]
+        );
+        assert!(found.iter().all(|f| f.kind == Kind::Pair));
     }
 
     #[test]
@@ -373,8 +408,11 @@ def step(state):
 
 def grade(score):
     """Type hints say int -> str."""
+
+def label(item):
+    """A label for an item; 'n/a' for missing ones, used for display."""
 "#;
-        assert_eq!(pairs(&examples(src)), vec![]);
+        assert_eq!(triples(&examples(src)), vec![]);
     }
 
     #[test]
@@ -403,7 +441,7 @@ def shout(s):
 "#;
         let found = examples(src);
         assert_eq!(
-            pairs(&found),
+            triples(&found),
             vec![
                 ("", "1 + 1", "2"),
                 ("Budget.share", "Budget().share(2)", "[0.5, 0.5]"),
@@ -426,7 +464,7 @@ def rank(xs):
     """[3, 1, 2] -> [1, 2, 3]; (2,) -> [2]; -4 -> 'neg'."""
 "#;
         assert_eq!(
-            pairs(&examples(src)),
+            triples(&examples(src)),
             vec![
                 ("rank", "[3, 1, 2]", "[1, 2, 3]"),
                 ("rank", "(2,)", "[2]"),

@@ -8,7 +8,7 @@
 # SPEC: {"root": the copy, "paths": [extra sys.path entries],
 #        "modules": [{"name": "pkg.mod", "path": "<copy>/pkg/mod.py",
 #                     "before": "<scratch>/before_0.py", "package": "pkg",
-#                     "examples": [{"id": 0, "function": "f", "kind": "doctest"|"arrow",
+#                     "examples": [{"id": 0, "function": "f", "kind": "doctest"|"pair",
 #                                   "source": ">>> text or the argument", "want": "..."}]}]}
 # RESULTS: one JSON object per line, written as each example ends (so a run killed at its time
 # limit still reports what finished): {"id": 0, "side": "before"|"after", "outcome":
@@ -58,7 +58,7 @@ def load_before(module, index):
     return mod
 
 
-def run_arrow(mod, example):
+def run_pair(mod, example):
     fn = getattr(mod, example["function"], None)
     if fn is None or not callable(fn):
         return {"outcome": "missing"}
@@ -66,7 +66,7 @@ def run_arrow(mod, example):
         argument = ast.literal_eval(example["source"])
         want = ast.literal_eval(example["want"])
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        # Prose that only looked like `ARG -> RESULT`: not an example.
+        # Prose that only looked like a pair: not an example.
         return {"outcome": "unusable"}
     got = fn(argument)
     same = type(got) is type(want) and got == want
@@ -152,8 +152,8 @@ def main():
                     with contextlib.redirect_stderr(sink):
                         signal.alarm(PER_EXAMPLE_S)
                         try:
-                            if example["kind"] == "arrow":
-                                result = run_arrow(mod, example)
+                            if example["kind"] == "pair":
+                                result = run_pair(mod, example)
                             else:
                                 # One docstring's examples share a namespace, as in doctest.
                                 ns = namespaces.setdefault(example["function"], dict(vars(mod)))

@@ -112,7 +112,7 @@ impl Example {
     /// How a person would write the example: `to_base36(7)` or `>>> total`.
     fn call(&self) -> String {
         match self.found.kind {
-            Kind::Arrow => format!("{}({})", self.found.qualname, self.found.source),
+            Kind::Pair => format!("{}({})", self.found.qualname, self.found.source),
             Kind::Doctest => format!(">>> {}", self.found.source.replace('\n', " ")),
         }
     }

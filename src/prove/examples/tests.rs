@@ -27,8 +27,8 @@ fn ran(id: usize, side: Side, outcome: Outcome, got: &str, error: &str) -> Ran {
 #[test]
 fn an_edited_function_that_raised_must_now_do_what_its_docstring_says() {
     let examples = vec![
-        example("to_base36", Kind::Arrow, "7", "'7'", true),
-        example("to_base36", Kind::Arrow, "0", "'0'", true),
+        example("to_base36", Kind::Pair, "7", "'7'", true),
+        example("to_base36", Kind::Pair, "0", "'0'", true),
     ];
     let runs = vec![
         ran(
@@ -75,13 +75,13 @@ fn an_example_that_held_before_must_hold_after_wherever_it_is() {
 fn out_of_date_docstrings_untouched_code_and_prose_say_nothing() {
     let examples = vec![
         // Gave another value before the fix too: the docstring was already out of date.
-        example("f", Kind::Arrow, "1", "2", true),
+        example("f", Kind::Pair, "1", "2", true),
         // Raised before and after, in a function the fix did not edit.
-        example("g", Kind::Arrow, "1", "2", false),
+        example("g", Kind::Pair, "1", "2", false),
         // Prose that looked like a pair.
-        example("h", Kind::Arrow, "1", "x", true),
+        example("h", Kind::Pair, "1", "x", true),
         // Not reached before the time limit.
-        example("k", Kind::Arrow, "1", "2", true),
+        example("k", Kind::Pair, "1", "2", true),
     ];
     let runs = vec![
         ran(0, Side::Before, Outcome::Differs, "3", ""),
@@ -98,7 +98,7 @@ fn out_of_date_docstrings_untouched_code_and_prose_say_nothing() {
 
 #[test]
 fn a_module_the_fix_leaves_unimportable_is_said_not_failed() {
-    let examples = vec![example("f", Kind::Arrow, "1", "2", true)];
+    let examples = vec![example("f", Kind::Pair, "1", "2", true)];
     let runs = vec![
         ran(0, Side::Before, Outcome::Unloaded, "", "SystemExit: 2"),
         ran(0, Side::After, Outcome::Unloaded, "", "SystemExit: 2"),
