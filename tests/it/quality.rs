@@ -537,6 +537,10 @@ fn r13_a_base_case_against_the_docstrings_for_example_is_refused() {
     assert_eq!(r["status"], "applied", "{r:#} {run:?}");
     let live = std::fs::read_to_string(p.path().join("main.py")).unwrap();
     assert!(live.contains("        return category\n"), "{live}");
+    // The unchanged program showed its RecursionError in the sandbox (the probe once raised
+    // it in its own frame, and the proof took the error as not reproduced).
+    let baseline = &r["fix"]["baseline"];
+    assert_eq!(baseline["reproduced"], 2, "{baseline:#}");
     let failure = r["fix"]["refused"][0]["failure"].as_str().unwrap();
     assert!(
         failure.contains("breadcrumb('running') returns ' > shoes > running' with the fix")
