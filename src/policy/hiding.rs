@@ -389,9 +389,10 @@ fn definitions(source: &str) -> Vec<String> {
         return Vec::new();
     };
     let src = source.as_bytes();
-    let mut all = Vec::new();
-    collect_definitions(tree.root_node(), src, "", &mut all);
-    let mut out: Vec<String> = all.into_iter().map(|d| d.path).collect();
+    let mut out: Vec<String> = super::definitions::definitions(tree.root_node(), src)
+        .into_iter()
+        .map(|d| d.path)
+        .collect();
     // The module's own names (`LINES = [...]`, `processed = 0`) are definitions too: a small
     // model's rewrite has been seen to drop them, or move them into a function.
     let root = tree.root_node();
@@ -434,64 +435,10 @@ fn returning_functions(source: &str) -> Vec<(String, bool)> {
     let Some(tree) = crate::prove::syntax::parse(source) else {
         return Vec::new();
     };
-    let mut all = Vec::new();
-    collect_definitions(tree.root_node(), source.as_bytes(), "", &mut all);
-    all.into_iter()
-        .filter_map(|d| d.returns.map(|returns| (d.path, returns)))
+    super::definitions::definitions(tree.root_node(), source.as_bytes())
+        .into_iter()
+        .filter_map(|d| d.returns.map(|returns| (d.path, !returns.is_empty())))
         .collect()
-}
-
-/// A function or class of a source, by its dotted path.
-struct Definition {
-    path: String,
-    /// For a function, whether its own body returns a value; `None` for a class.
-    returns: Option<bool>,
-}
-
-fn collect_definitions(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        let def = if child.kind() == "decorated_definition" {
-            child.child_by_field_name("definition").unwrap_or(child)
-        } else {
-            child
-        };
-        let name = def
-            .child_by_field_name("name")
-            .and_then(|n| n.utf8_text(src).ok())
-            .unwrap_or("");
-        match def.kind() {
-            "function_definition" | "class_definition" => {
-                let full = if path.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{path}.{name}")
-                };
-                let returns = (def.kind() == "function_definition")
-                    .then(|| def.child_by_field_name("body").is_some_and(returns_a_value));
-                out.push(Definition {
-                    path: full.clone(),
-                    returns,
-                });
-                if let Some(body) = def.child_by_field_name("body") {
-                    collect_definitions(body, src, &full, out);
-                }
-            }
-            _ => collect_definitions(child, src, path, out),
-        }
-    }
-}
-
-/// Whether a `return` with a value is in `node`, outside nested functions, classes and
-/// lambdas.
-fn returns_a_value(node: Node<'_>) -> bool {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor)
-        .any(|child| match child.kind() {
-            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => false,
-            "return_statement" => child.named_child_count() > 0,
-            _ => returns_a_value(child),
-        })
 }
 
 /// Words that look like calls or names in a line of Python but are neither.

@@ -15,6 +15,7 @@
 mod backrefs;
 mod contract;
 mod data;
+mod definitions;
 mod entry_point;
 mod filters;
 mod formats;

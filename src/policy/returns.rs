@@ -9,8 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tree_sitter::Node;
-
+use super::definitions::definitions;
 use crate::prove::syntax;
 
 /// Why `after` makes a function stop returning the tuples of a length it returned before.
@@ -52,68 +51,23 @@ struct Returns {
 
 /// Every function of `source` by its dotted path, with what its own body returns.
 fn returns_by_function(source: &str) -> BTreeMap<String, Returns> {
-    let mut out = BTreeMap::new();
-    if let Some(tree) = syntax::parse(source) {
-        walk(tree.root_node(), source.as_bytes(), "", &mut out);
-    }
-    out
-}
-
-fn walk(node: Node<'_>, src: &[u8], path: &str, out: &mut BTreeMap<String, Returns>) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "function_definition" | "class_definition" => {
-                let name = child
-                    .child_by_field_name("name")
-                    .and_then(|n| n.utf8_text(src).ok())
-                    .unwrap_or("");
-                let full = if path.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{path}.{name}")
-                };
-                if let Some(body) = child.child_by_field_name("body") {
-                    if child.kind() == "function_definition" {
-                        let mut returns = Returns::default();
-                        own_returns(body, src, &mut returns);
-                        out.insert(full.clone(), returns);
-                    }
-                    walk(body, src, &full, out);
+    let Some(tree) = syntax::parse(source) else {
+        return BTreeMap::new();
+    };
+    definitions(tree.root_node(), source.as_bytes())
+        .into_iter()
+        .filter_map(|d| {
+            let returned = d.returns?;
+            let mut returns = Returns::default();
+            for r in returned {
+                if let Some(len) = r.tuple_len {
+                    returns.tuples.entry(len).or_insert_with(|| r.text.clone());
                 }
+                returns.values.insert(r.text);
             }
-            _ => walk(child, src, path, out),
-        }
-    }
-}
-
-/// The `return` values in `node`, outside nested functions, classes and lambdas.
-fn own_returns(node: Node<'_>, src: &[u8], returns: &mut Returns) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => {}
-            "return_statement" => {
-                let Some(value) = child.named_child(0) else {
-                    continue;
-                };
-                let text = value
-                    .utf8_text(src)
-                    .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-                    .unwrap_or_default();
-                if matches!(value.kind(), "expression_list" | "tuple") {
-                    let mut c = value.walk();
-                    let len = value
-                        .named_children(&mut c)
-                        .filter(|n| n.kind() != "comment")
-                        .count();
-                    returns.tuples.entry(len).or_insert_with(|| text.clone());
-                }
-                returns.values.insert(text);
-            }
-            _ => own_returns(child, src, returns),
-        }
-    }
+            Some((d.path, returns))
+        })
+        .collect()
 }
 
 #[cfg(test)]

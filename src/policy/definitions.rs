@@ -1,0 +1,146 @@
+//! The functions and classes of a source, by dotted path (`Budget.share`), each function with
+//! the values its own `return` statements give. One walk serves the rules that ask what a fix
+//! did to a definition: deleted it (`hiding::drops_definitions`), left it without a returned
+//! value (`hiding::drops_return`), or changed the kind of value it returns
+//! (`returns::changes_returned_tuples`).
+//!
+//! Pure: a parsed tree in, definitions out.
+
+use tree_sitter::Node;
+
+/// A function or class.
+pub(super) struct Definition {
+    pub path: String,
+    /// For a function, what its own `return` statements give (nested functions, classes and
+    /// lambdas aside; a bare `return` gives nothing); `None` for a class.
+    pub returns: Option<Vec<Returned>>,
+}
+
+/// One value a `return` statement gives.
+pub(super) struct Returned {
+    /// The expression's text, whitespace normalised.
+    pub text: String,
+    /// For `return a, b` or `return (a, b)`, how many values.
+    pub tuple_len: Option<usize>,
+}
+
+/// Every function and class under `root` (a module), outer ones first.
+pub(super) fn definitions(root: Node<'_>, src: &[u8]) -> Vec<Definition> {
+    let mut out = Vec::new();
+    collect(root, src, "", &mut out);
+    out
+}
+
+fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let def = if child.kind() == "decorated_definition" {
+            child.child_by_field_name("definition").unwrap_or(child)
+        } else {
+            child
+        };
+        match def.kind() {
+            "function_definition" | "class_definition" => {
+                let name = def
+                    .child_by_field_name("name")
+                    .and_then(|n| n.utf8_text(src).ok())
+                    .unwrap_or("");
+                let full = if path.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
+                let body = def.child_by_field_name("body");
+                let returns = (def.kind() == "function_definition").then(|| {
+                    let mut returns = Vec::new();
+                    if let Some(body) = body {
+                        own_returns(body, src, &mut returns);
+                    }
+                    returns
+                });
+                out.push(Definition {
+                    path: full.clone(),
+                    returns,
+                });
+                if let Some(body) = body {
+                    collect(body, src, &full, out);
+                }
+            }
+            _ => collect(child, src, path, out),
+        }
+    }
+}
+
+/// The values of the `return` statements in `node`, outside nested functions, classes and
+/// lambdas.
+fn own_returns(node: Node<'_>, src: &[u8], out: &mut Vec<Returned>) {
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => {}
+            "return_statement" => {
+                let Some(value) = child.named_child(0) else {
+                    continue;
+                };
+                let text = value
+                    .utf8_text(src)
+                    .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default();
+                let tuple_len = matches!(value.kind(), "expression_list" | "tuple").then(|| {
+                    let mut c = value.walk();
+                    value
+                        .named_children(&mut c)
+                        .filter(|n| n.kind() != "comment")
+                        .count()
+                });
+                out.push(Returned { text, tuple_len });
+            }
+            _ => own_returns(child, src, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_methods_and_nested_ones_each_have_their_own_returns() {
+        let src = "\
+@cache
+def f(x):
+    def g():
+        return 1, 2
+    if x:
+        return
+    return g
+
+class C:
+    def m(self):
+        return (self.a,
+                self.b)
+";
+        let tree = crate::prove::syntax::parse(src).unwrap();
+        let found = definitions(tree.root_node(), src.as_bytes());
+        let summary: Vec<(&str, Option<Vec<(&str, Option<usize>)>>)> = found
+            .iter()
+            .map(|d| {
+                (
+                    d.path.as_str(),
+                    d.returns
+                        .as_ref()
+                        .map(|r| r.iter().map(|r| (r.text.as_str(), r.tuple_len)).collect()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("f", Some(vec![("g", None)])),
+                ("f.g", Some(vec![("1, 2", Some(2))])),
+                ("C", None),
+                ("C.m", Some(vec![("(self.a, self.b)", Some(2))])),
+            ]
+        );
+    }
+}
