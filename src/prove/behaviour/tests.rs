@@ -480,11 +480,19 @@ deeper(0)
         .output()
         .unwrap();
     if String::from_utf8_lossy(&version.stdout).trim() == "True" {
-        let innermost = stderr.lines().rfind(|l| l.trim_start().starts_with("File ")).unwrap();
-        assert!(innermost.contains("app.py") && innermost.contains("in deeper"), "{stderr}");
+        let innermost = stderr
+            .lines()
+            .rfind(|l| l.trim_start().starts_with("File "))
+            .unwrap();
+        assert!(
+            innermost.contains("app.py") && innermost.contains("in deeper"),
+            "{stderr}"
+        );
         assert!(!stderr.contains("sitecustomize"), "{stderr}");
         assert!(
-            stderr.trim_end().ends_with("RecursionError: maximum recursion depth exceeded"),
+            stderr
+                .trim_end()
+                .ends_with("RecursionError: maximum recursion depth exceeded"),
             "{stderr}"
         );
     }
