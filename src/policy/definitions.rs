@@ -104,6 +104,9 @@ fn own_returns(node: Node<'_>, src: &[u8], out: &mut Vec<Returned>) {
 mod tests {
     use super::*;
 
+    /// A definition's path, and each returned value's text and tuple length.
+    type Summary<'a> = (&'a str, Option<Vec<(&'a str, Option<usize>)>>);
+
     #[test]
     fn functions_methods_and_nested_ones_each_have_their_own_returns() {
         let src = "\
@@ -122,7 +125,7 @@ class C:
 ";
         let tree = crate::prove::syntax::parse(src).unwrap();
         let found = definitions(tree.root_node(), src.as_bytes());
-        let summary: Vec<(&str, Option<Vec<(&str, Option<usize>)>>)> = found
+        let summary: Vec<Summary<'_>> = found
             .iter()
             .map(|d| {
                 (
