@@ -1,7 +1,7 @@
 //! The functions and classes of a source, by dotted path (`Budget.share`), each function with
 //! the values its own `return` statements give. One walk serves the rules that ask what a fix
-//! did to a definition: deleted it (`hiding::drops_definitions`), left it without a returned
-//! value (`hiding::drops_return`), or changed the kind of value it returns
+//! did to a definition: deleted it (`dropped::drops_definitions`), left it without a returned
+//! value (`dropped::drops_return`), or changed the kind of value it returns
 //! (`returns::changes_returned_tuples`).
 //!
 //! Pure: a parsed tree in, definitions out.

@@ -1,8 +1,9 @@
 //! Fixes that hide the error instead of fixing it: an `except` that catches it (or everything)
-//! and only passes, continues or returns a default; a failing line (the statement that raised,
-//! or a call on the way to it) deleted with nothing left of it; and a required environment read
-//! (`os.environ["X"]`) turned into one with a default. Both make the crash go away and the bug
-//! stay, which a re-run cannot tell from a fix.
+//! and only passes, continues or returns a default; a guard or default on the None the error
+//! was about; a branch that substitutes a value for a missing key; the program's data renamed
+//! to fit the code; and a required environment read (`os.environ["X"]`) turned into one with a
+//! default. Each makes the crash go away and the bug stay, which a re-run cannot tell from a
+//! fix. (A failing line deleted outright is `deleted`'s to find.)
 //!
 //! The exception: a default the function's docstring promises ("returns 0 when the client has
 //! no budget") is the intended behaviour, not a hidden error.
@@ -141,11 +142,6 @@ pub fn hides(
     out
 }
 
-/// How alike (0 to 1, by edit distance) a deleted definition's name and the name an error asked
-/// for must be for the change to count as a rename: `format_amount` and `format_ammount` are
-/// (0.93); `monthly_summary` and `format_ammount` are not (0.2).
-const RENAME_SIMILARITY: f64 = 0.6;
-
 /// Why a default for a missing key hides a `KeyError`.
 const KEY_REASON: &str = ": a KeyError on a key the code requires is a wrong key or missing data, not something to default (a default is for a key the docstring says is optional)";
 
@@ -277,65 +273,6 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
     }
 }
 
-/// Functions that returned a value before the fix and, with it, can no longer return one
-/// (no `return` with a value left in their own body): every caller now gets None. A small
-/// model's rewrite has been seen to move a function's body into a nested copy of itself.
-pub fn drops_return(before: &str, after: &str) -> Vec<String> {
-    // Text that does not parse is the syntax step's to refuse, with its own words.
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
-        return Vec::new();
-    }
-    let was = returning_functions(before);
-    let now = returning_functions(after);
-    was.into_iter()
-        .filter(|(name, returns)| {
-            *returns
-                && now
-                    .iter()
-                    .any(|(other, returns_now)| other == name && !returns_now)
-        })
-        .map(|(name, _)| {
-            format!("it leaves {name} without the `return` of a value it had: its callers would get None")
-        })
-        .collect()
-}
-
-/// Functions and classes defined before the fix and gone after it (by their dotted path),
-/// unless the fix defines the name the error asked for (a misspelt `def` renamed): every use
-/// of what was deleted would now fail. A small model's whole-file rewrite has been seen to
-/// replace a module's function with another, and the import that then failed passed as the
-/// program getting further.
-pub fn drops_definitions(before: &str, after: &str, message: Option<&str>) -> Vec<String> {
-    // Text that does not parse is the syntax step's to refuse, with its own words.
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
-        return Vec::new();
-    }
-    let was = definitions(before);
-    let now = definitions(after);
-    let asked_for = |name: &str| {
-        let leaf = name.rsplit('.').next().unwrap_or(name);
-        message.is_some_and(|m| m.contains(&format!("'{leaf}'")))
-    };
-    // A rename to the name the error asked for is the fix of a misspelt definition: the one
-    // deleted name that is close to it is excused, no other (a small model has been seen to
-    // replace a whole module with another's definitions, one of them the name asked for).
-    let renamed_to: Vec<&String> = now
-        .iter()
-        .filter(|n| !was.contains(n) && asked_for(n))
-        .collect();
-    let renamed = |name: &str| {
-        renamed_to
-            .iter()
-            .any(|n| strsim::normalized_levenshtein(name, n) >= RENAME_SIMILARITY)
-    };
-    was.into_iter()
-        .filter(|name| !now.contains(name) && !renamed(name))
-        .map(|name| {
-            format!("it deletes `{name}`, which the program defined: whatever uses it would fail")
-        })
-        .collect()
-}
-
 /// For a `KeyError`: keys of the program's own data (dictionary literals) that the fix renamed
 /// or removed. The error said the code reads a key the data does not have; changing the data
 /// to fit the code (`"postal_code"` to `"zipcode"` in a sample response) leaves the code wrong
@@ -381,270 +318,6 @@ fn data_keys(source: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// The dotted paths of every function and class of `source`.
-fn definitions(source: &str) -> Vec<String> {
-    let Some(tree) = crate::prove::syntax::parse(source) else {
-        return Vec::new();
-    };
-    let src = source.as_bytes();
-    let mut out: Vec<String> = super::definitions::definitions(tree.root_node(), src)
-        .into_iter()
-        .map(|d| d.path)
-        .collect();
-    // The module's own names (`LINES = [...]`, `processed = 0`) are definitions too: a small
-    // model's rewrite has been seen to drop them, or move them into a function.
-    let root = tree.root_node();
-    let mut cursor = root.walk();
-    for statement in root.named_children(&mut cursor) {
-        let Some(assignment) = statement
-            .named_child(0)
-            .filter(|_| statement.kind() == "expression_statement")
-            .filter(|a| a.kind() == "assignment")
-        else {
-            continue;
-        };
-        let Some(left) = assignment.child_by_field_name("left") else {
-            continue;
-        };
-        let mut names = vec![left];
-        while let Some(n) = names.pop() {
-            match n.kind() {
-                "identifier" => {
-                    if let Ok(name) = n.utf8_text(src)
-                        && !out.iter().any(|o| o == name)
-                    {
-                        out.push(name.to_string());
-                    }
-                }
-                "pattern_list" | "tuple_pattern" => {
-                    let mut c = n.walk();
-                    names.extend(n.named_children(&mut c));
-                }
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-/// Every function of `source` (its dotted path), and whether its own body (nested functions
-/// and classes aside) returns a value somewhere.
-fn returning_functions(source: &str) -> Vec<(String, bool)> {
-    let Some(tree) = crate::prove::syntax::parse(source) else {
-        return Vec::new();
-    };
-    super::definitions::definitions(tree.root_node(), source.as_bytes())
-        .into_iter()
-        .filter_map(|d| d.returns.map(|returns| (d.path, !returns.is_empty())))
-        .collect()
-}
-
-/// Words that look like calls or names in a line of Python but are neither.
-const KEYWORDS: &[&str] = &[
-    "and", "as", "assert", "await", "def", "del", "elif", "else", "for", "from", "if", "import",
-    "in", "is", "lambda", "not", "or", "raise", "return", "while", "with", "yield", "None", "True",
-    "False", "self",
-];
-
-/// Builtins whose call computes a value and does nothing else.
-const COMPUTING_BUILTINS: &[&str] = &[
-    "abs",
-    "all",
-    "any",
-    "bool",
-    "dict",
-    "divmod",
-    "enumerate",
-    "filter",
-    "float",
-    "frozenset",
-    "int",
-    "isinstance",
-    "len",
-    "list",
-    "map",
-    "max",
-    "min",
-    "range",
-    "reversed",
-    "round",
-    "set",
-    "sorted",
-    "str",
-    "sum",
-    "tuple",
-    "zip",
-];
-
-/// How much of a deleted failing line (its characters, in order) an added line must keep to
-/// be taken as that line rewritten: `return mesage` → `return message + x` keeps all of it;
-/// `value = d["k"]` → `value = 0` keeps 8 of 15; `send(row)` → `pass`, 1 of 9.
-const REWRITE_KEPT: f64 = 0.7;
-
-/// Whether `added` keeps most of `failing`'s characters, in order.
-fn covers(added: &str, failing: &str) -> bool {
-    if failing.is_empty() {
-        return true;
-    }
-    let kept: usize = similar::TextDiff::from_chars(failing, added)
-        .iter_all_changes()
-        .filter(|c| c.tag() == similar::ChangeTag::Equal)
-        .map(|c| c.value().chars().count())
-        .sum();
-    kept as f64 / failing.chars().count() as f64 >= REWRITE_KEPT
-}
-
-/// Why `after` hides the error by deleting a line of the traceback (`lines`, 1-based, in
-/// `before`): the line is gone and no line the fix adds keeps what it did. For a line that
-/// calls something, the call must survive (moved, guarded, given other arguments); for one
-/// that calls nothing (`x = d["k"]`, `assert ok`), its names must.
-pub fn deletes_failing(before: &str, after: &str, lines: &[u32]) -> Vec<String> {
-    let diff = similar::TextDiff::from_lines(before, after);
-    let deleted: Vec<usize> = diff
-        .iter_all_changes()
-        .filter(|c| c.tag() == similar::ChangeTag::Delete)
-        .filter_map(|c| c.old_index())
-        .collect();
-    let added: Vec<String> = diff
-        .iter_all_changes()
-        .filter(|c| c.tag() == similar::ChangeTag::Insert)
-        .map(|c| code_of(c.value()).to_string())
-        .collect();
-    let old: Vec<&str> = before.lines().collect();
-    let mut out = Vec::new();
-    let mut seen = Vec::new();
-    for &line in lines {
-        let Some(row) = (line as usize).checked_sub(1) else {
-            continue;
-        };
-        if seen.contains(&row) || !deleted.contains(&row) {
-            continue;
-        }
-        seen.push(row);
-        let Some(text) = old.get(row).map(|l| code_of(l)) else {
-            continue;
-        };
-        // An import that fails is removed when nothing uses it (the `unused-import` rule);
-        // when something does, the proof's re-run meets the NameError.
-        let statement = text.trim_start();
-        if statement.starts_with("import ") || statement.starts_with("from ") {
-            continue;
-        }
-        // The builtins that only compute (`range`, `len`…) are not what a line does: `return
-        // [ranked[i] for i in range(n)]` rewritten as `return ranked[:n]` does what it did.
-        let callees: Vec<String> = callees(text)
-            .into_iter()
-            .filter(|c| !COMPUTING_BUILTINS.contains(&c.as_str()))
-            .collect();
-        // A line rewritten rather than removed (a name's typo corrected) is kept.
-        let rewritten = added.iter().any(|a| covers(a.trim(), text.trim()));
-        let kept = if rewritten {
-            true
-        } else if callees.is_empty() {
-            let names = names(text);
-            let need = names.len().min(2);
-            need == 0
-                || added
-                    .iter()
-                    .any(|a| names.iter().filter(|n| has_word(a, n)).count() >= need)
-        } else {
-            added.iter().any(|a| callees.iter().any(|c| has_word(a, c)))
-        };
-        if !kept {
-            out.push(format!(
-                "it deletes line {line} of the traceback (`{}`) with nothing left of it: the error is hidden, not fixed",
-                text.trim()
-            ));
-        }
-    }
-    out
-}
-
-/// A line without its comment (a `#` outside quotes, roughly: enough to see that a line was
-/// commented out).
-fn code_of(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    for (i, c) in line.char_indices() {
-        match (quote, c) {
-            (None, '#') => return &line[..i],
-            (None, '\'' | '"') => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            _ => {}
-        }
-    }
-    line
-}
-
-/// The names a line calls (`foo(`, `obj.method(`: `foo`, `method`).
-fn callees(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let bytes = line.as_bytes();
-    for (start, name) in identifiers(line) {
-        let mut end = start + name.len();
-        while bytes.get(end) == Some(&b' ') {
-            end += 1;
-        }
-        if bytes.get(end) == Some(&b'(') && !KEYWORDS.contains(&name) {
-            out.push(name.to_string());
-        }
-    }
-    out
-}
-
-/// The names in a line, keywords and string contents aside (roughly: quoted text is skipped).
-fn names(line: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (_, name) in identifiers(line) {
-        if !KEYWORDS.contains(&name) && !out.iter().any(|n| n == name) {
-            out.push(name.to_string());
-        }
-    }
-    out
-}
-
-/// Identifiers outside string literals, with their byte offsets.
-fn identifiers(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut start: Option<usize> = None;
-    for (i, c) in line.char_indices() {
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        let ident = c == '_' || c.is_alphanumeric();
-        match (start, ident) {
-            (None, true) => start = Some(i),
-            (Some(s), false) => {
-                push_ident(&mut out, line, s, i);
-                start = None;
-            }
-            _ => {}
-        }
-        if c == '\'' || c == '"' {
-            quote = Some(c);
-        }
-    }
-    if let Some(s) = start {
-        push_ident(&mut out, line, s, line.len());
-    }
-    out
-}
-
-fn push_ident<'a>(out: &mut Vec<(usize, &'a str)>, line: &'a str, s: usize, e: usize) {
-    let word = &line[s..e];
-    if word.chars().next().is_some_and(|c| !c.is_ascii_digit()) {
-        out.push((s, word));
-    }
-}
-
-/// Whether `word` appears in `text` as a whole identifier.
-fn has_word(text: &str, word: &str) -> bool {
-    identifiers(text).iter().any(|(_, w)| *w == word)
 }
 
 pub(super) fn added_rows(before: &str, after: &str) -> Vec<usize> {
@@ -1387,43 +1060,6 @@ mod tests {
     }
 
     #[test]
-    fn a_module_replaced_by_anothers_definitions_is_not_a_rename() {
-        // bench/crashes/cases/pkg_import_name_typo: summary.py became formatting.py's
-        // definitions, one of them the name the ImportError asked for.
-        let before = "from .formatting import format_ammount\n\ndef monthly_summary(c, r):\n    return f\"{c}: {format_ammount(r)}\"\n";
-        let after = "def format_ammount(amount):\n    return f\"${amount:,.2f}\"\n";
-        let message = "cannot import name 'format_ammount' from 'reports.formatting'";
-        let found = drops_definitions(before, after, Some(message));
-        assert!(
-            found.iter().any(|w| w.contains("`monthly_summary`")),
-            "{found:?}"
-        );
-        // The near miss: the misspelt definition renamed to the name asked for.
-        let before = "def format_amount(a):\n    return str(a)\n";
-        let after = "def format_ammount(a):\n    return str(a)\n";
-        let message = "cannot import name 'format_ammount' from 'reports.formatting'";
-        assert!(drops_definitions(before, after, Some(message)).is_empty());
-    }
-
-    #[test]
-    fn module_level_names_dropped_or_moved_into_a_function_are_deleted_definitions() {
-        // bench/crashes/cases/unpack_too_many: LINES moved into main(), with other data.
-        let before = "LINES = ['a,1,EUR']\ncount = 0\n\ndef main():\n    print(LINES)\n";
-        let moved = "count = 0\n\ndef main():\n    LINES = ['EUR,1']\n    print(LINES)\n";
-        let found = drops_definitions(before, moved, None);
-        assert!(found.iter().any(|w| w.contains("`LINES`")), "{found:?}");
-        // Changing the value keeps the name; a tuple target counts each name.
-        let changed = before.replace("count = 0", "count = 1");
-        assert!(drops_definitions(before, &changed, None).is_empty());
-        let pair = "a, b = 1, 2\n";
-        assert!(
-            drops_definitions(pair, "a = 1\n", None)
-                .iter()
-                .any(|w| w.contains("`b`"))
-        );
-    }
-
-    #[test]
     fn a_documented_default_for_a_missing_key_must_keep_the_other_values() {
         // bench/crashes/cases/dict_key_default_doc: the wrong fix the small model gave.
         let before = "def retry_policy(settings):\n    \"\"\"How a job is retried.\n\n    settings[\"retries\"] is optional: when absent, a job is retried 3 times.\n    settings[\"backoff_s\"] is optional: when absent, 1.5 seconds between tries.\n    \"\"\"\n    return {\"retries\": settings[\"retries\"], \"backoff_s\": settings.get(\"backoff_s\", 1.5)}\n";
@@ -1513,30 +1149,6 @@ mod tests {
         // The docstring says the key is optional: meant.
         let documented = "def label(a):\n    \"\"\"The zip is optional: the default is none.\"\"\"\n    if 'zip' in a:\n        return f\"{a['street']}, {a['zip']}\"\n    return a['street']\n";
         assert!(hides(before, documented, Some("KeyError"), Some("'zip'")).is_empty());
-    }
-
-    #[test]
-    fn deleting_a_definition_breaks_its_users_unless_it_is_renamed_to_the_name_asked_for() {
-        let before = "def render(t):\n    return t\n\n\ndef shipped(c):\n    return render('x')\n\n\nclass Box:\n    def size(self):\n        return 1\n";
-        let gone = "def render(t, context):\n    return t\n\n\nclass Box:\n    def size(self):\n        return 1\n";
-        let found = drops_definitions(
-            before,
-            gone,
-            Some("render() missing 1 required positional argument: 'context'"),
-        );
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("`shipped`"), "{found:?}");
-        let method_gone = "def render(t):\n    return t\n\n\ndef shipped(c):\n    return render('x')\n\n\nclass Box:\n    pass\n";
-        let found = drops_definitions(before, method_gone, None);
-        assert!(found.iter().any(|w| w.contains("`Box.size`")), "{found:?}");
-        // `def procss` renamed to the `process` a NameError asked for: a fix.
-        let misspelt = "def procss(x):\n    return x\n\n\nprint(process(1))\n";
-        let renamed = "def process(x):\n    return x\n\n\nprint(process(1))\n";
-        assert!(
-            drops_definitions(misspelt, renamed, Some("name 'process' is not defined")).is_empty()
-        );
-        // Nothing deleted: nothing said.
-        assert!(drops_definitions(before, before, None).is_empty());
     }
 
     const BEFORE: &str = "def share(total, n):\n    return total / n\n";
@@ -1651,34 +1263,6 @@ mod tests {
     }
 
     #[test]
-    fn a_function_left_without_its_return_is_found() {
-        let before = "def parse(line):\n    return line.split(';')\n\n\ndef total(lines):\n    return sum(len(parse(l)) for l in lines)\n";
-        // The body moved into a nested copy of the function: `total` returns nothing.
-        let nested = before.replace(
-            "def total(lines):\n    return sum(len(parse(l)) for l in lines)\n",
-            "def total(lines):\n    def total(lines):\n        return sum(len(parse(l)) for l in lines)\n",
-        );
-        let found = drops_return(before, &nested);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("total"), "{found:?}");
-        // Near misses: the return rewritten, or moved under an `if`.
-        let rewritten = before.replace(
-            "return sum(len(parse(l)) for l in lines)",
-            "return len(lines)",
-        );
-        assert!(drops_return(before, &rewritten).is_empty());
-        let guarded = before.replace(
-            "    return sum(len(parse(l)) for l in lines)\n",
-            "    if lines:\n        return sum(len(parse(l)) for l in lines)\n    return 0\n",
-        );
-        assert!(drops_return(before, &guarded).is_empty());
-        // A function that returned nothing before is not concerned.
-        let proc_before = "def show(x):\n    print(x)\n";
-        let proc_after = "def show(x):\n    print(x, flush=True)\n";
-        assert!(drops_return(proc_before, proc_after).is_empty());
-    }
-
-    #[test]
     fn a_conditional_default_on_none_hides_an_error_about_that_none() {
         let after = LOOKUP.replace(
             "    return 'Hello ' + find(people, email).name\n",
@@ -1760,61 +1344,6 @@ mod tests {
         let promised = "def share(total, n):\n    \"\"\"The share, 0 when there are no clients.\"\"\"\n    try:\n        return total / n\n    except ZeroDivisionError:\n        return 0\n";
         let before = "def share(total, n):\n    \"\"\"The share, 0 when there are no clients.\"\"\"\n    return total / n\n";
         assert!(hides(before, promised, Some("ZeroDivisionError"), None).is_empty());
-    }
-
-    #[test]
-    fn deleting_the_failing_line_is_hiding() {
-        let before = "def run(items):\n    for item in items:\n        process(item)\n    return len(items)\n";
-        // Deleted, replaced by `pass`, or commented out: refused.
-        for after in [
-            "def run(items):\n    for item in items:\n        pass\n    return len(items)\n",
-            "def run(items):\n    for item in items:\n        # process(item)\n        pass\n    return len(items)\n",
-            "def run(items):\n    return len(items)\n",
-        ] {
-            let found = deletes_failing(before, after, &[3]);
-            assert_eq!(found.len(), 1, "{after}: {found:?}");
-            assert!(found[0].contains("process(item)"), "{found:?}");
-        }
-        // A line that calls nothing: its names must survive.
-        let lookup = "def price(d):\n    value = d[\"price\"]\n    return value\n";
-        let constant = "def price(d):\n    value = 0\n    return value\n";
-        assert_eq!(deletes_failing(lookup, constant, &[2]).len(), 1);
-    }
-
-    #[test]
-    fn near_misses_of_deleting_the_failing_line_are_not_hiding() {
-        let before = "def run(items):\n    for item in items:\n        process(item)\n    return len(items)\n";
-        // The call changed, guarded or moved: kept.
-        for after in [
-            "def run(items):\n    for item in items:\n        process(item.strip())\n    return len(items)\n",
-            "def run(items):\n    for item in items:\n        if item is not None:\n            process(item)\n    return len(items)\n",
-            "def run(items):\n    for item in sorted(items):\n        process(item)\n    return len(items)\n",
-        ] {
-            assert!(deletes_failing(before, after, &[3]).is_empty(), "{after}");
-        }
-        // A lookup given another form keeps its names.
-        let lookup = "def price(d):\n    value = d[\"price\"]\n    return value\n";
-        let get = "def price(d):\n    value = d.get(\"price\", 0)\n    return value\n";
-        assert!(deletes_failing(lookup, get, &[2]).is_empty());
-        // A failing import removed: the proof judges it.
-        let import = "import json\nimport missing_helpers\n\nprint(json.dumps(1))\n";
-        let without = "import json\n\nprint(json.dumps(1))\n";
-        assert!(deletes_failing(import, without, &[2]).is_empty());
-        // A typo corrected in the failing line.
-        let typo = "def greet(name):\n    message = 'hi ' + name\n    return mesage\n";
-        let fixed = "def greet(name):\n    message = 'hi ' + name\n    return message\n";
-        assert!(deletes_failing(typo, fixed, &[3]).is_empty());
-        // A builtin that only computes may go when what the line works on stays (the bench's
-        // reference fix of `output_then_crash`); `return []` keeps none of it.
-        let top = "def top(ranked, n):\n    return [ranked[i] for i in range(n)]\n";
-        let sliced = "def top(ranked, n):\n    return ranked[:n]\n";
-        assert!(deletes_failing(top, sliced, &[2]).is_empty());
-        let empty = "def top(ranked, n):\n    return []\n";
-        assert_eq!(deletes_failing(top, empty, &[2]).len(), 1);
-        // A line of the traceback the fix does not touch.
-        assert!(deletes_failing(before, before, &[3]).is_empty());
-        // A `#` inside a string is not a comment.
-        assert_eq!(code_of("x = '#'  # note"), "x = '#'  ");
     }
 
     #[test]

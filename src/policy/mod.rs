@@ -16,6 +16,8 @@ mod backrefs;
 mod contract;
 mod data;
 mod definitions;
+mod deleted;
+mod dropped;
 mod entry_point;
 mod filters;
 mod formats;
@@ -224,7 +226,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         // Fixes that make the error go away and leave the bug.
         let hidden = [
             hiding::hides(before, after, error, message),
-            hiding::deletes_failing(before, after, &lines),
+            deleted::deletes_failing(before, after, &lines),
             data::edits_data(before, after),
             hiding::renames_data_keys(before, after, error),
             size_guard::returns_nothing_when_short(before, after, error),
@@ -244,8 +246,8 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         }
         // Fixes that break what worked.
         let breaks = [
-            hiding::drops_return(before, after),
-            hiding::drops_definitions(before, after, message),
+            dropped::drops_return(before, after),
+            dropped::drops_definitions(before, after, message),
             filters::drops_filters(before, after),
             filters::replaces_filters(before, after),
             returns::changes_returned_tuples(before, after),
