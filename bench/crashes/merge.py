@@ -41,7 +41,11 @@ def main(argv=None):
         "label": args.label,
         "heal": parts[0]["heal"],
         "started_at": min(p["started_at"] for p in parts),
-        "finished_at": max(p["finished_at"] for p in parts),
+        # A part stopped half-way has no finish time: then neither has the whole.
+        "finished_at": None
+        if any(p.get("finished_at") is None for p in parts)
+        else max(p["finished_at"] for p in parts),
+        "cases_planned": sum(p.get("cases_planned", len(p["cases"])) for p in parts),
         "env": parts[0]["env"],
         "parts": len(parts),
         "timeout_s": parts[0]["timeout_s"],

@@ -32,7 +32,8 @@ reason, fix.source (rule:... or llm:...), llm.input_tokens / output_tokens / lat
 model's time) and timings_ms.healing. "heal's own time" is the case's wall time minus the
 model's time.
 
-Prints a table and a total line; --out writes every case and the totals as JSON, which
+Prints a table and a total line; --out writes every case and the totals as JSON (after each
+case, so a run stopped half-way keeps what it finished: `finished_at` is then null), which
 compare.py puts side by side. API keys are never written out.
 """
 
@@ -397,24 +398,38 @@ def main(argv=None):
     )
     results = []
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    for case in cases:
-        r = run_case(case, heal, env_extra, args.timeout, args.keep)
-        results.append(r)
-        print_row(r)
-    t = totals(results)
-    print_totals(t, label)
-    if args.out:
+
+    def write(finished):
+        """The results so far, written whole (a temporary file renamed): a run stopped half-way
+        keeps every case it finished, marked unfinished."""
         out = {
             "label": label,
             "heal": heal,
             "started_at": started,
-            "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            if finished
+            else None,
             "env": shown_env(env_extra),
             "timeout_s": args.timeout,
-            "totals": t,
+            "cases_planned": len(cases),
+            "totals": totals(results),
             "cases": results,
         }
-        Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        tmp = Path(args.out + ".tmp")
+        tmp.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        os.replace(tmp, args.out)
+
+    for case in cases:
+        r = run_case(case, heal, env_extra, args.timeout, args.keep)
+        results.append(r)
+        print_row(r)
+        sys.stdout.flush()
+        if args.out:
+            write(False)
+    t = totals(results)
+    print_totals(t, label)
+    if args.out:
+        write(True)
         print(f"results: {args.out}")
     return 0
 
