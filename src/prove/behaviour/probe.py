@@ -209,7 +209,12 @@ def _on_start(code, offset):
     watched, or no longer, gets DISABLE: Python stops reporting its calls, so it runs at full
     speed from then on."""
     if _off:
-        _disable()
+        # At the recursion limit even this call raises: the program then raises the error in
+        # its own frame, and a later event, with the stack shallower, stops the probe.
+        try:
+            _disable()
+        except RecursionError:
+            pass
         return None
     try:
         try:
@@ -240,7 +245,12 @@ def _on_start(code, offset):
 def _on_return(code, offset, value):
     """sys.monitoring's PY_RETURN, set on watched code only: a real return, never an unwind."""
     if _off:
-        _disable()
+        # At the recursion limit even this call raises: the program then raises the error in
+        # its own frame, and a later event, with the stack shallower, stops the probe.
+        try:
+            _disable()
+        except RecursionError:
+            pass
         return None
     try:
         entry = _in_flight.pop(id(sys._getframe(1)), None)
@@ -704,6 +714,10 @@ def _stop():
     _leave_thread()
 
 
+# Decided once: at the recursion limit even a comparison can raise RecursionError again.
+_RAISE_AT_LIMIT = sys.version_info < (3, 11)
+
+
 def _recursion_error():
     """Called while a RecursionError is handled: when the program's own stack is near the
     limit, turns the probe off, and from Python 3.11 lets the program go on to raise the error
@@ -719,7 +733,7 @@ def _recursion_error():
         frame = frame.f_back
     if depth > sys.getrecursionlimit() - 100:
         _off = True
-        if sys.version_info < (3, 11):
+        if _RAISE_AT_LIMIT:
             raise
 
 

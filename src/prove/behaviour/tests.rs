@@ -475,7 +475,7 @@ deeper(0)
     let stderr = String::from_utf8_lossy(&run.output.stderr);
     assert!(!run.output.status.success());
     assert!(stderr.contains("RecursionError"), "{stderr}");
-    let version = std::process::Command::new("python3")
+    let version = Command::new(python3())
         .args(["-c", "import sys; print(sys.version_info >= (3, 11))"])
         .output()
         .unwrap();
