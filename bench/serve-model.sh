@@ -39,22 +39,24 @@ stop() {
   kill "$(cat "$cache/server-$port.pid" 2>/dev/null)" 2>/dev/null || true
 }
 
-url=$(bash "$serve" "$port" | tail -1)
-if answers "$url"; then
-  echo "$url"
-  exit 0
-fi
-stop
+# Starts the server; prints its URL when it answers a completion, else stops it.
+serve_and_check() {
+  local url
+  url=$(bash "$serve" "$port" | tail -1) || exit 1
+  if answers "$url"; then
+    echo "$url"
+    return 0
+  fi
+  stop
+  return 1
+}
+
+serve_and_check && exit 0
 echo "serve-model.sh: rebuilding llama-cpp-python for a portable CPU target (about 8 min)" >&2
 version=$("$cache/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')
 CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
   CMAKE_BUILD_PARALLEL_LEVEL=2 \
   "$cache/venv/bin/pip" install -q --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==$version" >&2
-url=$(bash "$serve" "$port" | tail -1)
-if answers "$url"; then
-  echo "$url"
-  exit 0
-fi
-stop
+serve_and_check && exit 0
 echo "serve-model.sh: the model server still crashes on a completion; its log: $cache/server-$port.log" >&2
 exit 1
