@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use tree_sitter::Node;
 
-use super::hiding::{added_rows, enclosing_docstring, quoted, touches};
+use super::added::{added_rows, touches};
+use super::docstring::enclosing_docstring;
+use super::literal::quoted;
 use crate::prove::syntax;
 
 /// Why a default the fix gives a missing key contradicts the number the docstring states for

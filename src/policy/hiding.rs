@@ -12,27 +12,9 @@
 
 use tree_sitter::Node;
 
-/// Words of a docstring that say a default is meant.
-pub(super) const DEFAULT_WORDS: &[&str] = &[
-    "default",
-    "none if",
-    "none when",
-    "returns none",
-    "return none",
-    "0 if",
-    "0 when",
-    "zero if",
-    "zero when",
-    "empty if",
-    "empty when",
-    "optional",
-    "when absent",
-    "if absent",
-    "when missing",
-    "if missing",
-    "when not given",
-    "if not given",
-];
+use super::added::{added_rows, touches};
+use super::docstring::{enclosing_docstring, promises_a_default};
+use super::literal::quoted;
 
 /// Phrases of a docstring that say a function may return None: a caller's guard against that
 /// None is then handling a documented case, not hiding an error.
@@ -107,7 +89,7 @@ pub fn hides(
             // Only what the fix added is judged; a default the docstring promises is meant.
             if touches(node, &added)
                 && let Some(why) = hidden_by(node, src, &incident)
-                && !docstring_promises_a_default(node, src)
+                && !promises_a_default(node, src)
             {
                 let line = node.start_position().row + 1;
                 out.push(format!("{} at line {line}{}", why.0, why.1));
@@ -318,19 +300,6 @@ fn data_keys(source: &str) -> Vec<String> {
         }
     }
     out
-}
-
-pub(super) fn added_rows(before: &str, after: &str) -> Vec<usize> {
-    similar::TextDiff::from_lines(before, after)
-        .iter_all_changes()
-        .filter(|c| c.tag() == similar::ChangeTag::Insert)
-        .filter_map(|c| c.new_index())
-        .collect()
-}
-
-pub(super) fn touches(node: Node<'_>, added: &[usize]) -> bool {
-    let (start, end) = (node.start_position().row, node.end_position().row);
-    added.iter().any(|r| (start..=end).contains(r))
 }
 
 /// Whether the clause catches `error_type`: bare, `Exception`, `BaseException`, or the type
@@ -686,7 +655,7 @@ fn gives_a_default(def: Node<'_>, src: &[u8], name: &str) -> bool {
 fn docstring_promises_a_default_in(def: Node<'_>, src: &[u8]) -> bool {
     def.child_by_field_name("body")
         .and_then(|b| b.named_child(0))
-        .is_some_and(|first| docstring_promises_a_default(first, src))
+        .is_some_and(|first| promises_a_default(first, src))
 }
 
 /// Whether `dict` gives `key` a literal value while merging into other data: `x | {"key": ""}`
@@ -879,27 +848,6 @@ fn is_literal(node: Node<'_>) -> bool {
     }
 }
 
-/// Whether the function around `node` says in its docstring that a default is meant.
-fn docstring_promises_a_default(node: Node<'_>, src: &[u8]) -> bool {
-    enclosing_docstring(node, src)
-        .is_some_and(|text| DEFAULT_WORDS.iter().any(|w| text.contains(w)))
-}
-
-/// The docstring of the function around `node`, lower case; `None` when it has none.
-pub(super) fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> {
-    let mut current = node.parent();
-    while let Some(n) = current {
-        if n.kind() == "function_definition" {
-            let first = n.child_by_field_name("body")?.named_child(0)?;
-            let is_doc = first.kind() == "expression_statement"
-                && first.named_child(0).is_some_and(|s| s.kind() == "string");
-            return is_doc.then(|| first.utf8_text(src).unwrap_or("").to_lowercase());
-        }
-        current = n.parent();
-    }
-    None
-}
-
 /// The names read with `os.environ["NAME"]` (or `environ['NAME']`).
 fn required_reads(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -931,15 +879,6 @@ fn defaulted(text: &str, name: &str) -> bool {
         }
         false
     })
-}
-
-/// The text of a string literal at the start of `s` (after spaces).
-pub(super) fn quoted(s: &str) -> Option<String> {
-    let s = s.trim_start();
-    let quote = s.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let body = &s[1..];
-    let end = body.find(quote)?;
-    Some(body[..end].to_string())
 }
 
 #[cfg(test)]

@@ -12,16 +12,19 @@
 //!   credentials).
 //! - [`scan`]: dangerous constructs in the lines a fix adds to a Python file.
 
+mod added;
 mod backrefs;
 mod contract;
 mod data;
 mod definitions;
 mod deleted;
+mod docstring;
 mod dropped;
 mod entry_point;
 mod filters;
 mod formats;
 mod hiding;
+mod literal;
 mod missing_attribute;
 mod missing_name;
 mod mutation;

@@ -10,8 +10,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use similar::{ChangeTag, TextDiff};
 use tree_sitter::Node;
+
+use super::added::added_rows;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Category {
@@ -170,7 +171,7 @@ const POWERFUL_MODULES: &[&str] = &[
 /// The dangerous constructs in the lines `after` adds to `before`, as (1-based line in
 /// `after`, what); sorted by line, each (line, what) once.
 pub fn scan_added(before: &str, after: &str) -> Vec<(usize, String)> {
-    let added = added_lines(before, after);
+    let added = added_rows(before, after);
     let Some(&first) = added.first() else {
         return Vec::new();
     };
@@ -189,15 +190,6 @@ pub fn scan_added(before: &str, after: &str) -> Vec<(usize, String)> {
     scanner.walk(tree.root_node(), Scanner::collect_aliases);
     scanner.walk(tree.root_node(), Scanner::inspect);
     scanner.found.into_iter().collect()
-}
-
-/// The 0-based rows of `after` that the line diff marks as inserted.
-fn added_lines(before: &str, after: &str) -> Vec<usize> {
-    TextDiff::from_lines(before, after)
-        .iter_all_changes()
-        .filter(|c| c.tag() == ChangeTag::Insert)
-        .filter_map(|c| c.new_index())
-        .collect()
 }
 
 /// A dotted name after import aliases are resolved.

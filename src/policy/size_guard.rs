@@ -12,7 +12,7 @@
 
 use tree_sitter::Node;
 
-use super::hiding::{added_rows, touches};
+use super::added::{added_rows, touches};
 
 /// Why `after` hides an `IndexError` behind a size guard, if it does.
 pub fn returns_nothing_when_short(

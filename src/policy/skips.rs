@@ -13,7 +13,9 @@
 
 use tree_sitter::Node;
 
-use super::hiding::{DEFAULT_WORDS, added_rows, block_only_reports, touches};
+use super::added::{added_rows, touches};
+use super::docstring::DEFAULT_WORDS;
+use super::hiding::block_only_reports;
 use crate::prove::syntax;
 
 /// Words of a docstring that say the function skips or tolerates bad input on purpose.
