@@ -10,6 +10,7 @@
 //! It must never touch the live tree: everything runs in copies, removed after each run.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -385,15 +386,10 @@ pub(super) async fn probed(
         return Err("there is no command to re-run".to_string());
     };
     let mut env = run_env();
-    // The probe lives beside the copy, not in it, where the program's own tools cannot see it.
-    let installed = sandbox
-        .scratch()
-        .map_err(|e| e.to_string())
-        .and_then(|dir| {
-            let dir = dir.join("probe");
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            behaviour::install(&dir, spec).map_err(|e| e.to_string())
-        });
+    let installed = probe_dir(sandbox).and_then(|dir| {
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        behaviour::install(&dir, spec).map_err(|e| e.to_string())
+    });
     let output = match installed {
         Ok(installed) => {
             env.extend(installed.env);
@@ -423,13 +419,29 @@ pub(super) async fn probed(
     Ok((outcome, calls))
 }
 
-/// The run's errors, placed in the copy it ran in.
+/// The folder the behaviour probe of a run in `sandbox` is written into: beside the copy, not
+/// in it, where the program's own tools cannot see it. Absolute, as Python prints its frames.
+fn probe_dir(sandbox: &Sandbox) -> Result<PathBuf, String> {
+    let dir = sandbox.scratch().map_err(|e| e.to_string())?.join("probe");
+    std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// The run's errors, placed in the copy it ran in. The probe's own frames are taken off their
+/// inner end first: where they show, the program's error was raised through the probe (a
+/// RecursionError before Python 3.11), and it belongs to the program's frame under them.
 pub(super) fn placed(outcome: &Outcome, sandbox: &Sandbox) -> Vec<Seen> {
     let roots = super::roots_of(sandbox.path());
     let roots: Vec<&str> = roots.iter().map(String::as_str).collect();
+    let probe = probe_dir(sandbox).ok();
     outcome
         .errors
         .iter()
-        .map(|p| Seen::new(p.clone(), &roots))
+        .map(|p| {
+            let mut printed = p.clone();
+            if let Some(dir) = &probe {
+                behaviour::strip_probe_frames(&mut printed.traceback, dir);
+            }
+            Seen::new(printed, &roots)
+        })
         .collect()
 }

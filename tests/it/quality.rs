@@ -549,6 +549,55 @@ fn r13_a_base_case_against_the_docstrings_for_example_is_refused() {
     );
 }
 
+/// A CPython older than 3.11 from pyenv, where the probe still re-raises a RecursionError at
+/// the limit from its own frames; `None` on a machine without one.
+fn python_before_3_11() -> Option<std::path::PathBuf> {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".pyenv")))?;
+    let mut found: Vec<_> = std::fs::read_dir(root.join("versions"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            ["3.8.", "3.9.", "3.10."]
+                .iter()
+                .any(|v| name.starts_with(v))
+        })
+        .map(|e| e.path().join("bin/python3"))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Before Python 3.11 the probe re-raises the program's RecursionError from its own frames;
+/// the proof takes those frames off and places the error in the program's function, so the
+/// baseline reproduces the incident there too (it did not: the proof was weaker on 3.8-3.10).
+#[test]
+fn r13_a_recursion_error_raised_through_the_probe_is_reproduced_before_python_3_11() {
+    let Some(python) = python_before_3_11() else {
+        eprintln!("no CPython 3.8-3.10 under pyenv here: the 3.11+ path is tested above");
+        return;
+    };
+    let model = FakeAnthropic::start();
+    let mut p = project(&model);
+    p.file("main.py", BREADCRUMBS);
+    let named_root = answer(&[(
+        "main.py",
+        "    return breadcrumb(PARENT[category]) + \" > \" + category",
+        "    if PARENT[category] == category:\n        return category\n    return breadcrumb(PARENT[category]) + \" > \" + category",
+    )]);
+    model.script([Reply::tool_use(named_root)]);
+    let python = python.to_string_lossy().to_string();
+    let run = p.run(&["run", "--", &python, "main.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "applied", "{r:#} {run:?}");
+    let baseline = &r["fix"]["baseline"];
+    assert_eq!(baseline["reproduced"], 2, "{python}: {baseline:#}");
+    assert!(baseline["note"].is_null(), "{python}: {baseline:#}");
+}
+
 /// A misspelt import of a name the program uses (pkg_import_name_typo in the bench).
 const IMPORTS_A_TYPO: &str = "\
 from fmt import format_ammount

@@ -53,6 +53,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod frames;
+
+pub use frames::strip_probe_frames;
+
 /// The Python side, written as `sitecustomize.py` into the probe's folder.
 pub const PROBE_PY: &str = include_str!("probe.py");
 /// At most this much of the probe's output is read; the rest is ignored (and the run marked cut).
