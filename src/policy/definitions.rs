@@ -2,11 +2,13 @@
 //! the values its own `return` statements give. One walk serves the rules that ask what a fix
 //! did to a definition: deleted it (`dropped::drops_definitions`), left it without a returned
 //! value (`dropped::drops_return`), or changed the kind of value it returns
-//! (`returns::changes_returned_tuples`).
+//! (`returns::changes_returned_tuples`, `returns::drops_returned_keys`).
 //!
 //! Pure: a parsed tree in, definitions out.
 
 use tree_sitter::Node;
+
+use super::literal::quoted;
 
 /// A function or class.
 pub(super) struct Definition {
@@ -22,6 +24,9 @@ pub(super) struct Returned {
     pub text: String,
     /// For `return a, b` or `return (a, b)`, how many values.
     pub tuple_len: Option<usize>,
+    /// For a dict literal whose keys are all string literals (`return {"a": 1, "b": x}`), its
+    /// keys in order; `None` for any other value, or a dict with a `**` or a computed key.
+    pub dict_keys: Option<Vec<String>>,
 }
 
 /// Every function and class under `root` (a module), outer ones first.
@@ -93,11 +98,39 @@ fn own_returns(node: Node<'_>, src: &[u8], out: &mut Vec<Returned>) {
                         .filter(|n| n.kind() != "comment")
                         .count()
                 });
-                out.push(Returned { text, tuple_len });
+                let dict_keys = literal_keys(value, src);
+                out.push(Returned {
+                    text,
+                    tuple_len,
+                    dict_keys,
+                });
             }
             _ => own_returns(child, src, out),
         }
     }
+}
+
+/// The keys of `value` when it is a dict literal whose keys are all string literals.
+fn literal_keys(value: Node<'_>, src: &[u8]) -> Option<Vec<String>> {
+    if value.kind() != "dictionary" {
+        return None;
+    }
+    let mut keys = Vec::new();
+    let mut cursor = value.walk();
+    for item in value.named_children(&mut cursor) {
+        match item.kind() {
+            "comment" => {}
+            "pair" => {
+                let key = item.child_by_field_name("key")?;
+                if key.kind() != "string" {
+                    return None;
+                }
+                keys.push(quoted(key.utf8_text(src).ok()?)?);
+            }
+            _ => return None, // `**other`: keys not known here
+        }
+    }
+    Some(keys)
 }
 
 #[cfg(test)]

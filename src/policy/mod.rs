@@ -254,6 +254,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             filters::drops_filters(before, after),
             filters::replaces_filters(before, after),
             returns::changes_returned_tuples(before, after),
+            returns::drops_returned_keys(before, after),
             backrefs::drops_group_references(before, after),
             entry_point::drops_entry_point(before, after),
             contract::drops_parameters(before, after, message),
