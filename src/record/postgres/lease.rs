@@ -29,6 +29,14 @@ impl Lease {
     }
 }
 
+/// Which incident a claim is for.
+enum Pick {
+    /// This one, waiting for its row lock.
+    Id(String),
+    /// The queue's oldest that waits for a healer, skipping rows locked by other claims.
+    Oldest,
+}
+
 impl Postgres {
     /// Claims incident `id` for a healing by this process: `Some(record)`, now `healing`,
     /// when it may be healed (or its healer's lease ran out), `None` when another healer holds
@@ -38,52 +46,49 @@ impl Postgres {
     /// waiting for the next offer; two healers claiming one incident are ordered by it, and
     /// the second finds it taken. ([`Postgres::claim_next`], which scans the queue, skips.)
     pub fn claim(&self, id: &str) -> Result<Option<Record>, RecordError> {
-        let owned = id.to_string();
-        let lease = self.lease;
-        let claimed = self.call(move |conn| async move {
-            let mut client = conn.client().await?;
-            let tx = client.transaction().await.map_err(|e| conn.db(e))?;
-            let row = tx
-                .query_opt(
-                    "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
-                     FROM incidents WHERE id = $1 AND project = $2 FOR UPDATE",
-                    &[&owned, &conn.who.project],
-                )
-                .await
-                .map_err(|e| conn.db(e))?;
-            let Some(row) = row else {
-                return Err(RecordError::NotFound(owned));
-            };
-            let record = record_of(row.get(0))?;
-            let (expired, holder) = (row.get(1), row.get(2));
-            conn.take(tx, record, expired, holder, lease).await
-        })?;
-        if let Some(record) = &claimed {
-            self.heartbeat(&record.id);
-        }
-        Ok(claimed)
+        self.claim_by(Pick::Id(id.to_string()))
     }
 
     /// Claims the project's oldest incident that waits for a healer: one no healing has taken
     /// yet (an agent's), or one whose healer's lease ran out. `None` when there is none, or
     /// each is being claimed by another healer at this moment.
     pub fn claim_next(&self) -> Result<Option<Record>, RecordError> {
+        self.claim_by(Pick::Oldest)
+    }
+
+    /// Locks the row `pick` names, takes it for this process if it may be healed, and starts
+    /// the heartbeat of a claim made.
+    fn claim_by(&self, pick: Pick) -> Result<Option<Record>, RecordError> {
         let lease = self.lease;
         let claimed = self.call(move |conn| async move {
             let mut client = conn.client().await?;
             let tx = client.transaction().await.map_err(|e| conn.db(e))?;
-            let row = tx
-                .query_opt(
-                    "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
-                     FROM incidents WHERE project = $1 AND (status = 'detected' \
-                         OR (status = 'healing' AND lease_until < now())) \
-                     ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                    &[&conn.who.project],
-                )
-                .await
-                .map_err(|e| conn.db(e))?;
+            let row = match &pick {
+                Pick::Id(id) => {
+                    tx.query_opt(
+                        "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
+                         FROM incidents WHERE id = $1 AND project = $2 FOR UPDATE",
+                        &[id, &conn.who.project],
+                    )
+                    .await
+                }
+                Pick::Oldest => {
+                    tx.query_opt(
+                        "SELECT doc, lease_until IS NULL OR lease_until < now(), lease_holder \
+                         FROM incidents WHERE project = $1 AND (status = 'detected' \
+                             OR (status = 'healing' AND lease_until < now())) \
+                         ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                        &[&conn.who.project],
+                    )
+                    .await
+                }
+            }
+            .map_err(|e| conn.db(e))?;
             let Some(row) = row else {
-                return Ok(None);
+                return match pick {
+                    Pick::Id(id) => Err(RecordError::NotFound(id)),
+                    Pick::Oldest => Ok(None),
+                };
             };
             let record = record_of(row.get(0))?;
             let (expired, holder) = (row.get(1), row.get(2));
