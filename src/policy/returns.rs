@@ -251,7 +251,7 @@ def handle(raw):
         let two =
             "def f(x):\n    if x:\n        return {\"a\": 1, \"b\": 2}\n    return {\"a\": 0}\n";
         let two_after = "def f(x):\n    if x is None:\n        return {\"a\": None}\n    if x:\n        return {\"a\": 1, \"b\": 2}\n    return {\"a\": 0}\n";
-        assert!(drops_returned_keys(two, &two_after).is_empty());
+        assert!(drops_returned_keys(two, two_after).is_empty());
     }
 
     #[test]

@@ -581,7 +581,7 @@ fn r13_a_recursion_error_raised_through_the_probe_is_reproduced_before_python_3_
         return;
     };
     let model = FakeAnthropic::start();
-    let mut p = project(&model);
+    let p = project(&model);
     p.file("main.py", BREADCRUMBS);
     let named_root = answer(&[(
         "main.py",
