@@ -16,6 +16,22 @@ pub(super) struct Definition {
     /// For a function, what its own `return` statements give (nested functions, classes and
     /// lambdas aside; a bare `return` gives nothing); `None` for a class.
     pub returns: Option<Vec<Returned>>,
+    /// For a function, how its body ends; `None` for a class.
+    pub ends: Option<Ending>,
+    /// The docstring, lower case; `None` when there is none.
+    pub docstring: Option<String>,
+}
+
+/// How the body of a function ends: what its last statement is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// `return <value>`: the function always hands something back at its end.
+    ReturnsAValue,
+    /// An `if` (or `if`/`elif`) with no `else`: when no branch is taken, the function falls
+    /// off its end and returns None.
+    OpenIf,
+    /// Anything else.
+    Other,
 }
 
 /// One value a `return` statement gives.
@@ -63,9 +79,14 @@ fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
                     }
                     returns
                 });
+                let is_function = def.kind() == "function_definition";
+                let ends = body.filter(|_| is_function).map(ending);
+                let docstring = body.and_then(|b| docstring(b, src));
                 out.push(Definition {
                     path: full.clone(),
                     returns,
+                    ends,
+                    docstring,
                 });
                 if let Some(body) = body {
                     collect(body, src, &full, out);
@@ -74,6 +95,39 @@ fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
             _ => collect(child, src, path, out),
         }
     }
+}
+
+/// How `body`, a function's block, ends.
+fn ending(body: Node<'_>) -> Ending {
+    let mut cursor = body.walk();
+    let last = body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .last();
+    match last {
+        Some(n) if n.kind() == "return_statement" && n.named_child(0).is_some() => {
+            Ending::ReturnsAValue
+        }
+        Some(n) if n.kind() == "if_statement" => {
+            // `if/elif` with no final `else` falls through too.
+            let mut c = n.walk();
+            let has_else = n.children(&mut c).any(|a| a.kind() == "else_clause");
+            if has_else {
+                Ending::Other
+            } else {
+                Ending::OpenIf
+            }
+        }
+        _ => Ending::Other,
+    }
+}
+
+/// The docstring of the definition whose body is `body`, lower case.
+fn docstring(body: Node<'_>, src: &[u8]) -> Option<String> {
+    let first = body.named_child(0)?;
+    let is_doc = first.kind() == "expression_statement"
+        && first.named_child(0).is_some_and(|s| s.kind() == "string");
+    is_doc.then(|| first.utf8_text(src).unwrap_or("").to_lowercase())
 }
 
 /// The values of the `return` statements in `node`, outside nested functions, classes and

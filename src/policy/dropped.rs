@@ -33,6 +33,46 @@ pub fn drops_return(before: &str, after: &str) -> Vec<String> {
         .collect()
 }
 
+/// Functions that ended with the `return` of a value before the fix and end, with it, in an
+/// `if` with no `else`: when the condition is false the function falls off its end and hands
+/// its caller None. A small model's fix of `return spend / conversions` was `if conversions
+/// != 0: return spend / conversions` (the bench's `zero_division_doc`); the caller's
+/// `f"{x:.2f}"` then failed in code the fix had not touched, which the proof took for the
+/// program getting further. The exception is a docstring that already said None may come back.
+pub fn falls_off_the_end(before: &str, after: &str) -> Vec<String> {
+    use super::definitions::Ending;
+    let Some(now) = crate::prove::syntax::parse(after).filter(|t| !t.root_node().has_error())
+    else {
+        return Vec::new();
+    };
+    let Some(was) = crate::prove::syntax::parse(before) else {
+        return Vec::new();
+    };
+    let was = super::definitions::definitions(was.root_node(), before.as_bytes());
+    let now = super::definitions::definitions(now.root_node(), after.as_bytes());
+    was.iter()
+        .filter(|d| d.ends == Some(Ending::ReturnsAValue))
+        .filter(|d| !d.docstring.as_deref().is_some_and(says_none_may_come_back))
+        .filter(|d| {
+            now.iter()
+                .any(|n| n.path == d.path && n.ends == Some(Ending::OpenIf))
+        })
+        .map(|d| {
+            format!(
+                "it makes {} end in an `if` with no `else`, where it ended with the `return` of a value: when the condition is false its callers get None; return a value in every case",
+                d.path
+            )
+        })
+        .collect()
+}
+
+/// Whether a docstring (lower case) says the function may return None.
+fn says_none_may_come_back(doc: &str) -> bool {
+    ["none", "optional[", "| none"]
+        .iter()
+        .any(|w| doc.contains(w))
+}
+
 /// Functions and classes defined before the fix and gone after it (by their dotted path),
 /// unless the fix defines the name the error asked for (a misspelt `def` renamed): every use
 /// of what was deleted would now fail. A small model's whole-file rewrite has been seen to
@@ -130,6 +170,59 @@ fn returning_functions(source: &str) -> Vec<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const COST: &str = r#"def cost_per_conversion(campaign):
+    """Spend divided by conversions. A campaign with no conversion yet costs its whole
+    spend per conversion (counted as if it had one), so it still ranks by spend."""
+    return campaign["spend"] / campaign["conversions"]
+
+
+def main():
+    print(f"{cost_per_conversion({'spend': 1.0, 'conversions': 0}):.2f}")
+"#;
+
+    #[test]
+    fn the_bench_guard_that_falls_off_the_end_is_refused() {
+        // bench/crashes/cases/zero_division_doc, the small model's answer as recorded.
+        let after = COST.replace(
+            "    return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+            "    if campaign[\"conversions\"] != 0:\n        return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+        );
+        let found = falls_off_the_end(COST, &after);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("cost_per_conversion"), "{found:?}");
+        // An `elif` with no `else` falls through the same way.
+        let elif = COST.replace(
+            "    return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+            "    if campaign[\"conversions\"] > 0:\n        return 1.0\n    elif campaign[\"conversions\"] < 0:\n        return 2.0\n",
+        );
+        assert_eq!(falls_off_the_end(COST, &elif).len(), 1);
+    }
+
+    #[test]
+    fn near_misses_of_a_guard_that_falls_off_the_end_pass() {
+        let guard = "    if campaign[\"conversions\"] == 0:\n        return campaign[\"spend\"]\n";
+        let line = "    return campaign[\"spend\"] / campaign[\"conversions\"]\n";
+        // The right fix: the guard, then the return that was there.
+        let right = COST.replace(line, &format!("{guard}{line}"));
+        assert!(falls_off_the_end(COST, &right).is_empty());
+        // The guard with an `else`.
+        let with_else = COST.replace(line, &format!("{guard}    else:\n    {line}"));
+        assert!(falls_off_the_end(COST, &with_else).is_empty());
+        // A function that already ended in an open `if` was not changed by the fix.
+        let open = "def f(x):\n    if x:\n        return 1\n";
+        let open_after = "def f(x):\n    if x > 0:\n        return 1\n";
+        assert!(falls_off_the_end(open, open_after).is_empty());
+        // A docstring that says None may come back.
+        let documented =
+            "def f(x):\n    \"\"\"The ratio, or None when x is 0.\"\"\"\n    return 1 / x\n";
+        let documented_after = "def f(x):\n    \"\"\"The ratio, or None when x is 0.\"\"\"\n    if x:\n        return 1 / x\n";
+        assert!(falls_off_the_end(documented, documented_after).is_empty());
+        // A function ending in a bare `return` or no return did not hand back a value.
+        let bare = "def f(x):\n    print(x)\n";
+        let bare_after = "def f(x):\n    if x:\n        print(x)\n";
+        assert!(falls_off_the_end(bare, bare_after).is_empty());
+    }
 
     #[test]
     fn a_module_replaced_by_anothers_definitions_is_not_a_rename() {

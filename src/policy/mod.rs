@@ -250,6 +250,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
         // Fixes that break what worked.
         let breaks = [
             dropped::drops_return(before, after),
+            dropped::falls_off_the_end(before, after),
             dropped::drops_definitions(before, after, message),
             filters::drops_filters(before, after),
             filters::replaces_filters(before, after),
