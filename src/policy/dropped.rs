@@ -34,8 +34,8 @@ pub fn drops_return(before: &str, after: &str) -> Vec<String> {
 }
 
 /// Functions that ended with the `return` of a value before the fix and end, with it, in an
-/// `if` with no `else`: when the condition is false the function falls off its end and hands
-/// its caller None. A small model's fix of `return spend / conversions` was `if conversions
+/// `if` one way through which ends without one (no `else`, or `else: pass`): that way the
+/// function falls off its end and hands its caller None. A small model's fix of `return spend / conversions` was `if conversions
 /// != 0: return spend / conversions` (the bench's `zero_division_doc`); the caller's
 /// `f"{x:.2f}"` then failed in code the fix had not touched, which the proof took for the
 /// program getting further. The exception is a docstring that already said None may come back.
@@ -59,7 +59,7 @@ pub fn falls_off_the_end(before: &str, after: &str) -> Vec<String> {
         })
         .map(|d| {
             format!(
-                "it makes {} end in an `if` with no `else`, where it ended with the `return` of a value: when the condition is false its callers get None; return a value in every case",
+                "it makes {} end in an `if` that does not return a value every way through (no `else`, or a branch that ends without a `return`), where it ended with the `return` of a value: that way its callers get None; return a value in every case",
                 d.path
             )
         })
@@ -197,6 +197,12 @@ def main():
             "    if campaign[\"conversions\"] > 0:\n        return 1.0\n    elif campaign[\"conversions\"] < 0:\n        return 2.0\n",
         );
         assert_eq!(falls_off_the_end(COST, &elif).len(), 1);
+        // So does an `else` that returns nothing.
+        let else_pass = COST.replace(
+            "    return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+            "    if campaign[\"conversions\"]:\n        return 1.0\n    else:\n        pass\n",
+        );
+        assert_eq!(falls_off_the_end(COST, &else_pass).len(), 1);
     }
 
     #[test]
@@ -209,6 +215,12 @@ def main():
         // The guard with an `else`.
         let with_else = COST.replace(line, &format!("{guard}    else:\n    {line}"));
         assert!(falls_off_the_end(COST, &with_else).is_empty());
+        // Every branch returning or raising, nested ifs included.
+        let nested = COST.replace(
+            line,
+            "    if campaign[\"conversions\"]:\n        if campaign[\"spend\"] < 0:\n            raise ValueError(\"spend\")\n        else:\n            return 2.0\n    elif campaign[\"spend\"]:\n        return 1.0\n    else:\n        return 0.0\n",
+        );
+        assert!(falls_off_the_end(COST, &nested).is_empty());
         // A function that already ended in an open `if` was not changed by the fix.
         let open = "def f(x):\n    if x:\n        return 1\n";
         let open_after = "def f(x):\n    if x > 0:\n        return 1\n";

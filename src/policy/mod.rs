@@ -683,9 +683,15 @@ mod bench_references {
         }
     }
 
+    /// `HEAL_BENCH_CASES` names another folder of cases to judge the same way: the fixes a
+    /// benchmark run applied, put in each case's `.reference` (`bench/crashes/applied.py`),
+    /// to see whether a rule added since would refuse one of them.
     #[test]
     fn every_reference_fix_of_the_bench_passes_the_policy() {
-        let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/crashes/cases");
+        let cases = std::env::var_os("HEAL_BENCH_CASES").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/crashes/cases"),
+            PathBuf::from,
+        );
         let mut seen = 0;
         let mut refused = Vec::new();
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&cases)
@@ -748,7 +754,12 @@ mod bench_references {
                 refused.push(format!("{}: {violations:?}", case.display()));
             }
         }
-        assert!(seen >= 40, "only {seen} reference fixes were judged");
+        let least = if std::env::var_os("HEAL_BENCH_CASES").is_some() {
+            1
+        } else {
+            40
+        };
+        assert!(seen >= least, "only {seen} reference fixes were judged");
         assert!(refused.is_empty(), "{}", refused.join("\n"));
     }
 }

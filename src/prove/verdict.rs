@@ -5,8 +5,8 @@
 //! 1. the incident's own error (same type, raised in the same file and function) fails it;
 //! 2. an error in a line the fix added or changed (any project frame of its traceback), or
 //!    whose innermost project frame is inside a function the fix edited, or that names a
-//!    module-level name the fix deleted (an import, a definition), fails it: the fix caused
-//!    it;
+//!    module-level name the fix deleted (an import, a definition), or that is about a None
+//!    raised on a line calling a function the fix edited, fails it: the fix caused it;
 //! 3. an error the baseline also printed is tolerated: it is its own incident;
 //! 4. any other error, in code the fix did not touch, is **progress** when the baseline
 //!    reproduced the incident: the program now gets further than it did, and that error is
@@ -261,11 +261,53 @@ fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
         }
     }
     let loc = seen.location.as_ref()?;
-    let func = edited.function_at(&loc.file, loc.line)?;
+    if let Some(func) = edited.function_at(&loc.file, loc.line) {
+        return Some(format!(
+            "in a function the fix edited ({}, {}:{})",
+            func.qualname, loc.file, loc.line
+        ));
+    }
+    let callee = none_from_an_edited_call(seen, edited)?;
     Some(format!(
-        "in a function the fix edited ({}, {}:{})",
-        func.qualname, loc.file, loc.line
+        "on a None that {callee}, which the fix edited, handed to its caller ({}:{})",
+        loc.file, loc.line
     ))
+}
+
+/// For an error about a None raised on a line that calls a function the fix edited, that
+/// function's name. The fix made it return None where it raised before, and the caller,
+/// which the fix did not touch, failed on it: `if conversions != 0: return spend /
+/// conversions` (the bench's `zero_division_doc`) made `f"{cost_per_conversion(c):.2f}"`
+/// fail, which without this passed as the program getting further.
+fn none_from_an_edited_call(seen: &Seen, edited: &Edited) -> Option<String> {
+    let exc = seen.printed.traceback.primary();
+    let short = exc.exc_type.rsplit('.').next().unwrap_or(&exc.exc_type);
+    // Python 3.12's `unsupported format string passed to NoneType.__format__` has no quotes.
+    let about_none =
+        matches!(short, "AttributeError" | "TypeError") && exc.message.contains("NoneType");
+    if !about_none {
+        return None;
+    }
+    let code = exc.frames.last()?.code.as_deref()?;
+    edited
+        .functions()
+        .into_iter()
+        .map(|(_, qualname)| qualname)
+        .find(|qualname| {
+            let leaf = qualname.rsplit('.').next().unwrap_or(qualname);
+            calls(code, leaf)
+        })
+}
+
+/// Whether `code` calls `name` (`name(` not preceded by a letter, digit or `_`).
+fn calls(code: &str, name: &str) -> bool {
+    let pattern = format!("{name}(");
+    code.match_indices(&pattern).any(|(at, _)| {
+        !code[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
 }
 
 fn push_once(list: &mut Vec<String>, item: String) {
@@ -401,6 +443,77 @@ mod tests {
             },
         );
         assert!(matches!(v, RunVerdict::Failed { .. }), "{v:?}");
+    }
+
+    /// The verdict on a run whose error `exc` was raised in `main` (line 10 of BEFORE-like
+    /// text) on the source line `code`, after a fix that edited `report`.
+    fn judged_with_code(exc: &str, code: &str) -> RunVerdict {
+        // The fix edits report's body: `report` is an edited function.
+        let after = BEFORE.replacen("    curent = x\n", "    current = x\n", 1);
+        let e = edited(&after);
+        let text = format!(
+            "Traceback (most recent call last):\n  File \"{ROOT}/main.py\", line 13, in <module>\n    main()\n  File \"{ROOT}/main.py\", line 10, in main\n    {code}\n{exc}\n"
+        );
+        let tb = crate::detect::python::parse(&text).traceback.unwrap();
+        let errors = [Seen::new(
+            Printed {
+                traceback: tb,
+                stream: Stream::Stderr,
+                seq: 1,
+            },
+            &[ROOT],
+        )];
+        let o = original();
+        judge(
+            &errors,
+            ending(1),
+            &Against {
+                original: &o,
+                known: &[],
+                reproduced: true,
+                edited: &e,
+            },
+        )
+    }
+
+    #[test]
+    fn a_none_an_edited_function_hands_its_untouched_caller_is_the_fixs() {
+        // bench/crashes/cases/zero_division_doc: the guard made the function return None,
+        // and the caller's format failed (Python 3.12 spells it without quotes).
+        let v = judged_with_code(
+            "TypeError: unsupported format string passed to NoneType.__format__",
+            "print(f\"{report(1):.2f}\")",
+        );
+        match v {
+            RunVerdict::Failed { detail } => {
+                assert!(detail.contains("a None that report"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let v = judged_with_code(
+            "AttributeError: 'NoneType' object has no attribute 'upper'",
+            "print(report(1).upper())",
+        );
+        assert!(matches!(v, RunVerdict::Failed { .. }), "{v:?}");
+        // Near misses are progress: a None on a line that calls no edited function, a call
+        // of another function whose name ends the same, and another kind of error.
+        for (exc, code) in [
+            (
+                "AttributeError: 'NoneType' object has no attribute 'upper'",
+                "print(lookup(1).upper())",
+            ),
+            (
+                "AttributeError: 'NoneType' object has no attribute 'upper'",
+                "print(old_report(1).upper())",
+            ),
+            (
+                "ValueError: could not convert string to float: 'x'",
+                "print(float(report(1)))",
+            ),
+        ] {
+            let v = judged_with_code(exc, code);
+            assert!(matches!(v, RunVerdict::Progress { .. }), "{code}: {v:?}");
+        }
     }
 
     #[test]

@@ -948,3 +948,42 @@ fn r13_a_none_branch_that_only_prints_is_refused() {
         "a guard that leaves when a value is None",
     );
 }
+
+const COST: &str = "\
+CAMPAIGNS = [{\"spend\": 80.0, \"conversions\": 4}, {\"spend\": 65.0, \"conversions\": 0}]
+
+
+def cost_per_conversion(campaign):
+    \"\"\"Spend divided by conversions. A campaign with no conversion yet costs its whole
+    spend per conversion (counted as if it had one).\"\"\"
+    return campaign[\"spend\"] / campaign[\"conversions\"]
+
+
+for c in CAMPAIGNS:
+    print(f\"{cost_per_conversion(c):.2f}\", flush=True)
+";
+
+/// The bench's one wrong fix of the 08:20 run (`zero_division_doc`): a guard that makes the
+/// function fall off its end and return None, refused by the policy before any run.
+#[test]
+fn r13_a_guard_that_makes_a_function_fall_off_its_end_is_refused() {
+    refused_with(
+        COST,
+        "    return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+        "    if campaign[\"conversions\"] != 0:\n        return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+        "end in an `if` that does not return a value every way through",
+    );
+}
+
+/// The same None by another road the policy does not judge: the fixed function returns None,
+/// and its caller, which the fix did not touch, fails formatting it. The proof takes that
+/// failure for the fix's, not for the program getting further to a next error.
+#[test]
+fn r13_a_none_the_fixed_function_hands_its_caller_fails_the_proof() {
+    refused_with(
+        COST,
+        "    return campaign[\"spend\"] / campaign[\"conversions\"]\n",
+        "    conversions = campaign[\"conversions\"]\n    return campaign[\"spend\"] / conversions if conversions else None\n",
+        "a None that cost_per_conversion, which the fix edited, handed to its caller",
+    );
+}
