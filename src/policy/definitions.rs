@@ -27,9 +27,8 @@ pub(super) struct Definition {
 pub(super) enum Ending {
     /// `return <value>`: the function always hands something back at its end.
     ReturnsAValue,
-    /// An `if` one way through which does not end in a `return` of a value or a `raise` (no
-    /// `else`, or a branch that ends otherwise): that way, the function falls off its end
-    /// and returns None.
+    /// An `if` through which the function may return None: no `else`, a branch that ends
+    /// without a `return` or a `raise`, or a bare `return` or a `None` returned in it.
     OpenIf,
     /// Anything else.
     Other,
@@ -100,48 +99,19 @@ fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
 
 /// How `body`, a function's block, ends.
 fn ending(body: Node<'_>) -> Ending {
-    match last_statement(body) {
+    let mut cursor = body.walk();
+    let last = body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .last();
+    match last {
         Some(n) if n.kind() == "return_statement" && n.named_child(0).is_some() => {
             Ending::ReturnsAValue
         }
-        Some(n) if n.kind() == "if_statement" && !always_leaves(n) => Ending::OpenIf,
-        _ => Ending::Other,
-    }
-}
-
-/// The last statement of a block, comments aside.
-fn last_statement(block: Node<'_>) -> Option<Node<'_>> {
-    let mut cursor = block.walk();
-    block
-        .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
-        .last()
-}
-
-/// Whether every way through `node` ends in a `return` with a value or a `raise`: for an
-/// `if`, it has an `else` and each branch's block ends so.
-fn always_leaves(node: Node<'_>) -> bool {
-    match node.kind() {
-        "return_statement" => node.named_child(0).is_some(),
-        "raise_statement" => true,
-        "block" => last_statement(node).is_some_and(always_leaves),
-        "if_statement" => {
-            let mut cursor = node.walk();
-            let mut has_else = false;
-            let branches_leave = node.children(&mut cursor).all(|child| match child.kind() {
-                "block" => always_leaves(child),
-                "elif_clause" | "else_clause" => {
-                    has_else |= child.kind() == "else_clause";
-                    child
-                        .child_by_field_name("consequence")
-                        .or_else(|| child.child_by_field_name("body"))
-                        .is_some_and(always_leaves)
-                }
-                _ => true,
-            });
-            has_else && branches_leave
+        Some(n) if n.kind() == "if_statement" && crate::prove::none_paths::may_return_none(n) => {
+            Ending::OpenIf
         }
-        _ => false,
+        _ => Ending::Other,
     }
 }
 

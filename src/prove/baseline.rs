@@ -421,8 +421,9 @@ pub(super) async fn probed(
 
 /// The folder the behaviour probe of a run in `sandbox` is written into: beside the copy, not
 /// in it, where the program's own tools cannot see it. Absolute, as Python prints its frames.
+/// Only named here: [`probed`] makes it, [`placed`] only reads the path.
 fn probe_dir(sandbox: &Sandbox) -> Result<PathBuf, String> {
-    let dir = sandbox.scratch().map_err(|e| e.to_string())?.join("probe");
+    let dir = sandbox.scratch_path().join("probe");
     std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))
 }
 

@@ -32,6 +32,9 @@ pub struct EditedFile {
     /// Module-level names the file bound before the fix and no longer binds: a deleted
     /// import, definition or assignment.
     pub unbound: BTreeSet<String>,
+    /// Edited functions (qualnames) that may hand their caller None after the fix and could
+    /// not before it: the fix gave them a None.
+    pub none_added: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,9 @@ pub struct EditedFunction {
     /// last line.
     pub start: u32,
     pub end: u32,
+    /// Whether the function may hand its caller None: a bare `return`, a `None` in a returned
+    /// value (`x if c else None`), or a way through its body that falls off the end.
+    pub may_return_none: bool,
 }
 
 impl Edited {
@@ -81,6 +87,11 @@ impl Edited {
             .iter()
             .find(|f| f.unbound.contains(name))
             .map(|f| f.rel.as_str())
+    }
+
+    /// Whether the fix gave the function `qualname` of some edited file a None to return.
+    pub fn gave_none(&self, qualname: &str) -> bool {
+        self.files.iter().any(|f| f.none_added.contains(qualname))
     }
 
     /// Every edited function, as (file, qualname).
@@ -134,12 +145,23 @@ fn edited_file(rel: &str, before: &str, after: &str) -> EditedFile {
         .into_iter()
         .filter(|name| !now.contains(name))
         .collect();
+    let could_before: BTreeSet<String> = self::functions(before)
+        .into_iter()
+        .filter(|f| f.may_return_none)
+        .map(|f| f.qualname)
+        .collect();
+    let none_added = functions
+        .iter()
+        .filter(|f| f.may_return_none && !could_before.contains(&f.qualname))
+        .map(|f| f.qualname.clone())
+        .collect();
     EditedFile {
         rel: rel.to_string(),
         changed,
         functions,
         enclosing,
         unbound,
+        none_added,
     }
 }
 
@@ -219,10 +241,12 @@ fn walk(
         match (def.kind(), name) {
             ("function_definition", Some(name)) => {
                 let qualname = qualify(scopes, &name);
+                let body = def.child_by_field_name("body");
                 out.push(EditedFunction {
                     qualname,
                     start: row(range_node.start_position().row),
                     end: row(range_node.end_position().row),
+                    may_return_none: body.is_some_and(|b| super::none_paths::may_return_none(b)),
                 });
                 scopes.push(Scope::Function(name));
                 if let Some(body) = def.child_by_field_name("body") {

@@ -33,6 +33,7 @@ pub mod edited;
 pub mod examples;
 pub mod jail;
 mod ladder;
+pub mod none_paths;
 pub mod output;
 mod rerun;
 pub mod run;

@@ -140,16 +140,20 @@ impl Sandbox {
     /// run (the behaviour probe, the test runner and their results) where the program's own
     /// tools cannot see it.
     pub fn scratch(&self) -> Result<PathBuf, SandboxError> {
-        let dir = self
-            .tree
-            .parent()
-            .map(|p| p.join("scratch"))
-            .unwrap_or_else(|| self.tree.with_extension("scratch"));
+        let dir = self.scratch_path();
         std::fs::create_dir_all(&dir).map_err(|source| SandboxError::Copy {
             path: dir.clone(),
             source,
         })?;
         Ok(dir)
+    }
+
+    /// Where [`Sandbox::scratch`] is, without making it: for reading what a run left there.
+    pub fn scratch_path(&self) -> PathBuf {
+        self.tree
+            .parent()
+            .map(|p| p.join("scratch"))
+            .unwrap_or_else(|| self.tree.with_extension("scratch"))
     }
 
     /// Takes heal's own secrets out of the copy: `heal.toml` (heal's, not the program's) is

@@ -274,11 +274,13 @@ fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
     ))
 }
 
-/// For an error about a None raised on a line that calls a function the fix edited, that
-/// function's name. The fix made it return None where it raised before, and the caller,
-/// which the fix did not touch, failed on it: `if conversions != 0: return spend /
+/// For an error about a None raised on a line that calls a function the fix edited and gave
+/// a way to return None it did not have ([`Edited::gave_none`]), that function's name. The
+/// caller, which the fix did not touch, failed on the fix's None: `if conversions != 0: return spend /
 /// conversions` (the bench's `zero_division_doc`) made `f"{cost_per_conversion(c):.2f}"`
-/// fail, which without this passed as the program getting further.
+/// fail, which without this passed as the program getting further. A function that could
+/// return None before (a lookup that finds nothing) is not judged so: its None may be the
+/// next bug of a crash chain, which the fix only reached.
 fn none_from_an_edited_call(seen: &Seen, edited: &Edited) -> Option<String> {
     let exc = seen.printed.traceback.primary();
     let short = exc.exc_type.rsplit('.').next().unwrap_or(&exc.exc_type);
@@ -295,7 +297,7 @@ fn none_from_an_edited_call(seen: &Seen, edited: &Edited) -> Option<String> {
         .map(|(_, qualname)| qualname)
         .find(|qualname| {
             let leaf = qualname.rsplit('.').next().unwrap_or(qualname);
-            calls(code, leaf)
+            edited.gave_none(qualname) && calls(code, leaf)
         })
 }
 
@@ -447,10 +449,8 @@ mod tests {
 
     /// The verdict on a run whose error `exc` was raised in `main` (line 10 of BEFORE-like
     /// text) on the source line `code`, after a fix that edited `report`.
-    fn judged_with_code(exc: &str, code: &str) -> RunVerdict {
-        // The fix edits report's body: `report` is an edited function.
-        let after = BEFORE.replacen("    curent = x\n", "    current = x\n", 1);
-        let e = edited(&after);
+    fn judged_with_code(after: &str, exc: &str, code: &str) -> RunVerdict {
+        let e = edited(after);
         let text = format!(
             "Traceback (most recent call last):\n  File \"{ROOT}/main.py\", line 13, in <module>\n    main()\n  File \"{ROOT}/main.py\", line 10, in main\n    {code}\n{exc}\n"
         );
@@ -480,7 +480,14 @@ mod tests {
     fn a_none_an_edited_function_hands_its_untouched_caller_is_the_fixs() {
         // bench/crashes/cases/zero_division_doc: the guard made the function return None,
         // and the caller's format failed (Python 3.12 spells it without quotes).
+        // The fix gives report a way to return None (lines 5-6, the line count kept).
+        let guarded = BEFORE.replacen(
+            "    curent = x\n    return current\n",
+            "    if x:\n        return x\n",
+            1,
+        );
         let v = judged_with_code(
+            &guarded,
             "TypeError: unsupported format string passed to NoneType.__format__",
             "print(f\"{report(1):.2f}\")",
         );
@@ -491,10 +498,35 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let v = judged_with_code(
+            &guarded,
             "AttributeError: 'NoneType' object has no attribute 'upper'",
             "print(report(1).upper())",
         );
         assert!(matches!(v, RunVerdict::Failed { .. }), "{v:?}");
+        // A fix that leaves report always returning a value: the None came from elsewhere
+        // on that line, and the error is the next link of a crash chain.
+        let renamed = BEFORE.replacen("    curent = x\n", "    current = x\n", 1);
+        let v = judged_with_code(
+            &renamed,
+            "AttributeError: 'NoneType' object has no attribute 'upper'",
+            "print(report(1).upper())",
+        );
+        assert!(matches!(v, RunVerdict::Progress { .. }), "{v:?}");
+        // One that could return None before the fix too (a lookup that finds nothing): its
+        // None is the program's next bug, not the fix's.
+        let lookup = "import missing\n\n\ndef report(x):\n    if x:\n        return x\n\n\ndef main():\n    print(report(1))\n\n\nmain()\n";
+        let lookup_fixed = lookup
+            .replacen("import missing\n", "import os\n", 1)
+            .replacen("    if x:", "    if x > 0:", 1);
+        let e = Edited::of(&Plan {
+            files: vec![PlannedFile {
+                rel: "main.py".into(),
+                abs: "/x/main.py".into(),
+                before: lookup.into(),
+                after: lookup_fixed,
+            }],
+        });
+        assert!(!e.gave_none("report"), "{e:?}");
         // Near misses are progress: a None on a line that calls no edited function, a call
         // of another function whose name ends the same, and another kind of error.
         for (exc, code) in [
@@ -511,7 +543,7 @@ mod tests {
                 "print(float(report(1)))",
             ),
         ] {
-            let v = judged_with_code(exc, code);
+            let v = judged_with_code(&guarded, exc, code);
             assert!(matches!(v, RunVerdict::Progress { .. }), "{code}: {v:?}");
         }
     }
