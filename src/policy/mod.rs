@@ -34,6 +34,7 @@ mod returns;
 mod scan;
 mod size_guard;
 mod skips;
+mod texts;
 
 use std::collections::HashSet;
 
@@ -261,6 +262,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             contract::drops_parameters(before, after, message),
             mutation::mutates_arguments(before, after),
             formats::drops_formats(before, after),
+            texts::changes_formatted_text(before, after),
         ];
         for why in breaks.into_iter().flatten() {
             violations.push(Violation::Breaks {
