@@ -3,7 +3,8 @@
 //!
 //! In order, for the errors the fixed run printed (raised or logged, either stream):
 //! 1. the incident's own error (same type, raised in the same file and function) fails it;
-//! 2. an error in a line the fix added or changed (any project frame of its traceback), or
+//! 2. an error in a line the fix added or changed (any project frame of its traceback; only
+//!    the innermost for an error the baseline printed too), or
 //!    whose innermost project frame is inside a function the fix edited, or that names a
 //!    module-level name the fix deleted (an import, a definition), or that is about a None
 //!    raised on a line calling a function the fix edited, fails it: the fix caused it;
@@ -131,16 +132,16 @@ pub fn judge(errors: &[Seen], ending: Ending, against: &Against<'_>) -> RunVerdi
                 detail: format!("the same error again: {}", seen.summary()),
             };
         }
-        if let Some(why) = caused_by_the_fix(seen, against.edited) {
+        let known = against
+            .known
+            .iter()
+            .any(|k| k.is_same_error(&seen.signature));
+        if let Some(why) = caused_by_the_fix(seen, against.edited, known) {
             return RunVerdict::Failed {
                 detail: format!("a new error {why}: {}", seen.summary()),
             };
         }
-        if against
-            .known
-            .iter()
-            .any(|k| k.is_same_error(&seen.signature))
-        {
+        if known {
             push_once(&mut tolerated, seen.signature.summary());
         } else if against.reproduced {
             new.get_or_insert(i);
@@ -246,7 +247,13 @@ pub fn no_longer_ends(t: Timing) -> Option<String> {
 /// Why the fix caused `seen`, if it did: a frame on a line it changed, the innermost
 /// project frame in a function it edited, or a name it unbound (a deleted import makes its
 /// ImportError go away and a NameError appear in code the fix did not touch).
-fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
+///
+/// For an error the unchanged program printed too (`known`), only its innermost frame
+/// counts: a service's logged error raised in code the fix did not touch is still its own
+/// incident when its traceback passes through a line the fix changed (the bench's
+/// `service_loop_stdout`: `float(read_sensor(...))` around the call whose TimeoutError is
+/// logged every cycle).
+fn caused_by_the_fix(seen: &Seen, edited: &Edited, known: bool) -> Option<String> {
     if let Some(name) =
         super::bindings::missing_name(&seen.signature.exc_type, &seen.signature.message)
         && let Some(file) = edited.unbinding(&name)
@@ -255,7 +262,12 @@ fn caused_by_the_fix(seen: &Seen, edited: &Edited) -> Option<String> {
             "naming `{name}`, which the fix deleted from {file}"
         ));
     }
-    for (file, line) in seen.frames.iter().rev() {
+    let frames = if known {
+        &seen.frames[seen.frames.len().saturating_sub(1)..]
+    } else {
+        &seen.frames[..]
+    };
+    for (file, line) in frames.iter().rev() {
         if edited.changed_line(file, *line) {
             return Some(format!("in a line the fix changed ({file}:{line})"));
         }
@@ -663,6 +675,51 @@ mod tests {
         );
         assert!(matches!(v, RunVerdict::Clean { .. }), "{v:?}");
         assert!(v.detail().contains("tolerated"), "{v:?}");
+    }
+
+    #[test]
+    fn a_known_error_through_a_changed_line_is_tolerated_a_new_one_is_not() {
+        // bench/crashes/cases/service_loop_stdout: the logged TimeoutError raised in
+        // `read_sensor`, which the fix did not touch, passes through the call line it
+        // changed (line 10 of main here).
+        let o = original();
+        let after = BEFORE.replacen("    print(report(1))\n", "    print(float(report(1)))\n", 1);
+        let e = edited(&after);
+        let through = |exc: &str| {
+            seen(
+                exc,
+                &[
+                    ("main.py", 13, "<module>"),
+                    ("main.py", 10, "main"),
+                    ("main.py", 6, "report"),
+                ],
+            )
+        };
+        let logged = through("TimeoutError: sensor c did not answer");
+        let known = [logged.signature.clone()];
+        let against = Against {
+            original: &o,
+            known: &known,
+            reproduced: true,
+            edited: &e,
+        };
+        let v = judge(&[logged], ending(0), &against);
+        assert!(matches!(v, RunVerdict::Clean { .. }), "{v:?}");
+        // The same path with an error the baseline did not have is the fix's.
+        let v = judge(
+            &[through("ValueError: could not convert")],
+            ending(1),
+            &against,
+        );
+        match v {
+            RunVerdict::Failed { detail } => {
+                assert!(
+                    detail.contains("a line the fix changed (main.py:10)"),
+                    "{detail}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
