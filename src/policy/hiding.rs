@@ -73,7 +73,14 @@ pub fn hides(
     let key_in_data = missing_key
         .as_ref()
         .is_some_and(|k| data_keys(before).contains(k));
+    let before_lines = before
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     let incident = Incident {
+        before_lines,
         error_type,
         none_error,
         missing_argument,
@@ -129,6 +136,8 @@ const KEY_REASON: &str = ": a KeyError on a key the code requires is a wrong key
 
 /// What the incident's error says, for the rules that read it.
 struct Incident<'a> {
+    /// Every line of the text before the fix, trimmed.
+    before_lines: std::collections::BTreeSet<String>,
     error_type: Option<&'a str>,
     /// The error was about a None the program does not document.
     none_error: bool,
@@ -154,6 +163,21 @@ fn hidden_by(node: Node<'_>, src: &[u8], incident: &Incident<'_>) -> Option<(Str
             "an except clause that only passes or returns a default",
             ": it hides the error instead of fixing it".to_string(),
         ),
+        // `except ValueError: print(f"Error: invalid line {line}")` around the code as it was:
+        // every record the code could not read is reported and dropped (the bench's
+        // `unpack_too_many`, where every line was). Around code the fix changed (the unpack
+        // made right), the clause only guards what the fix did not foresee.
+        "except_clause"
+            if catches(node, src, incident.error_type)
+                && except_body(node).is_some_and(|b| block_only_reports(b, src))
+                && wraps_only_old_code(node, src, &incident.before_lines)
+                && !promises_a_skip(node, src) =>
+        {
+            why(
+                "an except clause that only prints or logs the error",
+                ": it reports the error and drops the work instead of fixing it".to_string(),
+            )
+        }
         "function_definition" => {
             let param = incident.missing_argument.as_deref()?;
             // The function's own docstring decides, not the one around it.
@@ -322,12 +346,7 @@ fn catches(clause: Node<'_>, src: &[u8], error_type: Option<&str>) -> bool {
 
 /// Whether the handler's body only passes, continues, or returns nothing or a literal.
 fn only_hides(clause: Node<'_>, src: &[u8]) -> bool {
-    let Some(body) = clause.child_by_field_name("body").or_else(|| {
-        let mut cursor = clause.walk();
-        clause
-            .named_children(&mut cursor)
-            .find(|c| c.kind() == "block")
-    }) else {
+    let Some(body) = except_body(clause) else {
         return false;
     };
     let statements = statements_of(body);
@@ -342,6 +361,45 @@ fn only_hides(clause: Node<'_>, src: &[u8]) -> bool {
             }
             _ => false,
         })
+}
+
+/// Whether the docstring of the function around `node` says bad input is skipped or logged
+/// (`"malformed lines are logged and skipped"`): then reporting and dropping it is meant.
+fn promises_a_skip(node: Node<'_>, src: &[u8]) -> bool {
+    super::docstring::enclosing_docstring(node, src)
+        .is_some_and(|d| ["skip", "ignore", "logged"].iter().any(|w| d.contains(w)))
+}
+
+/// Whether the `try` of the `except` clause `clause` holds only lines `before` had (its
+/// statements re-indented, not changed): the fix's only change there is the clause.
+fn wraps_only_old_code(
+    clause: Node<'_>,
+    src: &[u8],
+    before_lines: &std::collections::BTreeSet<String>,
+) -> bool {
+    let Some(body) = clause
+        .parent()
+        .filter(|t| t.kind() == "try_statement")
+        .and_then(|t| t.child_by_field_name("body"))
+    else {
+        return false;
+    };
+    body.utf8_text(src).is_ok_and(|text| {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .all(|l| before_lines.contains(l))
+    })
+}
+
+/// The block of an `except` clause.
+fn except_body(clause: Node<'_>) -> Option<Node<'_>> {
+    clause.child_by_field_name("body").or_else(|| {
+        let mut cursor = clause.walk();
+        clause
+            .named_children(&mut cursor)
+            .find(|c| c.kind() == "block")
+    })
 }
 
 /// The condition of an `if`, its parentheses taken off.
@@ -884,6 +942,50 @@ fn defaulted(text: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_except_that_only_reports_the_error_is_hiding() {
+        // bench/crashes/cases/unpack_too_many, the small model's answer as recorded.
+        let before = "def totals(lines):\n    \"\"\"{currency: total amount}.\"\"\"\n    totals = {}\n    for line in lines:\n        payer, amount = line.split(\",\")\n        totals[payer] = float(amount)\n    return totals\n";
+        let after = "def totals(lines):\n    \"\"\"{currency: total amount}.\"\"\"\n    totals = {}\n    for line in lines:\n        try:\n            payer, amount = line.split(\",\")\n            totals[payer] = float(amount)\n        except ValueError:\n            print(f\"Error: Invalid input format on line '{line}'\")\n    return totals\n";
+        let message = Some("too many values to unpack (expected 2)");
+        let found = hides(before, after, Some("ValueError"), message);
+        assert!(
+            found.iter().any(|w| w.contains("only prints or logs")),
+            "{found:?}"
+        );
+        // Logged, then continue: the same.
+        let logged = after.replace(
+            "print(f\"Error: Invalid input format on line '{line}'\")",
+            "log.warning(\"bad line %s\", line)\n            continue",
+        );
+        assert!(!hides(before, &logged, Some("ValueError"), message).is_empty());
+        // Near misses: reported and raised again, another error caught, a docstring that
+        // says bad lines are skipped.
+        let reraised = after.replace(
+            "print(f\"Error: Invalid input format on line '{line}'\")",
+            "print(line)\n            raise",
+        );
+        assert!(hides(before, &reraised, Some("ValueError"), message).is_empty());
+        let other = after.replace("except ValueError:", "except KeyError:");
+        assert!(hides(before, &other, Some("ValueError"), message).is_empty());
+        // The unpack made right inside the try: the clause only guards malformed lines
+        // (a right fix of the 2026-11-30 14:01 run).
+        let fixed_inside = after.replace(
+            "payer, amount = line.split(\",\")",
+            "payer, amount, currency = line.split(\",\")",
+        );
+        assert!(hides(before, &fixed_inside, Some("ValueError"), message).is_empty());
+        let documented = after.replace(
+            "{currency: total amount}.",
+            "{currency: total amount}; malformed lines are logged and skipped.",
+        );
+        let documented_before = before.replace(
+            "{currency: total amount}.",
+            "{currency: total amount}; malformed lines are logged and skipped.",
+        );
+        assert!(hides(&documented_before, &documented, Some("ValueError"), message).is_empty());
+    }
 
     #[test]
     fn from_the_crash_benchmark_a_value_guard_and_a_required_key_skipped_are_hiding() {
