@@ -81,7 +81,7 @@ fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
                 });
                 let is_function = def.kind() == "function_definition";
                 let ends = body.filter(|_| is_function).map(ending);
-                let docstring = body.and_then(|b| docstring(b, src));
+                let docstring = body.and_then(|b| super::docstring::of_body(b, src));
                 out.push(Definition {
                     path: full.clone(),
                     returns,
@@ -113,14 +113,6 @@ fn ending(body: Node<'_>) -> Ending {
         }
         _ => Ending::Other,
     }
-}
-
-/// The docstring of the definition whose body is `body`, lower case.
-fn docstring(body: Node<'_>, src: &[u8]) -> Option<String> {
-    let first = body.named_child(0)?;
-    let is_doc = first.kind() == "expression_statement"
-        && first.named_child(0).is_some_and(|s| s.kind() == "string");
-    is_doc.then(|| first.utf8_text(src).unwrap_or("").to_lowercase())
 }
 
 /// The values of the `return` statements in `node`, outside nested functions, classes and

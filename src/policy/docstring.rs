@@ -37,12 +37,18 @@ pub(super) fn enclosing_docstring(node: Node<'_>, src: &[u8]) -> Option<String> 
     let mut current = node.parent();
     while let Some(n) = current {
         if n.kind() == "function_definition" {
-            let first = n.child_by_field_name("body")?.named_child(0)?;
-            let is_doc = first.kind() == "expression_statement"
-                && first.named_child(0).is_some_and(|s| s.kind() == "string");
-            return is_doc.then(|| first.utf8_text(src).unwrap_or("").to_lowercase());
+            return of_body(n.child_by_field_name("body")?, src);
         }
         current = n.parent();
     }
     None
+}
+
+/// The docstring of the definition whose body is `body`, lower case: its first statement when
+/// that is a lone string.
+pub(super) fn of_body(body: Node<'_>, src: &[u8]) -> Option<String> {
+    let first = body.named_child(0)?;
+    let is_doc = first.kind() == "expression_statement"
+        && first.named_child(0).is_some_and(|s| s.kind() == "string");
+    is_doc.then(|| first.utf8_text(src).unwrap_or("").to_lowercase())
 }

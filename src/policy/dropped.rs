@@ -66,11 +66,10 @@ pub fn falls_off_the_end(before: &str, after: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a docstring (lower case) says the function may return None.
+/// Whether a docstring (lower case) says the function may return None: any mention of None
+/// (`| None` included), or an `Optional[...]` type.
 fn says_none_may_come_back(doc: &str) -> bool {
-    ["none", "optional[", "| none"]
-        .iter()
-        .any(|w| doc.contains(w))
+    doc.contains("none") || doc.contains("optional[")
 }
 
 /// Functions and classes defined before the fix and gone after it (by their dotted path),

@@ -388,6 +388,21 @@ mod tests {
         }
     }
 
+    /// The verdict on a fixed run that printed `errors` and exited with code 1, against a
+    /// baseline that reproduced the incident and printed nothing else.
+    fn crashed_with(errors: &[Seen], e: &Edited) -> RunVerdict {
+        judge(
+            errors,
+            ending(1),
+            &Against {
+                original: &original(),
+                known: &[],
+                reproduced: true,
+                edited: e,
+            },
+        )
+    }
+
     /// The verdict on a fixed `after` whose run crashed with a NameError at `line` of
     /// `report`, against a baseline that reproduced the incident.
     fn judged_after_a_crash_in_report(after: &str, line: u32) -> RunVerdict {
@@ -400,17 +415,7 @@ mod tests {
                 ("main.py", line, "report"),
             ],
         )];
-        let o = original();
-        judge(
-            &errors,
-            ending(1),
-            &Against {
-                original: &o,
-                known: &[],
-                reproduced: true,
-                edited: &e,
-            },
-        )
+        crashed_with(&errors, &e)
     }
 
     #[test]
@@ -475,17 +480,7 @@ mod tests {
             },
             &[ROOT],
         )];
-        let o = original();
-        judge(
-            &errors,
-            ending(1),
-            &Against {
-                original: &o,
-                known: &[],
-                reproduced: true,
-                edited: &e,
-            },
-        )
+        crashed_with(&errors, &e)
     }
 
     #[test]
@@ -574,17 +569,7 @@ mod tests {
                 ("main.py", 5, "report"),
             ],
         )];
-        let o = original();
-        let v = judge(
-            &errors,
-            ending(1),
-            &Against {
-                original: &o,
-                known: &[],
-                reproduced: true,
-                edited: &e,
-            },
-        );
+        let v = crashed_with(&errors, &e);
         match v {
             RunVerdict::Failed { detail } => assert!(
                 detail.contains("naming `missing`, which the fix deleted from main.py"),
@@ -703,8 +688,18 @@ mod tests {
             reproduced: true,
             edited: &e,
         };
-        let v = judge(&[logged], ending(0), &against);
+        let v = judge(std::slice::from_ref(&logged), ending(0), &against);
         assert!(matches!(v, RunVerdict::Clean { .. }), "{v:?}");
+        // A fix that lets the known error through, so that the program dies of it, is no
+        // fix: the error is tolerated, the crash exit is not.
+        let v = judge(&[logged.clone(), logged], ending(1), &against);
+        match v {
+            RunVerdict::Failed { detail } => assert!(
+                detail.contains("exited with code 1 after TimeoutError"),
+                "{detail}"
+            ),
+            other => panic!("{other:?}"),
+        }
         // The same path with an error the baseline did not have is the fix's.
         let v = judge(
             &[through("ValueError: could not convert")],

@@ -987,3 +987,70 @@ fn r13_a_none_the_fixed_function_hands_its_caller_fails_the_proof() {
         "a None that cost_per_conversion, which the fix edited, handed to its caller",
     );
 }
+
+/// A service that logs an offline sensor's TimeoutError (with its traceback, on stdout) and
+/// crashes on a reading sent as text (`bench/crashes/cases/service_loop_stdout`, shortened).
+const SENSORS: &str = "\
+import logging
+import sys
+
+log = logging.getLogger(\"poller\")
+READINGS = {\"a\": 20.0, \"b\": \"21.5\"}
+
+
+def read_sensor(sensor):
+    if sensor == \"c\":
+        raise TimeoutError(f\"sensor {sensor} did not answer\")
+    return READINGS[sensor]
+
+
+def mean_temperature():
+    values = []
+    for sensor in (\"c\", \"a\", \"b\"):
+        try:
+            values.append(read_sensor(sensor))
+        except TimeoutError:
+            log.exception(\"sensor %s offline\", sensor)
+    return sum(values) / len(values)
+
+
+logging.basicConfig(stream=sys.stdout, level=logging.INFO)
+print(f\"{mean_temperature():.2f}\", flush=True)
+";
+
+/// The proof tolerates an error the unchanged program printed too, judged by its innermost
+/// frame, even when it passes through a line the fix changed: a fix that lets that logged
+/// error through, so that the program now dies of it, must still fail the proof.
+#[test]
+fn r13_a_fix_that_lets_a_logged_error_kill_the_program_fails_the_proof() {
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", SENSORS);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "            values.append(read_sensor(sensor))\n        except TimeoutError:\n            log.exception(\"sensor %s offline\", sensor)\n",
+        "            values.append(float(read_sensor(sensor)))\n        except TimeoutError:\n            log.exception(\"sensor %s offline\", sensor)\n            raise\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let records = p.records();
+    // The logged TimeoutError is its own incident, triaged as a service that did not answer.
+    let logged = records
+        .iter()
+        .find(|r| r["error"]["type"] == "TimeoutError")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(logged["status"], "skipped", "{logged:#}");
+    let crash = records
+        .iter()
+        .find(|r| r["error"]["type"] == "TypeError")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(crash["status"], "rejected", "{crash:#}");
+    let reason = crash["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("exited with code 1 after TimeoutError"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        SENSORS
+    );
+}
