@@ -59,7 +59,9 @@ pub enum CommitError {
     PushRefused(String),
     #[error("the push failed: {0}")]
     PushFailed(String),
-    #[error("the remote moved on and the fix does not rebase cleanly onto it")]
+    #[error(
+        "the remote moved on and the fix does not rebase cleanly onto it: pull, resolve the conflict, and push by hand"
+    )]
     RebaseConflict,
     #[error("rebased onto the remote, {file} no longer parses (line {line}: {what})")]
     RebaseBroke {

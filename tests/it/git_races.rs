@@ -90,3 +90,129 @@ fn r14_two_heals_fixing_different_files_at_once_both_land() {
     let status = git(p.path(), &["status", "--porcelain", "--", "a.py", "b.py"]);
     assert_eq!(status.trim(), "", "the fixed files are not clean in git");
 }
+
+/// A fix of `file` whose summary marks it as host B's.
+fn fix_by_b(file: &str, number: &str) -> Reply {
+    Reply::tool_use(json!({
+        "fixable": true, "reason": "r", "error_category": "logic",
+        "root_cause": "a bad literal", "affected_file": file, "confidence": "high",
+        "explanation": "e", "changes_summary": "fix-by-b",
+        "edits": [{"file": file, "search": "int(\"abc\")", "replace": format!("int(\"{number}\")")}]
+    }))
+}
+
+/// Makes `host` hold each commit (its pre-commit hook waits) until the bare `origin`'s main
+/// has a commit whose message says `marker`: the other host's fix has landed first.
+fn hold_commits_until(host: &Project, origin: &std::path::Path, marker: &str) {
+    let hook = host.path().join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n\
+             i=0\n\
+             until git --git-dir='{}' log --format=%B main | grep -q '{marker}'; do\n\
+               i=$((i+1)); [ $i -gt 1200 ] && exit 0; sleep 0.05\n\
+             done\n\
+             exit 0\n",
+            origin.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// One host of a fleet: its own clone of `origin`, its own model, push mode.
+fn host(origin: &std::path::Path, model: &FakeAnthropic) -> Project {
+    let mut p = Project::new();
+    git(
+        p.path(),
+        &["clone", "-q", origin.to_str().expect("a UTF-8 path"), "."],
+    );
+    p.env("ANTHROPIC_API_KEY", "sk-ant-test");
+    p.env("ANTHROPIC_BASE_URL", &model.base_url());
+    p.env("HEAL_LLM_RETRY_INITIAL_MS", "10");
+    p.env("HEAL_VERIFY_RERUN_SECONDS", "3");
+    p.env("HEAL_GIT_MODE", "push");
+    p
+}
+
+/// Two hosts, each with its own clone of one bare remote, fix different files at once. The
+/// race is made certain: host A's pre-commit hook holds its commit until host B's fix is on
+/// the remote, so A's push finds the remote moved on. A rebases its fix onto it and pushes
+/// again; both fixes land, neither is forced over the other.
+#[test]
+fn r14_two_hosts_pushing_to_one_remote_at_once_both_land() {
+    let seed = Project::new();
+    seed.file(".gitignore", "storage/\n");
+    let program = "def parse():\n    return int(\"abc\")\n\n\nparse()\n";
+    seed.file("a.py", program).file("b.py", program);
+    let origin = repo(&seed);
+    let model_a = FakeAnthropic::start();
+    let model_b = FakeAnthropic::start();
+    model_a.respond_always(fix("a.py"));
+    model_b.respond_always(fix_by_b("b.py", "1"));
+    let host_a = host(origin.path(), &model_a);
+    let host_b = host(origin.path(), &model_b);
+    hold_commits_until(&host_a, origin.path(), "fix-by-b");
+    let mut a = host_a.spawn(&["run", "--", "python3", "a.py"]);
+    let mut b = host_b.spawn(&["run", "--", "python3", "b.py"]);
+    wait_with_timeout(&mut a, BOUND);
+    wait_with_timeout(&mut b, BOUND);
+    let ra = host_a.record();
+    let rb = host_b.record();
+    assert_eq!(rb["status"], "pushed", "{rb:#}");
+    assert_eq!(ra["status"], "pushed", "{ra:#}");
+    let reason = ra["reason"].as_str().unwrap();
+    assert!(reason.contains("rebased"), "{reason}");
+    // The remote holds both fixes, A's on top of B's, and both files fixed.
+    let tip = git(origin.path(), &["rev-parse", "main"]);
+    assert_eq!(ra["result"]["commit"].as_str(), Some(tip.as_str()));
+    assert_eq!(
+        git(origin.path(), &["rev-parse", "main^"]),
+        rb["result"]["commit"].as_str().unwrap()
+    );
+    for file in ["a.py", "b.py"] {
+        let text = git(origin.path(), &["show", &format!("main:{file}")]);
+        assert!(text.contains("int(\"1\")"), "{file}: {text}");
+    }
+}
+
+/// The same race on the same line: host B's fix lands first, and host A's does not rebase
+/// onto it. A never forces its push: the remote keeps B's fix, and A's record says why its
+/// own stayed local.
+#[test]
+fn r14_two_hosts_fixing_the_same_line_at_once_the_second_is_not_forced() {
+    let seed = Project::new();
+    seed.file(".gitignore", "storage/\n");
+    seed.file(
+        "a.py",
+        "def parse():\n    return int(\"abc\")\n\n\nparse()\n",
+    );
+    let origin = repo(&seed);
+    let model_a = FakeAnthropic::start();
+    let model_b = FakeAnthropic::start();
+    model_a.respond_always(fix("a.py"));
+    model_b.respond_always(fix_by_b("a.py", "2"));
+    let host_a = host(origin.path(), &model_a);
+    let host_b = host(origin.path(), &model_b);
+    hold_commits_until(&host_a, origin.path(), "fix-by-b");
+    let mut a = host_a.spawn(&["run", "--", "python3", "a.py"]);
+    let mut b = host_b.spawn(&["run", "--", "python3", "a.py"]);
+    wait_with_timeout(&mut a, BOUND);
+    wait_with_timeout(&mut b, BOUND);
+    let ra = host_a.record();
+    let rb = host_b.record();
+    assert_eq!(rb["status"], "pushed", "{rb:#}");
+    assert_eq!(ra["status"], "committed", "{ra:#}");
+    let reason = ra["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("does not rebase cleanly onto it: pull, resolve the conflict"),
+        "{reason}"
+    );
+    assert_eq!(
+        git(origin.path(), &["rev-parse", "main"]),
+        rb["result"]["commit"].as_str().unwrap()
+    );
+    let text = git(origin.path(), &["show", "main:a.py"]);
+    assert!(text.contains("int(\"2\")"), "{text}");
+}
