@@ -122,6 +122,15 @@ pub struct TypeCount {
     pub days: Vec<u64>,
 }
 
+/// A period's incidents by outcome.
+struct Outcomes {
+    /// A proved fix is in the live tree.
+    fixed: u64,
+    /// heal tried a fix: fixed, or failed, refused, regressed, reverted or interrupted.
+    attempted: u64,
+    funnel: Funnel,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Funnel {
     pub detected: u64,
@@ -220,13 +229,12 @@ impl Store {
     pub fn stats(&self, now: time::OffsetDateTime) -> Result<Stats, RecordError> {
         let day_ago = rfc3339(now - time::Duration::hours(24));
         let month_ago = rfc3339(now - time::Duration::days(30));
-        let days30 = calendar(now, 30);
-        let days7 = calendar(now, 7);
         let hour_ago = now.unix_timestamp() - 3600;
         let conn = self.conn.lock().map_err(|_| RecordError::Poisoned)?;
-        let sql = |e| self.sql(e);
         let count = |query: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u64, RecordError> {
-            let n: i64 = conn.query_row(query, args, |r| r.get(0)).map_err(sql)?;
+            let n: i64 = conn
+                .query_row(query, args, |r| r.get(0))
+                .map_err(|e| self.sql(e))?;
             Ok(u64::try_from(n).unwrap_or(0))
         };
         let incidents_24h = count(
@@ -240,34 +248,59 @@ impl Store {
             ),
             &[],
         )?;
+        let model_calls_hour = count(
+            "SELECT COUNT(*) FROM llm_calls WHERE at >= ?1",
+            &[&hour_ago],
+        )?;
+        let month = self.outcomes_since(&conn, &month_ago)?;
+        Ok(Stats {
+            at: rfc3339(now),
+            incidents_24h,
+            open,
+            fix_rate_30d: (month.attempted > 0)
+                .then(|| month.fixed as f64 / month.attempted as f64),
+            fixed_30d: month.fixed,
+            attempted_30d: month.attempted,
+            median_resolve_s_30d: self.median_resolve_s_since(&conn, &month_ago)?,
+            per_day: self.occurrences_by_outcome(&conn, &calendar(now, 30))?,
+            top_types_7d: self.top_types(&conn, &calendar(now, 7))?,
+            funnel_30d: month.funnel,
+            model_calls_hour,
+        })
+    }
 
-        // The last 30 days' incidents by status: the rate and the funnel.
+    /// The incidents created since `since`, by status: the fix rate and the funnel.
+    fn outcomes_since(
+        &self,
+        conn: &rusqlite::Connection,
+        since: &str,
+    ) -> Result<Outcomes, RecordError> {
+        let sql = |e| self.sql(e);
+        // Per status: (incidents, incidents a rule or a model proposed a fix for).
         let mut by_status: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT status, source != '', COUNT(*) FROM incidents
-                     INDEXED BY incidents_created_facts
-                     WHERE created_at >= ?1 GROUP BY status, source != ''",
-                )
-                .map_err(sql)?;
-            let rows = stmt
-                .query_map(params![month_ago], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, bool>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(sql)?;
-            for row in rows {
-                let (status, proposed, n) = row.map_err(sql)?;
-                let entry = by_status.entry(status).or_default();
-                let n = u64::try_from(n).unwrap_or(0);
-                entry.0 += n;
-                if proposed {
-                    entry.1 += n;
-                }
+        let mut stmt = conn
+            .prepare(
+                "SELECT status, source != '', COUNT(*) FROM incidents
+                 INDEXED BY incidents_created_facts
+                 WHERE created_at >= ?1 GROUP BY status, source != ''",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![since], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(sql)?;
+        for row in rows {
+            let (status, proposed, n) = row.map_err(sql)?;
+            let entry = by_status.entry(status).or_default();
+            let n = u64::try_from(n).unwrap_or(0);
+            entry.0 += n;
+            if proposed {
+                entry.1 += n;
             }
         }
         let total = |statuses: &[&str]| -> u64 {
@@ -277,36 +310,53 @@ impl Store {
                 .map(|e| e.0)
                 .sum()
         };
-        let fixed_30d = total(FIXED_STATUSES);
-        let attempted_30d =
-            fixed_30d + total(&["failed", "rejected", "regressed", "reverted", "interrupted"]);
-        let funnel_30d = Funnel {
-            detected: by_status.values().map(|e| e.0).sum(),
-            proposed: by_status.values().map(|e| e.1).sum(),
-            applied: fixed_30d + total(&["regressed", "reverted"]),
-            held: fixed_30d,
-        };
+        let fixed = total(FIXED_STATUSES);
+        Ok(Outcomes {
+            fixed,
+            attempted: fixed
+                + total(&["failed", "rejected", "regressed", "reverted", "interrupted"]),
+            funnel: Funnel {
+                detected: by_status.values().map(|e| e.0).sum(),
+                proposed: by_status.values().map(|e| e.1).sum(),
+                applied: fixed + total(&["regressed", "reverted"]),
+                held: fixed,
+            },
+        })
+    }
 
-        let median_resolve_s_30d = {
-            let mut stmt = conn
-                .prepare("SELECT created_at, fixed_at FROM incidents WHERE fixed_at >= ?1")
-                .map_err(sql)?;
-            let rows = stmt
-                .query_map(params![month_ago], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(sql)?;
-            let mut spans = Vec::new();
-            for row in rows {
-                let (created, fixed) = row.map_err(sql)?;
-                if let (Some(a), Some(b)) = (parse_time(&created), parse_time(&fixed)) {
-                    spans.push(u64::try_from((b - a).whole_seconds()).unwrap_or(0));
-                }
+    /// The median time from detection to fix of the incidents fixed since `since`.
+    fn median_resolve_s_since(
+        &self,
+        conn: &rusqlite::Connection,
+        since: &str,
+    ) -> Result<Option<u64>, RecordError> {
+        let sql = |e| self.sql(e);
+        let mut stmt = conn
+            .prepare("SELECT created_at, fixed_at FROM incidents WHERE fixed_at >= ?1")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![since], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(sql)?;
+        let mut spans = Vec::new();
+        for row in rows {
+            let (created, fixed) = row.map_err(sql)?;
+            if let (Some(a), Some(b)) = (parse_time(&created), parse_time(&fixed)) {
+                spans.push(u64::try_from((b - a).whole_seconds()).unwrap_or(0));
             }
-            median(&mut spans)
-        };
+        }
+        Ok(median(&mut spans))
+    }
 
-        let mut per_day: Vec<DayByOutcome> = days30
+    /// Occurrences on each of `days`, by the outcome of their incident.
+    fn occurrences_by_outcome(
+        &self,
+        conn: &rusqlite::Connection,
+        days: &[String],
+    ) -> Result<Vec<DayByOutcome>, RecordError> {
+        let sql = |e| self.sql(e);
+        let mut per_day: Vec<DayByOutcome> = days
             .iter()
             .map(|d| DayByOutcome {
                 day: d.clone(),
@@ -317,105 +367,94 @@ impl Store {
                 open: 0,
             })
             .collect();
-        {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT day, status, SUM(count) FROM occurrences_daily
-                     INDEXED BY occurrences_daily_status
-                     WHERE day >= ?1 GROUP BY day, status",
-                )
-                .map_err(sql)?;
-            let first = days30.first().cloned().unwrap_or_default();
-            let rows = stmt
-                .query_map(params![first], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(sql)?;
-            for row in rows {
-                let (day, status, n) = row.map_err(sql)?;
-                let Some(slot) = per_day.iter_mut().find(|d| d.day == day) else {
-                    continue;
-                };
-                let n = u64::try_from(n).unwrap_or(0);
-                match outcome(&status) {
-                    Outcome::Fixed => slot.fixed += n,
-                    Outcome::Skipped => slot.skipped += n,
-                    Outcome::Rejected => slot.rejected += n,
-                    Outcome::Failed => slot.failed += n,
-                    Outcome::Open => slot.open += n,
-                }
+        let mut stmt = conn
+            .prepare(
+                "SELECT day, status, SUM(count) FROM occurrences_daily
+                 INDEXED BY occurrences_daily_status
+                 WHERE day >= ?1 GROUP BY day, status",
+            )
+            .map_err(sql)?;
+        let first = days.first().cloned().unwrap_or_default();
+        let rows = stmt
+            .query_map(params![first], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(sql)?;
+        for row in rows {
+            let (day, status, n) = row.map_err(sql)?;
+            let Some(slot) = per_day.iter_mut().find(|d| d.day == day) else {
+                continue;
+            };
+            let n = u64::try_from(n).unwrap_or(0);
+            match outcome(&status) {
+                Outcome::Fixed => slot.fixed += n,
+                Outcome::Skipped => slot.skipped += n,
+                Outcome::Rejected => slot.rejected += n,
+                Outcome::Failed => slot.failed += n,
+                Outcome::Open => slot.open += n,
             }
         }
+        Ok(per_day)
+    }
 
-        let mut top_types_7d = Vec::new();
-        {
-            let first = days7.first().cloned().unwrap_or_default();
-            let mut stmt = conn
-                .prepare(
-                    "SELECT exc_type, SUM(count) FROM occurrences_daily WHERE day >= ?1
-                     GROUP BY exc_type ORDER BY SUM(count) DESC, exc_type LIMIT 10",
-                )
-                .map_err(sql)?;
-            let rows = stmt
-                .query_map(params![first], |r| {
+    /// The ten most frequent error types over `days`, each with its count per day.
+    fn top_types(
+        &self,
+        conn: &rusqlite::Connection,
+        days: &[String],
+    ) -> Result<Vec<TypeCount>, RecordError> {
+        let sql = |e| self.sql(e);
+        let first = days.first().cloned().unwrap_or_default();
+        let mut top = Vec::new();
+        let mut stmt = conn
+            .prepare(
+                "SELECT exc_type, SUM(count) FROM occurrences_daily WHERE day >= ?1
+                 GROUP BY exc_type ORDER BY SUM(count) DESC, exc_type LIMIT 10",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![first], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(sql)?;
+        let mut per_type = conn
+            .prepare(
+                "SELECT day, SUM(count) FROM occurrences_daily INDEXED BY occurrences_daily_type
+                 WHERE exc_type = ?1 AND day >= ?2 GROUP BY day",
+            )
+            .map_err(sql)?;
+        let mut last_seen = conn
+            .prepare("SELECT MAX(last_seen_at) FROM incidents WHERE exc_type = ?1")
+            .map_err(sql)?;
+        let types: Vec<(String, i64)> = rows.collect::<Result<_, _>>().map_err(sql)?;
+        for (exc_type, n) in types {
+            let mut per_day = vec![0u64; days.len()];
+            let counts = per_type
+                .query_map(params![exc_type, first], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
                 })
                 .map_err(sql)?;
-            let mut per_type = conn
-                .prepare(
-                    "SELECT day, SUM(count) FROM occurrences_daily INDEXED BY occurrences_daily_type
-                     WHERE exc_type = ?1 AND day >= ?2 GROUP BY day",
-                )
-                .map_err(sql)?;
-            let mut last_seen = conn
-                .prepare("SELECT MAX(last_seen_at) FROM incidents WHERE exc_type = ?1")
-                .map_err(sql)?;
-            let types: Vec<(String, i64)> = rows.collect::<Result<_, _>>().map_err(sql)?;
-            for (exc_type, n) in types {
-                let mut days = vec![0u64; days7.len()];
-                let counts = per_type
-                    .query_map(params![exc_type, first], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                    })
-                    .map_err(sql)?;
-                for c in counts {
-                    let (day, c) = c.map_err(sql)?;
-                    if let Some(i) = days7.iter().position(|d| *d == day) {
-                        days[i] = u64::try_from(c).unwrap_or(0);
-                    }
+            for c in counts {
+                let (day, c) = c.map_err(sql)?;
+                if let Some(i) = days.iter().position(|d| *d == day) {
+                    per_day[i] = u64::try_from(c).unwrap_or(0);
                 }
-                let last_seen_at: Option<String> = last_seen
-                    .query_row(params![exc_type], |r| r.get(0))
-                    .map_err(sql)?;
-                top_types_7d.push(TypeCount {
-                    exc_type,
-                    count: u64::try_from(n).unwrap_or(0),
-                    last_seen_at: last_seen_at.unwrap_or_default(),
-                    days,
-                });
             }
+            let last_seen_at: Option<String> = last_seen
+                .query_row(params![exc_type], |r| r.get(0))
+                .map_err(sql)?;
+            top.push(TypeCount {
+                exc_type,
+                count: u64::try_from(n).unwrap_or(0),
+                last_seen_at: last_seen_at.unwrap_or_default(),
+                days: per_day,
+            });
         }
-        let model_calls_hour = count(
-            "SELECT COUNT(*) FROM llm_calls WHERE at >= ?1",
-            &[&hour_ago],
-        )?;
-        Ok(Stats {
-            at: rfc3339(now),
-            incidents_24h,
-            open,
-            fix_rate_30d: (attempted_30d > 0).then(|| fixed_30d as f64 / attempted_30d as f64),
-            fixed_30d,
-            attempted_30d,
-            median_resolve_s_30d,
-            per_day,
-            top_types_7d,
-            funnel_30d,
-            model_calls_hour,
-        })
+        Ok(top)
     }
 
     /// Incidents by status and error type, for `/metrics`; the types past the `top` most
