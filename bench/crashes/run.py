@@ -180,6 +180,19 @@ def read_records(work):
                 "output_tokens": int(llm.get("output_tokens") or 0),
                 "latency_ms": int(llm.get("latency_ms") or 0),
                 "llm_calls": len(llm.get("calls") or []),
+                # Each round's further candidates and whether each passed (rounds.py).
+                "attempts": int(fix.get("attempts") or 0),
+                "rounds": [
+                    {
+                        "round": c.get("round"),
+                        "chosen": c.get("chosen"),
+                        "tried": [
+                            {"candidate": t.get("candidate"), "passed": bool(t.get("passed"))}
+                            for t in c.get("tried") or []
+                        ],
+                    }
+                    for c in fix.get("candidates") or []
+                ],
                 "healing_ms": int((r.get("timings_ms") or {}).get("healing") or 0),
                 "created_at": r.get("created_at"),
             }
