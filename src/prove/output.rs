@@ -7,6 +7,11 @@
 //! differs (another number of words) is a wildcard whole. Only the lines both runs printed
 //! are expected.
 //!
+//! A traceback the program prints as output (an error it logs and goes on from) is read for
+//! what it says, not for where: its frame lines (`File "…", line N, in f`), the source lines
+//! under them and their `^^^^` markers show the code, which a fix changes, so they are left out
+//! of both sides. The `Traceback` header and the exception's line stay.
+//!
 //! Pure: lines in, verdict out.
 
 /// One expected line: its words, `None` where the unchanged runs disagreed.
@@ -27,10 +32,11 @@ pub struct Expectation {
 impl Expectation {
     /// The expectation from two runs of the unchanged program, each cut at its error.
     pub fn from_runs(a: &[String], b: &[String]) -> Expectation {
+        let (a, b) = (without_code(a), without_code(b));
         let mut masked = 0;
         let lines = a
             .iter()
-            .zip(b)
+            .zip(&b)
             .map(|(x, y)| {
                 let expected = if x == y {
                     Expected::Words(words(x).into_iter().map(Some).collect())
@@ -70,6 +76,7 @@ impl Expectation {
     /// at the time limit may not have printed everything yet, unless it already printed as
     /// many lines as expected).
     pub fn check(&self, fixed: &[String], finished: bool) -> Result<(), String> {
+        let fixed = without_code(fixed);
         let mut next = 0;
         for (i, (shown, expected)) in self.lines.iter().enumerate() {
             match fixed[next..]
@@ -100,6 +107,25 @@ impl Expectation {
         }
         Ok(())
     }
+}
+
+/// `lines` without the code that printed tracebacks show: each frame's `File "…", line N, in f`
+/// line, and the lines indented under it (its source line, and `^^^^` or `~~~^^^` markers).
+fn without_code(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut in_frames = false;
+    for line in lines {
+        if line.starts_with("Traceback (most recent call last):") {
+            in_frames = true;
+        } else if in_frames && (line.starts_with("  File \"") || line.starts_with("    ")) {
+            continue;
+        } else {
+            // The exception's own line, or anything else, ends the frames.
+            in_frames = false;
+        }
+        out.push(line.clone());
+    }
+    out
 }
 
 fn matches(expected: &Expected, line: &str) -> bool {
@@ -216,6 +242,54 @@ mod tests {
             e.check(&lines("None"), false).unwrap_err(),
             "line 1 of the output was `2.5` before the fix and is `None` after"
         );
+    }
+
+    #[test]
+    fn a_logged_tracebacks_code_may_change_its_error_may_not() {
+        // bench/crashes/cases/service_loop_stdout: the service logs sensor c's TimeoutError,
+        // with its traceback, on stdout each cycle; the fix changed the line of `main.py` the
+        // traceback shows, and moved it down one.
+        let logged = |line: u32, code: &str, marks: &str, error: &str| {
+            lines(&format!(
+                "INFO poller: cycle 0: mean 20.50\nERROR poller: sensor c offline\n\
+                 Traceback (most recent call last):\n  File \"/app/main.py\", line {line}, in mean_temperature\n\
+                 \x20   {code}\n\x20   {marks}\n  File \"/app/main.py\", line 23, in read_sensor\n\
+                 \x20   raise TimeoutError(f\"sensor {{sensor}} did not answer\")\n{error}\nINFO poller: done"
+            ))
+        };
+        let before = logged(
+            33,
+            "values.append(read_sensor(cycle, sensor))",
+            "              ^^^^^^^^^^^^^^^^^^^^^^^^^^",
+            "TimeoutError: sensor c did not answer",
+        );
+        let e = Expectation::from_runs(&before, &before);
+        let fixed = logged(
+            34,
+            "value = float(read_sensor(cycle, sensor))",
+            "              ^^^^^^^^^^^^^^^^^^^^^^^^^^",
+            "TimeoutError: sensor c did not answer",
+        );
+        assert!(e.check(&fixed, true).is_ok(), "{:?}", e.check(&fixed, true));
+        // Without markers (Python before 3.11, or a call that is its whole line).
+        let mut bare = fixed.clone();
+        bare.retain(|l| !l.trim_start().starts_with('^'));
+        assert!(e.check(&bare, true).is_ok());
+        // What the traceback says is output: another error logged is a change.
+        let other = logged(
+            34,
+            "value = float(read_sensor(cycle, sensor))",
+            "",
+            "ValueError: could not convert string to float: 'c'",
+        );
+        let err = e.check(&other, true).unwrap_err();
+        assert!(
+            err.contains("TimeoutError: sensor c did not answer"),
+            "{err}"
+        );
+        // Indented output outside a traceback is still output.
+        let e = Expectation::from_runs(&lines("total:\n    42"), &lines("total:\n    42"));
+        assert!(e.check(&lines("total:\n    41"), true).is_err());
     }
 
     #[test]
