@@ -14,6 +14,8 @@
 //!
 //! Pure: lines in, verdict out.
 
+use crate::detect::python;
+
 /// One expected line: its words, `None` where the unchanged runs disagreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expected {
@@ -110,20 +112,36 @@ impl Expectation {
 }
 
 /// `lines` without the code that printed tracebacks show: each frame's `File "…", line N, in f`
-/// line, and the lines indented under it (its source line, and `^^^^` or `~~~^^^` markers).
+/// line, and the lines under it (its source lines, `^^^^` or `~~~^^^` markers, and
+/// `[Previous line repeated N more times]`). Read with the detector's own line shapes, so only
+/// what has a traceback's shape is left out: a `Traceback` header the program prints that is
+/// not followed by a frame line hides nothing after it.
 fn without_code(lines: &[String]) -> Vec<String> {
+    /// Where the reading is.
+    enum At {
+        Output,
+        /// Right after a `Traceback (most recent call last):` line.
+        Header,
+        /// In the frames: after a frame line, or the lines under one.
+        Frames,
+    }
     let mut out = Vec::with_capacity(lines.len());
-    let mut in_frames = false;
+    let mut at = At::Output;
     for line in lines {
-        if line.starts_with("Traceback (most recent call last):") {
-            in_frames = true;
-        } else if in_frames && (line.starts_with("  File \"") || line.starts_with("    ")) {
-            continue;
-        } else {
+        let frame = python::parse_frame_line(line).is_some();
+        let under_frame = line.starts_with("    ")
+            || python::is_marker_line(line)
+            || line.trim_start().starts_with("[Previous line repeated");
+        at = match at {
+            At::Header | At::Frames if frame => At::Frames,
+            At::Frames if under_frame => At::Frames,
             // The exception's own line, or anything else, ends the frames.
-            in_frames = false;
+            _ if python::header_prefix(line).is_some() => At::Header,
+            _ => At::Output,
+        };
+        if !matches!(at, At::Frames) {
+            out.push(line.clone());
         }
-        out.push(line.clone());
     }
     out
 }
@@ -290,6 +308,35 @@ mod tests {
         // Indented output outside a traceback is still output.
         let e = Expectation::from_runs(&lines("total:\n    42"), &lines("total:\n    42"));
         assert!(e.check(&lines("total:\n    41"), true).is_err());
+    }
+
+    #[test]
+    fn a_printed_traceback_header_hides_only_what_has_a_frames_shape() {
+        // A program (or a value it echoes) prints the header itself, and then its results
+        // indented: they are output, not a traceback's code, and a fix may not change them.
+        let printed = |total: &str| {
+            lines(&format!(
+                "report\nTraceback (most recent call last):\n    total: {total}\n    \
+                 ^^^^\nend"
+            ))
+        };
+        let e = Expectation::from_runs(&printed("42"), &printed("42"));
+        let err = e.check(&printed("41"), true).unwrap_err();
+        assert!(err.contains("total: 42"), "{err}");
+        // A frame line, then what is under it, then the exception: only the frames go.
+        let logged = |code: &str| {
+            lines(&format!(
+                "Traceback (most recent call last):\n  File \"/app/m.py\", line 3, in f\n    \
+                 {code}\n    ^^^^\n  [Previous line repeated 2 more times]\nValueError: bad\n    \
+                 after: 1"
+            ))
+        };
+        let e = Expectation::from_runs(&logged("f(x)"), &logged("f(x)"));
+        assert!(e.check(&logged("f(float(x))"), true).is_ok());
+        // Indented lines after the exception's line are output again.
+        let mut changed = logged("f(x)");
+        changed[6] = "    after: 2".to_string();
+        assert!(e.check(&changed, true).is_err());
     }
 
     #[test]
