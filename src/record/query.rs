@@ -208,19 +208,12 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         let mut out = BTreeMap::new();
         for id in ids {
-            let mut counts = vec![0u64; calendar.len()];
-            let rows = stmt
-                .query_map(params![id, first], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
+            let rows: Vec<(String, i64)> = stmt
+                .query_map(params![id, first], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.sql(e))?
+                .collect::<Result<_, _>>()
                 .map_err(|e| self.sql(e))?;
-            for row in rows {
-                let (day, count) = row.map_err(|e| self.sql(e))?;
-                if let Some(i) = calendar.iter().position(|d| *d == day) {
-                    counts[i] = u64::try_from(count).unwrap_or(0);
-                }
-            }
-            out.insert(id.clone(), counts);
+            out.insert(id.clone(), by_calendar(&calendar, &rows));
         }
         Ok(out)
     }
@@ -432,18 +425,11 @@ impl Store {
             .map_err(sql)?;
         let types: Vec<(String, i64)> = rows.collect::<Result<_, _>>().map_err(sql)?;
         for (exc_type, n) in types {
-            let mut per_day = vec![0u64; days.len()];
-            let counts = per_type
-                .query_map(params![exc_type, first], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-                })
+            let counts: Vec<(String, i64)> = per_type
+                .query_map(params![exc_type, first], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
                 .map_err(sql)?;
-            for c in counts {
-                let (day, c) = c.map_err(sql)?;
-                if let Some(i) = days.iter().position(|d| *d == day) {
-                    per_day[i] = u64::try_from(c).unwrap_or(0);
-                }
-            }
             let last_seen_at: Option<String> = last_seen
                 .query_row(params![exc_type], |r| r.get(0))
                 .map_err(sql)?;
@@ -451,7 +437,7 @@ impl Store {
                 exc_type,
                 count: u64::try_from(n).unwrap_or(0),
                 last_seen_at: last_seen_at.unwrap_or_default(),
-                days: per_day,
+                days: by_calendar(days, &counts),
             });
         }
         Ok(top)
@@ -597,6 +583,18 @@ pub fn calendar(now: time::OffsetDateTime, days: u32) -> Vec<String> {
     (0..days)
         .rev()
         .map(|back| rfc3339(now - time::Duration::days(i64::from(back)))[..10].to_string())
+        .collect()
+}
+
+/// `(day, count)` rows as one count per day of `days`, in its order: a zero for a day without
+/// a row; a row for a day outside it is left out.
+fn by_calendar(days: &[String], rows: &[(String, i64)]) -> Vec<u64> {
+    days.iter()
+        .map(|day| {
+            rows.iter()
+                .find(|(d, _)| d == day)
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+        })
         .collect()
 }
 
