@@ -136,30 +136,45 @@ fn host(origin: &std::path::Path, model: &FakeAnthropic) -> Project {
     p
 }
 
-/// Two hosts, each with its own clone of one bare remote, fix different files at once. The
-/// race is made certain: host A's pre-commit hook holds its commit until host B's fix is on
-/// the remote, so A's push finds the remote moved on. A rebases its fix onto it and pushes
-/// again; both fixes land, neither is forced over the other.
-#[test]
-fn r14_two_hosts_pushing_to_one_remote_at_once_both_land() {
+/// A program that crashes on a bad literal, fixed by `int("1")` (host A) or another number.
+const BAD_LITERAL: &str = "def parse():\n    return int(\"abc\")\n\n\nparse()\n";
+
+/// Two hosts race to one bare remote seeded with `files` (each a [`BAD_LITERAL`] program):
+/// host A fixes `file_a`, host B fixes `file_b` to `int("{number_b}")`. The race is made
+/// certain: A's pre-commit hook holds its commit until B's fix is on the remote, so A's push
+/// always finds the remote moved on. Returns A's record, B's record and the remote.
+fn race(
+    files: &[&str],
+    file_a: &str,
+    file_b: &str,
+    number_b: &str,
+) -> (serde_json::Value, serde_json::Value, tempfile::TempDir) {
     let seed = Project::new();
     seed.file(".gitignore", "storage/\n");
-    let program = "def parse():\n    return int(\"abc\")\n\n\nparse()\n";
-    seed.file("a.py", program).file("b.py", program);
+    for file in files {
+        seed.file(file, BAD_LITERAL);
+    }
     let origin = repo(&seed);
     let model_a = FakeAnthropic::start();
     let model_b = FakeAnthropic::start();
-    model_a.respond_always(fix("a.py"));
-    model_b.respond_always(fix_by_b("b.py", "1"));
+    model_a.respond_always(fix(file_a));
+    model_b.respond_always(fix_by_b(file_b, number_b));
     let host_a = host(origin.path(), &model_a);
     let host_b = host(origin.path(), &model_b);
     hold_commits_until(&host_a, origin.path(), "fix-by-b");
-    let mut a = host_a.spawn(&["run", "--", "python3", "a.py"]);
-    let mut b = host_b.spawn(&["run", "--", "python3", "b.py"]);
+    let mut a = host_a.spawn(&["run", "--", "python3", file_a]);
+    let mut b = host_b.spawn(&["run", "--", "python3", file_b]);
     wait_with_timeout(&mut a, BOUND);
     wait_with_timeout(&mut b, BOUND);
-    let ra = host_a.record();
-    let rb = host_b.record();
+    (host_a.record(), host_b.record(), origin)
+}
+
+/// Two hosts, each with its own clone of one bare remote, fix different files at once. A's
+/// push finds the remote moved on: A rebases its fix onto it and pushes again; both fixes
+/// land, neither is forced over the other.
+#[test]
+fn r14_two_hosts_pushing_to_one_remote_at_once_both_land() {
+    let (ra, rb, origin) = race(&["a.py", "b.py"], "a.py", "b.py", "1");
     assert_eq!(rb["status"], "pushed", "{rb:#}");
     assert_eq!(ra["status"], "pushed", "{ra:#}");
     let reason = ra["reason"].as_str().unwrap();
@@ -182,26 +197,7 @@ fn r14_two_hosts_pushing_to_one_remote_at_once_both_land() {
 /// own stayed local.
 #[test]
 fn r14_two_hosts_fixing_the_same_line_at_once_the_second_is_not_forced() {
-    let seed = Project::new();
-    seed.file(".gitignore", "storage/\n");
-    seed.file(
-        "a.py",
-        "def parse():\n    return int(\"abc\")\n\n\nparse()\n",
-    );
-    let origin = repo(&seed);
-    let model_a = FakeAnthropic::start();
-    let model_b = FakeAnthropic::start();
-    model_a.respond_always(fix("a.py"));
-    model_b.respond_always(fix_by_b("a.py", "2"));
-    let host_a = host(origin.path(), &model_a);
-    let host_b = host(origin.path(), &model_b);
-    hold_commits_until(&host_a, origin.path(), "fix-by-b");
-    let mut a = host_a.spawn(&["run", "--", "python3", "a.py"]);
-    let mut b = host_b.spawn(&["run", "--", "python3", "a.py"]);
-    wait_with_timeout(&mut a, BOUND);
-    wait_with_timeout(&mut b, BOUND);
-    let ra = host_a.record();
-    let rb = host_b.record();
+    let (ra, rb, origin) = race(&["a.py"], "a.py", "a.py", "2");
     assert_eq!(rb["status"], "pushed", "{rb:#}");
     assert_eq!(ra["status"], "committed", "{ra:#}");
     let reason = ra["reason"].as_str().unwrap();
