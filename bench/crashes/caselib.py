@@ -1,4 +1,5 @@
-"""What run.py and validate.py share: finding the cases, copying a case's program, comparing trees.
+"""What the bench scripts share: finding the cases, copying a case's program, comparing trees,
+reading heal's records.
 
 A case is a folder of cases/ holding main.py (and any other modules), check.py (the acceptance
 check), case.toml (kind, about, expect) and, kept out of every copy heal sees, .reference/ (the
@@ -108,3 +109,18 @@ def compare(before, after):
         "removed": sorted(before.keys() - after.keys()),
         "modified": sorted(k for k in before.keys() & after.keys() if before[k] != after[k]),
     }
+
+
+def heal_records(folder):
+    """heal's incident records in a `storage/errors` folder, by file name (backups, files that
+    are not JSON objects and files that cannot be read are skipped)."""
+    folder = Path(folder)
+    for path in sorted(folder.glob("err_*.json")) if folder.is_dir() else []:
+        if "_backup_" in path.name:
+            continue
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(r, dict):
+            yield r

@@ -24,20 +24,18 @@ import json
 import pathlib
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import caselib  # noqa: E402
+
 FIXED = {"applied", "committed", "pushed"}
 
 
 def records(kept: pathlib.Path):
-    """The incident records under a case's kept folder (no backups)."""
-    for path in sorted(kept.glob("**/storage/errors/err_*.json")):
-        if "_backup_" in path.name:
-            continue
-        try:
-            r = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(r, dict) and str((r.get("fix") or {}).get("source")).startswith("llm:"):
-            yield r
+    """The model's healings among the incident records under a case's kept folder."""
+    for folder in sorted(kept.glob("**/storage/errors")):
+        for r in caselib.heal_records(folder):
+            if str((r.get("fix") or {}).get("source")).startswith("llm:"):
+                yield r
 
 
 def summaries(case):

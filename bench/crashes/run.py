@@ -148,15 +148,8 @@ def run_heal(heal, work, env, timeout, logs):
 def read_records(work):
     """heal's records of the run, oldest first (backups skipped)."""
     records = []
-    folder = Path(work, "storage", "errors")
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        if "_backup_" in path.name:
-            continue
-        try:
-            r = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(r, dict) or "status" not in r:
+    for r in caselib.heal_records(Path(work, "storage", "errors")):
+        if "status" not in r:
             continue
         fix = r.get("fix") or {}
         llm = r.get("llm") or {}
