@@ -139,6 +139,15 @@ def run_heal(heal, work, env, timeout, logs):
             except subprocess.TimeoutExpired:
                 continue
         code = proc.returncode
+    except BaseException:
+        # run.py itself is being stopped (SIGTERM, Ctrl-C): heal runs in its own session, so
+        # it would go on alone; stop it with its program first.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
     wall = time.monotonic() - start
     out.close()
     err.close()
@@ -383,6 +392,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args, pairs = parse_args(sys.argv[1:] if argv is None else argv)
+    # Stopped from outside (side_by_side.py, a shell's kill): leave through the exception, so
+    # the case in flight stops its heal, and the results file keeps the cases finished.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     heal = shutil.which(args.heal) if os.sep not in args.heal else args.heal
     if not heal or not os.access(heal, os.X_OK):
         sys.exit(f"run.py: no heal binary at {args.heal!r}")
