@@ -34,6 +34,7 @@ mod returns;
 mod scan;
 mod size_guard;
 mod skips;
+mod stand_in;
 mod texts;
 
 use std::collections::HashSet;
@@ -241,6 +242,8 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             skips::guards_around_documented(before, after, innermost),
             skips::catches_its_own_raise(before, after),
             contract::contradicts_documented_default(before, after, error, message),
+            stand_in::replaces_import(before, after),
+            stand_in::adds_empty_function(before, after),
         ];
         for why in hidden.into_iter().flatten() {
             violations.push(Violation::HidesTheError {

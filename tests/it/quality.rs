@@ -1054,3 +1054,40 @@ fn r13_a_fix_that_lets_a_logged_error_kill_the_program_fails_the_proof() {
         SENSORS
     );
 }
+
+/// The bench's `pkg_missing_arg` (2026-12-01 18:30), through the real binary: the call to
+/// `render` left out its context, and the model's fix deleted the import and defined an empty
+/// `render` in its place. Every message became `None` and the proof had nothing that worked
+/// before to compare; the policy refuses the stand-in, and the file stays as it was.
+#[test]
+fn r13_a_stub_in_place_of_an_imported_function_is_refused() {
+    let program = "from templates import render\n\n\ndef shipped_message(name, order):\n    context = {'name': name, 'order': order}\n    return render('shipped')\n\n\nprint(shipped_message('Ana', 'A-1'), flush=True)\n";
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", program).file(
+        "templates.py",
+        "TEMPLATES = {'shipped': 'Hi {name}, your order {order} has shipped.'}\n\n\ndef render(template, context):\n    return TEMPLATES[template].format(**context)\n",
+    );
+    model.respond_always(Reply::tool_use(answer(&[
+        (
+            "app.py",
+            "from templates import render\n",
+            "def render(template, context):\n    \"\"\"Render a template with the given context.\"\"\"\n    pass  # Placeholder for the actual implementation\n",
+        ),
+        ("app.py", "render('shipped')", "render('shipped', context)"),
+    ])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason
+            .contains("replaces `render`, imported from `templates`, with a definition of its own"),
+        "{reason}"
+    );
+    assert!(reason.contains("a function that does nothing"), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        program
+    );
+}
