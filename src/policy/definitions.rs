@@ -2,7 +2,8 @@
 //! the values its own `return` statements give. One walk serves the rules that ask what a fix
 //! did to a definition: deleted it (`dropped::drops_definitions`), left it without a returned
 //! value (`dropped::drops_return`), or changed the kind of value it returns
-//! (`returns::changes_returned_tuples`, `returns::drops_returned_keys`).
+//! (`returns::changes_returned_tuples`, `returns::drops_returned_keys`), or added one that does
+//! nothing (`stand_in::adds_empty_function`).
 //!
 //! Pure: a parsed tree in, definitions out.
 
@@ -20,6 +21,10 @@ pub(super) struct Definition {
     pub ends: Option<Ending>,
     /// The docstring, lower case; `None` when there is none.
     pub docstring: Option<String>,
+    /// A function whose body does nothing: only `pass`, `...`, strings (its docstring) and a
+    /// bare `return` or `return None`. An abstract method or an `@overload` is empty by design
+    /// and not counted; neither is a class.
+    pub does_nothing: bool,
 }
 
 /// How the body of a function ends: what its last statement is.
@@ -55,10 +60,13 @@ pub(super) fn definitions(root: Node<'_>, src: &[u8]) -> Vec<Definition> {
 fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
     let mut cursor = node.walk();
     for child in node.named_children(&mut cursor) {
-        let def = if child.kind() == "decorated_definition" {
-            child.child_by_field_name("definition").unwrap_or(child)
+        let (def, decorated) = if child.kind() == "decorated_definition" {
+            (
+                child.child_by_field_name("definition").unwrap_or(child),
+                Some(child),
+            )
         } else {
-            child
+            (child, None)
         };
         match def.kind() {
             "function_definition" | "class_definition" => {
@@ -82,11 +90,22 @@ fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
                 let is_function = def.kind() == "function_definition";
                 let ends = body.filter(|_| is_function).map(ending);
                 let docstring = body.and_then(|b| super::docstring::of_body(b, src));
+                let empty_by_design = decorated.is_some_and(|d| {
+                    let mut cursor = d.walk();
+                    d.named_children(&mut cursor)
+                        .filter(|n| n.kind() == "decorator")
+                        .filter_map(|n| n.utf8_text(src).ok())
+                        .any(|t| t.contains("abstractmethod") || t.contains("overload"))
+                });
+                let does_nothing = is_function
+                    && !empty_by_design
+                    && body.is_some_and(|b| body_does_nothing(b, src));
                 out.push(Definition {
                     path: full.clone(),
                     returns,
                     ends,
                     docstring,
+                    does_nothing,
                 });
                 if let Some(body) = body {
                     collect(body, src, &full, out);
@@ -95,6 +114,28 @@ fn collect(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<Definition>) {
             _ => collect(child, src, path, out),
         }
     }
+}
+
+/// Whether a function's `body` holds only `pass`, `...`, strings and a bare `return` or
+/// `return None`.
+fn body_does_nothing(body: Node<'_>, src: &[u8]) -> bool {
+    let mut cursor = body.walk();
+    body.named_children(&mut cursor)
+        .filter(|s| s.kind() != "comment")
+        .all(|s| match s.kind() {
+            "pass_statement" => true,
+            "expression_statement" => {
+                let mut c = s.walk();
+                s.named_children(&mut c)
+                    .all(|e| matches!(e.kind(), "string" | "ellipsis"))
+            }
+            "return_statement" => {
+                let mut c = s.walk();
+                s.named_children(&mut c)
+                    .all(|e| e.kind() == "none" || e.utf8_text(src).ok() == Some("None"))
+            }
+            _ => false,
+        })
 }
 
 /// How `body`, a function's block, ends.

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tree_sitter::Node;
 
+use super::definitions::definitions;
 use crate::prove::syntax;
 
 /// Why `after` replaces a name `before` imported with a definition of its own, if it does:
@@ -51,17 +52,18 @@ pub fn adds_empty_function(before: &str, after: &str) -> Vec<String> {
     if new.root_node().has_error() {
         return Vec::new();
     }
-    let had: BTreeSet<String> = functions(old.root_node(), before.as_bytes())
+    let had: BTreeSet<String> = definitions(old.root_node(), before.as_bytes())
         .into_iter()
-        .map(|(path, _)| path)
+        .map(|d| d.path)
         .collect();
-    functions(new.root_node(), after.as_bytes())
+    definitions(new.root_node(), after.as_bytes())
         .into_iter()
-        .filter(|(path, empty)| *empty && !had.contains(path))
-        .map(|(path, _)| {
+        .filter(|d| d.does_nothing && !had.contains(&d.path))
+        .map(|d| {
             format!(
-                "it adds `{path}`, a function that does nothing: every call to it returns None \
-                 and hides what the real code would do"
+                "it adds `{}`, a function that does nothing: every call to it returns None \
+                 and hides what the real code would do",
+                d.path
             )
         })
         .collect()
@@ -138,79 +140,6 @@ fn module_names(root: Node<'_>, src: &[u8]) -> ModuleNames {
         }
     }
     out
-}
-
-/// Every function under `root`, by dotted path (`Class.method`), and whether its body does
-/// nothing.
-fn functions(root: Node<'_>, src: &[u8]) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    walk(root, src, "", &mut out);
-    out
-}
-
-fn walk(node: Node<'_>, src: &[u8], path: &str, out: &mut Vec<(String, bool)>) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        let (def, decorators) = if child.kind() == "decorated_definition" {
-            let text = child.utf8_text(src).unwrap_or_default();
-            (
-                child.child_by_field_name("definition").unwrap_or(child),
-                text.lines()
-                    .take_while(|l| l.trim_start().starts_with('@'))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
-        } else {
-            (child, String::new())
-        };
-        match def.kind() {
-            "function_definition" | "class_definition" => {
-                let name = def
-                    .child_by_field_name("name")
-                    .and_then(|n| n.utf8_text(src).ok())
-                    .unwrap_or_default();
-                let full = if path.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{path}.{name}")
-                };
-                let body = def.child_by_field_name("body");
-                if def.kind() == "function_definition" {
-                    // An abstract method or an `@overload` is empty by design.
-                    let by_design =
-                        decorators.contains("abstractmethod") || decorators.contains("overload");
-                    let empty = !by_design && body.is_some_and(|b| does_nothing(b, src));
-                    out.push((full.clone(), empty));
-                }
-                if let Some(body) = body {
-                    walk(body, src, &full, out);
-                }
-            }
-            _ => walk(def, src, path, out),
-        }
-    }
-}
-
-/// Whether a function's `body` holds only `pass`, `...`, strings (its docstring) and a bare
-/// `return` or `return None`.
-fn does_nothing(body: Node<'_>, src: &[u8]) -> bool {
-    let mut cursor = body.walk();
-    body.named_children(&mut cursor)
-        .filter(|s| s.kind() != "comment")
-        .all(|s| match s.kind() {
-            "pass_statement" => true,
-            "expression_statement" => {
-                let mut c = s.walk();
-                s.named_children(&mut c)
-                    .all(|e| matches!(e.kind(), "string" | "ellipsis"))
-            }
-            "return_statement" => {
-                let mut c = s.walk();
-                s.named_children(&mut c)
-                    .all(|e| e.kind() == "none" || e.utf8_text(src).ok() == Some("None"))
-            }
-            _ => false,
-        })
 }
 
 #[cfg(test)]
