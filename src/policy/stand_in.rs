@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tree_sitter::Node;
 
 use super::definitions::definitions;
+use crate::prove::bindings::{Binding, Bound, bindings};
 use crate::prove::syntax;
 
 /// Why `after` replaces a name `before` imported with a definition of its own, if it does:
@@ -79,64 +80,16 @@ struct ModuleNames {
 }
 
 fn module_names(root: Node<'_>, src: &[u8]) -> ModuleNames {
-    let text = |n: Node<'_>| n.utf8_text(src).ok().unwrap_or_default().to_string();
     let mut out = ModuleNames::default();
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        let def = if node.kind() == "decorated_definition" {
-            node.child_by_field_name("definition").unwrap_or(node)
-        } else {
-            node
-        };
-        match def.kind() {
-            "function_definition" | "class_definition" => {
-                if let Some(name) = def.child_by_field_name("name") {
-                    out.defined.insert(text(name));
-                }
+    for Binding { name, bound } in bindings(root, src) {
+        match bound {
+            Bound::Import { from } => {
+                out.imported.insert(name, from);
             }
-            "import_from_statement" => {
-                let from = def
-                    .child_by_field_name("module_name")
-                    .map(text)
-                    .unwrap_or_default();
-                let mut cursor = def.walk();
-                for name in def.children_by_field_name("name", &mut cursor) {
-                    let bound = match name.kind() {
-                        "aliased_import" => name.child_by_field_name("alias").map(text),
-                        _ => Some(text(name)),
-                    };
-                    if let Some(bound) = bound.filter(|b| !b.is_empty()) {
-                        out.imported.insert(bound, from.clone());
-                    }
-                }
+            Bound::Definition => {
+                out.defined.insert(name);
             }
-            "import_statement" => {
-                let mut cursor = def.walk();
-                for name in def.children_by_field_name("name", &mut cursor) {
-                    let (bound, from) = match name.kind() {
-                        "aliased_import" => (
-                            name.child_by_field_name("alias").map(text),
-                            name.child_by_field_name("name").map(text),
-                        ),
-                        // `import a.b` binds `a`.
-                        _ => {
-                            let full = text(name);
-                            (full.split('.').next().map(str::to_string), Some(full))
-                        }
-                    };
-                    if let Some(bound) = bound.filter(|b| !b.is_empty()) {
-                        out.imported.insert(bound, from.unwrap_or_default());
-                    }
-                }
-            }
-            // Statements in blocks at module level still bind module names; expressions and
-            // other statements hold none.
-            "module" | "if_statement" | "try_statement" | "with_statement" | "block"
-            | "else_clause" | "elif_clause" | "except_clause" | "finally_clause" => {
-                let mut cursor = def.walk();
-                stack.extend(def.named_children(&mut cursor));
-            }
-            _ => {}
+            Bound::Assignment => {}
         }
     }
     out

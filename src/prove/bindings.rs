@@ -7,39 +7,88 @@
 
 use std::collections::BTreeSet;
 
+/// How a module-level name is bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    /// By an import, from the module as written (`.templates`, `os.path`).
+    Import { from: String },
+    /// By a `def` or `class` statement.
+    Definition,
+    /// By an assignment.
+    Assignment,
+}
+
+/// One name a module binds at its top level, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub name: String,
+    pub bound: Bound,
+}
+
 /// The names `source` binds at module level: imports (`import a.b` binds `a`, `as` binds the
 /// alias), `def` and `class`, and assignment targets, including those inside module-level
 /// `if`, `try` and `with` blocks. Function and class bodies are their own scopes and are not
 /// read. Empty when tree-sitter cannot run.
 pub fn module_bindings(source: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let Some(tree) = super::syntax::parse(source) else {
-        return out;
-    };
-    let src = source.as_bytes();
+    match super::syntax::parse(source) {
+        Some(tree) => bindings(tree.root_node(), source.as_bytes())
+            .into_iter()
+            .map(|b| b.name)
+            .collect(),
+        None => BTreeSet::new(),
+    }
+}
+
+/// Every module-level binding under `root` (a parsed module), in no particular order, with how
+/// each is bound: the one walk behind [`module_bindings`] and the policy's stand-in check.
+pub fn bindings(root: tree_sitter::Node<'_>, src: &[u8]) -> Vec<Binding> {
+    let mut out = Vec::new();
     let text = |n: tree_sitter::Node<'_>| n.utf8_text(src).ok().map(str::to_string);
-    let mut stack = vec![tree.root_node()];
+    let mut bind = |name: Option<String>, bound: Bound| {
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            out.push(Binding { name, bound });
+        }
+    };
+    let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         match node.kind() {
             "function_definition" | "class_definition" => {
-                if let Some(name) = node.child_by_field_name("name").and_then(text) {
-                    out.insert(name);
-                }
+                bind(
+                    node.child_by_field_name("name").and_then(text),
+                    Bound::Definition,
+                );
                 // Its body is another scope.
                 continue;
             }
             "import_statement" | "import_from_statement" => {
+                let module = node.child_by_field_name("module_name").and_then(text);
                 let mut cursor = node.walk();
                 for name in node.children_by_field_name("name", &mut cursor) {
-                    let bound = match name.kind() {
-                        "aliased_import" => name.child_by_field_name("alias").and_then(text),
+                    let (bound, from) = match name.kind() {
+                        "aliased_import" => (
+                            name.child_by_field_name("alias").and_then(text),
+                            // `from m import x as y` is from `m`; `import a.b as y`, from `a.b`.
+                            module
+                                .clone()
+                                .or_else(|| name.child_by_field_name("name").and_then(text)),
+                        ),
                         // `import a.b` binds `a`; `from m import x` binds `x`.
                         _ if node.kind() == "import_statement" => {
-                            text(name).map(|t| t.split('.').next().unwrap_or_default().to_string())
+                            let full = text(name);
+                            let first = full
+                                .as_deref()
+                                .and_then(|t| t.split('.').next())
+                                .map(str::to_string);
+                            (first, full)
                         }
-                        _ => text(name),
+                        _ => (text(name), module.clone()),
                     };
-                    out.extend(bound.filter(|b| !b.is_empty()));
+                    bind(
+                        bound,
+                        Bound::Import {
+                            from: from.unwrap_or_default(),
+                        },
+                    );
                 }
                 continue;
             }
@@ -48,7 +97,7 @@ pub fn module_bindings(source: &str) -> BTreeSet<String> {
                     let mut names = vec![left];
                     while let Some(n) = names.pop() {
                         match n.kind() {
-                            "identifier" => out.extend(text(n)),
+                            "identifier" => bind(text(n), Bound::Assignment),
                             "pattern_list" | "tuple_pattern" | "list_pattern" => {
                                 let mut c = n.walk();
                                 names.extend(n.named_children(&mut c));
@@ -147,6 +196,31 @@ class Report:
                 "tomllib",
                 "x",
                 "y",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_binding_says_how_it_is_bound_and_from_which_module() {
+        let source = "import os.path\nimport json as j\nfrom .t import render, fmt as f\n\n@cache\ndef load():\n    pass\n\nif True:\n    LIMIT = 3\n";
+        let tree = crate::prove::syntax::parse(source).expect("tree-sitter parses");
+        let mut found: Vec<(String, Bound)> = bindings(tree.root_node(), source.as_bytes())
+            .into_iter()
+            .map(|b| (b.name, b.bound))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let import = |from: &str| Bound::Import {
+            from: from.to_string(),
+        };
+        assert_eq!(
+            found,
+            [
+                ("LIMIT".to_string(), Bound::Assignment),
+                ("f".to_string(), import(".t")),
+                ("j".to_string(), import("json")),
+                ("load".to_string(), Bound::Definition),
+                ("os".to_string(), import("os.path")),
+                ("render".to_string(), import(".t")),
             ]
         );
     }
