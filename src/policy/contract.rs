@@ -12,7 +12,7 @@ use tree_sitter::Node;
 
 use super::added::{added_rows, touches};
 use super::docstring::enclosing_docstring;
-use super::literal::quoted;
+use super::literal::{number, quoted};
 use crate::prove::syntax;
 
 /// Why a default the fix gives a missing key contradicts the number the docstring states for
@@ -175,7 +175,7 @@ fn default_for(call: Node<'_>, src: &[u8], key: &str) -> Option<f64> {
     if !matches!(value.kind(), "integer" | "float") {
         return None;
     }
-    value.utf8_text(src).ok()?.replace('_', "").parse().ok()
+    number(value.utf8_text(src).ok()?)
 }
 
 /// The sentence of `doc` that names `key` and says what its absence gives, with its numbers.

@@ -14,7 +14,7 @@ use tree_sitter::Node;
 
 use super::added::{added_rows, touches};
 use super::docstring::{enclosing_docstring, promises_a_default};
-use super::literal::quoted;
+use super::literal::{quoted, same_value};
 
 /// Phrases of a docstring that say a function may return None: a caller's guard against that
 /// None is then handling a documented case, not hiding an error.
@@ -817,15 +817,8 @@ fn passes_a_constant(
             arg
         };
         let text = value.utf8_text(src).ok()?;
-        (is_literal(value) && !before.iter().any(|b| same_literal(b, text)))
-            .then(|| text.to_string())
+        (is_literal(value) && !before.iter().any(|b| same_value(b, text))).then(|| text.to_string())
     })
-}
-
-/// Whether two literals' texts are the same value: `"shipped"` is `'shipped'` (a model that
-/// rewrote the call changed its quotes, as the bench's `pkg_missing_arg` saw).
-fn same_literal(a: &str, b: &str) -> bool {
-    a == b || quoted(a).is_some_and(|x| quoted(b).is_some_and(|y| x == y))
 }
 
 /// The literal arguments the calls of `function` in `source` pass.
