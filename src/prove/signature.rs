@@ -114,10 +114,17 @@ pub fn last_traceback(stderr: &str) -> Option<Traceback> {
     python::parse(&lines[start..].join("\n")).traceback
 }
 
-/// [`ErrorSignature::is_about_none`], from an error's type and message.
+/// [`ErrorSignature::is_about_none`], from an error's type and message. Python names the type
+/// quoted (`'NoneType' object is not subscriptable`), double-quoted (`can only concatenate
+/// str (not "NoneType") to str`) or bare (`cannot unpack non-iterable NoneType object`), so
+/// `NoneType` counts as a whole word, not inside `MyNoneType`.
 pub fn is_about_none(exc_type: &str, message: &str) -> bool {
     let short = exc_type.rsplit('.').next().unwrap_or(exc_type);
-    matches!(short, "AttributeError" | "TypeError") && message.contains("'NoneType'")
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    matches!(short, "AttributeError" | "TypeError")
+        && message.match_indices("NoneType").any(|(at, found)| {
+            !message[..at].ends_with(word) && !message[at + found.len()..].starts_with(word)
+        })
 }
 
 #[cfg(test)]
@@ -139,6 +146,25 @@ mod tests {
             .is_about_none()
         );
         assert!(sig("TypeError", "'NoneType' object is not subscriptable").is_about_none());
+        // Python's other spellings of the type.
+        assert!(sig("TypeError", "cannot unpack non-iterable NoneType object").is_about_none());
+        assert!(
+            sig(
+                "TypeError",
+                "can only concatenate str (not \"NoneType\") to str"
+            )
+            .is_about_none()
+        );
+        assert!(
+            sig(
+                "TypeError",
+                "sequence item 0: expected str instance, NoneType found"
+            )
+            .is_about_none()
+        );
+        // A type of the program's whose name only contains it.
+        assert!(!sig("TypeError", "'MyNoneType' object is not callable").is_about_none());
+        assert!(!sig("TypeError", "'NoneTypes' object is not callable").is_about_none());
         // A message the program wrote to look like one.
         assert!(!sig("ValueError", "'NoneType' object has no attribute 'x'").is_about_none());
         assert!(!sig("AttributeError", "'Customer' object has no attribute 'nam'").is_about_none());
