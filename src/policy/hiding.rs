@@ -15,6 +15,7 @@ use tree_sitter::Node;
 use super::added::{added_rows, touches};
 use super::docstring::{enclosing_docstring, promises_a_default};
 use super::literal::{quoted, same_value};
+use crate::prove::none_paths;
 
 /// Phrases of a docstring that say a function may return None: a caller's guard against that
 /// None is then handling a documented case, not hiding an error.
@@ -503,22 +504,19 @@ pub(super) fn block_only_reports(block: Node<'_>, src: &[u8]) -> bool {
         })
 }
 
-/// Whether `if_node` has no `else` and is the last statement of its function's body: when its
-/// test fails, the function returns None without saying so.
+/// Whether `if_node` is the last statement of its function's body (comments aside) and a way
+/// through it ends without a `return` or a `raise` (no `else`, an `else: pass`, an `elif`
+/// with no `else`): when its tests fail, the function returns None without saying so.
 fn falls_off_the_end(if_node: Node<'_>) -> bool {
-    if has_alternative(if_node) {
-        return false;
-    }
     let Some(body) = if_node.parent().filter(|p| p.kind() == "block") else {
         return false;
     };
     let in_function = body
         .parent()
         .is_some_and(|p| p.kind() == "function_definition");
-    let last = u32::try_from(body.named_child_count().saturating_sub(1))
-        .ok()
-        .and_then(|i| body.named_child(i));
-    in_function && last.is_some_and(|l| l.id() == if_node.id())
+    in_function
+        && none_paths::last_statement(body).is_some_and(|l| l.id() == if_node.id())
+        && none_paths::may_return_none(if_node)
 }
 
 /// Whether the left side of `node`, an `and`, tests that `key` is in something.
@@ -1264,6 +1262,41 @@ mod tests {
             "raise ValueError(notice)  # or raise",
         );
         assert!(hides(before, &raises, Some("AttributeError"), msg).is_empty());
+    }
+
+    #[test]
+    fn a_value_test_that_falls_off_the_function_s_end_is_hiding_in_every_shape() {
+        let before = "import re\n\nORDER_RE = re.compile(r'order (\\d+)')\n\n\ndef order_id(notice):\n    return ORDER_RE.search(notice).group(1)\n";
+        let msg = Some("'NoneType' object has no attribute 'group'");
+        let test = "    m = ORDER_RE.search(notice)\n    if m:\n        return m.group(1)\n";
+        for ending in [
+            "",
+            // A comment after it is not a statement.
+            "    # no order id in this notice\n",
+            "    else:\n        pass\n",
+            "    elif notice:\n        return notice\n",
+        ] {
+            let after = before.replace(
+                "    return ORDER_RE.search(notice).group(1)\n",
+                &format!("{test}{ending}"),
+            );
+            let found = hides(before, &after, Some("AttributeError"), msg);
+            assert_eq!(found.len(), 1, "{ending:?}: {found:?}");
+        }
+        // Every way through it leaves with a value or an error: not hiding.
+        for ending in [
+            "    else:\n        raise ValueError(notice)\n",
+            "    raise ValueError(notice)\n",
+        ] {
+            let after = before.replace(
+                "    return ORDER_RE.search(notice).group(1)\n",
+                &format!("{test}{ending}"),
+            );
+            assert!(
+                hides(before, &after, Some("AttributeError"), msg).is_empty(),
+                "{ending:?}"
+            );
+        }
     }
 
     #[test]

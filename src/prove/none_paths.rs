@@ -63,7 +63,7 @@ fn always_leaves(node: Node<'_>) -> bool {
 }
 
 /// The last statement of a block, comments aside.
-fn last_statement(block: Node<'_>) -> Option<Node<'_>> {
+pub fn last_statement(block: Node<'_>) -> Option<Node<'_>> {
     let mut cursor = block.walk();
     block
         .named_children(&mut cursor)
