@@ -53,6 +53,33 @@ def table(header, rows):
     return "\n".join(out)
 
 
+def report(runs, labels, with_cases=False):
+    """The totals table of `runs` (results dicts of run.py), one column per label, and with
+    `with_cases` a second table of each case's class under each."""
+    out = table([""] + labels, [[name] + [f(run["totals"]) for run in runs] for name, f in ROWS])
+    if not with_cases:
+        return out
+    names = []
+    for run in runs:
+        for case in run["cases"]:
+            if case["name"] not in names:
+                names.append(case["name"])
+    by_run = [{c["name"]: c for c in run["cases"]} for run in runs]
+    rows = []
+    for name in sorted(names):
+        kind = next(b[name]["kind"] for b in by_run if name in b)
+        cells = []
+        for b in by_run:
+            c = b.get(name)
+            if c is None:
+                cells.append("")
+                continue
+            how = f" ({c['fixed_by']})" if c["class"] == "right" and c.get("fixed_by") else ""
+            cells.append(c["class"] + how)
+        rows.append([name, kind] + cells)
+    return out + "\n\n" + table(["case", "kind"] + labels, rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", help="results files written by run.py --out")
@@ -63,30 +90,7 @@ def main():
     for path, run in zip(args.results, runs):
         label = run.get("label") or Path(path).stem
         labels.append(label if label not in labels else f"{label} ({Path(path).name})")
-
-    print(table([""] + labels, [[name] + [f(run["totals"]) for run in runs] for name, f in ROWS]))
-
-    if args.cases:
-        names = []
-        for run in runs:
-            for case in run["cases"]:
-                if case["name"] not in names:
-                    names.append(case["name"])
-        by_run = [{c["name"]: c for c in run["cases"]} for run in runs]
-        rows = []
-        for name in sorted(names):
-            kind = next(b[name]["kind"] for b in by_run if name in b)
-            cells = []
-            for b in by_run:
-                c = b.get(name)
-                if c is None:
-                    cells.append("")
-                    continue
-                how = f" ({c['fixed_by']})" if c["class"] == "right" and c.get("fixed_by") else ""
-                cells.append(c["class"] + how)
-            rows.append([name, kind] + cells)
-        print()
-        print(table(["case", "kind"] + labels, rows))
+    print(report(runs, labels, args.cases))
     return 0
 
 

@@ -18,27 +18,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="+", help="results files written by run.py --out")
-    parser.add_argument("--label", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.parts]
+class MergeError(ValueError):
+    """Parts that cannot be one run."""
+
+
+def merged(parts, label):
+    """One results dict from `parts` (results dicts of run.py), totals over all their cases."""
 
     def same(part):
         env = {k: v for k, v in part["env"].items() if k != "OPENAI_BASE_URL"}
         return part["heal"], env, part["timeout_s"]
 
     if any(same(p) != same(parts[0]) for p in parts[1:]):
-        sys.exit("merge.py: the parts ran different binaries, environments or time limits")
+        raise MergeError("the parts ran different binaries, environments or time limits")
     cases = [c for p in parts for c in p["cases"]]
     names = [c["name"] for c in cases]
     if len(set(names)) != len(names):
-        sys.exit("merge.py: a case is in more than one part")
+        raise MergeError("a case is in more than one part")
     cases.sort(key=lambda c: c["name"])
-    merged = {
-        "label": args.label,
+    return {
+        "label": label,
         "heal": parts[0]["heal"],
         "started_at": min(p["started_at"] for p in parts),
         # A part stopped half-way has no finish time: then neither has the whole.
@@ -52,8 +51,21 @@ def main(argv=None):
         "totals": run.totals(cases),
         "cases": cases,
     }
-    Path(args.out).write_text(json.dumps(merged, indent=1, ensure_ascii=False), encoding="utf-8")
-    run.print_totals(merged["totals"], args.label)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="+", help="results files written by run.py --out")
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    parts = [json.loads(Path(p).read_text(encoding="utf-8")) for p in args.parts]
+    try:
+        result = merged(parts, args.label)
+    except MergeError as e:
+        sys.exit(f"merge.py: {e}")
+    Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    run.print_totals(result["totals"], args.label)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import caselib  # noqa: E402
+import compare  # noqa: E402
+import merge  # noqa: E402
+import run  # noqa: E402
 
 
 def parse_args(argv):
@@ -144,36 +147,31 @@ class Comparison:
         if not both:
             print("side_by_side.py: no case was finished by both binaries")
             return 1
-        merged = {}
+        results = {}
         for side in ("old", "new"):
             files = {}
             for case in both:
                 files.setdefault(self.done[(side, case)], []).append(case)
             parts = []
             for path, cases in files.items():
-                results = load(path)
-                results["cases"] = [c for c in results["cases"] if c["name"] in cases]
-                results["cases_planned"] = len(results["cases"])
-                part = self.out / "merge" / f"{side}-{len(parts)}.json"
-                part.parent.mkdir(exist_ok=True)
-                part.write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
-                parts.append(str(part))
+                part = load(path)
+                part["cases"] = [c for c in part["cases"] if c["name"] in cases]
+                part["cases_planned"] = len(part["cases"])
+                parts.append(part)
             label = f"{side} {Path(self.heals[side]).name}"
-            merged[side] = str(self.out / f"{side}.json")
-            subprocess.run(
-                [sys.executable, str(HERE / "merge.py"), *parts, "--label", label,
-                 "--out", merged[side]],
-                check=True,
+            try:
+                results[side] = merge.merged(parts, label)
+            except merge.MergeError as e:
+                sys.exit(f"side_by_side.py: {side}: {e}")
+            (self.out / f"{side}.json").write_text(
+                json.dumps(results[side], indent=1, ensure_ascii=False), encoding="utf-8"
             )
-        table = subprocess.run(
-            [sys.executable, str(HERE / "compare.py"), merged["old"], merged["new"], "--cases"],
-            check=True, capture_output=True, text=True,
-        ).stdout
-        (self.out / "compare.md").write_text(
-            f"{len(both)} of {len(self.cases)} cases finished by both binaries\n\n{table}",
-            encoding="utf-8",
-        )
-        print(f"{len(both)} of {len(self.cases)} cases finished by both binaries\n{table}")
+            run.print_totals(results[side]["totals"], label)
+        runs = [results["old"], results["new"]]
+        table = compare.report(runs, [r["label"] for r in runs], with_cases=True)
+        summary = f"{len(both)} of {len(self.cases)} cases finished by both binaries"
+        (self.out / "compare.md").write_text(f"{summary}\n\n{table}\n", encoding="utf-8")
+        print(f"{summary}\n{table}")
         return 0
 
 
