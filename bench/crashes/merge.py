@@ -64,8 +64,13 @@ def main(argv=None):
         result = merged(parts, args.label)
     except MergeError as e:
         sys.exit(f"merge.py: {e}")
-    Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
-    run.print_totals(result["totals"], args.label)
+    write(result, args.out)
+
+
+def write(result, out):
+    """Writes a merged result where run.py's readers expect it, and prints its totals."""
+    Path(out).write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    run.print_totals(result["totals"], result["label"])
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ sys.path.insert(0, str(HERE))
 import caselib  # noqa: E402
 import compare  # noqa: E402
 import merge  # noqa: E402
-import run  # noqa: E402
 
 
 def parse_args(argv):
@@ -163,10 +162,7 @@ class Comparison:
                 results[side] = merge.merged(parts, label)
             except merge.MergeError as e:
                 sys.exit(f"side_by_side.py: {side}: {e}")
-            (self.out / f"{side}.json").write_text(
-                json.dumps(results[side], indent=1, ensure_ascii=False), encoding="utf-8"
-            )
-            run.print_totals(results[side]["totals"], label)
+            merge.write(results[side], self.out / f"{side}.json")
         runs = [results["old"], results["new"]]
         table = compare.report(runs, [r["label"] for r in runs], with_cases=True)
         summary = f"{len(both)} of {len(self.cases)} cases finished by both binaries"
