@@ -802,21 +802,36 @@ fn passes_a_constant(
     if !calls(call, src, function) {
         return None;
     }
-    let args = call.child_by_field_name("arguments")?;
+    arguments(call, src)
+        .into_iter()
+        .filter(|(name, _)| name.is_none_or(|n| n == param))
+        .find_map(|(_, value)| {
+            let text = value.utf8_text(src).ok()?;
+            (is_literal(value) && !before.iter().any(|b| same_value(b, text)))
+                .then(|| text.to_string())
+        })
+}
+
+/// A call's arguments, each with its keyword when it has one: `f(1, rate=2)` gives
+/// `(None, 1)` and `(Some("rate"), 2)`. The one reading of an argument list for the two
+/// rules about constants passed.
+fn arguments<'t>(call: Node<'t>, src: &'t [u8]) -> Vec<(Option<&'t str>, Node<'t>)> {
+    let Some(args) = call.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
     let mut cursor = args.walk();
-    args.named_children(&mut cursor).find_map(|arg| {
-        let value = if arg.kind() == "keyword_argument" {
-            let name = arg
-                .child_by_field_name("name")
-                .and_then(|n| n.utf8_text(src).ok());
-            arg.child_by_field_name("value")
-                .filter(|_| name == Some(param))?
-        } else {
-            arg
-        };
-        let text = value.utf8_text(src).ok()?;
-        (is_literal(value) && !before.iter().any(|b| same_value(b, text))).then(|| text.to_string())
-    })
+    args.named_children(&mut cursor)
+        .filter_map(|arg| {
+            if arg.kind() == "keyword_argument" {
+                let name = arg
+                    .child_by_field_name("name")
+                    .and_then(|n| n.utf8_text(src).ok());
+                Some((name, arg.child_by_field_name("value")?))
+            } else {
+                Some((None, arg))
+            }
+        })
+        .collect()
 }
 
 /// The literal arguments the calls of `function` in `source` pass.
@@ -827,23 +842,14 @@ fn constants_passed(source: &str, function: &str) -> Vec<String> {
     let src = source.as_bytes();
     let mut out = Vec::new();
     for node in crate::prove::syntax::named_nodes(tree.root_node()) {
-        if node.kind() == "call"
-            && calls(node, src, function)
-            && let Some(args) = node.child_by_field_name("arguments")
-        {
-            let mut cursor = args.walk();
-            for arg in args.named_children(&mut cursor) {
-                let value = if arg.kind() == "keyword_argument" {
-                    arg.child_by_field_name("value")
-                } else {
-                    Some(arg)
-                };
-                if let Some(v) = value.filter(|v| is_literal(*v))
-                    && let Ok(text) = v.utf8_text(src)
-                {
-                    out.push(text.to_string());
-                }
-            }
+        if node.kind() == "call" && calls(node, src, function) {
+            out.extend(
+                arguments(node, src)
+                    .into_iter()
+                    .filter(|(_, value)| is_literal(*value))
+                    .filter_map(|(_, value)| value.utf8_text(src).ok())
+                    .map(str::to_string),
+            );
         }
     }
     out
@@ -1097,6 +1103,12 @@ mod tests {
         // The value from the data is the fix; a method's qualified name reads the same.
         let right = before.replace("fmt(c['balance'])", "fmt(c['balance'], c['currency'])");
         assert!(hides(before, &right, Some("TypeError"), Some(message)).is_empty());
+        // A constant given for another keyword is not a guess for the missing argument.
+        let other = before.replace(
+            "fmt(c['balance'])",
+            "fmt(c['balance'], currency=c['currency'], places=2)",
+        );
+        assert!(hides(before, &other, Some("TypeError"), Some(message)).is_empty());
         let method = "Money.fmt() missing 1 required positional argument: 'currency'";
         let after = before.replace("fmt(c['balance'])", "fmt(c['balance'], 'EUR')");
         assert!(!hides(before, &after, Some("TypeError"), Some(method)).is_empty());
