@@ -19,7 +19,7 @@ use crate::prove::syntax::named_nodes;
 
 /// Why `after` changes the numbers of a module-level data constant of `before`.
 pub fn edits_data(before: &str, after: &str) -> Vec<String> {
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let (was, now) = (constants(before), constants(after));

@@ -15,7 +15,7 @@ const RENAME_SIMILARITY: f64 = 0.6;
 /// model's rewrite has been seen to move a function's body into a nested copy of itself.
 pub fn drops_return(before: &str, after: &str) -> Vec<String> {
     // Text that does not parse is the syntax step's to refuse, with its own words.
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = returning_functions(before);
@@ -41,8 +41,7 @@ pub fn drops_return(before: &str, after: &str) -> Vec<String> {
 /// program getting further. The exception is a docstring that already said None may come back.
 pub fn falls_off_the_end(before: &str, after: &str) -> Vec<String> {
     use super::definitions::Ending;
-    let Some(now) = crate::prove::syntax::parse(after).filter(|t| !t.root_node().has_error())
-    else {
+    let Some(now) = crate::prove::syntax::parse_clean(after) else {
         return Vec::new();
     };
     let Some(was) = crate::prove::syntax::parse(before) else {
@@ -79,7 +78,7 @@ fn says_none_may_come_back(doc: &str) -> bool {
 /// program getting further.
 pub fn drops_definitions(before: &str, after: &str, message: Option<&str>) -> Vec<String> {
     // Text that does not parse is the syntax step's to refuse, with its own words.
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = definitions(before);

@@ -15,7 +15,7 @@ use tree_sitter::Node;
 
 /// Why `after` drops a comprehension's condition that `before` had, one sentence each.
 pub fn drops_filters(before: &str, after: &str) -> Vec<String> {
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = conditions(before);
@@ -43,7 +43,7 @@ pub fn drops_filters(before: &str, after: &str) -> Vec<String> {
 /// Why `after` replaces a comprehension's condition with one that tests none of what it
 /// tested, one sentence each.
 pub fn replaces_filters(before: &str, after: &str) -> Vec<String> {
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = tested(before);

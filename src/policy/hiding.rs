@@ -288,7 +288,7 @@ pub fn renames_data_keys(before: &str, after: &str, error_type: Option<&str>) ->
     if error_type.is_none_or(|t| t.rsplit('.').next() != Some("KeyError")) {
         return Vec::new();
     }
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = data_keys(before);

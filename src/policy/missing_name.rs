@@ -31,7 +31,7 @@ pub fn drops_missing_name(
     else {
         return Vec::new();
     };
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let (was, close_was) = uses(before, &name);

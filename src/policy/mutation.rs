@@ -34,7 +34,7 @@ const MUTATORS: &[&str] = &[
 
 /// Why `after` makes a function change a parameter it left alone in `before`.
 pub fn mutates_arguments(before: &str, after: &str) -> Vec<String> {
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = mutations(before);

@@ -25,7 +25,7 @@ pub fn drops_operands(
     if !operand_error {
         return Vec::new();
     }
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let (was, now) = (numbers(before), numbers(after));

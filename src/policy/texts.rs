@@ -22,7 +22,7 @@ const SAME_STRING: f64 = 0.6;
 
 /// Why `after` changes the words of an f-string `before` had.
 pub fn changes_formatted_text(before: &str, after: &str) -> Vec<String> {
-    if crate::prove::syntax::parse(after).is_none_or(|t| t.root_node().has_error()) {
+    if crate::prove::syntax::parse_clean(after).is_none() {
         return Vec::new();
     }
     let was = skeletons(before);

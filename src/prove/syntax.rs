@@ -35,6 +35,12 @@ pub fn parse(source: &str) -> Option<tree_sitter::Tree> {
     Some(tree)
 }
 
+/// The tree of `source` when it parses with no error. The policy's rules read only such fixes
+/// and pass the others, which the proof's syntax step refuses with the error named.
+pub fn parse_clean(source: &str) -> Option<tree_sitter::Tree> {
+    parse(source).filter(|tree| !tree.root_node().has_error())
+}
+
 /// How many texts [`parse`] keeps per thread: a fix's files, before and after, in turn.
 const KEPT: usize = 4;
 
@@ -154,6 +160,14 @@ mod tests {
         let tree = parse(&near).unwrap();
         assert!(tree.root_node().has_error());
         assert!(!parse(&texts[0]).unwrap().root_node().has_error());
+    }
+
+    #[test]
+    fn only_a_text_with_no_error_has_a_clean_tree() {
+        assert!(parse_clean("def f(x):\n    return x + 1\n").is_some());
+        // A missing colon and an unclosed call: trees with an error, which the rules pass.
+        assert!(parse_clean("def f(x)\n    return x + 1\n").is_none());
+        assert!(parse_clean("print((1\n").is_none());
     }
 
     #[test]
