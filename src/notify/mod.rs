@@ -651,8 +651,10 @@ fn print_box(title: &str, text: &str) {
     let _ = writeln!(out, "└{rule}");
 }
 
-/// The secrets of a target, to be cut out of any text that leaves this module.
-struct Secrets(Vec<String>);
+/// The secrets of a target, to be cut out of any text that leaves this module: redacted by
+/// the project's one [`Redactor`](crate::redact::Redactor), so with its marker, the quoted
+/// and encoded forms of each secret, and the known credential shapes.
+struct Secrets(crate::redact::Redactor);
 
 impl Secrets {
     fn of(target: &SlackTarget) -> Secrets {
@@ -672,21 +674,11 @@ impl Secrets {
             SlackTarget::WebApi { token, .. } => secrets.push(token.clone()),
             SlackTarget::Terminal => {}
         }
-        secrets.retain(|s| !s.is_empty());
-        // Longest first, so that a URL is cut whole before its path is looked for.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Secrets(secrets)
+        Secrets(crate::redact::Redactor::from_values(secrets))
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.0 {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "<redacted>");
-            }
-        }
-        out
+        self.0.redact(text).into_owned()
     }
 }
 
@@ -767,20 +759,30 @@ mod tests {
 
     #[test]
     fn secrets_are_scrubbed() {
+        use crate::redact::REDACTED;
         let s = Secrets::of(&SlackTarget::Webhook {
             url: "https://hooks.slack.com/services/T0/B0/verysecret".into(),
         });
         assert_eq!(
             s.scrub("posting to https://hooks.slack.com/services/T0/B0/verysecret failed"),
-            "posting to <redacted> failed"
+            format!("posting to {REDACTED} failed")
         );
-        assert_eq!(s.scrub("GET /services/T0/B0/verysecret"), "GET <redacted>");
+        assert_eq!(
+            s.scrub("GET /services/T0/B0/verysecret"),
+            format!("GET {REDACTED}")
+        );
+        // The path percent-encoded, as a proxy's error would quote it back.
+        let encoded = s.scrub("no route for %2Fservices%2FT0%2FB0%2Fverysecret");
+        assert!(!encoded.contains("verysecret"), "{encoded}");
         let s = Secrets::of(&SlackTarget::WebApi {
             token: "xoxb-1".into(),
             channel: "C1".into(),
             api_url: "https://slack.com/api".into(),
         });
-        assert_eq!(s.scrub("bad token xoxb-1"), "bad token <redacted>");
+        assert_eq!(s.scrub("bad token xoxb-1"), format!("bad token {REDACTED}"));
+        // A token of a known shape the target does not hold is cut too.
+        let other = s.scrub("echo xoxp-987654321098-abcdefghijkl");
+        assert!(!other.contains("abcdefghijkl"), "{other}");
     }
 
     #[test]
