@@ -10,7 +10,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 
 use super::AnalyseError;
@@ -91,7 +90,12 @@ impl Retries {
                     retry_after,
                 }) => {
                     retries += 1;
-                    let wait = backoff(self.backoff_initial, retries, retry_after);
+                    let wait = crate::http::backoff(
+                        self.backoff_initial,
+                        retries,
+                        retry_after,
+                        MAX_BACKOFF,
+                    );
                     tracing::debug!(
                         "{} attempt {attempts} failed ({reason}); retrying in {}ms",
                         self.provider,
@@ -122,41 +126,6 @@ pub(super) fn client(
             provider,
             detail: format!("cannot set up https: {}", crate::http::deepest_cause(&e)),
         })
-}
-
-/// The wait after failed attempt number `attempt` (1 for the first): what the server asked
-/// for, else `initial` doubled per attempt; [`MAX_BACKOFF`] at most either way.
-pub(super) fn backoff(initial: Duration, attempt: u32, asked: Option<Duration>) -> Duration {
-    let wait = asked.unwrap_or_else(|| {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        initial.checked_mul(factor).unwrap_or(Duration::MAX)
-    });
-    wait.min(MAX_BACKOFF)
-}
-
-/// `retry-after-ms` (milliseconds, which Anthropic's and OpenAI's SDKs read first) or
-/// `retry-after` (seconds); the HTTP-date form is not used by these APIs and is ignored.
-pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let read = |name: &str| -> Option<f64> {
-        let value = headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()?;
-        (value.is_finite() && value >= 0.0).then_some(value)
-    };
-    // Kept as asked (a wait beyond `llm.max_retry_after_s` fails the request, so its length
-    // must be known), bounded only so that the conversion cannot overflow.
-    const FAR: f64 = 1e12;
-    if let Some(ms) = read("retry-after-ms") {
-        return Some(Duration::from_secs_f64((ms / 1000.0).min(FAR)));
-    }
-    let secs = read(RETRY_AFTER.as_str())?;
-    Some(Duration::from_secs_f64(secs.min(FAR)))
 }
 
 /// Cleans texts from the peer and from reqwest before they go into an error: secrets the
@@ -257,7 +226,7 @@ pub async fn post(
 ) -> Result<Result<String, Refusal>, Failure> {
     let response = request.send().await.map_err(&transport)?;
     let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers());
+    let retry_after = crate::http::retry_after(response.headers());
     let bytes = crate::http::read_capped_bytes(response, ANSWER_MAX)
         .await
         .map_err(&transport)?;
@@ -281,31 +250,7 @@ pub async fn post(
 
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_honours_the_server() {
-        let s = Duration::from_secs;
-        assert_eq!(backoff(s(2), 1, None), s(2));
-        assert_eq!(backoff(s(2), 3, None), s(8));
-        assert_eq!(backoff(s(2), 40, None), MAX_BACKOFF);
-        assert_eq!(backoff(s(2), 1, Some(s(7))), s(7));
-        assert_eq!(backoff(s(2), 1, Some(s(3600))), MAX_BACKOFF);
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers), Some(s(3)));
-        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
-        headers.insert("retry-after-ms", HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), Some(s(3)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&headers), None);
-    }
 
     #[test]
     fn excerpts_are_scrubbed_and_short() {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{RetryPolicy, SlackTarget};
@@ -479,7 +479,15 @@ impl Sender {
             match result {
                 Ok(posted) => return Some(posted),
                 Err(e) if !e.is_transient() || attempt == max => return None,
-                Err(e) => tokio::time::sleep(backoff(&self.retry, attempt, e.retry_after())).await,
+                Err(e) => {
+                    let wait = crate::http::backoff(
+                        self.retry.initial_backoff,
+                        attempt,
+                        e.retry_after(),
+                        self.retry.max_backoff,
+                    );
+                    tokio::time::sleep(wait).await
+                }
             }
         }
         None
@@ -504,7 +512,7 @@ impl Sender {
         };
         let status = response.status();
         let code = Some(status.as_u16());
-        let retry_after = retry_after(response.headers());
+        let retry_after = crate::http::retry_after(response.headers());
         let body = match crate::http::read_capped(response, ANSWER_MAX).await {
             Ok(body) => body,
             Err(e) => return (code, Err(self.transport_error(e))),
@@ -592,27 +600,6 @@ impl Sender {
     }
 }
 
-/// The wait after failed attempt number `attempt` (1 for the first): what Slack asked for,
-/// else `initial_backoff` doubled per attempt; `max_backoff` at most either way.
-fn backoff(retry: &RetryPolicy, attempt: u32, asked: Option<Duration>) -> Duration {
-    let wait = asked.unwrap_or_else(|| {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        retry
-            .initial_backoff
-            .checked_mul(factor)
-            .unwrap_or(Duration::MAX)
-    });
-    wait.min(retry.max_backoff)
-}
-
-/// `Retry-After` in seconds, as Slack sends it.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// The start of an answer, on one line, for an error message.
 fn excerpt(body: &str) -> String {
     let line = body.trim().replace(['\n', '\r'], " ");
@@ -693,6 +680,11 @@ mod tests {
             max_backoff: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
         }
+    }
+
+    /// The sender's wait after `attempt`, as it computes it.
+    fn backoff(p: &RetryPolicy, attempt: u32, asked: Option<Duration>) -> Duration {
+        crate::http::backoff(p.initial_backoff, attempt, asked, p.max_backoff)
     }
 
     #[test]
