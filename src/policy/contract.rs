@@ -2,7 +2,8 @@
 //! than the one the docstring states (`settings.get("retries", 0)` where the docstring says
 //! "when absent, a job is retried 3 times"), and a parameter removed from a function the error
 //! was not about (`def total(self, shipping=4.9)` became `def total(self)`: a caller passing
-//! `shipping` now fails).
+//! `shipping` now fails), and a parameter the function stops reading (`return ranked[:n]`
+//! became `return ranked`: `top(scores, n=3)` now gives every score, whatever `n` asks).
 //!
 //! Pure: two texts in, findings out.
 
@@ -95,6 +96,86 @@ pub fn drops_parameters(before: &str, after: &str, message: Option<&str>) -> Vec
         ));
     }
     out
+}
+
+/// Why the fix makes functions ignore parameters they read before, if it does. The caller's
+/// argument still goes in and no longer does anything: what it asked for (`n` best, a
+/// `currency`, a `limit`) is silently dropped, and nothing the proof compares may show it when
+/// the function crashed before. A parameter the error message names (`'n'`) is the
+/// exception: the error may be about that very value.
+pub fn ignores_parameters(before: &str, after: &str, message: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    let (Some(old), Some(new)) = (syntax::parse(before), syntax::parse(after)) else {
+        return out;
+    };
+    let was = bodies(old.root_node(), before.as_bytes());
+    let now = bodies(new.root_node(), after.as_bytes());
+    let named = |param: &str| message.is_some_and(|m| m.contains(&format!("'{param}'")));
+    for (function, (params, body_was)) in &was {
+        let Some((params_now, body_now)) = now.get(function) else {
+            continue; // renamed or deleted: other rules judge that
+        };
+        let ignored: Vec<&String> = params
+            .iter()
+            .filter(|p| !matches!(p.as_str(), "self" | "cls") && !p.starts_with('_'))
+            .filter(|p| params_now.contains(p) && !named(p))
+            .filter(|p| body_was.contains(*p) && !body_now.contains(*p))
+            .collect();
+        if ignored.is_empty() {
+            continue;
+        }
+        out.push(format!(
+            "it makes {function}() ignore its parameter {}, which it read before: what a caller asks with it would silently no longer be done",
+            ignored
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
+/// Each function's parameters and the names its body reads, by its dotted name.
+fn bodies(
+    root: Node<'_>,
+    src: &[u8],
+) -> BTreeMap<String, (Vec<String>, std::collections::BTreeSet<String>)> {
+    let params = parameters(root, src);
+    let mut out = BTreeMap::new();
+    for node in syntax::named_nodes(root).filter(|n| n.kind() == "function_definition") {
+        let (Some(name), Some(body)) = (dotted_name(node, src), node.child_by_field_name("body"))
+        else {
+            continue;
+        };
+        let read = syntax::named_nodes(body)
+            .filter(|n| n.kind() == "identifier" && is_read(*n))
+            .filter_map(|n| n.utf8_text(src).ok())
+            .map(str::to_string)
+            .collect();
+        out.insert(
+            name.clone(),
+            (params.get(&name).cloned().unwrap_or_default(), read),
+        );
+    }
+    out
+}
+
+/// Whether an identifier names a value, not an attribute (`x.n`) or a keyword (`f(n=1)`).
+fn is_read(identifier: Node<'_>) -> bool {
+    let Some(parent) = identifier.parent() else {
+        return true;
+    };
+    let is_field = |field: &str| {
+        parent
+            .child_by_field_name(field)
+            .is_some_and(|f| f.id() == identifier.id())
+    };
+    match parent.kind() {
+        "attribute" => !is_field("attribute"),
+        "keyword_argument" => !is_field("name"),
+        _ => true,
+    }
 }
 
 /// Each function's parameter names, by its dotted name (`Basket.total`).
@@ -232,6 +313,44 @@ mod tests {
             contradicts_documented_default(&plain, &wrong, Some("KeyError"), Some("'retries'"))
                 .is_empty()
         );
+    }
+
+    const TOP: &str = "def top(scores, n=3):\n    \"\"\"The n best (name, score) pairs, best first.\"\"\"\n    ranked = list(scores.items())\n    ranked = ranked.sort(key=lambda kv: kv[1], reverse=True)\n    return ranked[:n]\n";
+
+    #[test]
+    fn a_parameter_the_fix_stops_reading_is_refused() {
+        // bench/crashes/cases/none_sort_result: the wrong fix main's binary made.
+        let message = Some("'NoneType' object is not subscriptable");
+        let wrong = TOP
+            .replace("    ranked = ranked.sort(", "    ranked.sort(")
+            .replace("return ranked[:n]", "return ranked");
+        let found = ignores_parameters(TOP, &wrong, message);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("top() ignore its parameter 'n'"),
+            "{found:?}"
+        );
+        // The right fixes read n still, in any shape.
+        let right = TOP.replace("    ranked = ranked.sort(", "    ranked.sort(");
+        assert!(ignores_parameters(TOP, &right, message).is_empty());
+        let sorted = TOP.replace(
+            "ranked.sort(key=lambda kv: kv[1], reverse=True)",
+            "sorted(ranked, key=lambda kv: kv[1], reverse=True)",
+        );
+        assert!(ignores_parameters(TOP, &sorted, message).is_empty());
+        // Near misses: n only as an attribute or a keyword's name is not read; the error
+        // naming the parameter; self; a parameter also removed (drops_parameters judges it).
+        for fake in ["return ranked[:self.n]", "return head(ranked, n=3)"] {
+            let after = right.replace("return ranked[:n]", fake);
+            assert_eq!(ignores_parameters(TOP, &after, message).len(), 1, "{fake}");
+        }
+        let about_n = Some("slice indices must be integers or None, not 'n'");
+        assert!(ignores_parameters(TOP, &wrong, about_n).is_empty());
+        let method = "class A:\n    def f(self, x):\n        return self.g(x)\n";
+        let static_like = method.replace("return self.g(x)", "return x * 2");
+        assert!(ignores_parameters(method, &static_like, None).is_empty());
+        let removed = wrong.replace("def top(scores, n=3)", "def top(scores)");
+        assert!(ignores_parameters(TOP, &removed, message).is_empty());
     }
 
     const BASKET: &str = "class Basket:\n    def subtotal(lines):\n        return sum(lines)\n\n    def total(self, shipping=4.9):\n        return self.subtotal(self.lines) + shipping\n";

@@ -263,6 +263,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             backrefs::drops_group_references(before, after),
             entry_point::drops_entry_point(before, after),
             contract::drops_parameters(before, after, message),
+            contract::ignores_parameters(before, after, message),
             mutation::mutates_arguments(before, after),
             formats::drops_formats(before, after),
             texts::changes_formatted_text(before, after),
