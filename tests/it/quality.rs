@@ -1091,3 +1091,33 @@ fn r13_a_stub_in_place_of_an_imported_function_is_refused() {
         program
     );
 }
+
+/// The bench's `none_sort_result` (main's binary, 2026-12-02 00:50), through the real binary:
+/// `ranked = ranked.sort(...)` left `ranked` None, and the model's fix sorted in place but
+/// also dropped the slice, `return ranked[:n]` becoming `return ranked`. The program crashed
+/// before printing anything, so the proof had nothing to compare, and `top(scores, n=3)` gave
+/// every score. The policy refuses a fix that makes a function stop reading a parameter.
+#[test]
+fn r13_a_fix_that_stops_reading_a_parameter_is_refused() {
+    let program = "SCORES = {'ana': 42, 'ben': 57, 'chloe': 38, 'dan': 61}\n\n\ndef top(scores, n=3):\n    \"\"\"The n best (name, score) pairs, best first.\"\"\"\n    ranked = list(scores.items())\n    ranked = ranked.sort(key=lambda kv: kv[1], reverse=True)\n    return ranked[:n]\n\n\nfor place, (name, score) in enumerate(top(SCORES), 1):\n    print(f'{place}. {name} {score}', flush=True)\n";
+    let model = FakeAnthropic::start();
+    let p = project(&model);
+    p.file("app.py", program);
+    model.respond_always(Reply::tool_use(answer(&[(
+        "app.py",
+        "    ranked = ranked.sort(key=lambda kv: kv[1], reverse=True)\n    return ranked[:n]\n",
+        "    ranked.sort(key=lambda kv: kv[1], reverse=True)\n    return ranked\n",
+    )])));
+    p.run(&["run", "--", "python3", "app.py"]);
+    let r = p.record();
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("makes top() ignore its parameter 'n'"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("app.py")).unwrap(),
+        program
+    );
+}
