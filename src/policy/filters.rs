@@ -73,6 +73,75 @@ pub fn replaces_filters(before: &str, after: &str) -> Vec<String> {
     out
 }
 
+/// Why `after` makes a comprehension skip the items of the type a TypeError was about: an
+/// `isinstance` test added to its condition (`if isinstance(s["age"], int) and s["age"] >=
+/// min_age`). The items that failed are dropped without a word instead of read as what they
+/// are (`int(s["age"])`); the bench's `type_str_compare`, where a sign-up whose age came as
+/// `"19"` vanished from the list, and the proof saw a program that no longer crashed.
+pub fn skips_by_type(before: &str, after: &str, error_type: Option<&str>) -> Vec<String> {
+    let is_type_error = error_type.is_some_and(|t| t.rsplit('.').next() == Some("TypeError"));
+    if !is_type_error {
+        return Vec::new();
+    }
+    let Some(tree) = crate::prove::syntax::parse_clean(after) else {
+        return Vec::new();
+    };
+    let was = type_tests(before);
+    let src = after.as_bytes();
+    let mut out = Vec::new();
+    for clause in crate::prove::syntax::named_nodes(tree.root_node()) {
+        if clause.kind() != "if_clause" {
+            continue;
+        }
+        for test in calls_of_isinstance(clause, src) {
+            if !was.contains(&test) && !out.iter().any(|o: &String| o.contains(&test)) {
+                out.push(format!(
+                    "it adds the type test `{test}` to the condition that selects a comprehension's items: the items of the type the TypeError was about would be dropped silently; convert them, or fix where they come from"
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The `isinstance(...)` calls that filter in comprehension conditions, whitespace normalised.
+fn type_tests(source: &str) -> BTreeSet<String> {
+    let Some(tree) = crate::prove::syntax::parse(source) else {
+        return BTreeSet::new();
+    };
+    let src = source.as_bytes();
+    crate::prove::syntax::named_nodes(tree.root_node())
+        .filter(|n| n.kind() == "if_clause")
+        .flat_map(|clause| calls_of_isinstance(clause, src))
+        .collect()
+}
+
+/// The `isinstance(...)` calls that decide whether an item is kept: not one that only chooses
+/// between two values inside the condition (`(int(a) if isinstance(a, str) else a) >= 18`
+/// keeps every item, converted).
+fn calls_of_isinstance(clause: Node<'_>, src: &[u8]) -> Vec<String> {
+    let in_a_choice = |node: Node<'_>| {
+        let mut current = node.parent();
+        while let Some(n) = current.filter(|n| n.id() != clause.id()) {
+            if n.kind() == "conditional_expression" {
+                return true;
+            }
+            current = n.parent();
+        }
+        false
+    };
+    crate::prove::syntax::named_nodes(clause)
+        .filter(|n| n.kind() == "call" && !in_a_choice(*n))
+        .filter(|call| {
+            call.child_by_field_name("function")
+                .and_then(|f| f.utf8_text(src).ok())
+                == Some("isinstance")
+        })
+        .filter_map(|call| call.utf8_text(src).ok())
+        .map(|text| text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 /// The text of each comprehension's `if` clause, whitespace normalised.
 fn conditions(source: &str) -> Vec<String> {
     tested(source).into_iter().map(|(text, _)| text).collect()
@@ -164,6 +233,34 @@ fn is_called_method(identifier: Node<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_test_added_to_a_comprehension_condition_skips_the_bad_items() {
+        // bench/crashes/cases/type_str_compare: the old binary's wrong fix.
+        let before = "def eligible(signups, min_age=18):\n    return [s[\"name\"] for s in signups if s[\"age\"] >= min_age]\n";
+        let wrong = before.replace(
+            "if s[\"age\"] >= min_age",
+            "if isinstance(s['age'], int) and s['age'] >= min_age",
+        );
+        let found = skips_by_type(before, &wrong, Some("TypeError"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`isinstance(s['age'], int)`"),
+            "{found:?}"
+        );
+        // Near misses: a conversion; a type test that was there before; another error; a
+        // type test that chooses a conversion rather than a filter.
+        let converts = before.replace("s[\"age\"] >= min_age", "int(s[\"age\"]) >= min_age");
+        assert!(skips_by_type(before, &converts, Some("TypeError")).is_empty());
+        assert!(skips_by_type(&wrong, &wrong.replace("18", "21"), Some("TypeError")).is_empty());
+        assert!(skips_by_type(before, &wrong, Some("KeyError")).is_empty());
+        let chooses = before.replace(
+            "s[\"age\"] >= min_age",
+            "(int(s[\"age\"]) if isinstance(s[\"age\"], str) else s[\"age\"]) >= min_age",
+        );
+        // Inside the condition, but only to choose a conversion: every item is kept.
+        assert!(skips_by_type(before, &chooses, Some("TypeError")).is_empty());
+    }
 
     const MEAN: &str = "def mean_ok(requests):\n    return statistics.mean(r['ms'] for r in requests if r['status'] == 'OK')\n";
 

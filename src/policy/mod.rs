@@ -238,6 +238,7 @@ fn check_file(file: &PlannedFile, cfg: &PolicyConfig, violations: &mut Vec<Viola
             missing_name::drops_missing_name(before, after, error, message),
             missing_attribute::drops_missing_attribute(before, after, error, message),
             operands::drops_operands(before, after, error, message),
+            filters::skips_by_type(before, after, error),
             skips::skips_failing(before, after, innermost, error),
             skips::guards_around_documented(before, after, innermost),
             skips::catches_its_own_raise(before, after),
