@@ -88,11 +88,7 @@ pub fn drops_parameters(before: &str, after: &str, message: Option<&str>) -> Vec
         }
         out.push(format!(
             "it removes the parameter {} of {function}(), which the error was not about: a caller passing it would now fail",
-            dropped
-                .iter()
-                .map(|p| format!("'{p}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::quoted_names(&dropped)
         ));
     }
     out
@@ -126,11 +122,7 @@ pub fn ignores_parameters(before: &str, after: &str, message: Option<&str>) -> V
         }
         out.push(format!(
             "it makes {function}() ignore its parameter {}, which it read before: what a caller asks with it would silently no longer be done",
-            ignored
-                .iter()
-                .map(|p| format!("'{p}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::quoted_names(&ignored)
         ));
     }
     out

@@ -111,11 +111,7 @@ pub fn hides(
                 let line = node.start_position().row + 1;
                 out.push(format!(
                     "the branch for a missing '{key}' at line {line} drops what the data gives for {}: only the missing key may take a default, the other values must still be read",
-                    dropped
-                        .iter()
-                        .map(|k| format!("'{k}'"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    super::quoted_names(&dropped)
                 ));
             }
             let mut cursor = node.walk();
@@ -301,10 +297,7 @@ pub fn renames_data_keys(before: &str, after: &str, error_type: Option<&str>) ->
     }
     vec![format!(
         "it changes the keys of the program's data ({}), where the error was the code reading a key the data does not have: the code must read the data as it is",
-        gone.iter()
-            .map(|k| format!("'{k}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        super::quoted_names(&gone)
     )]
 }
 

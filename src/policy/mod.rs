@@ -43,6 +43,15 @@ use crate::apply::{Plan, PlannedFile};
 
 pub use scan::scan_added;
 
+/// Names as a finding quotes them, in order: `'spent', 'budget'`.
+fn quoted_names<S: std::fmt::Display>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The limits of an automatic fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyConfig {
