@@ -4,13 +4,16 @@
 //! A [`Redactor`] knows two kinds of secret: the values of the environment variables whose
 //! names say they hold one (`*KEY*`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*DSN*`, ...), and
 //! strings shaped like well-known credentials (Anthropic, OpenAI, GitHub, Slack and AWS keys,
-//! PEM private keys, Slack webhook URLs, passwords in URLs, bearer tokens, JWTs). Both are
-//! compiled into one regex, so a text is scanned once however many secrets there are.
+//! PEM private keys, Slack webhook URLs, passwords in URLs, bearer tokens, JWTs). Each kind is
+//! compiled into one regex, so a text is scanned twice however many secrets there are. What
+//! either finds is cut: where a literal secret and a credential shape overlap (a known value
+//! that is the start of a longer token), the union of the two goes, never a tail.
 //!
 //! This module must never log, print or return a secret it found, and must never fail: a
 //! redactor that cannot be built from the environment still redacts the known shapes.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use regex::{Captures, Regex, RegexBuilder};
 
@@ -94,12 +97,15 @@ pub enum RedactError {
     TooBig(#[source] regex::Error),
 }
 
-/// Replaces secrets in text with [`REDACTED`]. Cheap to clone (the regex is shared).
+/// Replaces secrets in text with [`REDACTED`]. Cheap to clone (the regexes are shared).
 #[derive(Clone)]
 pub struct Redactor {
-    /// `None` only if the constant shapes failed to compile, which a test rules out.
-    regex: Option<Regex>,
-    /// How many environment values the regex holds, for `Debug` (never the values).
+    /// The literal secrets, longest first; `None` when there are none.
+    values: Option<Regex>,
+    /// The credential shapes; `None` only if the constants failed to compile, which a test
+    /// rules out.
+    shapes: Option<Regex>,
+    /// How many environment values `values` holds, for `Debug` (never the values).
     env_values: usize,
     /// The literal secrets, to catch the start of one cut off at the end of a line (a line
     /// capped in size keeps its head): shared, never printed.
@@ -170,11 +176,15 @@ impl Redactor {
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         values.dedup();
         let env_values = values.len();
-        let mut alternatives: Vec<String> = values.iter().map(|v| regex::escape(v)).collect();
-        alternatives.extend(shapes());
-        let regex = build(&alternatives).map_err(RedactError::TooBig)?;
+        let alternatives: Vec<String> = values.iter().map(|v| regex::escape(v)).collect();
+        let literal = if alternatives.is_empty() {
+            None
+        } else {
+            Some(build(&alternatives).map_err(RedactError::TooBig)?)
+        };
         Ok(Redactor {
-            regex: Some(regex),
+            values: literal,
+            shapes: build(&shapes()).ok(),
             env_values,
             literals: std::sync::Arc::new(values),
         })
@@ -189,10 +199,10 @@ impl Redactor {
     }
 
     fn shapes_only() -> Redactor {
-        let alternatives = shapes();
         // The shapes are constants that a unit test compiles, so `None` is not reached.
         Redactor {
-            regex: build(&alternatives).ok(),
+            values: None,
+            shapes: build(&shapes()).ok(),
             env_values: 0,
             literals: std::sync::Arc::new(Vec::new()),
         }
@@ -252,28 +262,49 @@ impl Redactor {
     }
 
     fn redact_whole<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let Some(regex) = &self.regex else {
+        let mut cuts: Vec<Range<usize>> = Vec::new();
+        if let Some(values) = &self.values {
+            cuts.extend(values.find_iter(text).map(|m| m.range()));
+        }
+        if let Some(shapes) = &self.shapes {
+            cuts.extend(shapes.captures_iter(text).filter_map(|caps| cut(&caps)));
+        }
+        if cuts.is_empty() {
             return Cow::Borrowed(text);
-        };
-        regex.replace_all(text, |caps: &Captures<'_>| {
-            let mut out = String::new();
-            if let Some(keep) = caps.name("keep") {
-                out.push_str(keep.as_str());
+        }
+        // Overlapping or touching cuts become one: a secret is never half kept.
+        cuts.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        let mut current: Option<Range<usize>> = None;
+        for next in cuts {
+            match current.as_mut() {
+                Some(c) if next.start <= c.end => c.end = c.end.max(next.end),
+                _ => {
+                    if let Some(c) = current.take() {
+                        out.push_str(&text[done..c.start]);
+                        out.push_str(REDACTED);
+                        done = c.end;
+                    }
+                    current = Some(next);
+                }
             }
-            if let Some(url) = caps.name("url") {
-                out.push_str(url.as_str());
-                out.push_str(REDACTED);
-                out.push('@');
-                return out;
-            }
+        }
+        if let Some(c) = current {
+            out.push_str(&text[done..c.start]);
             out.push_str(REDACTED);
-            out
-        })
+            done = c.end;
+        }
+        out.push_str(&text[done..]);
+        Cow::Owned(out)
     }
 
     /// Whether `text` holds a secret this redactor knows.
     pub fn is_match(&self, text: &str) -> bool {
-        self.regex.as_ref().is_some_and(|r| r.is_match(text))
+        [&self.values, &self.shapes]
+            .into_iter()
+            .flatten()
+            .any(|r| r.is_match(text))
     }
 
     /// Redacts every string of `value` in place, object keys included.
@@ -350,6 +381,20 @@ fn escaped_forms(value: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The part of a shape's match that is cut: all of it, but the words a `keep` group holds
+/// before a token, and the scheme and user (`url`) and the closing `@` around a URL's password.
+fn cut(caps: &Captures<'_>) -> Option<Range<usize>> {
+    let whole = caps.get(0)?;
+    let range = if let Some(url) = caps.name("url") {
+        url.end()..whole.end() - 1
+    } else if let Some(keep) = caps.name("keep") {
+        keep.end()..whole.end()
+    } else {
+        whole.range()
+    };
+    Some(range).filter(|r| !r.is_empty())
 }
 
 /// The password of `scheme://user:password@host...`, when there is one. A URL that carries a
@@ -538,6 +583,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_starts_a_longer_token_leaves_no_tail_of_it() {
+        // The known value is the head of a key-shaped string: the literal matches first at
+        // that position, the shape runs further; both are cut, as one.
+        let r = env(&[("OLD_API_KEY", "sk-proj-aaaaaaaaaaaa")]);
+        let token = "sk-proj-aaaaaaaaaaaaBBBBBBBBBBBBBBBBBBBB";
+        assert_eq!(r.redact(&format!("key={token} ok")), "key=[REDACTED] ok");
+        // And the other way round: a shape inside a longer known value.
+        let r = env(&[("WEIRD_TOKEN", "prefix-xoxb-1234567890-abcdef-suffix")]);
+        assert_eq!(
+            r.redact("t=prefix-xoxb-1234567890-abcdef-suffix."),
+            "t=[REDACTED]."
+        );
+        // Two secrets side by side with nothing between them are one cut.
+        let r = env(&[("A_KEY", "first-secret"), ("B_KEY", "second-secret")]);
+        assert_eq!(r.redact("first-secretsecond-secret"), "[REDACTED]");
+    }
+
+    #[test]
     fn the_password_of_a_dsn_value_is_redacted_alone() {
         let r = env(&[("DATABASE_DSN", "postgres://app:pa55word-x@db:5432/app")]);
         assert_eq!(
@@ -648,8 +711,8 @@ mod tests {
 
     #[test]
     fn the_shapes_compile() {
-        assert!(Redactor::shapes_only().regex.is_some());
-        assert!(Redactor::default().regex.is_some());
+        assert!(Redactor::shapes_only().shapes.is_some());
+        assert!(Redactor::default().shapes.is_some());
     }
 
     #[test]
