@@ -273,27 +273,20 @@ impl Redactor {
             return Cow::Borrowed(text);
         }
         // Overlapping or touching cuts become one: a secret is never half kept.
-        cuts.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-        let mut out = String::with_capacity(text.len());
-        let mut done = 0;
-        let mut current: Option<Range<usize>> = None;
+        cuts.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<usize>> = Vec::with_capacity(cuts.len());
         for next in cuts {
-            match current.as_mut() {
-                Some(c) if next.start <= c.end => c.end = c.end.max(next.end),
-                _ => {
-                    if let Some(c) = current.take() {
-                        out.push_str(&text[done..c.start]);
-                        out.push_str(REDACTED);
-                        done = c.end;
-                    }
-                    current = Some(next);
-                }
+            match merged.last_mut() {
+                Some(last) if next.start <= last.end => last.end = last.end.max(next.end),
+                _ => merged.push(next),
             }
         }
-        if let Some(c) = current {
-            out.push_str(&text[done..c.start]);
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        for cut in merged {
+            out.push_str(&text[done..cut.start]);
             out.push_str(REDACTED);
-            done = c.end;
+            done = cut.end;
         }
         out.push_str(&text[done..]);
         Cow::Owned(out)
